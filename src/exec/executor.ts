@@ -1,0 +1,228 @@
+/**
+ * The block executor: header environment and transactions in; receipts, logs bloom, receipts root, gas used, the
+ * state diff and the state root out. Transaction semantics are @ethereumjs/vm `runTx` (intrinsic gas, fees, refunds,
+ * access lists, typed transactions per fork); the block-level operations around them (beacon root, history
+ * contract, withdrawals, proof-of-work rewards) are applied here, the way @ethereumjs `runBlock` orders them.
+ *
+ * State is read through an `OverlayStateManager` over the `StateStore`; nothing touches the database until
+ * `commit()`, which writes the whole block in one atomic batch.
+ */
+import { Account, Address, GWEI_TO_WEI, KECCAK256_RLP, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util';
+import { ConsensusType, type Common } from '@ethereumjs/common';
+import { MerklePatriciaTrie } from '@ethereumjs/mpt';
+import { RLP } from '@ethereumjs/rlp';
+import { Bloom, createVM, encodeReceipt, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
+import type { Block } from '@ethereumjs/block';
+import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
+import { ParallaxError, errorMessage } from '../errors.ts';
+import { OverlayStateManager } from '../state/overlay.ts';
+import type { BlockRecord, StateStore } from '../state/store.ts';
+import type { TrieUpdate } from '../state/trie.ts';
+import type { StateDiff } from '../state/types.ts';
+import { applyDaoFork, isDaoForkBlock } from './dao.ts';
+
+/** Hash of an earlier block by number, for BLOCKHASH. */
+export type BlockHashLookup = (n: bigint) => Promise<Uint8Array | undefined>;
+
+export interface TxResult {
+  receipt: TxReceipt;
+  /** Gas charged to the sender (after refunds): the receipt's gas used. */
+  gasUsed: bigint;
+  createdAddress?: Uint8Array;
+  reverted: boolean;
+}
+
+export interface BlockResult {
+  block: Block;
+  txs: TxResult[];
+  encodedReceipts: Uint8Array[];
+  receiptsRoot: Uint8Array;
+  logsBloom: Uint8Array;
+  gasUsed: bigint;
+  stateRoot: Uint8Array;
+  diff: StateDiff;
+  trie: TrieUpdate;
+  timings: { executeMs: number; stateRootMs: number };
+}
+
+export interface ExecutorOptions {
+  common: Common;
+  store: StateStore;
+  /** Extra BLOCKHASH source, consulted before the store's own block records (fixtures carry their own). */
+  blockHashes?: BlockHashLookup;
+}
+
+const BEACON_ROOTS_ADDRESS = new Address(Uint8Array.from(Buffer.from('000F3df6D732807Ef1319fB7B8bB8522d0Beac02', 'hex')));
+
+export class BlockExecutor {
+  readonly common: Common;
+  readonly store: StateStore;
+  readonly state: OverlayStateManager;
+  private readonly vm: VM;
+  private blockHashes: BlockHashLookup | undefined;
+
+  private constructor(opts: ExecutorOptions, vm: VM, state: OverlayStateManager) {
+    this.common = opts.common;
+    this.store = opts.store;
+    this.vm = vm;
+    this.state = state;
+    this.blockHashes = opts.blockHashes;
+  }
+
+  static async create(opts: ExecutorOptions): Promise<BlockExecutor> {
+    const state = new OverlayStateManager(opts.store);
+    let self: BlockExecutor | undefined;
+    const blockchain: EVMMockBlockchainInterface = {
+      getBlock: async (n: number | bigint | Uint8Array) => {
+        if (typeof n === 'object') throw new Error('BLOCKHASH lookup by hash is not supported');
+        const hash = await self!.blockHash(BigInt(n));
+        return { hash: () => hash ?? new Uint8Array(32) };
+      },
+      putBlock: async () => {},
+      shallowCopy(): EVMMockBlockchainInterface {
+        return this;
+      },
+    };
+    const vm = await createVM({ common: opts.common, stateManager: state, blockchain, setHardfork: false });
+    self = new BlockExecutor(opts, vm, state);
+    // Pre-Byzantium receipts carry the state root after each transaction.
+    state.stateRootProvider = async (diff) => (await opts.store.computeTrie(diff)).stateRoot;
+    return self;
+  }
+
+  setBlockHashes(lookup: BlockHashLookup | undefined): void {
+    this.blockHashes = lookup;
+  }
+
+  private async blockHash(n: bigint): Promise<Uint8Array | undefined> {
+    const fromSource = await this.blockHashes?.(n);
+    if (fromSource !== undefined) return fromSource;
+    return (await this.store.blockRecord(n))?.hash;
+  }
+
+  /** Execute `block` on the store's head state. Throws BLOCK_INVALID if a transaction cannot be included. */
+  async execute(block: Block): Promise<BlockResult> {
+    const t0 = performance.now();
+    const { header } = block;
+    const vm = this.vm;
+    vm.common.setHardforkBy({ blockNumber: header.number, timestamp: header.timestamp });
+    this.state.reset(this.store);
+    const fail = (msg: string, details: Record<string, unknown> = {}, cause?: unknown): never => {
+      this.state.reset(this.store);
+      throw new ParallaxError('BLOCK_INVALID', `block ${header.number}: ${msg}`, { block: header.number, ...details }, { cause });
+    };
+    if (header.gasLimit >= 0x8000000000000000n) fail('gas limit above 2^63-1');
+
+    if (isDaoForkBlock(vm.common, header.number)) await applyDaoFork(vm.evm.journal, this.state);
+    if (vm.common.isActivatedEIP(4788)) await this.applyBeaconRoot(header.parentBeaconBlockRoot, header.timestamp);
+    if (vm.common.isActivatedEIP(2935)) await this.applyHistoryHash(header.number, header.parentHash);
+    if (vm.common.isActivatedEIP(7685)) fail('execution-layer requests (Prague and later) are not supported yet');
+
+    const bloom = new Bloom(undefined, vm.common);
+    const receiptTrie = new MerklePatriciaTrie({ common: vm.common });
+    const txs: TxResult[] = [];
+    const encodedReceipts: Uint8Array[] = [];
+    let gasUsed = 0n;
+    let receiptGasUsed = 0n;
+    for (let i = 0; i < block.transactions.length; i++) {
+      const tx = block.transactions[i];
+      if (header.gasLimit < tx.gasLimit + gasUsed) fail(`transaction ${i} gas limit exceeds the gas left in the block`, { tx: i });
+      let res: RunTxResult;
+      try {
+        res = await runTx(vm, { tx, block, blockGasUsed: receiptGasUsed });
+      } catch (e) {
+        return fail(`transaction ${i} is invalid: ${errorMessage(e)}`, { tx: i }, e);
+      }
+      gasUsed += res.blockGasSpent;
+      receiptGasUsed += res.totalGasSpent;
+      bloom.or(res.bloom);
+      const encoded = encodeReceipt(res.receipt, tx.type);
+      encodedReceipts.push(encoded);
+      await receiptTrie.put(RLP.encode(i), encoded);
+      txs.push({
+        receipt: res.receipt,
+        gasUsed: res.totalGasSpent,
+        createdAddress: res.createdAddress?.bytes,
+        reverted: res.execResult.exceptionError !== undefined,
+      });
+    }
+
+    if (vm.common.isActivatedEIP(4895)) {
+      for (const w of block.withdrawals ?? []) await this.credit(w.address, w.amount * GWEI_TO_WEI);
+      await vm.evm.journal.cleanup();
+    }
+    if (block.common.consensusType() === ConsensusType.ProofOfWork) await this.payRewards(block);
+
+    const diff = this.state.diff();
+    const t1 = performance.now();
+    const trie = await this.store.computeTrie(diff);
+    const t2 = performance.now();
+    return {
+      block,
+      txs,
+      encodedReceipts,
+      receiptsRoot: block.transactions.length === 0 ? KECCAK256_RLP : receiptTrie.root(),
+      logsBloom: bloom.bitvector,
+      gasUsed,
+      stateRoot: trie.stateRoot,
+      diff,
+      trie,
+      timings: { executeMs: t1 - t0, stateRootMs: t2 - t1 },
+    };
+  }
+
+  /** Persist an executed block: state, trie nodes, receipts, block record and head in one atomic batch. */
+  async commit(result: BlockResult): Promise<BlockRecord> {
+    const h = result.block.header;
+    const record: BlockRecord = {
+      number: h.number,
+      hash: result.block.hash(),
+      parentHash: h.parentHash,
+      stateRoot: result.stateRoot,
+      receiptsRoot: result.receiptsRoot,
+      logsBloom: result.logsBloom,
+      gasUsed: result.gasUsed,
+      txCount: result.block.transactions.length,
+      timestamp: h.timestamp,
+    };
+    await this.store.commit({ record, diff: result.diff, trie: result.trie, receipts: result.encodedReceipts });
+    return record;
+  }
+
+  private async applyBeaconRoot(root: Uint8Array | undefined, timestamp: bigint): Promise<void> {
+    if (root === undefined) throw new ParallaxError('BLOCK_INVALID', 'header has no parentBeaconBlockRoot although EIP-4788 is active');
+    const code = await this.state.getCode(BEACON_ROOTS_ADDRESS);
+    if (code.length === 0) return;
+    const length = BigInt(this.vm.common.param('historicalRootsLength'));
+    const index = timestamp % length;
+    await this.state.putStorage(BEACON_ROOTS_ADDRESS, setLengthLeft(bigIntToBytes(index), 32), bigIntToBytes(timestamp));
+    await this.state.putStorage(BEACON_ROOTS_ADDRESS, setLengthLeft(bigIntToBytes(index + length), 32), root);
+    await this.vm.evm.journal.cleanup();
+  }
+
+  private async applyHistoryHash(number: bigint, parentHash: Uint8Array): Promise<void> {
+    const address = new Address(bigIntToAddressBytes(this.vm.common.param('historyStorageAddress')));
+    const code = await this.state.getCode(address);
+    if (code.length === 0) return;
+    const window = this.vm.common.param('historyServeWindow');
+    await this.state.putStorage(address, setLengthLeft(bigIntToBytes((number - 1n) % window), 32), parentHash);
+    await this.vm.evm.journal.cleanup();
+  }
+
+  private async credit(address: Address, amount: bigint): Promise<void> {
+    const acc = (await this.state.getAccount(address)) ?? new Account();
+    acc.balance += amount;
+    await this.vm.evm.journal.putAccount(address, acc);
+  }
+
+  private async payRewards(block: Block): Promise<void> {
+    const minerReward = this.vm.common.param('minerReward');
+    for (const ommer of block.uncleHeaders) {
+      let reward = ((8n - (block.header.number - ommer.number)) * minerReward) / 8n;
+      if (reward < 0n) reward = 0n;
+      await this.credit(ommer.coinbase, reward);
+    }
+    const reward = minerReward + (minerReward / 32n) * BigInt(block.uncleHeaders.length);
+    await this.credit(block.header.coinbase, reward);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * LevelDB key layout. One database holds everything; a one-byte prefix names the record kind.
+ *
+ *   0x01 addr(20)             -> account RLP [nonce, balance, storageRoot, codeHash] (flat: read without a trie walk)
+ *   0x02 codeHash(32)         -> contract code
+ *   0x03 addr(20) slot(32)    -> storage value, big-endian with leading zeros stripped (absent = zero)
+ *   0x04 nodeHash(32)         -> Merkle-Patricia trie node (state trie and all storage tries; content-addressed)
+ *   0x05 name                 -> metadata (executed head, schema version)
+ *   0x06 number(8)            -> executed block record
+ *   0x07 number(8)            -> undo journal of that block (previous values of every flat record it changed)
+ *   0x08 number(8)            -> receipts of that block
+ */
+export const P_ACCOUNT = 0x01;
+export const P_CODE = 0x02;
+export const P_STORAGE = 0x03;
+export const P_NODE = 0x04;
+export const P_META = 0x05;
+export const P_BLOCK = 0x06;
+export const P_UNDO = 0x07;
+export const P_RECEIPTS = 0x08;
+
+export const META_HEAD = metaKey('head');
+export const META_SCHEMA = metaKey('schema');
+export const SCHEMA_VERSION = 1;
+
+function metaKey(name: string): Uint8Array {
+  const b = new TextEncoder().encode(name);
+  const k = new Uint8Array(1 + b.length);
+  k[0] = P_META;
+  k.set(b, 1);
+  return k;
+}
+
+export function accountKey(address: Uint8Array): Uint8Array {
+  const k = new Uint8Array(21);
+  k[0] = P_ACCOUNT;
+  k.set(address, 1);
+  return k;
+}
+
+export function codeKey(codeHash: Uint8Array): Uint8Array {
+  const k = new Uint8Array(33);
+  k[0] = P_CODE;
+  k.set(codeHash, 1);
+  return k;
+}
+
+export function storageKey(address: Uint8Array, slot: Uint8Array): Uint8Array {
+  const k = new Uint8Array(53);
+  k[0] = P_STORAGE;
+  k.set(address, 1);
+  k.set(slot, 21);
+  return k;
+}
+
+/** Bounds of all storage records of one account, for range scans when its storage is wiped. */
+export function storageRange(address: Uint8Array): { gte: Uint8Array; lt: Uint8Array } {
+  const gte = new Uint8Array(21);
+  gte[0] = P_STORAGE;
+  gte.set(address, 1);
+  const lt = new Uint8Array(53).fill(0xff);
+  lt[0] = P_STORAGE;
+  lt.set(address, 1);
+  return { gte, lt: concatFF(lt) };
+}
+
+function concatFF(k: Uint8Array): Uint8Array {
+  const out = new Uint8Array(k.length + 1);
+  out.set(k);
+  out[k.length] = 0xff;
+  return out;
+}
+
+export function nodeKey(hash: Uint8Array): Uint8Array {
+  const k = new Uint8Array(33);
+  k[0] = P_NODE;
+  k.set(hash, 1);
+  return k;
+}
+
+export function numberKey(prefix: number, n: bigint): Uint8Array {
+  const k = new Uint8Array(9);
+  k[0] = prefix;
+  new DataView(k.buffer).setBigUint64(1, n);
+  return k;
+}

@@ -1,0 +1,339 @@
+/**
+ * The state the EVM sees while a block executes: a write overlay over a committed `StateReader`.
+ *
+ * Writes stay in memory until the block is done; `diff()` then hands the final values to the state store, which
+ * commits them in one batch and updates the trie once. Checkpoints are an undo log (constant-time reads at any call
+ * depth, cost proportional to what a reverted frame wrote). Reads that reach the base are remembered for the rest of
+ * the block, so every account and slot is fetched from below at most once.
+ *
+ * An optional `AccessObserver` sees every read and write with the key involved: the parallel engine uses it to build
+ * each transaction's exact read and write sets.
+ */
+import { Account, Address, KECCAK256_NULL, KECCAK256_RLP } from '@ethereumjs/util';
+import { OriginalStorageCache } from '@ethereumjs/statemanager';
+import type { AccountFields, StateManagerInterface, StorageDump, StorageRange } from '@ethereumjs/common';
+import { keccak256 } from '../crypto/index.ts';
+import { hex, unpad } from '../util/bytes.ts';
+import type { AccountDiff, StateDiff, StateReader } from './types.ts';
+
+/** Sees state accesses that resolve below the current transaction's own writes. */
+export interface AccessObserver {
+  /** An account (nonce, balance, code hash) was read. `fromBase` = the value came from the committed state. */
+  accountRead(addr: string): void;
+  storageRead(addr: string, slot: string): void;
+  accountWritten(addr: string): void;
+  storageWritten(addr: string, slot: string): void;
+  storageCleared(addr: string): void;
+}
+
+type UndoEntry =
+  | { k: 0; addr: string; prev: Account | null | undefined }
+  | { k: 1; addr: string; slot: string; prev: Uint8Array | undefined }
+  | { k: 2; addr: string; prevCleared: boolean; prevStorage: Map<string, Uint8Array> | undefined };
+
+const EMPTY = new Uint8Array(0);
+
+function copyAccount(a: Account): Account {
+  return new Account(a.nonce, a.balance, a.storageRoot, a.codeHash);
+}
+
+export class OverlayStateManager implements StateManagerInterface {
+  originalStorageCache: OriginalStorageCache;
+  observer: AccessObserver | undefined;
+
+  private base: StateReader;
+  /** addr -> account after the writes so far (null = does not exist). Only addresses written in this block. */
+  private accounts = new Map<string, Account | null>();
+  private storage = new Map<string, Map<string, Uint8Array>>();
+  private cleared = new Set<string>();
+  private codes = new Map<string, Uint8Array>();
+  private addrBytes = new Map<string, Uint8Array>();
+  /** Read-through cache of the base for this block. */
+  private baseAccounts = new Map<string, Account | undefined>();
+  private baseStorage = new Map<string, Uint8Array>();
+  private baseCode = new Map<string, Uint8Array>();
+  private undo: UndoEntry[] = [];
+  private marks: number[] = [];
+
+  constructor(base: StateReader) {
+    this.base = base;
+    this.originalStorageCache = new OriginalStorageCache(this.getStorage.bind(this));
+  }
+
+  /** Start a new block on top of `base`; everything from the previous block is dropped. */
+  reset(base: StateReader): void {
+    this.base = base;
+    this.accounts = new Map();
+    this.storage = new Map();
+    this.cleared = new Set();
+    this.codes = new Map();
+    this.addrBytes = new Map();
+    this.baseAccounts = new Map();
+    this.baseStorage = new Map();
+    this.baseCode = new Map();
+    this.undo = [];
+    this.marks = [];
+    this.originalStorageCache.clear();
+  }
+
+  // ---- accounts -------------------------------------------------------------------------------------------------
+
+  private async currentAccount(addr: string, address: Uint8Array): Promise<Account | undefined> {
+    const local = this.accounts.get(addr);
+    if (local !== undefined) return local ?? undefined;
+    if (this.baseAccounts.has(addr)) return this.baseAccounts.get(addr);
+    const acc = await this.base.getAccount(address);
+    this.baseAccounts.set(addr, acc);
+    return acc;
+  }
+
+  async getAccount(address: Address): Promise<Account | undefined> {
+    const addr = hex(address.bytes);
+    this.observer?.accountRead(addr);
+    const acc = await this.currentAccount(addr, address.bytes);
+    if (acc === undefined) return undefined;
+    const copy = copyAccount(acc);
+    // A wiped storage has the empty root until the block's trie update computes the real one (EIP-7610 checks it).
+    if (this.cleared.has(addr)) copy.storageRoot = this.hasLiveSlots(addr) ? acc.storageRoot : KECCAK256_RLP;
+    return copy;
+  }
+
+  private hasLiveSlots(addr: string): boolean {
+    const m = this.storage.get(addr);
+    if (m === undefined) return false;
+    for (const v of m.values()) if (v.length > 0) return true;
+    return false;
+  }
+
+  private setAccount(addr: string, address: Uint8Array, account: Account | null): void {
+    this.undo.push({ k: 0, addr, prev: this.accounts.get(addr) });
+    this.accounts.set(addr, account);
+    if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address);
+    this.observer?.accountWritten(addr);
+  }
+
+  async putAccount(address: Address, account?: Account): Promise<void> {
+    const addr = hex(address.bytes);
+    if (account === undefined) {
+      await this.deleteAccount(address);
+      return;
+    }
+    this.setAccount(addr, address.bytes, copyAccount(account));
+  }
+
+  async deleteAccount(address: Address): Promise<void> {
+    const addr = hex(address.bytes);
+    this.setAccount(addr, address.bytes, null);
+    this.wipeStorage(addr, address.bytes);
+  }
+
+  async modifyAccountFields(address: Address, fields: AccountFields): Promise<void> {
+    const acc = (await this.getAccount(address)) ?? new Account();
+    if (fields.nonce !== undefined) acc.nonce = fields.nonce;
+    if (fields.balance !== undefined) acc.balance = fields.balance;
+    if (fields.storageRoot !== undefined) acc.storageRoot = fields.storageRoot;
+    if (fields.codeHash !== undefined) acc.codeHash = fields.codeHash;
+    this.setAccount(hex(address.bytes), address.bytes, acc);
+  }
+
+  // ---- code -----------------------------------------------------------------------------------------------------
+
+  async putCode(address: Address, value: Uint8Array): Promise<void> {
+    const codeHash = keccak256(value);
+    this.codes.set(hex(codeHash), value);
+    await this.modifyAccountFields(address, { codeHash });
+  }
+
+  async getCode(address: Address): Promise<Uint8Array> {
+    const acc = await this.getAccount(address);
+    if (acc === undefined) return EMPTY;
+    return this.codeByHash(acc.codeHash);
+  }
+
+  async codeByHash(codeHash: Uint8Array): Promise<Uint8Array> {
+    if (codeHash.length === 32 && codeHash[0] === KECCAK256_NULL[0] && hex(codeHash) === KECCAK_NULL_HEX) return EMPTY;
+    const h = hex(codeHash);
+    const local = this.codes.get(h) ?? this.baseCode.get(h);
+    if (local !== undefined) return local;
+    const code = await this.base.getCode(codeHash);
+    this.baseCode.set(h, code);
+    return code;
+  }
+
+  async getCodeSize(address: Address): Promise<number> {
+    return (await this.getCode(address)).length;
+  }
+
+  // ---- storage --------------------------------------------------------------------------------------------------
+
+  async getStorage(address: Address, key: Uint8Array): Promise<Uint8Array> {
+    if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
+    const addr = hex(address.bytes);
+    const slot = hex(key);
+    this.observer?.storageRead(addr, slot);
+    const local = this.storage.get(addr)?.get(slot);
+    if (local !== undefined) return local;
+    if (this.cleared.has(addr)) return EMPTY;
+    const ck = addr + slot;
+    const cached = this.baseStorage.get(ck);
+    if (cached !== undefined) return cached;
+    const v = await this.base.getStorage(address.bytes, key);
+    this.baseStorage.set(ck, v);
+    return v;
+  }
+
+  async putStorage(address: Address, key: Uint8Array, value: Uint8Array): Promise<void> {
+    if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
+    if (value.length > 32) throw new Error('Storage value cannot be longer than 32 bytes');
+    const addr = hex(address.bytes);
+    if ((await this.currentAccount(addr, address.bytes)) === undefined) {
+      throw new Error('putStorage() called on non-existing account');
+    }
+    const slot = hex(key);
+    let m = this.storage.get(addr);
+    if (m === undefined) {
+      m = new Map();
+      this.storage.set(addr, m);
+    }
+    this.undo.push({ k: 1, addr, slot, prev: m.get(slot) });
+    m.set(slot, unpad(value));
+    if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address.bytes);
+    this.observer?.storageWritten(addr, slot);
+  }
+
+  async clearStorage(address: Address): Promise<void> {
+    const addr = hex(address.bytes);
+    this.wipeStorage(addr, address.bytes);
+  }
+
+  private wipeStorage(addr: string, address: Uint8Array): void {
+    this.undo.push({ k: 2, addr, prevCleared: this.cleared.has(addr), prevStorage: this.storage.get(addr) });
+    this.cleared.add(addr);
+    this.storage.set(addr, new Map());
+    if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address);
+    this.observer?.storageCleared(addr);
+  }
+
+  // ---- checkpoints ----------------------------------------------------------------------------------------------
+
+  async checkpoint(): Promise<void> {
+    this.marks.push(this.undo.length);
+  }
+
+  async commit(): Promise<void> {
+    this.marks.pop();
+    // Outside any checkpoint nothing can be reverted any more.
+    if (this.marks.length === 0) this.undo.length = 0;
+  }
+
+  async revert(): Promise<void> {
+    const mark = this.marks.pop();
+    if (mark === undefined) throw new Error('revert() without checkpoint');
+    for (let i = this.undo.length - 1; i >= mark; i--) {
+      const e = this.undo[i];
+      if (e.k === 0) {
+        if (e.prev === undefined) this.accounts.delete(e.addr);
+        else this.accounts.set(e.addr, e.prev);
+      } else if (e.k === 1) {
+        const m = this.storage.get(e.addr);
+        if (m !== undefined) {
+          if (e.prev === undefined) m.delete(e.slot);
+          else m.set(e.slot, e.prev);
+        }
+      } else {
+        if (e.prevCleared) this.cleared.add(e.addr);
+        else this.cleared.delete(e.addr);
+        if (e.prevStorage === undefined) this.storage.delete(e.addr);
+        else this.storage.set(e.addr, e.prevStorage);
+      }
+    }
+    this.undo.length = mark;
+  }
+
+  // ---- block results --------------------------------------------------------------------------------------------
+
+  /** The block's final changes. Must be called outside any checkpoint. */
+  diff(): StateDiff {
+    if (this.marks.length !== 0) throw new Error('diff() inside an open checkpoint');
+    const accounts = new Map<string, AccountDiff>();
+    const touch = (addr: string): AccountDiff => {
+      let d = accounts.get(addr);
+      if (d === undefined) {
+        d = { address: this.addrBytes.get(addr)!, account: null, storageCleared: this.cleared.has(addr), storage: new Map() };
+        accounts.set(addr, d);
+      }
+      return d;
+    };
+    for (const [addr, acc] of this.accounts) touch(addr).account = acc;
+    for (const addr of this.cleared) touch(addr);
+    for (const [addr, slots] of this.storage) {
+      if (slots.size === 0) continue;
+      const d = touch(addr);
+      for (const [slot, v] of slots) d.storage.set(slot, v);
+    }
+    // Accounts that only had storage written keep their current account record.
+    for (const d of accounts.values()) {
+      const addr = hex(d.address);
+      if (!this.accounts.has(addr)) d.account = this.baseAccounts.get(addr) ?? null;
+      if (d.account === null) {
+        // A deleted account has no storage; drop slot writes made before the deletion.
+        d.storage.clear();
+        d.storageCleared = true;
+      }
+    }
+    const codes = new Map<string, Uint8Array>();
+    for (const d of accounts.values()) {
+      if (d.account === null) continue;
+      const h = hex(d.account.codeHash);
+      const code = this.codes.get(h);
+      if (code !== undefined) codes.set(h, code);
+    }
+    return { accounts, codes };
+  }
+
+  // ---- StateManagerInterface plumbing ---------------------------------------------------------------------------
+
+  async getStateRoot(): Promise<Uint8Array> {
+    if (this.stateRootProvider === undefined) throw new Error('state root not available on this state view');
+    return this.stateRootProvider(this.diffUnchecked());
+  }
+
+  /** Set by the executor: computes a root over base + the given diff without persisting anything. */
+  stateRootProvider: ((diff: StateDiff) => Promise<Uint8Array>) | undefined;
+
+  private diffUnchecked(): StateDiff {
+    const marks = this.marks;
+    this.marks = [];
+    try {
+      return this.diff();
+    } finally {
+      this.marks = marks;
+    }
+  }
+
+  async setStateRoot(_root: Uint8Array): Promise<void> {
+    throw new Error('setStateRoot is not supported: Parallax state moves only by committing or unwinding blocks');
+  }
+
+  async hasStateRoot(_root: Uint8Array): Promise<boolean> {
+    return false;
+  }
+
+  async dumpStorage(_address: Address): Promise<StorageDump> {
+    throw new Error('dumpStorage is not supported by the overlay state');
+  }
+
+  async dumpStorageRange(_address: Address, _startKey: bigint, _limit: number): Promise<StorageRange> {
+    throw new Error('dumpStorageRange is not supported by the overlay state');
+  }
+
+  clearCaches(): void {}
+
+  shallowCopy(): StateManagerInterface {
+    const copy = new OverlayStateManager(this.base);
+    copy.stateRootProvider = this.stateRootProvider;
+    return copy;
+  }
+}
+
+const KECCAK_NULL_HEX = hex(KECCAK256_NULL);

@@ -1,0 +1,417 @@
+/**
+ * Parallax's own state on LevelDB.
+ *
+ * Execution reads flat records (account, code, storage slot: one LevelDB get each, cached in memory); the
+ * Merkle-Patricia trie lives in the same database and is updated once per block from the block's diff. A block
+ * commits as one atomic batch: flat records, trie nodes, code, receipts, the block record, the block's undo journal
+ * and the executed head. Reopening after a crash at any instant therefore yields exactly the last committed block.
+ *
+ * The undo journal of block N holds the previous value of every flat record N changed; the last `undoDepth` blocks
+ * keep theirs, so a reorg can unwind that far. Trie nodes are never deleted, so restoring flat records and the head
+ * record restores the previous state root too.
+ */
+import { RLP } from '@ethereumjs/rlp';
+import { Account, KECCAK256_NULL, KECCAK256_RLP, bigIntToBytes, bytesToBigInt, createAccountFromRLP } from '@ethereumjs/util';
+import type { Common } from '@ethereumjs/common';
+import { ParallaxError, errorMessage } from '../errors.ts';
+import { bytesEqual, fromHex, hex } from '../util/bytes.ts';
+import {
+  META_HEAD,
+  META_SCHEMA,
+  P_BLOCK,
+  P_RECEIPTS,
+  P_UNDO,
+  SCHEMA_VERSION,
+  accountKey,
+  codeKey,
+  nodeKey,
+  numberKey,
+  storageKey,
+  storageRange,
+} from './keys.ts';
+import { StateTrie, type NodeSource, type TrieUpdate } from './trie.ts';
+import type { StateDiff, StateReader } from './types.ts';
+
+/** The subset of abstract-level that the store uses (classic-level on disk, memory-level for throwaway runs). */
+export interface KVStore {
+  readonly status: string;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+  batch(ops: KVOp[], options?: { sync?: boolean }): Promise<void>;
+  keys(options: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<Uint8Array>;
+  iterator(options: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<[Uint8Array, Uint8Array]>;
+}
+export type KVOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+/** What Parallax records for every executed block. */
+export interface BlockRecord {
+  number: bigint;
+  hash: Uint8Array;
+  parentHash: Uint8Array;
+  stateRoot: Uint8Array;
+  receiptsRoot: Uint8Array;
+  logsBloom: Uint8Array;
+  gasUsed: bigint;
+  txCount: number;
+  timestamp: bigint;
+}
+
+export interface StoreOptions {
+  /** How many recent blocks keep an undo journal (the deepest reorg that can be unwound). */
+  undoDepth: number;
+  /** fsync every block batch (survives power loss, not only process crashes). */
+  sync?: boolean;
+  /** Entries per in-memory cache (accounts, slots, code, trie nodes). */
+  cacheEntries?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function encodeRecord(r: BlockRecord): Uint8Array {
+  return RLP.encode([
+    bigIntToBytes(r.number),
+    r.hash,
+    r.parentHash,
+    r.stateRoot,
+    r.receiptsRoot,
+    r.logsBloom,
+    bigIntToBytes(r.gasUsed),
+    bigIntToBytes(BigInt(r.txCount)),
+    bigIntToBytes(r.timestamp),
+  ]);
+}
+
+function decodeRecord(b: Uint8Array, where: string): BlockRecord {
+  try {
+    const f = RLP.decode(b) as Uint8Array[];
+    if (!Array.isArray(f) || f.length !== 9) throw new Error(`expected 9 fields, got ${Array.isArray(f) ? f.length : 'bytes'}`);
+    return {
+      number: bytesToBigInt(f[0]),
+      hash: f[1],
+      parentHash: f[2],
+      stateRoot: f[3],
+      receiptsRoot: f[4],
+      logsBloom: f[5],
+      gasUsed: bytesToBigInt(f[6]),
+      txCount: Number(bytesToBigInt(f[7])),
+      timestamp: bytesToBigInt(f[8]),
+    };
+  } catch (e) {
+    throw new ParallaxError('DB_CORRUPT', `corrupt block record at ${where}: ${errorMessage(e)}`, { where });
+  }
+}
+
+/** A size-capped map: when full, the oldest half is dropped (insertion order). Cheap and good enough for LRU-ish use. */
+class BoundedCache<V> {
+  private map = new Map<string, V>();
+  private readonly cap: number;
+  constructor(cap: number) {
+    this.cap = cap;
+  }
+  get(k: string): V | undefined {
+    return this.map.get(k);
+  }
+  has(k: string): boolean {
+    return this.map.has(k);
+  }
+  set(k: string, v: V): void {
+    if (this.map.size >= this.cap) {
+      let drop = this.cap >> 1;
+      for (const key of this.map.keys()) {
+        this.map.delete(key);
+        if (--drop <= 0) break;
+      }
+    }
+    this.map.set(k, v);
+  }
+  delete(k: string): void {
+    this.map.delete(k);
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+/** A prepared block commit: the diff, its trie update and the block record, ready to be written. */
+export interface PreparedCommit {
+  record: BlockRecord;
+  diff: StateDiff;
+  trie: TrieUpdate;
+  receipts: Uint8Array[];
+}
+
+export class StateStore implements StateReader, NodeSource {
+  readonly db: KVStore;
+  private readonly opts: Required<StoreOptions>;
+  private readonly trie: StateTrie;
+  private headRecord: BlockRecord | undefined;
+  private accountCache: BoundedCache<Uint8Array | null>;
+  private storageCache: BoundedCache<Uint8Array>;
+  private codeCache: BoundedCache<Uint8Array>;
+  private nodeCache: BoundedCache<Uint8Array>;
+  /** Serialises commits and unwinds: one writer at a time. */
+  private writing: Promise<unknown> = Promise.resolve();
+
+  private constructor(db: KVStore, common: Common, opts: StoreOptions) {
+    this.db = db;
+    this.opts = { sync: false, cacheEntries: 500_000, ...opts };
+    this.trie = new StateTrie(common, this);
+    const n = this.opts.cacheEntries;
+    this.accountCache = new BoundedCache(n);
+    this.storageCache = new BoundedCache(n);
+    this.codeCache = new BoundedCache(Math.max(1024, n >> 6));
+    this.nodeCache = new BoundedCache(n);
+  }
+
+  /** Open a store on an abstract-level database (opened here if needed). */
+  static async open(db: KVStore, common: Common, opts: StoreOptions): Promise<StateStore> {
+    if (!Number.isInteger(opts.undoDepth) || opts.undoDepth < 0) {
+      throw new ParallaxError('CONFIG_INVALID', `undoDepth must be a non-negative integer, got ${opts.undoDepth}`);
+    }
+    if (db.status !== 'open') {
+      try {
+        await db.open();
+      } catch (e) {
+        const cause = (e as { cause?: { code?: string } }).cause;
+        if (cause?.code === 'LEVEL_LOCKED' || /lock/i.test(errorMessage(cause ?? e))) {
+          throw new ParallaxError('DB_LOCKED', 'the data directory is in use by another Parallax process (LevelDB lock held)', {}, { cause: e });
+        }
+        throw new ParallaxError('DB_CORRUPT', `cannot open the database: ${errorMessage(cause ?? e)}`, {}, { cause: e });
+      }
+    }
+    const store = new StateStore(db, common, opts);
+    const schema = await db.get(META_SCHEMA);
+    if (schema !== undefined && (schema.length !== 1 || schema[0] !== SCHEMA_VERSION)) {
+      throw new ParallaxError('DB_CORRUPT', `database schema version ${hex(schema)} is not ${SCHEMA_VERSION}`);
+    }
+    const head = await db.get(META_HEAD);
+    store.headRecord = head === undefined ? undefined : decodeRecord(head, 'head');
+    return store;
+  }
+
+  /** The last committed block, or undefined for an empty database. */
+  head(): BlockRecord | undefined {
+    return this.headRecord;
+  }
+
+  async close(): Promise<void> {
+    await this.writing.catch(() => {});
+    await this.db.close();
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------------------------
+
+  async getAccount(address: Uint8Array): Promise<Account | undefined> {
+    const rlp = await this.getAccountRLP(address);
+    return rlp === null ? undefined : createAccountFromRLP(rlp);
+  }
+
+  async getAccountRLP(address: Uint8Array): Promise<Uint8Array | null> {
+    const k = hex(address);
+    const cached = this.accountCache.get(k);
+    if (cached !== undefined) return cached;
+    const v = (await this.db.get(accountKey(address))) ?? null;
+    this.accountCache.set(k, v);
+    return v;
+  }
+
+  async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
+    const k = hex(address) + hex(slot);
+    const cached = this.storageCache.get(k);
+    if (cached !== undefined) return cached;
+    const v = (await this.db.get(storageKey(address, slot))) ?? EMPTY;
+    this.storageCache.set(k, v);
+    return v;
+  }
+
+  async getCode(codeHash: Uint8Array): Promise<Uint8Array> {
+    if (bytesEqual(codeHash, KECCAK256_NULL)) return EMPTY;
+    const k = hex(codeHash);
+    const cached = this.codeCache.get(k);
+    if (cached !== undefined) return cached;
+    const v = await this.db.get(codeKey(codeHash));
+    if (v === undefined) throw new ParallaxError('STATE_MISSING', `code ${k} is referenced but not stored`, { codeHash: k });
+    this.codeCache.set(k, v);
+    return v;
+  }
+
+  async getNode(hashHex: string): Promise<Uint8Array | undefined> {
+    const cached = this.nodeCache.get(hashHex);
+    if (cached !== undefined) return cached;
+    const v = await this.db.get(nodeKey(fromHex(hashHex)));
+    if (v !== undefined) this.nodeCache.set(hashHex, v);
+    return v;
+  }
+
+  async blockRecord(n: bigint): Promise<BlockRecord | undefined> {
+    const v = await this.db.get(numberKey(P_BLOCK, n));
+    return v === undefined ? undefined : decodeRecord(v, `block ${n}`);
+  }
+
+  async receipts(n: bigint): Promise<Uint8Array[] | undefined> {
+    const v = await this.db.get(numberKey(P_RECEIPTS, n));
+    if (v === undefined) return undefined;
+    return RLP.decode(v) as Uint8Array[];
+  }
+
+  /** The state root of the committed head (the empty root for an empty database). */
+  stateRoot(): Uint8Array {
+    return this.headRecord?.stateRoot ?? KECCAK256_RLP;
+  }
+
+  /** Every committed account and its storage (for post-state checks on small states; walks the flat records). */
+  async *accounts(): AsyncGenerator<{ address: Uint8Array; account: Account }> {
+    const gte = new Uint8Array([0x01]);
+    const lt = new Uint8Array([0x02]);
+    for await (const [k, v] of this.db.iterator({ gte, lt })) {
+      yield { address: k.subarray(1), account: createAccountFromRLP(v) };
+    }
+  }
+
+  async *storageOf(address: Uint8Array): AsyncGenerator<{ slot: Uint8Array; value: Uint8Array }> {
+    for await (const [k, v] of this.db.iterator(storageRange(address))) yield { slot: k.subarray(21), value: v };
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------------------------
+
+  /** Compute the state root of head + diff (nothing written). */
+  async computeTrie(diff: StateDiff): Promise<TrieUpdate> {
+    return this.trie.update(this.stateRoot(), diff, (a) => this.getAccount(a));
+  }
+
+  /** Commit a block atomically. `record.stateRoot` must come from `prepared.trie` on the current head. */
+  async commit(prepared: PreparedCommit): Promise<void> {
+    const run = this.writing.then(() => this.commitNow(prepared));
+    this.writing = run.catch(() => {});
+    return run;
+  }
+
+  private async commitNow({ record, diff, trie, receipts }: PreparedCommit): Promise<void> {
+    const head = this.headRecord;
+    if (head !== undefined && record.number !== head.number + 1n) {
+      throw new ParallaxError('HEAD_MISMATCH', `block ${record.number} does not follow the executed head ${head.number}`, {
+        block: record.number,
+        head: head.number,
+      });
+    }
+    if (head !== undefined && !bytesEqual(record.parentHash, head.hash)) {
+      throw new ParallaxError('HEAD_MISMATCH', `block ${record.number}'s parent ${hex(record.parentHash)} is not the executed head ${hex(head.hash)}`, {
+        block: record.number,
+      });
+    }
+    const ops: KVOp[] = [];
+    const undo: Uint8Array[][] = [];
+    const accountUpdates: [string, Uint8Array | null][] = [];
+    const storageUpdates: [string, Uint8Array][] = [];
+    const remember = (key: Uint8Array, prev: Uint8Array | null) => {
+      undo.push(prev === null ? [key] : [key, prev]);
+    };
+    for (const [addr, d] of diff.accounts) {
+      const next = trie.accounts.get(addr);
+      if (next === undefined) throw new Error(`trie update misses account ${addr}`);
+      const key = accountKey(d.address);
+      remember(key, await this.getAccountRLP(d.address));
+      if (next === null) ops.push({ type: 'del', key });
+      else ops.push({ type: 'put', key, value: next });
+      accountUpdates.push([addr, next]);
+      if (d.storageCleared) {
+        for await (const [k, v] of this.db.iterator(storageRange(d.address))) {
+          const slot = hex(k.subarray(21));
+          if (d.storage.has(slot)) continue; // handled below with its new value
+          remember(k, v);
+          ops.push({ type: 'del', key: k });
+          storageUpdates.push([addr + slot, EMPTY]);
+        }
+      }
+      for (const [slot, value] of d.storage) {
+        const slotBytes = fromHex(slot);
+        const key = storageKey(d.address, slotBytes);
+        const prev = d.storageCleared ? await this.db.get(key) : await this.getStorage(d.address, slotBytes);
+        remember(key, prev === undefined || prev.length === 0 ? null : prev);
+        if (value.length === 0) ops.push({ type: 'del', key });
+        else ops.push({ type: 'put', key, value });
+        storageUpdates.push([addr + slot, value]);
+      }
+    }
+    for (const [h, code] of diff.codes) ops.push({ type: 'put', key: codeKey(fromHex(h)), value: code });
+    for (const [h, node] of trie.nodes) ops.push({ type: 'put', key: nodeKey(fromHex(h)), value: node });
+    const encodedRecord = encodeRecord(record);
+    ops.push({ type: 'put', key: numberKey(P_BLOCK, record.number), value: encodedRecord });
+    ops.push({ type: 'put', key: numberKey(P_RECEIPTS, record.number), value: RLP.encode(receipts) });
+    if (head !== undefined && this.opts.undoDepth > 0) {
+      ops.push({ type: 'put', key: numberKey(P_UNDO, record.number), value: RLP.encode(undo) });
+    }
+    if (record.number >= BigInt(this.opts.undoDepth)) {
+      ops.push({ type: 'del', key: numberKey(P_UNDO, record.number - BigInt(this.opts.undoDepth)) });
+    }
+    ops.push({ type: 'put', key: META_HEAD, value: encodedRecord });
+    if (head === undefined) ops.push({ type: 'put', key: META_SCHEMA, value: new Uint8Array([SCHEMA_VERSION]) });
+    await this.db.batch(ops, { sync: this.opts.sync });
+    // Caches change only once the batch is durable in LevelDB.
+    for (const [k, v] of accountUpdates) this.accountCache.set(k, v);
+    for (const [k, v] of storageUpdates) this.storageCache.set(k, v);
+    for (const [h, code] of diff.codes) this.codeCache.set(h, code);
+    for (const [h, node] of trie.nodes) this.nodeCache.set(h, node);
+    this.headRecord = record;
+  }
+
+  /** How many blocks can be unwound from the current head. */
+  async unwindableDepth(): Promise<number> {
+    const head = this.headRecord;
+    if (head === undefined) return 0;
+    let depth = 0;
+    for (let n = head.number; n > 0n && depth < this.opts.undoDepth; n--) {
+      if ((await this.db.get(numberKey(P_UNDO, n))) === undefined) break;
+      depth++;
+    }
+    return depth;
+  }
+
+  /** Unwind the last `count` blocks, one atomic batch per block. Returns the new head. */
+  async unwind(count: number): Promise<BlockRecord> {
+    const run = this.writing.then(() => this.unwindNow(count));
+    this.writing = run.catch(() => {});
+    return run;
+  }
+
+  private async unwindNow(count: number): Promise<BlockRecord> {
+    const available = await this.unwindableDepth();
+    if (count > available) {
+      throw new ParallaxError(
+        'UNWIND_TOO_DEEP',
+        `cannot unwind ${count} blocks: the undo journal covers the last ${available} (undoDepth ${this.opts.undoDepth}); re-sync from a snapshot or genesis`,
+        { requested: count, available },
+      );
+    }
+    for (let i = 0; i < count; i++) {
+      const head = this.headRecord!;
+      const undoBytes = await this.db.get(numberKey(P_UNDO, head.number));
+      if (undoBytes === undefined) throw new ParallaxError('DB_CORRUPT', `undo journal of block ${head.number} is missing`);
+      const parent = await this.blockRecord(head.number - 1n);
+      if (parent === undefined) throw new ParallaxError('DB_CORRUPT', `block record ${head.number - 1n} is missing`);
+      let entries: Uint8Array[][];
+      try {
+        entries = RLP.decode(undoBytes) as Uint8Array[][];
+      } catch (e) {
+        throw new ParallaxError('DB_CORRUPT', `undo journal of block ${head.number} does not decode: ${errorMessage(e)}`);
+      }
+      const ops: KVOp[] = [];
+      // Apply in reverse so that a key changed twice ends at its oldest value.
+      for (let j = entries.length - 1; j >= 0; j--) {
+        const [key, prev] = entries[j];
+        ops.push(prev === undefined ? { type: 'del', key } : { type: 'put', key, value: prev });
+      }
+      ops.push({ type: 'del', key: numberKey(P_UNDO, head.number) });
+      ops.push({ type: 'del', key: numberKey(P_BLOCK, head.number) });
+      ops.push({ type: 'del', key: numberKey(P_RECEIPTS, head.number) });
+      ops.push({ type: 'put', key: META_HEAD, value: encodeRecord(parent) });
+      await this.db.batch(ops, { sync: this.opts.sync });
+      this.accountCache.clear();
+      this.storageCache.clear();
+      this.headRecord = parent;
+    }
+    return this.headRecord!;
+  }
+}
