@@ -19,9 +19,17 @@ export interface MainnetFixture {
   blockHashes: Map<bigint, Uint8Array>;
 }
 
-export async function loadMainnetFixture(path: string, common: Common): Promise<MainnetFixture> {
+/** The fixture file as JSON, checked for shape (gzip or plain). */
+export interface RawFixture {
+  file: string;
+  block: JSONRPCBlock;
+  preState: Alloc;
+  blockHashes?: Record<string, string>;
+}
+
+export async function readFixture(path: string): Promise<RawFixture> {
   const name = basename(path);
-  let json: { block?: JSONRPCBlock; preState?: Alloc; blockHashes?: Record<string, string> };
+  let json: Partial<RawFixture>;
   try {
     const raw = await readFile(path);
     const text = path.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
@@ -29,9 +37,15 @@ export async function loadMainnetFixture(path: string, common: Common): Promise<
   } catch (e) {
     throw new ParallaxError('FIXTURE_INVALID', `${name}: cannot read fixture: ${errorMessage(e)}`, { file: path }, { cause: e });
   }
-  if (json === null || typeof json !== 'object' || json.block === undefined || json.preState === undefined) {
+  if (json === null || typeof json !== 'object' || typeof json.block !== 'object' || typeof json.preState !== 'object') {
     throw new ParallaxError('FIXTURE_INVALID', `${name}: expected an object with "block" and "preState"`, { file: path });
   }
+  return { file: path, block: json.block!, preState: json.preState!, blockHashes: json.blockHashes };
+}
+
+export function decodeFixture(json: RawFixture, common: Common): MainnetFixture {
+  const path = json.file;
+  const name = basename(path);
   let block: Block;
   try {
     block = createBlockFromRPC(json.block, [], { common, setHardfork: true });

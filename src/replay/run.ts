@@ -9,7 +9,7 @@ import { createDatabase } from '../state/db.ts';
 import { commitGenesis } from '../state/genesis.ts';
 import { StateStore } from '../state/store.ts';
 import { bytesEqual, prefixed } from '../util/bytes.ts';
-import { loadMainnetFixture } from './fixture.ts';
+import { decodeFixture, type RawFixture } from './fixture.ts';
 
 export interface ReplayResult {
   file: string;
@@ -24,9 +24,10 @@ export interface ReplayResult {
   mismatches: string[];
 }
 
-export async function replayFixtureFile(path: string): Promise<ReplayResult> {
+export async function replayFixture(raw: RawFixture): Promise<ReplayResult> {
+  const path = raw.file;
   const common = createCommon(MAINNET, nativeCrypto(await loadKzg()));
-  const fixture = await loadMainnetFixture(path, common);
+  const fixture = decodeFixture(raw, common);
   const { block } = fixture;
   const dir = await mkdtemp(join(tmpdir(), 'parallax-replay-'));
   const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 0 });

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/** The `parallax` command line: a thin layer over the library; each command lives in its own file. */
+import { Command, CommanderError } from 'commander';
+import { isParallaxError, errorMessage } from '../errors.ts';
+import { EXIT, warn } from './output.ts';
+import { registerReplay } from './replay.ts';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('parallax')
+    .description('Parallax: a standalone parallel EVM execution node that verifies a chain\'s EVM results')
+    .showHelpAfterError()
+    .exitOverride();
+  registerReplay(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.BAD_INPUT;
+      return;
+    }
+    if (isParallaxError(e)) {
+      warn(`error [${e.code}]: ${e.message}`);
+      process.exitCode = e.code === 'BLOCK_INVALID' || e.code === 'HEAD_MISMATCH' ? EXIT.MISMATCH : EXIT.BAD_INPUT;
+      return;
+    }
+    warn(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);
+    process.exitCode = EXIT.INTERNAL;
+  }
+}
+
+await main();

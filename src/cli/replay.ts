@@ -1,0 +1,74 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { runReferenceBlock } from '../bench/reference.ts';
+import { readFixture } from '../replay/fixture.ts';
+import { replayFixture } from '../replay/run.ts';
+import { fixturesDir } from '../util/paths.ts';
+import { EXIT, out, pad, writeJson } from './output.ts';
+
+async function defaultFixtures(): Promise<string[]> {
+  const dir = join(fixturesDir(), 'mainnet-blocks');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz') || f.endsWith('.json'));
+  return files.sort((a, b) => parseInt(a) - parseInt(b)).map((f) => join(dir, f));
+}
+
+const mgas = (gas: bigint, ms: number) => (ms > 0 ? Number(gas) / ms / 1000 : 0);
+
+export function registerReplay(program: Command): void {
+  program
+    .command('replay')
+    .description('re-execute block + pre-state fixtures and check receiptsRoot, gasUsed and logsBloom')
+    .argument('[fixtures...]', 'fixture files (.json or .json.gz); default: every block in $PARALLAX_FIXTURES/mainnet-blocks')
+    .option('--reference', 'also run serial @ethereumjs/vm runBlock (library defaults) on the same blocks and compare speed')
+    .option('--json <file>', 'write per-block results as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ parallax replay                                   # the 30 mainnet fixture blocks
+  $ parallax replay ../shared/fixtures/mainnet-blocks/19934116.json.gz
+  $ parallax replay --reference --json replay.json   # with the library baseline, same run`,
+    )
+    .action(async (files: string[], opts: { reference?: boolean; json?: string }) => {
+      const paths = files.length > 0 ? files : await defaultFixtures();
+      let matched = 0;
+      let mismatched = 0;
+      let gas = 0n;
+      let ms = 0;
+      let refGas = 0n;
+      let refMs = 0;
+      const rows: unknown[] = [];
+      for (const path of paths) {
+        const raw = await readFixture(path);
+        const r = await replayFixture(raw);
+        gas += r.gas;
+        ms += r.ms;
+        const ok = r.mismatches.length === 0;
+        if (ok) matched++;
+        else mismatched++;
+        let refText = '';
+        let ref: Awaited<ReturnType<typeof runReferenceBlock>> | undefined;
+        if (opts.reference === true) {
+          const hashes = new Map<bigint, Uint8Array>();
+          for (const [n, h] of Object.entries(raw.blockHashes ?? {})) hashes.set(BigInt(n), Buffer.from(h.slice(2), 'hex'));
+          ref = await runReferenceBlock(raw.block, raw.preState, hashes);
+          refGas += ref.gas;
+          refMs += ref.ms;
+          refText = `  ref ms ${pad(ref.ms.toFixed(1), 8)}  ref Mgas/s ${pad(mgas(ref.gas, ref.ms).toFixed(2), 6)}${ref.matched ? '' : ' (ref MISMATCH)'}`;
+        }
+        out(
+          `block ${pad(r.number, 9)}  txs ${pad(r.txs, 5)}  gas ${pad(r.gas, 9)}  ms ${pad(r.ms.toFixed(1), 7)}  Mgas/s ${pad(mgas(r.gas, r.ms).toFixed(2), 6)}  ${ok ? 'matched' : 'MISMATCH: ' + r.mismatches.join('; ')}${refText}`,
+        );
+        rows.push({ ...r, reference: ref });
+      }
+      out(`parallax: ${mgas(gas, ms).toFixed(2)} Mgas/s over ${paths.length} blocks (${(ms / 1000).toFixed(2)} s, execution + state root + commit)`);
+      if (opts.reference === true) {
+        out(`reference @ethereumjs/vm runBlock: ${mgas(refGas, refMs).toFixed(2)} Mgas/s over ${paths.length} blocks (${(refMs / 1000).toFixed(2)} s)`);
+        out(`speedup: ${(mgas(gas, ms) / mgas(refGas, refMs)).toFixed(2)}x`);
+      }
+      if (opts.json !== undefined) await writeJson(opts.json, { blocks: rows, matched, mismatched });
+      out(`${matched} matched, ${mismatched} mismatched`);
+      process.exitCode = mismatched > 0 ? EXIT.MISMATCH : EXIT.OK;
+    });
+}

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readFixture } from '../src/replay/fixture.ts';
+import { replayFixture } from '../src/replay/run.ts';
+import { fixturesDir } from '../src/util/paths.ts';
+import { isParallaxError } from '../src/errors.ts';
+import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
+
+const dir = join(fixturesDir(), 'mainnet-blocks');
+
+test('all 30 mainnet fixture blocks: receiptsRoot, gasUsed and logsBloom match the canonical header', async () => {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz'));
+  assert.equal(files.length, 30);
+  let txs = 0;
+  for (const f of files) {
+    const r = await replayFixture(await readFixture(join(dir, f)));
+    assert.deepEqual(r.mismatches, [], `${f}`);
+    assert.equal(`${r.number}.json.gz`, f);
+    txs += r.txs;
+  }
+  assert.ok(txs > 8000, `only ${txs} transactions replayed`);
+});
+
+test('a fixture whose header was tampered with is reported as a mismatch, not as a match', async () => {
+  const raw = await readFixture(join(dir, '19934116.json.gz'));
+  const tmp = await mkdtemp(join(tmpdir(), 'parallax-fx-'));
+  try {
+    // Change one log's worth of gas in the header: the block no longer hashes to the fixture's hash.
+    const block = { ...raw.block, gasUsed: '0x' + (BigInt(raw.block.gasUsed) + 1n).toString(16) };
+    const path = join(tmp, 'tampered.json.gz');
+    await writeFile(path, gzipSync(JSON.stringify({ ...raw, file: undefined, block })));
+    await assert.rejects(readFixture(path).then(replayFixture), (e) => isParallaxError(e, 'FIXTURE_INVALID') && /hashes to/.test(e.message));
+    // Same change with the hash claim removed: decoding succeeds and the executor reports gasUsed.
+    const unhashed = { ...block, hash: undefined };
+    await writeFile(path, gzipSync(JSON.stringify({ ...raw, file: undefined, block: unhashed })));
+    const r = await replayFixture(await readFixture(path));
+    assert.equal(r.mismatches.length, 1);
+    assert.match(r.mismatches[0], /^gasUsed 3365857 != 3365858$/);
+    // A truncated file is a typed error naming the file.
+    await writeFile(path, gzipSync(JSON.stringify(raw)).subarray(0, 100));
+    await assert.rejects(readFixture(path), (e) => isParallaxError(e, 'FIXTURE_INVALID') && /tampered\.json\.gz/.test(e.message));
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,155 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { commitGenesis } from '../src/state/genesis.ts';
+import { StateStore, type KVStore, type KVOp } from '../src/state/store.ts';
+import { createDatabase } from '../src/state/db.ts';
+import { isParallaxError } from '../src/errors.ts';
+import { hex } from '../src/util/bytes.ts';
+import { devCommon } from './helpers/chain.ts';
+import { buildTestChain } from './helpers/workload.ts';
+import { dumpState, openStore, startChain } from './helpers/store.ts';
+
+const common = devCommon();
+const chain = buildTestChain(common, 12);
+
+/** Roots and flat state after each block of the test chain, executed once without interruption. */
+async function referenceRun() {
+  const { store, executor } = await startChain(common, chain);
+  const roots: string[] = [hex(store.head()!.stateRoot)];
+  const dumps: string[] = [JSON.stringify(await dumpState(store))];
+  for (const block of chain.blocks) {
+    const r = await executor.execute(block);
+    await executor.commit(r);
+    roots.push(hex(r.stateRoot));
+    dumps.push(JSON.stringify(await dumpState(store)));
+  }
+  await store.close();
+  return { roots, dumps };
+}
+const reference = referenceRun();
+
+test('flat records and the trie agree: the dump of every block re-roots to its state root', async () => {
+  const { roots, dumps } = await reference;
+  // The chain exercises creation, storage set/overwrite/zero and self-destruct: roots must all differ.
+  assert.equal(new Set(roots).size, roots.length);
+  for (const i of [1, 6, 12]) {
+    const fresh = await openStore(common);
+    const rec = await commitGenesis(fresh, JSON.parse(dumps[i]), { number: 0n, hash: new Uint8Array(32), parentHash: new Uint8Array(32), timestamp: 0n }, 'dump');
+    assert.equal(hex(rec.stateRoot), roots[i], `block ${i}`);
+    await fresh.close();
+  }
+});
+
+test('undo journal: unwind 5 blocks gives the earlier root and state; re-executing gives the same roots', async () => {
+  const { roots, dumps } = await reference;
+  const { store, executor } = await startChain(common, chain);
+  for (const block of chain.blocks) await executor.commit(await executor.execute(block));
+  assert.equal(store.head()!.number, 12n);
+  assert.equal(await store.unwindableDepth(), 12);
+  const head = await store.unwind(5);
+  assert.equal(head.number, 7n);
+  assert.equal(hex(head.stateRoot), roots[7]);
+  assert.equal(JSON.stringify(await dumpState(store)), dumps[7]);
+  assert.equal(await store.receipts(8n), undefined);
+  for (const block of chain.blocks.slice(7)) {
+    const r = await executor.execute(block);
+    assert.equal(hex(r.stateRoot), roots[Number(block.header.number)]);
+    await executor.commit(r);
+  }
+  assert.equal(JSON.stringify(await dumpState(store)), dumps[12]);
+  await store.close();
+});
+
+test('undo journal: an unwind deeper than undoDepth is refused with UNWIND_TOO_DEEP and changes nothing', async () => {
+  const { roots } = await reference;
+  const { store, executor } = await startChain(common, chain, ':memory:', 3);
+  for (const block of chain.blocks) await executor.commit(await executor.execute(block));
+  assert.equal(await store.unwindableDepth(), 3);
+  await assert.rejects(store.unwind(4), (e) => isParallaxError(e, 'UNWIND_TOO_DEEP') && /last 3/.test(e.message));
+  assert.equal(hex(store.head()!.stateRoot), roots[12]);
+  assert.equal(hex((await store.unwind(3)).stateRoot), roots[9]);
+  await store.close();
+});
+
+test('a block whose batch fails leaves the database exactly as it was', async () => {
+  const { roots, dumps } = await reference;
+  const inner = createDatabase(':memory:');
+  let failNext = false;
+  // Fault injection: the one thing a real LevelDB will not do on demand is fail a write.
+  const faulty: KVStore = {
+    get status() {
+      return inner.status;
+    },
+    open: () => inner.open(),
+    close: () => inner.close(),
+    get: (k) => inner.get(k),
+    getMany: (k) => inner.getMany(k),
+    keys: (o) => inner.keys(o),
+    iterator: (o) => inner.iterator(o),
+    batch: async (ops: KVOp[], o?: { sync?: boolean }) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('injected write failure');
+      }
+      return inner.batch(ops, o);
+    },
+  };
+  const store = await StateStore.open(faulty, common, { undoDepth: 8 });
+  await commitGenesis(store, chain.alloc, chain.genesis, 'genesis');
+  const { BlockExecutor } = await import('../src/exec/executor.ts');
+  const executor = await BlockExecutor.create({ common, store });
+  for (const block of chain.blocks.slice(0, 4)) await executor.commit(await executor.execute(block));
+  const r5 = await executor.execute(chain.blocks[4]);
+  failNext = true;
+  await assert.rejects(executor.commit(r5), /injected write failure/);
+  assert.equal(store.head()!.number, 4n);
+  assert.equal(JSON.stringify(await dumpState(store)), dumps[4]);
+  // Cached reads must not have seen the failed block either.
+  const again = await executor.execute(chain.blocks[4]);
+  assert.equal(hex(again.stateRoot), roots[5]);
+  await executor.commit(again);
+  assert.equal(JSON.stringify(await dumpState(store)), dumps[5]);
+  await store.close();
+});
+
+test('crash: kill -9 while blocks commit; reopening yields the last committed block and execution goes on', async () => {
+  const { roots, dumps } = await reference;
+  const trials = Number(process.env.PARALLAX_CRASH_TRIALS ?? 4);
+  for (let trial = 0; trial < trials; trial++) {
+    const dir = await mkdtemp(join(tmpdir(), 'parallax-crash-'));
+    try {
+      const child = spawn(process.execPath, [join(import.meta.dirname, 'helpers', 'crash-writer.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let last = -1;
+      const killAfter = 1 + ((trial * 5) % 10); // kill after a varying number of commits, mid-write of the next
+      await new Promise<void>((resolve) => {
+        child.stdout.setEncoding('utf8');
+        child.stdout.on('data', (s: string) => {
+          for (const m of s.matchAll(/committed (\d+)/g)) last = Number(m[1]);
+          if (last >= killAfter && child.exitCode === null) setTimeout(() => child.kill('SIGKILL'), trial % 3);
+        });
+        child.on('exit', () => resolve());
+      });
+      assert.equal(child.signalCode, 'SIGKILL', 'the writer must die by kill -9, not finish');
+      const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 64 });
+      const head = store.head()!;
+      const n = Number(head.number);
+      assert.ok(n >= last, `head ${n} is behind the last acknowledged commit ${last}`);
+      assert.equal(hex(head.stateRoot), roots[n]);
+      assert.equal(JSON.stringify(await dumpState(store)), dumps[n]);
+      const { BlockExecutor } = await import('../src/exec/executor.ts');
+      const executor = await BlockExecutor.create({ common, store });
+      for (const block of chain.blocks.slice(n)) {
+        const r = await executor.execute(block);
+        assert.equal(hex(r.stateRoot), roots[Number(block.header.number)]);
+        await executor.commit(r);
+      }
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+});
