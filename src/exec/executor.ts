@@ -13,7 +13,7 @@ import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { RLP } from '@ethereumjs/rlp';
 import { Bloom, createVM, encodeReceipt, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
 import type { Block } from '@ethereumjs/block';
-import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
+import type { EVMMockBlockchainInterface, Log } from '@ethereumjs/evm';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
 import type { BlockRecord, StateStore } from '../state/store.ts';
@@ -45,6 +45,47 @@ export interface BlockResult {
   timings: { executeMs: number; stateRootMs: number };
 }
 
+/** What a transaction produced, independent of where it ran (plain data: crosses threads). */
+export interface TxOutcome {
+  type: number;
+  status: 0 | 1;
+  /** Pre-Byzantium receipts carry the state root after the transaction instead of a status. */
+  stateRoot?: Uint8Array;
+  /** Gas charged (after refunds): what the receipt counts. */
+  gasUsed: bigint;
+  /** Gas counted against the block's limit. */
+  blockGasSpent: bigint;
+  logs: Log[];
+  bloom: Uint8Array;
+  createdAddress?: Uint8Array;
+}
+
+export function outcomeOf(res: RunTxResult, type: number): TxOutcome {
+  const r = res.receipt as TxReceipt & { status?: 0 | 1; stateRoot?: Uint8Array };
+  return {
+    type,
+    status: r.status ?? 1,
+    stateRoot: r.stateRoot,
+    gasUsed: res.totalGasSpent,
+    blockGasSpent: res.blockGasSpent,
+    logs: res.execResult.logs ?? [],
+    bloom: res.bloom.bitvector,
+    createdAddress: res.createdAddress?.bytes,
+  };
+}
+
+/** A block in progress. */
+export interface BlockRun {
+  block: Block;
+  t0: number;
+  bloom: Bloom;
+  receiptTrie: MerklePatriciaTrie;
+  txs: TxResult[];
+  encodedReceipts: Uint8Array[];
+  gasUsed: bigint;
+  receiptGasUsed: bigint;
+}
+
 export interface ExecutorOptions {
   common: Common;
   store: StateStore;
@@ -58,7 +99,7 @@ export class BlockExecutor {
   readonly common: Common;
   readonly store: StateStore;
   readonly state: OverlayStateManager;
-  private readonly vm: VM;
+  readonly vm: VM;
   private blockHashes: BlockHashLookup | undefined;
 
   private constructor(opts: ExecutorOptions, vm: VM, state: OverlayStateManager) {
@@ -100,53 +141,87 @@ export class BlockExecutor {
     return (await this.store.blockRecord(n))?.hash;
   }
 
-  /** Execute `block` on the store's head state. Throws BLOCK_INVALID if a transaction cannot be included. */
+  /** Execute `block` serially on the store's head state. Throws BLOCK_INVALID if a transaction cannot be included. */
   async execute(block: Block): Promise<BlockResult> {
+    const run = await this.begin(block);
+    for (let i = 0; i < block.transactions.length; i++) await this.runSerial(run, i);
+    return this.finish(run);
+  }
+
+  /** Start a block: select its fork, reset the overlay to the head state, apply the pre-transaction system ops. */
+  async begin(block: Block): Promise<BlockRun> {
     const t0 = performance.now();
     const { header } = block;
     const vm = this.vm;
     vm.common.setHardforkBy({ blockNumber: header.number, timestamp: header.timestamp });
     this.state.reset(this.store);
-    const fail = (msg: string, details: Record<string, unknown> = {}, cause?: unknown): never => {
-      this.state.reset(this.store);
-      throw new ParallaxError('BLOCK_INVALID', `block ${header.number}: ${msg}`, { block: header.number, ...details }, { cause });
+    const run: BlockRun = {
+      block,
+      t0,
+      bloom: new Bloom(undefined, vm.common),
+      receiptTrie: new MerklePatriciaTrie({ common: vm.common }),
+      txs: [],
+      encodedReceipts: [],
+      gasUsed: 0n,
+      receiptGasUsed: 0n,
     };
-    if (header.gasLimit >= 0x8000000000000000n) fail('gas limit above 2^63-1');
-
+    if (header.gasLimit >= 0x8000000000000000n) this.fail(run, 'gas limit above 2^63-1');
     if (isDaoForkBlock(vm.common, header.number)) await applyDaoFork(vm.evm.journal, this.state);
     if (vm.common.isActivatedEIP(4788)) await this.applyBeaconRoot(header.parentBeaconBlockRoot, header.timestamp);
     if (vm.common.isActivatedEIP(2935)) await this.applyHistoryHash(header.number, header.parentHash);
-    if (vm.common.isActivatedEIP(7685)) fail('execution-layer requests (Prague and later) are not supported yet');
+    if (vm.common.isActivatedEIP(7685)) this.fail(run, 'execution-layer requests (Prague and later) are not supported yet');
+    return run;
+  }
 
-    const bloom = new Bloom(undefined, vm.common);
-    const receiptTrie = new MerklePatriciaTrie({ common: vm.common });
-    const txs: TxResult[] = [];
-    const encodedReceipts: Uint8Array[] = [];
-    let gasUsed = 0n;
-    let receiptGasUsed = 0n;
-    for (let i = 0; i < block.transactions.length; i++) {
-      const tx = block.transactions[i];
-      if (header.gasLimit < tx.gasLimit + gasUsed) fail(`transaction ${i} gas limit exceeds the gas left in the block`, { tx: i });
-      let res: RunTxResult;
-      try {
-        res = await runTx(vm, { tx, block, blockGasUsed: receiptGasUsed });
-      } catch (e) {
-        return fail(`transaction ${i} is invalid: ${errorMessage(e)}`, { tx: i }, e);
-      }
-      gasUsed += res.blockGasSpent;
-      receiptGasUsed += res.totalGasSpent;
-      bloom.or(res.bloom);
-      const encoded = encodeReceipt(res.receipt, tx.type);
-      encodedReceipts.push(encoded);
-      await receiptTrie.put(RLP.encode(i), encoded);
-      txs.push({
-        receipt: res.receipt,
-        gasUsed: res.totalGasSpent,
-        createdAddress: res.createdAddress?.bytes,
-        reverted: res.execResult.exceptionError !== undefined,
-      });
+  /** Abandon the block: the overlay is dropped and a typed error names the block. */
+  fail(run: BlockRun, msg: string, details: Record<string, unknown> = {}, cause?: unknown): never {
+    this.state.reset(this.store);
+    const n = run.block.header.number;
+    throw new ParallaxError('BLOCK_INVALID', `block ${n}: ${msg}`, { block: n, ...details }, { cause });
+  }
+
+  /** The next transaction must fit in the gas the block has left. */
+  checkGas(run: BlockRun, i: number): void {
+    const tx = run.block.transactions[i];
+    if (run.block.header.gasLimit < tx.gasLimit + run.gasUsed) {
+      this.fail(run, `transaction ${i} gas limit exceeds the gas left in the block`, { tx: i });
     }
+  }
 
+  /** Run transaction `i` (the next one in block order) here, on the overlay. */
+  async runSerial(run: BlockRun, i: number): Promise<void> {
+    this.checkGas(run, i);
+    const tx = run.block.transactions[i];
+    let res: RunTxResult;
+    try {
+      res = await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed });
+    } catch (e) {
+      return this.fail(run, `transaction ${i} is invalid: ${errorMessage(e)}`, { tx: i }, e);
+    }
+    await this.record(run, i, outcomeOf(res, tx.type));
+  }
+
+  /** Add transaction `i`'s outcome (from here or from a validated speculative run) to the block's receipts. */
+  async record(run: BlockRun, i: number, o: TxOutcome): Promise<void> {
+    run.gasUsed += o.blockGasSpent;
+    run.receiptGasUsed += o.gasUsed;
+    run.bloom.or(new Bloom(o.bloom, this.vm.common));
+    const receipt = {
+      ...(o.stateRoot !== undefined ? { stateRoot: o.stateRoot } : { status: o.status }),
+      cumulativeBlockGasUsed: run.receiptGasUsed,
+      bitvector: o.bloom,
+      logs: o.logs,
+    } as TxReceipt;
+    const encoded = encodeReceipt(receipt, o.type as Parameters<typeof encodeReceipt>[1]);
+    run.encodedReceipts.push(encoded);
+    await run.receiptTrie.put(RLP.encode(i), encoded);
+    run.txs.push({ receipt, gasUsed: o.gasUsed, createdAddress: o.createdAddress, reverted: o.status === 0 });
+  }
+
+  /** Withdrawals and rewards after the transactions, then the diff and the state root. */
+  async finish(run: BlockRun): Promise<BlockResult> {
+    const { block } = run;
+    const vm = this.vm;
     if (vm.common.isActivatedEIP(4895)) {
       for (const w of block.withdrawals ?? []) await this.credit(w.address, w.amount * GWEI_TO_WEI);
       await vm.evm.journal.cleanup();
@@ -159,15 +234,15 @@ export class BlockExecutor {
     const t2 = performance.now();
     return {
       block,
-      txs,
-      encodedReceipts,
-      receiptsRoot: block.transactions.length === 0 ? KECCAK256_RLP : receiptTrie.root(),
-      logsBloom: bloom.bitvector,
-      gasUsed,
+      txs: run.txs,
+      encodedReceipts: run.encodedReceipts,
+      receiptsRoot: block.transactions.length === 0 ? KECCAK256_RLP : run.receiptTrie.root(),
+      logsBloom: run.bloom.bitvector,
+      gasUsed: run.gasUsed,
       stateRoot: trie.stateRoot,
       diff,
       trie,
-      timings: { executeMs: t1 - t0, stateRootMs: t2 - t1 },
+      timings: { executeMs: t1 - run.t0, stateRootMs: t2 - t1 },
     };
   }
 

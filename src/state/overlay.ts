@@ -6,30 +6,63 @@
  * depth, cost proportional to what a reverted frame wrote). Reads that reach the base are remembered for the rest of
  * the block, so every account and slot is fetched from below at most once.
  *
- * An optional `AccessObserver` sees every read and write with the key involved: the parallel engine uses it to build
- * each transaction's exact read and write sets.
+ * With tracking on (`beginTx`/`endTx`), the overlay records one transaction's exact read set (every account and slot
+ * it read from below its own writes, with the value it saw) and write set (every account, slot, wiped storage and
+ * new code it left changed). The parallel engine validates speculative runs with these. The block's coinbase can be
+ * tracked lazily: the fee credit that runTx makes after execution becomes a balance delta instead of a
+ * read-modify-write, so fee payments do not make every transaction depend on the one before it.
  */
 import { Account, Address, KECCAK256_NULL, KECCAK256_RLP } from '@ethereumjs/util';
 import { OriginalStorageCache } from '@ethereumjs/statemanager';
 import type { AccountFields, StateManagerInterface, StorageDump, StorageRange } from '@ethereumjs/common';
 import { keccak256 } from '../crypto/index.ts';
-import { hex, unpad } from '../util/bytes.ts';
+import { fromHex, hex, unpad } from '../util/bytes.ts';
 import type { AccountDiff, StateDiff, StateReader } from './types.ts';
 
-/** Sees state accesses that resolve below the current transaction's own writes. */
-export interface AccessObserver {
-  /** An account (nonce, balance, code hash) was read. `fromBase` = the value came from the committed state. */
-  accountRead(addr: string): void;
-  storageRead(addr: string, slot: string): void;
-  accountWritten(addr: string): void;
-  storageWritten(addr: string, slot: string): void;
-  storageCleared(addr: string): void;
+/** Account as compared by validation: nonce, balance and code hash (absent = ''). */
+export function accountToken(a: Account | undefined | null): string {
+  return a == null ? '' : `${a.nonce}:${a.balance}:${hex(a.codeHash)}`;
+}
+
+/** An account value in a write set (plain data: crosses threads by structured clone). */
+export interface AccountValue {
+  nonce: bigint;
+  balance: bigint;
+  codeHash: Uint8Array;
+}
+
+/** What one transaction read and left written. Keys: 'a' + addr, or 's' + addr + slot (hex). */
+export interface TxAccess {
+  /** key -> value seen (accountToken for accounts, hex for slots; '' = absent/zero). */
+  reads: Map<string, string>;
+  accounts: Map<string, AccountValue | null>;
+  /** Accounts whose storage was wiped, applied before `slots`. */
+  cleared: string[];
+  /** addr+slot (hex) -> value, leading zeros stripped. */
+  slots: Map<string, Uint8Array>;
+  codes: Map<string, Uint8Array>;
+  /** Fee credit to the block's coinbase, when it was tracked lazily. */
+  coinbaseDelta: bigint;
+}
+
+interface Tracker {
+  reads: Map<string, string>;
+  writtenAccounts: Set<string>;
+  writtenSlots: Set<string>;
+  clears: Set<string>;
+  coinbase: string | undefined;
+  /** Set by the engine once runTx's EVM call returned: what follows is refund and fee payment. */
+  postExecution: boolean;
+  lazyCoinbase: boolean;
+  coinbaseView: bigint;
+  coinbaseDelta: bigint;
 }
 
 type UndoEntry =
   | { k: 0; addr: string; prev: Account | null | undefined }
   | { k: 1; addr: string; slot: string; prev: Uint8Array | undefined }
-  | { k: 2; addr: string; prevCleared: boolean; prevStorage: Map<string, Uint8Array> | undefined };
+  | { k: 2; addr: string; prevCleared: boolean; prevStorage: Map<string, Uint8Array> | undefined }
+  | { k: 3; set: Set<string>; key: string };
 
 const EMPTY = new Uint8Array(0);
 
@@ -39,7 +72,7 @@ function copyAccount(a: Account): Account {
 
 export class OverlayStateManager implements StateManagerInterface {
   originalStorageCache: OriginalStorageCache;
-  observer: AccessObserver | undefined;
+  private tracker: Tracker | undefined;
 
   private base: StateReader;
   /** addr -> account after the writes so far (null = does not exist). Only addresses written in this block. */
@@ -89,13 +122,36 @@ export class OverlayStateManager implements StateManagerInterface {
 
   async getAccount(address: Address): Promise<Account | undefined> {
     const addr = hex(address.bytes);
-    this.observer?.accountRead(addr);
     const acc = await this.currentAccount(addr, address.bytes);
+    if (this.tracker !== undefined) this.trackAccountRead(this.tracker, addr, acc);
     if (acc === undefined) return undefined;
     const copy = copyAccount(acc);
     // A wiped storage has the empty root until the block's trie update computes the real one (EIP-7610 checks it).
     if (this.cleared.has(addr)) copy.storageRoot = this.hasLiveSlots(addr) ? acc.storageRoot : KECCAK256_RLP;
     return copy;
+  }
+
+  private trackAccountRead(t: Tracker, addr: string, acc: Account | undefined): void {
+    if (addr === t.coinbase && t.postExecution) {
+      // The fee credit: lazy unless the transaction touched the coinbase itself or the coinbase is empty (then the
+      // touch-and-delete rule of EIP-161 depends on its exact state).
+      if (!t.lazyCoinbase && !t.reads.has('a' + addr) && !t.writtenAccounts.has(addr) && acc !== undefined && !acc.isEmpty()) {
+        t.lazyCoinbase = true;
+      }
+      if (t.lazyCoinbase) {
+        t.coinbaseView = acc?.balance ?? 0n;
+        return;
+      }
+    }
+    if (t.writtenAccounts.has(addr)) return;
+    const key = 'a' + addr;
+    if (!t.reads.has(key)) t.reads.set(key, accountToken(acc));
+  }
+
+  private markWritten(set: Set<string>, key: string): void {
+    if (set.has(key)) return;
+    set.add(key);
+    this.undo.push({ k: 3, set, key });
   }
 
   private hasLiveSlots(addr: string): boolean {
@@ -106,10 +162,18 @@ export class OverlayStateManager implements StateManagerInterface {
   }
 
   private setAccount(addr: string, address: Uint8Array, account: Account | null): void {
+    const t = this.tracker;
+    if (t !== undefined) {
+      if (t.lazyCoinbase && addr === t.coinbase && account !== null) {
+        t.coinbaseDelta += account.balance - t.coinbaseView;
+        t.coinbaseView = account.balance;
+      } else {
+        this.markWritten(t.writtenAccounts, addr);
+      }
+    }
     this.undo.push({ k: 0, addr, prev: this.accounts.get(addr) });
     this.accounts.set(addr, account);
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address);
-    this.observer?.accountWritten(addr);
   }
 
   async putAccount(address: Address, account?: Account): Promise<void> {
@@ -170,14 +234,23 @@ export class OverlayStateManager implements StateManagerInterface {
     if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
     const addr = hex(address.bytes);
     const slot = hex(key);
-    this.observer?.storageRead(addr, slot);
+    const v = await this.slotValue(addr, slot, address.bytes, key);
+    const t = this.tracker;
+    if (t !== undefined && !t.clears.has(addr)) {
+      const ck = 's' + addr + slot;
+      if (!t.writtenSlots.has(addr + slot) && !t.reads.has(ck)) t.reads.set(ck, hex(v));
+    }
+    return v;
+  }
+
+  private async slotValue(addr: string, slot: string, address: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
     const local = this.storage.get(addr)?.get(slot);
     if (local !== undefined) return local;
     if (this.cleared.has(addr)) return EMPTY;
     const ck = addr + slot;
     const cached = this.baseStorage.get(ck);
     if (cached !== undefined) return cached;
-    const v = await this.base.getStorage(address.bytes, key);
+    const v = await this.base.getStorage(address, key);
     this.baseStorage.set(ck, v);
     return v;
   }
@@ -186,9 +259,9 @@ export class OverlayStateManager implements StateManagerInterface {
     if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
     if (value.length > 32) throw new Error('Storage value cannot be longer than 32 bytes');
     const addr = hex(address.bytes);
-    if ((await this.currentAccount(addr, address.bytes)) === undefined) {
-      throw new Error('putStorage() called on non-existing account');
-    }
+    const acc = await this.currentAccount(addr, address.bytes);
+    if (this.tracker !== undefined) this.trackAccountRead(this.tracker, addr, acc);
+    if (acc === undefined) throw new Error('putStorage() called on non-existing account');
     const slot = hex(key);
     let m = this.storage.get(addr);
     if (m === undefined) {
@@ -198,7 +271,7 @@ export class OverlayStateManager implements StateManagerInterface {
     this.undo.push({ k: 1, addr, slot, prev: m.get(slot) });
     m.set(slot, unpad(value));
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address.bytes);
-    this.observer?.storageWritten(addr, slot);
+    if (this.tracker !== undefined) this.markWritten(this.tracker.writtenSlots, addr + slot);
   }
 
   async clearStorage(address: Address): Promise<void> {
@@ -211,7 +284,7 @@ export class OverlayStateManager implements StateManagerInterface {
     this.cleared.add(addr);
     this.storage.set(addr, new Map());
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address);
-    this.observer?.storageCleared(addr);
+    if (this.tracker !== undefined) this.markWritten(this.tracker.clears, addr);
   }
 
   // ---- checkpoints ----------------------------------------------------------------------------------------------
@@ -240,6 +313,8 @@ export class OverlayStateManager implements StateManagerInterface {
           if (e.prev === undefined) m.delete(e.slot);
           else m.set(e.slot, e.prev);
         }
+      } else if (e.k === 3) {
+        e.set.delete(e.key);
       } else {
         if (e.prevCleared) this.cleared.add(e.addr);
         else this.cleared.delete(e.addr);
@@ -248,6 +323,91 @@ export class OverlayStateManager implements StateManagerInterface {
       }
     }
     this.undo.length = mark;
+  }
+
+  // ---- per-transaction tracking (parallel engine) ------------------------------------------------------------
+
+  /** Start recording one transaction's reads and writes. `coinbase` (hex) gets lazy fee accounting. */
+  beginTx(coinbase?: string): void {
+    this.tracker = {
+      reads: new Map(),
+      writtenAccounts: new Set(),
+      writtenSlots: new Set(),
+      clears: new Set(),
+      coinbase,
+      postExecution: false,
+      lazyCoinbase: false,
+      coinbaseView: 0n,
+      coinbaseDelta: 0n,
+    };
+  }
+
+  /** Called once the transaction's EVM call returned: what follows is runTx's refund and fee payment. */
+  markPostExecution(): void {
+    if (this.tracker !== undefined) this.tracker.postExecution = true;
+  }
+
+  /** Stop recording and return what the transaction read and left written. */
+  endTx(): TxAccess {
+    const t = this.tracker;
+    if (t === undefined) throw new Error('endTx() without beginTx()');
+    this.tracker = undefined;
+    const accounts = new Map<string, AccountValue | null>();
+    const codes = new Map<string, Uint8Array>();
+    for (const addr of t.writtenAccounts) {
+      const a = this.accounts.get(addr);
+      if (a === undefined) continue;
+      accounts.set(addr, a === null ? null : { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash });
+      if (a !== null) {
+        const code = this.codes.get(hex(a.codeHash));
+        if (code !== undefined) codes.set(hex(a.codeHash), code);
+      }
+    }
+    const slots = new Map<string, Uint8Array>();
+    for (const k of t.writtenSlots) {
+      const v = this.storage.get(k.slice(0, 40))?.get(k.slice(40));
+      if (v !== undefined) slots.set(k, v);
+    }
+    return { reads: t.reads, accounts, cleared: [...t.clears], slots, codes, coinbaseDelta: t.coinbaseDelta };
+  }
+
+  /** Current value of a tracked key, in the form `TxAccess.reads` records it (validation compares the two). */
+  async valueOf(key: string): Promise<string> {
+    if (key.charCodeAt(0) === 97 /* 'a' */) {
+      const addr = key.slice(1);
+      return accountToken(await this.currentAccount(addr, fromHexCached(addr)));
+    }
+    const addr = key.slice(1, 41);
+    const slot = key.slice(41);
+    return hex(await this.slotValue(addr, slot, fromHexCached(addr), fromHexCached(slot)));
+  }
+
+  /** Apply a validated transaction's writes, as if it had run here. */
+  async apply(access: TxAccess, coinbase: Address): Promise<void> {
+    for (const [addr, a] of access.accounts) {
+      const address = this.addrBytes.get(addr) ?? fromHexCached(addr);
+      this.setAccount(addr, address, a === null ? null : new Account(a.nonce, a.balance, undefined, a.codeHash));
+      if (a === null) this.wipeStorage(addr, address);
+    }
+    for (const addr of access.cleared) this.wipeStorage(addr, this.addrBytes.get(addr) ?? fromHexCached(addr));
+    for (const [k, v] of access.slots) {
+      const addr = k.slice(0, 40);
+      let m = this.storage.get(addr);
+      if (m === undefined) {
+        m = new Map();
+        this.storage.set(addr, m);
+      }
+      m.set(k.slice(40), v);
+      if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, fromHexCached(addr));
+    }
+    for (const [h, code] of access.codes) this.codes.set(h, code);
+    if (access.coinbaseDelta !== 0n) {
+      const acc = (await this.getAccount(coinbase)) ?? new Account();
+      acc.balance += access.coinbaseDelta;
+      this.setAccount(hex(coinbase.bytes), coinbase.bytes, acc);
+    }
+    // Nothing applied here can be reverted: keep the undo log empty outside checkpoints.
+    if (this.marks.length === 0) this.undo.length = 0;
   }
 
   // ---- block results --------------------------------------------------------------------------------------------
@@ -337,3 +497,7 @@ export class OverlayStateManager implements StateManagerInterface {
 }
 
 const KECCAK_NULL_HEX = hex(KECCAK256_NULL);
+
+function fromHexCached(h: string): Uint8Array {
+  return fromHex(h);
+}
