@@ -135,7 +135,7 @@ export class BlockExecutor {
     this.blockHashes = lookup;
   }
 
-  private async blockHash(n: bigint): Promise<Uint8Array | undefined> {
+  async blockHash(n: bigint): Promise<Uint8Array | undefined> {
     const fromSource = await this.blockHashes?.(n);
     if (fromSource !== undefined) return fromSource;
     return (await this.store.blockRecord(n))?.hash;

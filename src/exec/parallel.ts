@@ -1,0 +1,309 @@
+/**
+ * The parallel execution engine: one block at a time, on a pool of worker threads.
+ *
+ *   1. the main thread starts the block (fork, system operations) and sends workers the header and pre-writes;
+ *   2. workers recover the senders' public keys, each a share of the block;
+ *   3. the conflict detector partitions the transactions; each worker runs its partition speculatively, in order;
+ *   4. the rollback manager commits results in block order, re-executing on the main thread any run that read
+ *      stale state; the result is what serial execution gives, whatever the timing;
+ *   5. after the block commits, its diff goes to every worker's cache.
+ *
+ * Blocks too small to gain, and pre-Byzantium blocks (whose receipts need the state root after every transaction),
+ * run serially. A worker that crashes or does not answer within `txTimeoutMs` is replaced and the block re-executed
+ * serially: slower, never wrong.
+ */
+import { Hardfork } from '@ethereumjs/common';
+import type { Block } from '@ethereumjs/block';
+import { publicToAddress } from '@ethereumjs/util';
+import type { ChainProfile } from '../chain/profile.ts';
+import { HintBook, partition } from '../conflict/index.ts';
+import { ParallaxError, errorMessage } from '../errors.ts';
+import { RollbackManager, type SpeculativeResult } from '../rollback/index.ts';
+import type { TxAccess } from '../state/overlay.ts';
+import type { StateDiff } from '../state/types.ts';
+import { fromHex, hex } from '../util/bytes.ts';
+import type { BlockExecutor, BlockResult } from './executor.ts';
+import { WorkerPool } from './pool.ts';
+import type { ToMain, WorkerFaults } from './protocol.ts';
+
+export interface ParallelOptions {
+  /** Worker threads; 1 = the serial path on the main thread (no workers). */
+  workers: number;
+  /** Blocks with fewer transactions run serially. */
+  minParallelTxs: number;
+  /** A worker silent this long on the transaction the commit loop waits for is replaced (block re-run serially). */
+  txTimeoutMs: number;
+  /** Chain profile for the workers' EVMs (the same rules as the executor's). */
+  profile: ChainProfile;
+  kzg: boolean;
+  /** Test hooks. */
+  delayMs?: number;
+  faults?: WorkerFaults;
+}
+
+export interface BlockStats {
+  mode: 'serial' | 'parallel' | 'fallback';
+  fallbackReason?: string;
+  txs: number;
+  reexecuted: number;
+  rollbackRate: number;
+  /** Share of transactions committed from their first speculative run. */
+  parallelFraction: number;
+  groups: number;
+  largestGroup: number;
+  predictedParallelFraction: number;
+  /** Busy time of each worker in this block (signature recovery and execution). */
+  workerBusyMs: number[];
+  /** Main-thread time spent preparing and dispatching work (partitioning, messages). */
+  schedulingMs: number;
+  wallMs: number;
+  /** Keys that invalidated speculative runs (account 'a'+addr or slot 's'+addr+slot), with counts. */
+  conflictKeys: [string, number][];
+}
+
+export interface ExecutedBlock {
+  result: BlockResult;
+  stats: BlockStats;
+}
+
+function diffToAccess(diff: StateDiff): TxAccess {
+  const access: TxAccess = { reads: new Map(), accounts: new Map(), cleared: [], slots: new Map(), codes: diff.codes, coinbaseDelta: 0n };
+  for (const [addr, d] of diff.accounts) {
+    access.accounts.set(addr, d.account === null ? null : { nonce: d.account.nonce, balance: d.account.balance, codeHash: d.account.codeHash });
+    if (d.storageCleared) access.cleared.push(addr);
+    for (const [slot, v] of d.storage) access.slots.set(addr + slot, v);
+  }
+  return access;
+}
+
+export class ParallelExecutor {
+  readonly executor: BlockExecutor;
+  readonly hints = new HintBook();
+  private readonly opts: ParallelOptions;
+  private pool: WorkerPool | undefined;
+  private readonly rollback: RollbackManager;
+  private seq = 0;
+  private onMessage: ((w: number, m: ToMain) => void) | undefined;
+  private onFailure: ((w: number, e: Error) => void) | undefined;
+
+  private constructor(executor: BlockExecutor, opts: ParallelOptions) {
+    this.executor = executor;
+    this.opts = opts;
+    this.rollback = new RollbackManager(executor, this.hints);
+  }
+
+  static async create(executor: BlockExecutor, opts: ParallelOptions): Promise<ParallelExecutor> {
+    const self = new ParallelExecutor(executor, opts);
+    if (opts.workers > 1) {
+      const store = executor.store;
+      self.pool = new WorkerPool(
+        opts.workers,
+        { profile: opts.profile, kzg: opts.kzg, delayMs: opts.delayMs, faults: opts.faults },
+        async (kind, key) => {
+          if (kind === 'a') return store.getAccountRLP(fromHex(key));
+          if (kind === 's') return store.getStorage(fromHex(key.slice(0, 40)), fromHex(key.slice(40)));
+          if (kind === 'c') return store.getCode(fromHex(key));
+          return (await executor.blockHash(BigInt(key))) ?? null;
+        },
+      );
+      self.pool.onMessage((w, m) => self.onMessage?.(w, m));
+      self.pool.onFailure((w, e) => self.onFailure?.(w, e));
+      await self.pool.start();
+    }
+    return self;
+  }
+
+  get workers(): number {
+    return this.opts.workers;
+  }
+
+  get replacements(): number {
+    return this.pool?.replacements ?? 0;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  /** Execute a block on the store's head state; the result equals serial execution's. */
+  async execute(block: Block): Promise<ExecutedBlock> {
+    const t0 = performance.now();
+    const n = block.transactions.length;
+    const common = this.executor.vm.common;
+    common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
+    if (this.pool === undefined || n < this.opts.minParallelTxs || !common.gteHardfork(Hardfork.Byzantium)) {
+      return { result: await this.executor.execute(block), stats: this.serialStats(n, t0, 'serial') };
+    }
+    try {
+      return await this.executeParallel(block, t0);
+    } catch (e) {
+      if (e instanceof ParallaxError && e.code === 'BLOCK_INVALID') throw e;
+      // A worker crashed, hung or misbehaved: replace what failed and fall back to the serial path.
+      const reason = errorMessage(e);
+      const failed = (e as { worker?: number }).worker;
+      this.pool.broadcast({ t: 'abort', seq: this.seq });
+      if (failed !== undefined) await this.pool.replace(failed);
+      const stats = this.serialStats(n, t0, 'fallback');
+      stats.fallbackReason = reason;
+      const result = await this.executor.execute(block);
+      stats.wallMs = performance.now() - t0;
+      return { result, stats };
+    }
+  }
+
+  private serialStats(n: number, t0: number, mode: BlockStats['mode']): BlockStats {
+    return {
+      mode,
+      txs: n,
+      reexecuted: 0,
+      rollbackRate: 0,
+      parallelFraction: 0,
+      groups: n > 0 ? 1 : 0,
+      largestGroup: n,
+      predictedParallelFraction: 0,
+      workerBusyMs: [],
+      schedulingMs: 0,
+      wallMs: performance.now() - t0,
+      conflictKeys: [],
+    };
+  }
+
+  private async executeParallel(block: Block, t0: number): Promise<ExecutedBlock> {
+    const pool = this.pool!;
+    const W = pool.size;
+    const seq = ++this.seq;
+    const txs = block.transactions;
+    const n = txs.length;
+    const busy = new Array<number>(W).fill(0);
+    let scheduling = 0;
+
+    // Results and failures of this block arrive through these.
+    const results = new Map<number, SpeculativeResult>();
+    let waiting: { index: number; resolve: (r: SpeculativeResult) => void } | undefined;
+    let failure: (Error & { worker?: number }) | undefined;
+    let wake: (() => void) | undefined;
+    let recoveredLeft = W;
+    const pubkeys: (Uint8Array | null)[] = new Array(n).fill(null);
+    this.onFailure = (w, e) => {
+      failure = Object.assign(new Error(`worker ${w}: ${e.message}`), { worker: w });
+      wake?.();
+    };
+    this.onMessage = (w, m) => {
+      if (m.t === 'recovered' && m.seq === seq) {
+        for (const [i, pk] of m.keys) pubkeys[i] = pk;
+        busy[w] += m.busyMs;
+        if (--recoveredLeft === 0) wake?.();
+      } else if (m.t === 'result' && m.seq === seq) {
+        busy[w] += m.ms;
+        const r: SpeculativeResult = { index: m.index, outcome: m.outcome, error: m.error, access: m.access };
+        if (waiting?.index === m.index) {
+          const wt = waiting;
+          waiting = undefined;
+          wt.resolve(r);
+        } else results.set(m.index, r);
+      }
+    };
+    const until = (cond: () => boolean, what: string, worker?: number) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (failure !== undefined) {
+            clearTimeout(timer);
+            reject(failure);
+          } else if (cond()) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => {
+          wake = undefined;
+          reject(Object.assign(new Error(`no answer from workers for ${this.opts.txTimeoutMs} ms while ${what}`), { worker }));
+        }, this.opts.txTimeoutMs);
+        wake = check;
+        check();
+      });
+
+    const run = await this.executor.begin(block);
+    const ts0 = performance.now();
+    const coinbase = hex(block.header.coinbase.bytes);
+    const pre = diffToAccess(this.executor.state.diff());
+    pool.broadcast({ t: 'block', seq, header: block.header.toJSON(), coinbase, pre });
+    const raws = txs.map((t) => t.serialize());
+    // Signature recovery, spread round-robin; skipped for senders already known (e.g. recovered by the source).
+    const shares: [number, Uint8Array][][] = Array.from({ length: W }, () => []);
+    for (let i = 0; i < n; i++) {
+      const cached = (txs[i] as unknown as { cache: { senderPubKey?: Uint8Array } }).cache.senderPubKey;
+      if (cached !== undefined) pubkeys[i] = cached;
+      else shares[i % W].push([i, raws[i]]);
+    }
+    for (let w = 0; w < W; w++) pool.send(w, { t: 'recover', seq, txs: shares[w] });
+    scheduling += performance.now() - ts0;
+    await until(() => recoveredLeft === 0, 'recovering senders');
+
+    const ts1 = performance.now();
+    const senders: string[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const pk = pubkeys[i];
+      if (pk !== null) (txs[i] as unknown as { cache: { senderPubKey?: Uint8Array } }).cache.senderPubKey = pk;
+      senders[i] = pk === null ? `invalid-${i}` : hex(publicToAddress(pk));
+    }
+    const part = partition(txs, senders, this.hints, W);
+    for (let w = 0; w < W; w++) {
+      pool.send(w, { t: 'run', seq, txs: part.assignment[w].map((i) => [i, raws[i], pubkeys[i]] as [number, Uint8Array, Uint8Array | null]) });
+    }
+    const owner = new Int32Array(n);
+    part.assignment.forEach((list, w) => list.forEach((i) => (owner[i] = w)));
+    scheduling += performance.now() - ts1;
+
+    this.rollback.reset();
+    for (let i = 0; i < n; i++) {
+      let r = results.get(i);
+      if (r === undefined) {
+        let got: SpeculativeResult | undefined;
+        waiting = { index: i, resolve: (x) => ((got = x), wake?.()) };
+        await until(() => got !== undefined, `waiting for transaction ${i}`, owner[i]);
+        r = got!;
+      } else results.delete(i);
+      await this.rollback.commit(run, r);
+    }
+    this.onMessage = undefined;
+    this.onFailure = undefined;
+    const result = await this.executor.finish(run);
+    const { firstRun, reexecuted, conflictKeys } = this.rollback.counts;
+    return {
+      result,
+      stats: {
+        mode: 'parallel',
+        txs: n,
+        reexecuted,
+        rollbackRate: n === 0 ? 0 : reexecuted / n,
+        parallelFraction: n === 0 ? 0 : firstRun / n,
+        groups: part.stats.groups,
+        largestGroup: part.stats.largestGroup,
+        predictedParallelFraction: part.stats.predictedParallelFraction,
+        workerBusyMs: busy,
+        schedulingMs: scheduling,
+        wallMs: performance.now() - t0,
+        conflictKeys: [...conflictKeys],
+      },
+    };
+  }
+
+  /** Commit an executed block, then refresh the workers' caches with its diff. */
+  async commit(result: BlockResult): Promise<void> {
+    await this.executor.commit(result);
+    if (this.pool === undefined) return;
+    const accounts: [string, Uint8Array | null][] = [...result.trie.accounts];
+    const cleared: string[] = [];
+    const slots: [string, Uint8Array][] = [];
+    for (const [addr, d] of result.diff.accounts) {
+      if (d.storageCleared) cleared.push(addr);
+      for (const [slot, v] of d.storage) slots.push([addr + slot, v]);
+    }
+    this.pool.broadcast({ t: 'commit', accounts, cleared, slots, codes: [...result.diff.codes] });
+  }
+
+  /** After an unwind the workers' caches no longer match the head. */
+  invalidateCaches(): void {
+    this.pool?.broadcast({ t: 'clear' });
+  }
+}

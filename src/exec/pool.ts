@@ -1,0 +1,96 @@
+/**
+ * The worker pool: spawns execution workers, serves their state reads from the main thread (which owns LevelDB),
+ * routes their results, and replaces a worker that crashed or hung.
+ */
+import { Worker } from 'node:worker_threads';
+import { ParallaxError, errorMessage } from '../errors.ts';
+import type { ToMain, ToWorker, WorkerInit } from './protocol.ts';
+
+/** Answers a worker's read of committed state: account RLP, slot value, code, or a block hash. */
+export type StateServer = (kind: 'a' | 's' | 'c' | 'h', key: string) => Promise<Uint8Array | null>;
+
+type Listener = (worker: number, m: ToMain) => void;
+type FailureListener = (worker: number, error: Error) => void;
+
+const WORKER_URL = new URL('./worker.ts', import.meta.url);
+
+export class WorkerPool {
+  readonly size: number;
+  private readonly init: WorkerInit;
+  private readonly serve: StateServer;
+  private workers: Worker[] = [];
+  private listener: Listener = () => {};
+  private failure: FailureListener = () => {};
+  private closing = false;
+  /** Worker replacements so far (crashes and hangs). */
+  replacements = 0;
+
+  constructor(size: number, init: WorkerInit, serve: StateServer) {
+    if (!Number.isInteger(size) || size < 1) throw new ParallaxError('CONFIG_INVALID', `workers must be a positive integer, got ${size}`);
+    this.size = size;
+    this.init = init;
+    this.serve = serve;
+  }
+
+  async start(): Promise<void> {
+    this.workers = await Promise.all(Array.from({ length: this.size }, (_, i) => this.spawn(i)));
+  }
+
+  onMessage(l: Listener): void {
+    this.listener = l;
+  }
+
+  onFailure(l: FailureListener): void {
+    this.failure = l;
+  }
+
+  send(w: number, m: ToWorker): void {
+    this.workers[w].postMessage(m);
+  }
+
+  broadcast(m: ToWorker): void {
+    for (const w of this.workers) w.postMessage(m);
+  }
+
+  private spawn(index: number): Promise<Worker> {
+    const worker = new Worker(WORKER_URL, { workerData: this.init });
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (m: ToMain) => {
+        if (m.t === 'ready') {
+          ready = true;
+          resolve(worker);
+        } else if (m.t === 'get') {
+          this.serve(m.kind, m.key).then(
+            (value) => worker.postMessage({ t: 'value', id: m.id, value } satisfies ToWorker),
+            (e) => this.failure(index, new Error(`state read for worker ${index} failed: ${errorMessage(e)}`)),
+          );
+        } else if (this.workers[index] === worker) {
+          this.listener(index, m);
+        }
+      });
+      worker.on('error', (e) => {
+        if (!ready) reject(new ParallaxError('WORKER_FAILED', `worker ${index} failed to start: ${errorMessage(e)}`, {}, { cause: e }));
+        else if (this.workers[index] === worker) this.failure(index, e);
+      });
+      worker.on('exit', (code) => {
+        if (!ready) reject(new ParallaxError('WORKER_FAILED', `worker ${index} exited with ${code} before it was ready`));
+        else if (!this.closing && this.workers[index] === worker) this.failure(index, new Error(`worker ${index} exited with code ${code}`));
+      });
+    });
+  }
+
+  /** Terminate worker `index` and start a fresh one in its place (its cache starts cold). */
+  async replace(index: number): Promise<void> {
+    const old = this.workers[index];
+    this.replacements++;
+    const fresh = await this.spawn(index);
+    this.workers[index] = fresh;
+    await old.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Messages between the main thread and execution workers. Only plain data crosses (structured clone of bigints,
+ * strings, Maps and Uint8Arrays); no object from @ethereumjs does.
+ */
+import type { JSONHeader } from '@ethereumjs/block';
+import type { ChainProfile } from '../chain/profile.ts';
+import type { TxAccess } from '../state/overlay.ts';
+import type { TxOutcome } from './executor.ts';
+
+export interface WorkerFaults {
+  /** Throw (crash the worker) when asked to run this transaction index. */
+  crashAtTx?: number;
+  /** Never answer for this transaction index. */
+  hangAtTx?: number;
+}
+
+export interface WorkerInit {
+  profile: ChainProfile;
+  kzg: boolean;
+  /** Test hook: each transaction waits a random 0..delayMs ms before running, to shake timing. */
+  delayMs?: number;
+  faults?: WorkerFaults;
+}
+
+export type ToWorker =
+  | { t: 'block'; seq: number; header: JSONHeader; coinbase: string; pre: TxAccess }
+  | { t: 'recover'; seq: number; txs: [number, Uint8Array][] }
+  | { t: 'run'; seq: number; txs: [number, Uint8Array, Uint8Array | null][] }
+  | {
+      t: 'commit';
+      accounts: [string, Uint8Array | null][];
+      cleared: string[];
+      slots: [string, Uint8Array][];
+      codes: [string, Uint8Array][];
+    }
+  | { t: 'clear' }
+  | { t: 'abort'; seq: number }
+  | { t: 'value'; id: number; value: Uint8Array | null };
+
+export type ToMain =
+  | { t: 'get'; id: number; kind: 'a' | 's' | 'c' | 'h'; key: string }
+  | { t: 'recovered'; seq: number; keys: [number, Uint8Array | null][]; busyMs: number }
+  | {
+      t: 'result';
+      seq: number;
+      index: number;
+      outcome: TxOutcome | null;
+      error: string | null;
+      access: TxAccess;
+      ms: number;
+    }
+  | { t: 'ready' };

@@ -1,0 +1,229 @@
+/**
+ * Execution worker (a worker_threads thread with its own EVM).
+ *
+ * State design: each worker keeps a replicated read cache of the committed state (accounts, slots, code) that lives
+ * across blocks. The main thread owns LevelDB; a cache miss is one request to it, and after every committed block the
+ * main thread broadcasts the block's diff so the caches stay exact. Once warm, a worker executes without leaving its
+ * thread; the cost of a cold key is one message round trip.
+ *
+ * Per block the worker runs its partition in block order on an overlay over that cache: the pre-state plus the
+ * writes of the partition's earlier transactions. Every run reports its exact read set (value seen per key) and
+ * write set; the main thread decides what commits.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createBlock, type Block } from '@ethereumjs/block';
+import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
+import { Account, Address, createAccountFromRLP } from '@ethereumjs/util';
+import { createVM, runTx } from '@ethereumjs/vm';
+import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
+import { createCommon } from '../chain/profile.ts';
+import { loadKzg, nativeCrypto } from '../crypto/index.ts';
+import { errorMessage } from '../errors.ts';
+import { OverlayStateManager, type TxAccess } from '../state/overlay.ts';
+import type { StateReader } from '../state/types.ts';
+import { fromHex, hex } from '../util/bytes.ts';
+import { outcomeOf } from './executor.ts';
+import type { ToMain, ToWorker, WorkerInit } from './protocol.ts';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const post = (m: ToMain) => port.postMessage(m);
+
+let nextId = 0;
+const pending = new Map<number, (v: Uint8Array | null) => void>();
+function ask(kind: 'a' | 's' | 'c' | 'h', key: string): Promise<Uint8Array | null> {
+  const id = nextId++;
+  return new Promise((resolve) => {
+    pending.set(id, resolve);
+    post({ t: 'get', id, kind, key });
+  });
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The replicated cache of committed state; misses go to the main thread. */
+class WorkerCache implements StateReader {
+  accounts = new Map<string, Uint8Array | null>();
+  slots = new Map<string, Map<string, Uint8Array>>();
+  codes = new Map<string, Uint8Array>();
+
+  async getAccount(address: Uint8Array): Promise<Account | undefined> {
+    const k = hex(address);
+    let rlp = this.accounts.get(k);
+    if (rlp === undefined) {
+      rlp = await ask('a', k);
+      this.accounts.set(k, rlp);
+    }
+    return rlp === null ? undefined : createAccountFromRLP(rlp);
+  }
+
+  async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
+    const a = hex(address);
+    const s = hex(slot);
+    let m = this.slots.get(a);
+    const v = m?.get(s);
+    if (v !== undefined) return v;
+    const got = (await ask('s', a + s)) ?? EMPTY;
+    m = this.slots.get(a);
+    if (m === undefined) {
+      m = new Map();
+      this.slots.set(a, m);
+    }
+    m.set(s, got);
+    return got;
+  }
+
+  async getCode(codeHash: Uint8Array): Promise<Uint8Array> {
+    const k = hex(codeHash);
+    let c = this.codes.get(k);
+    if (c === undefined) {
+      c = (await ask('c', k)) ?? EMPTY;
+      this.codes.set(k, c);
+    }
+    return c;
+  }
+}
+
+const cache = new WorkerCache();
+const common = createCommon(init.profile, nativeCrypto(init.kzg ? await loadKzg() : undefined));
+const state = new OverlayStateManager(cache);
+const blockchain: EVMMockBlockchainInterface = {
+  getBlock: async (n: number | bigint | Uint8Array) => {
+    const h = typeof n === 'object' ? null : await ask('h', BigInt(n).toString());
+    return { hash: () => h ?? new Uint8Array(32) };
+  },
+  putBlock: async () => {},
+  shallowCopy(): EVMMockBlockchainInterface {
+    return this;
+  },
+};
+const vm = await createVM({ common, stateManager: state, blockchain, setHardfork: false });
+// The top-level EVM call returning marks the start of runTx's refund and fee payment (lazy coinbase accounting).
+const evm = vm.evm as unknown as { runCall(opts: { message?: unknown }): Promise<unknown> };
+const runCall = evm.runCall.bind(evm);
+evm.runCall = async (opts) => {
+  const top = opts.message === undefined;
+  try {
+    return await runCall(opts);
+  } finally {
+    if (top) state.markPostExecution();
+  }
+};
+
+let seq = -1;
+/** A block the main thread gave up on (fallback): its remaining transactions are skipped. */
+let aborted = -1;
+let block: Block | undefined;
+let coinbase = '';
+const decoded = new Map<number, TypedTransaction>();
+
+function decode(index: number, raw: Uint8Array): TypedTransaction {
+  let tx = decoded.get(index);
+  if (tx === undefined) {
+    tx = createTxFromRLP(raw, { common });
+    decoded.set(index, tx);
+  }
+  return tx;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null): Promise<void> {
+  const t0 = performance.now();
+  if (init.faults?.crashAtTx === index) throw new Error(`injected worker crash at transaction ${index}`);
+  if (init.faults?.hangAtTx === index) await new Promise(() => {});
+  if (init.delayMs !== undefined && init.delayMs > 0) await sleep(Math.random() * init.delayMs);
+  const mySeq = seq;
+  let outcome = null;
+  let error: string | null = null;
+  let access: TxAccess;
+  state.beginTx(coinbase);
+  try {
+    const tx = decode(index, raw);
+    if (pubkey !== null) (tx as unknown as { cache: { senderPubKey?: Uint8Array } }).cache.senderPubKey = pubkey;
+    const res = await runTx(vm, { tx, block: block! });
+    outcome = outcomeOf(res, tx.type);
+  } catch (e) {
+    error = errorMessage(e);
+  } finally {
+    access = state.endTx();
+  }
+  if (mySeq === seq) post({ t: 'result', seq: mySeq, index, outcome, error, access, ms: performance.now() - t0 });
+}
+
+/** Messages are handled strictly in arrival order, one at a time. */
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (m: ToWorker) => {
+  if (m.t === 'value') {
+    const r = pending.get(m.id);
+    pending.delete(m.id);
+    r?.(m.value);
+    return;
+  }
+  if (m.t === 'abort') {
+    aborted = m.seq;
+    return;
+  }
+  queue = queue.then(() => handle(m)).catch((e) => {
+    // An unexpected failure poisons this worker: crash so the pool replaces it and the block falls back to serial.
+    setImmediate(() => {
+      throw e;
+    });
+  });
+});
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.t) {
+    case 'block': {
+      seq = m.seq;
+      decoded.clear();
+      block = createBlock({ header: m.header }, { common, setHardfork: true });
+      vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
+      coinbase = m.coinbase;
+      state.reset(cache);
+      await state.apply(m.pre, new Address(fromHex(coinbase)));
+      return;
+    }
+    case 'recover': {
+      const t0 = performance.now();
+      const keys: [number, Uint8Array | null][] = [];
+      for (const [i, raw] of m.txs) {
+        try {
+          keys.push([i, decode(i, raw).getSenderPublicKey()]);
+        } catch {
+          keys.push([i, null]);
+        }
+      }
+      post({ t: 'recovered', seq: m.seq, keys, busyMs: performance.now() - t0 });
+      return;
+    }
+    case 'run':
+      for (const [i, raw, pk] of m.txs) {
+        if (m.seq !== seq || aborted === m.seq) return;
+        await runOne(i, raw, pk);
+      }
+      return;
+    case 'commit': {
+      for (const [a, rlp] of m.accounts) cache.accounts.set(a, rlp);
+      for (const a of m.cleared) cache.slots.delete(a);
+      for (const [k, v] of m.slots) {
+        const a = k.slice(0, 40);
+        let s = cache.slots.get(a);
+        if (s === undefined) {
+          s = new Map();
+          cache.slots.set(a, s);
+        }
+        s.set(k.slice(40), v);
+      }
+      for (const [h, c] of m.codes) cache.codes.set(h, c);
+      return;
+    }
+    case 'clear':
+      cache.accounts.clear();
+      cache.slots.clear();
+      cache.codes.clear();
+      return;
+  }
+}
+
+post({ t: 'ready' });

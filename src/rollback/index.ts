@@ -1,0 +1,99 @@
+/**
+ * Rollback manager: commits speculative results in block order, exactly as serial execution would have produced them.
+ *
+ * A speculative run of transaction i is a deterministic function of the values it read. Before i commits, every
+ * value in its read set is compared with the value the committed state (pre-state plus transactions 0..i-1) holds
+ * now. All equal: the run is what serial execution gives, and its write set is applied. Any different: the run is
+ * discarded and i is re-executed on the committed state. Validation by value (not by version) makes the result
+ * independent of which worker ran what and when, and lets the coinbase fee credit be a delta instead of a read.
+ */
+import type { TypedTransaction } from '@ethereumjs/tx';
+import { HintBook } from '../conflict/index.ts';
+import type { BlockExecutor, BlockRun, TxOutcome } from '../exec/executor.ts';
+import type { TxAccess } from '../state/overlay.ts';
+
+export interface SpeculativeResult {
+  index: number;
+  outcome: TxOutcome | null;
+  error: string | null;
+  access: TxAccess;
+}
+
+export interface CommitCounts {
+  /** Transactions committed from their first speculative run. */
+  firstRun: number;
+  /** Transactions re-executed because their run read stale state. */
+  reexecuted: number;
+  /** The keys that invalidated runs, with how many runs each invalidated. */
+  conflictKeys: Map<string, number>;
+}
+
+export class RollbackManager {
+  private readonly executor: BlockExecutor;
+  private readonly hints: HintBook;
+  /** key -> index of the last committed transaction that wrote it, in the current block. */
+  private lastWriter = new Map<string, number>();
+  counts: CommitCounts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
+
+  constructor(executor: BlockExecutor, hints: HintBook) {
+    this.executor = executor;
+    this.hints = hints;
+  }
+
+  reset(): void {
+    this.lastWriter.clear();
+    this.counts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
+  }
+
+  /** The first key whose committed value differs from what the run saw, if any. */
+  async staleKey(access: TxAccess): Promise<string | undefined> {
+    const state = this.executor.state;
+    for (const [key, seen] of access.reads) {
+      if ((await state.valueOf(key)) !== seen) return key;
+    }
+    return undefined;
+  }
+
+  /** Commit transaction `r.index` (the next in block order) from its speculative run, or re-execute it. */
+  async commit(run: BlockRun, r: SpeculativeResult): Promise<void> {
+    const i = r.index;
+    const tx = run.block.transactions[i];
+    const call = HintBook.callKey(tx);
+    const stale = await this.staleKey(r.access);
+    if (stale === undefined) {
+      if (r.outcome === null) {
+        // It saw exactly the committed state and still failed: the transaction itself is invalid.
+        this.executor.fail(run, `transaction ${i} is invalid: ${r.error}`, { tx: i });
+      }
+      this.executor.checkGas(run, i);
+      await this.executor.state.apply(r.access, run.block.header.coinbase);
+      await this.executor.record(run, i, r.outcome);
+      this.counts.firstRun++;
+      this.noteWrites(i, r.access);
+      this.hints.learnGas(call, r.outcome.gasUsed);
+      return;
+    }
+    this.counts.reexecuted++;
+    this.counts.conflictKeys.set(stale, (this.counts.conflictKeys.get(stale) ?? 0) + 1);
+    this.hints.learnConflict(call, stale);
+    const writer = this.lastWriter.get(stale);
+    if (writer !== undefined) this.hints.learnConflict(HintBook.callKey(run.block.transactions[writer]), stale);
+    await this.reexecute(run, i, tx);
+  }
+
+  private async reexecute(run: BlockRun, i: number, _tx: TypedTransaction): Promise<void> {
+    const state = this.executor.state;
+    state.beginTx();
+    try {
+      await this.executor.runSerial(run, i);
+    } finally {
+      const access = state.endTx();
+      this.noteWrites(i, access);
+    }
+  }
+
+  private noteWrites(i: number, access: TxAccess): void {
+    for (const a of access.accounts.keys()) this.lastWriter.set('a' + a, i);
+    for (const k of access.slots.keys()) this.lastWriter.set('s' + k, i);
+  }
+}
