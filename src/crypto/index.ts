@@ -16,6 +16,8 @@ const require = createRequire(import.meta.url);
 
 interface NativeSecp256k1 {
   ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed?: boolean): Uint8Array;
+  ecdsaSign(msg32: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
+  publicKeyCreate(privateKey: Uint8Array, compressed?: boolean): Uint8Array;
 }
 interface NativeKeccakState {
   initialize(rate: number, capacity: number): void;
@@ -69,6 +71,23 @@ export function ecdsaRecover(sig: Uint8Array, recId: number, hash: Uint8Array): 
   return secp.ecdsaRecover(sig, recId, hash, false);
 }
 
+/**
+ * Signing (test traffic and benchmark workloads only): @noble's `sign` with format 'recovered' returns
+ * recovery byte || r || s; libsecp256k1 uses the same RFC 6979 nonces, so signatures are identical.
+ */
+export function ecsign(msgHash: Uint8Array, privateKey: Uint8Array): Uint8Array {
+  const { signature, recid } = secp.ecdsaSign(msgHash, privateKey);
+  const out = new Uint8Array(65);
+  out[0] = recid;
+  out.set(signature, 1);
+  return out;
+}
+
+/** Address of a private key (test traffic): keccak of the uncompressed public key, last 20 bytes. */
+export function privateKeyToAddress(privateKey: Uint8Array): Uint8Array {
+  return keccak256(secp.publicKeyCreate(privateKey, false).subarray(1)).subarray(12);
+}
+
 type KzgImpl = NonNullable<CustomCrypto['kzg']>;
 let kzgInstance: KzgImpl | undefined;
 
@@ -86,5 +105,12 @@ export async function loadKzg(): Promise<KzgImpl> {
 
 /** The crypto bundle every Common in Parallax is created with. */
 export function nativeCrypto(kzg?: KzgImpl): CustomCrypto {
-  return { keccak256, sha256, ecrecover, ecdsaRecover, ...(kzg !== undefined ? { kzg } : {}) };
+  return {
+    keccak256,
+    sha256,
+    ecrecover,
+    ecdsaRecover,
+    ecsign: ecsign as unknown as CustomCrypto['ecsign'],
+    ...(kzg !== undefined ? { kzg } : {}),
+  };
 }
