@@ -11,7 +11,8 @@
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { Capability } from '@ethereumjs/tx';
 import { createContractAddress } from '@ethereumjs/util';
-import { hex } from '../util/bytes.ts';
+import { keccak256 } from '../crypto/index.ts';
+import { fromHex, hex } from '../util/bytes.ts';
 
 export interface PartitionStats {
   groups: number;
@@ -23,35 +24,87 @@ export interface PartitionStats {
 export interface Partition {
   /** Per worker, the transaction indices it runs, in block order. */
   assignment: number[][];
+  /** Per transaction, the keys predicted (the engine prefetches their values for the workers). */
+  predicted: string[][];
   stats: PartitionStats;
 }
 
-/** Per (contract, selector): keys that made runs conflict before, and the gas such calls used. */
+/**
+ * What earlier blocks taught about contention.
+ *
+ * Storage slots of Solidity mappings are keccak(key ++ base slot); when a conflicting slot matches that shape for the
+ * sender or a calldata word, the hint is a pattern (contract, source, base): it predicts the exact slot for every
+ * later call of the same function, e.g. both balances an ERC-20 transfer touches. Other conflicting keys (a pool's
+ * reserves, an account) are remembered literally, filed under the function and the addresses its calldata names,
+ * so a swap on one pool does not inherit the keys of another.
+ */
 export class HintBook {
-  private keys = new Map<string, Map<string, number>>();
+  private patterns = new Map<string, { contract: string; source: number; base: number }[]>();
+  private literal = new Map<string, Map<string, number>>();
   private gas = new Map<string, bigint>();
   private readonly maxKeys: number;
   constructor(maxKeysPerCall = 32) {
     this.maxKeys = maxKeysPerCall;
   }
 
+  /** Contract + function selector of a call (undefined for creations). */
   static callKey(tx: TypedTransaction): string | undefined {
     if (tx.to === undefined) return undefined;
     const sel = tx.data.length >= 4 ? hex(tx.data.subarray(0, 4)) : '';
     return hex(tx.to.bytes) + sel;
   }
 
-  /** Remember that calls like `tx` touched the contended `key` (an 'a'/'s' key of the overlay's tracking). */
-  learnConflict(call: string | undefined, key: string): void {
+  /** The call key plus the addresses its calldata names (other than the sender). */
+  private static signature(tx: TypedTransaction, call: string, sender: string): string {
+    const addrs: string[] = [];
+    for (let off = 4; off + 32 <= tx.data.length; off += 32) {
+      const w = tx.data.subarray(off, off + 32);
+      let lead = 0;
+      while (lead < 12 && w[lead] === 0) lead++;
+      // An address-like word: 12 zero bytes, then 20 bytes whose top 8 are not all zero (not a small amount).
+      if (lead === 12 && (w[12] | w[13] | w[14] | w[15] | w[16] | w[17] | w[18] | w[19]) !== 0) {
+        const a = hex(w.subarray(12));
+        if (a !== sender) addrs.push(a);
+      }
+    }
+    return call + ':' + addrs.sort().join(',');
+  }
+
+  private static words(tx: TypedTransaction, sender: string): Uint8Array[] {
+    const words = [fromHex(sender.padStart(64, '0'))];
+    for (let off = 4; off + 32 <= tx.data.length && words.length < 12; off += 32) words.push(tx.data.subarray(off, off + 32));
+    return words;
+  }
+
+  /** Remember that `tx` (sent by `sender`) took part in a conflict on `key` (an overlay tracking key). */
+  learnConflict(tx: TypedTransaction, sender: string, key: string): void {
+    const call = HintBook.callKey(tx);
     if (call === undefined) return;
-    let m = this.keys.get(call);
+    if (key[0] === 's') {
+      const contract = key.slice(1, 41);
+      const slot = key.slice(41);
+      const words = HintBook.words(tx, sender);
+      for (let source = 0; source < words.length; source++) {
+        for (let base = 0; base < 16; base++) {
+          if (hex(mappingSlot(words[source], base)) === slot) {
+            const list = this.patterns.get(call) ?? [];
+            if (!list.some((p) => p.contract === contract && p.source === source - 1 && p.base === base)) {
+              list.push({ contract, source: source - 1, base });
+              this.patterns.set(call, list);
+            }
+            return;
+          }
+        }
+      }
+    }
+    const sig = HintBook.signature(tx, call, sender);
+    let m = this.literal.get(sig);
     if (m === undefined) {
       m = new Map();
-      this.keys.set(call, m);
+      this.literal.set(sig, m);
     }
     m.set(key, (m.get(key) ?? 0) + 1);
     if (m.size > this.maxKeys) {
-      // Forget the least seen key.
       let worst: string | undefined;
       let min = Infinity;
       for (const [k, c] of m) if (c < min) ((min = c), (worst = k));
@@ -65,13 +118,34 @@ export class HintBook {
     this.gas.set(call, prev === undefined ? gas : (prev * 3n + gas) / 4n);
   }
 
-  predictKeys(call: string | undefined): Iterable<string> {
-    return call === undefined ? [] : (this.keys.get(call)?.keys() ?? []);
+  predictKeys(tx: TypedTransaction, sender: string): string[] {
+    const call = HintBook.callKey(tx);
+    if (call === undefined) return [];
+    const keys: string[] = [];
+    const patterns = this.patterns.get(call);
+    if (patterns !== undefined) {
+      const words = HintBook.words(tx, sender);
+      for (const p of patterns) {
+        const w = words[p.source + 1];
+        if (w !== undefined) keys.push('s' + p.contract + hex(mappingSlot(w, p.base)));
+      }
+    }
+    const lit = this.literal.get(HintBook.signature(tx, call, sender));
+    if (lit !== undefined) for (const k of lit.keys()) keys.push(k);
+    return keys;
   }
 
   expectedGas(tx: TypedTransaction, call: string | undefined): bigint {
     return (call !== undefined ? this.gas.get(call) : undefined) ?? (tx.to === undefined || tx.data.length > 0 ? tx.gasLimit : 21_000n);
   }
+}
+
+/** keccak256(word ++ uint256(base)): the slot of mapping entry `word` for a mapping declared at slot `base`. */
+function mappingSlot(word: Uint8Array, base: number): Uint8Array {
+  const buf = new Uint8Array(64);
+  buf.set(word, 0);
+  buf[63] = base;
+  return keccak256(buf);
 }
 
 class UnionFind {
@@ -109,7 +183,7 @@ export function predictAccess(tx: TypedTransaction, sender: string, hints: HintB
       for (const s of slots) keys.push('s' + a + hex(s));
     }
   }
-  for (const k of hints.predictKeys(HintBook.callKey(tx))) keys.push(k);
+  for (const k of hints.predictKeys(tx, sender)) keys.push(k);
   return keys;
 }
 
@@ -119,10 +193,12 @@ export function partition(txs: TypedTransaction[], senders: string[], hints: Hin
   const uf = new UnionFind(n);
   const owner = new Map<string, number>();
   const cost: bigint[] = new Array(n);
+  const predicted: string[][] = new Array(n);
   for (let i = 0; i < n; i++) {
     const call = HintBook.callKey(txs[i]);
     cost[i] = hints.expectedGas(txs[i], call);
-    for (const k of predictAccess(txs[i], senders[i], hints)) {
+    const keys = (predicted[i] = predictAccess(txs[i], senders[i], hints));
+    for (const k of keys) {
       const o = owner.get(k);
       if (o === undefined) owner.set(k, i);
       else uf.union(o, i);
@@ -152,6 +228,7 @@ export function partition(txs: TypedTransaction[], senders: string[], hints: Hin
   const largest = ordered.length === 0 ? 0 : Math.max(...ordered.map((g) => g.txs.length));
   return {
     assignment,
+    predicted,
     stats: { groups: groups.size, largestGroup: largest, predictedParallelFraction: n === 0 ? 0 : 1 - largest / n },
   };
 }

@@ -36,9 +36,8 @@ export interface ParallelOptions {
   /** Chain profile for the workers' EVMs (the same rules as the executor's). */
   profile: ChainProfile;
   kzg: boolean;
-  /** Test hooks. */
+  /** Test hook: each transaction in a worker waits a random 0..delayMs ms first. */
   delayMs?: number;
-  faults?: WorkerFaults;
 }
 
 export interface BlockStats {
@@ -98,7 +97,7 @@ export class ParallelExecutor {
       const store = executor.store;
       self.pool = new WorkerPool(
         opts.workers,
-        { profile: opts.profile, kzg: opts.kzg, delayMs: opts.delayMs, faults: opts.faults },
+        { profile: opts.profile, kzg: opts.kzg, delayMs: opts.delayMs },
         async (kind, key) => {
           if (kind === 'a') return store.getAccountRLP(fromHex(key));
           if (kind === 's') return store.getStorage(fromHex(key.slice(0, 40)), fromHex(key.slice(40)));
@@ -123,6 +122,11 @@ export class ParallelExecutor {
 
   async close(): Promise<void> {
     await this.pool?.close();
+  }
+
+  /** Test hook: the current workers fail as told on the next block (replacements start clean). */
+  injectFaults(faults: WorkerFaults): void {
+    this.pool?.broadcast({ t: 'faults', faults });
   }
 
   /** Execute a block on the store's head state; the result equals serial execution's. */
@@ -247,14 +251,36 @@ export class ParallelExecutor {
       senders[i] = pk === null ? `invalid-${i}` : hex(publicToAddress(pk));
     }
     const part = partition(txs, senders, this.hints, W);
+    const store = this.executor.store;
     for (let w = 0; w < W; w++) {
-      pool.send(w, { t: 'run', seq, txs: part.assignment[w].map((i) => [i, raws[i], pubkeys[i]] as [number, Uint8Array, Uint8Array | null]) });
+      const accounts = new Map<string, Uint8Array | null>();
+      const slots = new Map<string, Uint8Array>();
+      for (const i of part.assignment[w]) {
+        const to = txs[i].to;
+        if (to !== undefined) part.predicted[i].push('a' + hex(to.bytes));
+        for (const k of part.predicted[i]) {
+          if (k[0] === 'a') {
+            const a = k.slice(1);
+            if (!accounts.has(a)) accounts.set(a, await store.getAccountRLP(fromHex(a)));
+          } else if (!slots.has(k.slice(1))) {
+            slots.set(k.slice(1), await store.getStorage(fromHex(k.slice(1, 41)), fromHex(k.slice(41))));
+          }
+        }
+      }
+      pool.send(w, {
+        t: 'run',
+        seq,
+        txs: part.assignment[w].map((i) => [i, raws[i], pubkeys[i]] as [number, Uint8Array, Uint8Array | null]),
+        accounts: [...accounts],
+        slots: [...slots],
+      });
     }
     const owner = new Int32Array(n);
     part.assignment.forEach((list, w) => list.forEach((i) => (owner[i] = w)));
     scheduling += performance.now() - ts1;
 
     this.rollback.reset();
+    this.rollback.senders = senders;
     for (let i = 0; i < n; i++) {
       let r = results.get(i);
       if (r === undefined) {

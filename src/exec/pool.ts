@@ -54,6 +54,8 @@ export class WorkerPool {
 
   private spawn(index: number): Promise<Worker> {
     const worker = new Worker(WORKER_URL, { workerData: this.init });
+    // Workers never keep the process alive on their own: whoever waits on them holds a timer.
+    worker.unref();
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.on('message', (m: ToMain) => {

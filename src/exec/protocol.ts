@@ -19,13 +19,19 @@ export interface WorkerInit {
   kzg: boolean;
   /** Test hook: each transaction waits a random 0..delayMs ms before running, to shake timing. */
   delayMs?: number;
-  faults?: WorkerFaults;
 }
 
 export type ToWorker =
   | { t: 'block'; seq: number; header: JSONHeader; coinbase: string; pre: TxAccess }
   | { t: 'recover'; seq: number; txs: [number, Uint8Array][] }
-  | { t: 'run'; seq: number; txs: [number, Uint8Array, Uint8Array | null][] }
+  | {
+      t: 'run';
+      seq: number;
+      txs: [number, Uint8Array, Uint8Array | null][];
+      /** Committed values of the partition's predicted keys, so the worker need not ask for them. */
+      accounts: [string, Uint8Array | null][];
+      slots: [string, Uint8Array][];
+    }
   | {
       t: 'commit';
       accounts: [string, Uint8Array | null][];
@@ -35,6 +41,8 @@ export type ToWorker =
     }
   | { t: 'clear' }
   | { t: 'abort'; seq: number }
+  /** Test hook: make this worker fail on a transaction index of the next block. */
+  | { t: 'faults'; faults: WorkerFaults }
   | { t: 'value'; id: number; value: Uint8Array | null };
 
 export type ToMain =

@@ -23,7 +23,7 @@ import { OverlayStateManager, type TxAccess } from '../state/overlay.ts';
 import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { outcomeOf } from './executor.ts';
-import type { ToMain, ToWorker, WorkerInit } from './protocol.ts';
+import type { ToMain, ToWorker, WorkerFaults, WorkerInit } from './protocol.ts';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -110,6 +110,9 @@ evm.runCall = async (opts) => {
   }
 };
 
+/** Test hook: faults armed for the next block only. */
+let armedFaults: WorkerFaults = {};
+let faults: WorkerFaults = {};
 let seq = -1;
 /** A block the main thread gave up on (fallback): its remaining transactions are skipped. */
 let aborted = -1;
@@ -130,8 +133,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null): Promise<void> {
   const t0 = performance.now();
-  if (init.faults?.crashAtTx === index) throw new Error(`injected worker crash at transaction ${index}`);
-  if (init.faults?.hangAtTx === index) await new Promise(() => {});
+  if (faults.crashAtTx === index) throw new Error(`injected worker crash at transaction ${index}`);
+  if (faults.hangAtTx === index) await new Promise(() => {});
   if (init.delayMs !== undefined && init.delayMs > 0) await sleep(Math.random() * init.delayMs);
   const mySeq = seq;
   let outcome = null;
@@ -160,6 +163,10 @@ port.on('message', (m: ToWorker) => {
     r?.(m.value);
     return;
   }
+  if (m.t === 'faults') {
+    armedFaults = m.faults;
+    return;
+  }
   if (m.t === 'abort') {
     aborted = m.seq;
     return;
@@ -176,6 +183,8 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.t) {
     case 'block': {
       seq = m.seq;
+      faults = armedFaults;
+      armedFaults = {};
       decoded.clear();
       block = createBlock({ header: m.header }, { common, setHardfork: true });
       vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
@@ -198,6 +207,16 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     }
     case 'run':
+      for (const [a, rlp] of m.accounts) if (!cache.accounts.has(a)) cache.accounts.set(a, rlp);
+      for (const [k, v] of m.slots) {
+        const a = k.slice(0, 40);
+        let s = cache.slots.get(a);
+        if (s === undefined) {
+          s = new Map();
+          cache.slots.set(a, s);
+        }
+        if (!s.has(k.slice(40))) s.set(k.slice(40), v);
+      }
       for (const [i, raw, pk] of m.txs) {
         if (m.seq !== seq || aborted === m.seq) return;
         await runOne(i, raw, pk);

@@ -35,6 +35,9 @@ export class RollbackManager {
   private lastWriter = new Map<string, number>();
   counts: CommitCounts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
 
+  /** Recovered senders (hex) of the block's transactions, for learning hints. */
+  senders: string[] = [];
+
   constructor(executor: BlockExecutor, hints: HintBook) {
     this.executor = executor;
     this.hints = hints;
@@ -75,9 +78,9 @@ export class RollbackManager {
     }
     this.counts.reexecuted++;
     this.counts.conflictKeys.set(stale, (this.counts.conflictKeys.get(stale) ?? 0) + 1);
-    this.hints.learnConflict(call, stale);
+    this.hints.learnConflict(tx, this.senders[i] ?? '', stale);
     const writer = this.lastWriter.get(stale);
-    if (writer !== undefined) this.hints.learnConflict(HintBook.callKey(run.block.transactions[writer]), stale);
+    if (writer !== undefined) this.hints.learnConflict(run.block.transactions[writer], this.senders[writer] ?? '', stale);
     await this.reexecute(run, i, tx);
   }
 

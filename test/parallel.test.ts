@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBlocks, workloadBlocks } from '../src/bench/workloads.ts';
+import { fingerprint, generator, node, type BlockStats } from './helpers/traffic.ts';
+
+const SEEDS = Number(process.env.PARALLAX_PROPERTY_SEEDS ?? 6);
+
+test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and 4 give identical roots, receipts, bloom and gas`, async () => {
+  let blocksChecked = 0;
+  let reexecuted = 0;
+  let reverted = 0;
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const gen = generator({ seed });
+    const setup = gen.setup(400);
+    // Contention varies with the seed: from uniform (zipf 0) to heavily skewed, hot pool from 10% to 60%.
+    const mix = { zipf: (seed % 4) * 0.6, hotPool: 0.1 + (seed % 3) * 0.25 };
+    const blocks = randomBlocks(gen, 3, 60 + seed * 10, mix);
+    const runs = new Map<number, ReturnType<typeof fingerprint>[]>();
+    for (const workers of [1, 2, 4]) {
+      const { store, engine } = await node(gen, setup, workers);
+      const prints = [];
+      for (const b of blocks) {
+        const { result, stats } = await engine.execute(b);
+        assert.equal(stats.mode, workers === 1 ? 'serial' : 'parallel', `seed ${seed}: ${stats.fallbackReason ?? ''}`);
+        reexecuted += stats.reexecuted;
+        if (workers === 1) reverted += result.txs.filter((t) => t.reverted).length;
+        prints.push(fingerprint(result));
+        await engine.commit(result);
+      }
+      runs.set(workers, prints);
+      await engine.close();
+      await store.close();
+    }
+    assert.deepEqual(runs.get(2), runs.get(1), `seed ${seed}: 2 workers differ from 1`);
+    assert.deepEqual(runs.get(4), runs.get(1), `seed ${seed}: 4 workers differ from 1`);
+    blocksChecked += blocks.length;
+  }
+  // The blocks did exercise rollbacks and reverts: equality under conflicts, not just in their absence.
+  assert.ok(reexecuted > 0, 'no transaction was ever re-executed');
+  assert.ok(reverted > 0, 'no transaction reverted');
+  assert.equal(blocksChecked, SEEDS * 3);
+});
+
+test('the same block under random worker delays gives identical results every time', async () => {
+  const gen = generator({ seed: 99 });
+  const setup = gen.setup(400);
+  const [block] = randomBlocks(gen, 1, 120, { zipf: 0.8, hotPool: 0.4 });
+  const serial = await node(gen, setup, 1);
+  const expected = fingerprint((await serial.engine.execute(block)).result);
+  await serial.store.close();
+  const { store, engine } = await node(gen, setup, 2, { delayMs: 3 });
+  const orders = new Set<string>();
+  for (let i = 0; i < 6; i++) {
+    const { result, stats } = await engine.execute(block); // not committed: the same head each time
+    assert.deepEqual(fingerprint(result), expected, `run ${i}`);
+    orders.add(stats.conflictKeys.map(([k]) => k).join(','));
+  }
+  await engine.close();
+  await store.close();
+});
+
+test('low contention: rollback rate under 5% and parallel fraction at least 70%; learned hints remove repeat conflicts', async () => {
+  const gen = generator({ seed: 5, holders: 2000, payers: 400, swappers: 20 });
+  const setup = gen.setup(1000);
+  const n = 300;
+  const transfers = workloadBlocks(gen, 'transfers', 1, n)[0];
+  // ERC-20 transfers between distinct holders: pairs drawn from a shuffled list, no holder twice in the block.
+  const order = Array.from({ length: 2 * n }, (_, i) => i).sort(() => gen.rng.next() - 0.5);
+  const distinct = gen.block(Array.from({ length: n }, (_, i) => gen.erc20Transfer(gen.holders[order[2 * i]], 0, gen.holders[order[2 * i + 1]], 5n)));
+  // Uniform random holders: the first such block has real collisions; the second must not re-learn them.
+  const [uniform1, uniform2] = workloadBlocks(gen, 'erc20', 2, n, { zipf: 0, hotPool: 0 });
+  const { store, engine } = await node(gen, setup, 2);
+  try {
+    const stats: BlockStats[] = [];
+    for (const b of [transfers, distinct, uniform1, uniform2]) {
+      const r = await engine.execute(b);
+      stats.push(r.stats);
+      await engine.commit(r.result);
+    }
+    for (const s of [stats[0], stats[1], stats[3]]) {
+      assert.equal(s.mode, 'parallel');
+      assert.ok(s.rollbackRate < 0.05, `rollback rate ${s.rollbackRate}`);
+      assert.ok(s.parallelFraction >= 0.7, `parallel fraction ${s.parallelFraction}`);
+    }
+    // The collisions of the first uniform block were real, and what they taught groups the second block's.
+    assert.ok(stats[2].reexecuted > 0);
+    assert.ok(stats[3].largestGroup > 1 && stats[3].groups > n / 2, `groups ${stats[3].groups}, largest ${stats[3].largestGroup}`);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
+test('fully contended block (every transaction swaps on one pool): identical to serial', async () => {
+  const gen = generator({ seed: 11 });
+  const setup = gen.setup(400);
+  const blocks = workloadBlocks(gen, 'contended', 2, 150);
+  const serial = await node(gen, setup, 1);
+  const parallel = await node(gen, setup, 2);
+  for (const b of blocks) {
+    const s = await serial.engine.execute(b);
+    const p = await parallel.engine.execute(b);
+    assert.deepEqual(fingerprint(p.result), fingerprint(s.result));
+    assert.equal(p.result.txs.filter((t) => t.reverted).length, 0, 'swaps must succeed');
+    await serial.engine.commit(s.result);
+    await parallel.engine.commit(p.result);
+  }
+  await parallel.engine.close();
+  await parallel.store.close();
+  await serial.store.close();
+});
+
+test('a worker that crashes or hangs is replaced and the block re-executed serially, with the serial result', async () => {
+  const gen = generator({ seed: 3 });
+  const setup = gen.setup(400);
+  const blocks = randomBlocks(gen, 2, 80, { zipf: 0.5, hotPool: 0.2 });
+  const serial = await node(gen, setup, 1);
+  const expected = [];
+  for (const b of blocks) {
+    const r = await serial.engine.execute(b);
+    expected.push(fingerprint(r.result));
+    await serial.engine.commit(r.result);
+  }
+  await serial.store.close();
+  for (const faults of [{ crashAtTx: 17 }, { hangAtTx: 17 }]) {
+    const { store, engine } = await node(gen, setup, 2, { txTimeoutMs: 1500 });
+    try {
+      engine.injectFaults(faults);
+      const r1 = await engine.execute(blocks[0]);
+      assert.equal(r1.stats.mode, 'fallback');
+      assert.match(r1.stats.fallbackReason ?? '', 'crashAtTx' in faults ? /injected worker crash at transaction 17/ : /no answer from workers .* transaction 17/);
+      assert.deepEqual(fingerprint(r1.result), expected[0]);
+      assert.equal(engine.replacements, 1);
+      await engine.commit(r1.result);
+      // The next block runs in parallel again on the replacement and is still right.
+      const r2 = await engine.execute(blocks[1]);
+      assert.equal(r2.stats.mode, 'parallel');
+      assert.deepEqual(fingerprint(r2.result), expected[1]);
+    } finally {
+      await engine.close();
+      await store.close();
+    }
+  }
+});
