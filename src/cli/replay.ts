@@ -1,9 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { runReferenceBlock } from '../bench/reference.ts';
 import { readFixture } from '../replay/fixture.ts';
-import { replayFixture } from '../replay/run.ts';
+import { FixtureReplayer } from '../replay/run.ts';
+import { availableParallelism } from 'node:os';
 import { fixturesDir } from '../util/paths.ts';
 import { EXIT, out, pad, writeJson } from './output.ts';
 
@@ -11,6 +12,12 @@ async function defaultFixtures(): Promise<string[]> {
   const dir = join(fixturesDir(), 'mainnet-blocks');
   const files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz') || f.endsWith('.json'));
   return files.sort((a, b) => parseInt(a) - parseInt(b)).map((f) => join(dir, f));
+}
+
+export function parseWorkers(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError(`--workers must be an integer from 1 to 256, got "${v}"`);
+  return n;
 }
 
 const mgas = (gas: bigint, ms: number) => (ms > 0 ? Number(gas) / ms / 1000 : 0);
@@ -21,6 +28,7 @@ export function registerReplay(program: Command): void {
     .description('re-execute block + pre-state fixtures and check receiptsRoot, gasUsed and logsBloom')
     .argument('[fixtures...]', 'fixture files (.json or .json.gz); default: every block in $PARALLAX_FIXTURES/mainnet-blocks')
     .option('--reference', 'also run serial @ethereumjs/vm runBlock (library defaults) on the same blocks and compare speed')
+    .option('--workers <n>', 'worker threads (1 = serial path on the main thread)', (v) => parseWorkers(v), availableParallelism())
     .option('--json <file>', 'write per-block results as JSON')
     .addHelpText(
       'after',
@@ -30,8 +38,9 @@ Examples:
   $ parallax replay ../shared/fixtures/mainnet-blocks/19934116.json.gz
   $ parallax replay --reference --json replay.json   # with the library baseline, same run`,
     )
-    .action(async (files: string[], opts: { reference?: boolean; json?: string }) => {
+    .action(async (files: string[], opts: { reference?: boolean; json?: string; workers: number }) => {
       const paths = files.length > 0 ? files : await defaultFixtures();
+      const replayer = new FixtureReplayer({ workers: opts.workers });
       let matched = 0;
       let mismatched = 0;
       let gas = 0n;
@@ -41,7 +50,7 @@ Examples:
       const rows: unknown[] = [];
       for (const path of paths) {
         const raw = await readFixture(path);
-        const r = await replayFixture(raw);
+        const r = await replayer.replay(raw);
         gas += r.gas;
         ms += r.ms;
         const ok = r.mismatches.length === 0;
@@ -57,12 +66,14 @@ Examples:
           refMs += ref.ms;
           refText = `  ref ms ${pad(ref.ms.toFixed(1), 8)}  ref Mgas/s ${pad(mgas(ref.gas, ref.ms).toFixed(2), 6)}${ref.matched ? '' : ' (ref MISMATCH)'}`;
         }
+        const par = r.stats.mode === 'parallel' ? `  re-exec ${pad(r.stats.reexecuted, 4)}` : `  ${r.stats.mode}`;
         out(
-          `block ${pad(r.number, 9)}  txs ${pad(r.txs, 5)}  gas ${pad(r.gas, 9)}  ms ${pad(r.ms.toFixed(1), 7)}  Mgas/s ${pad(mgas(r.gas, r.ms).toFixed(2), 6)}  ${ok ? 'matched' : 'MISMATCH: ' + r.mismatches.join('; ')}${refText}`,
+          `block ${pad(r.number, 9)}  txs ${pad(r.txs, 5)}  gas ${pad(r.gas, 9)}  ms ${pad(r.ms.toFixed(1), 7)}  Mgas/s ${pad(mgas(r.gas, r.ms).toFixed(2), 6)}${par}  ${ok ? 'matched' : 'MISMATCH: ' + r.mismatches.join('; ')}${refText}`,
         );
         rows.push({ ...r, reference: ref });
       }
-      out(`parallax: ${mgas(gas, ms).toFixed(2)} Mgas/s over ${paths.length} blocks (${(ms / 1000).toFixed(2)} s, execution + state root + commit)`);
+      await replayer.close();
+      out(`parallax (${opts.workers} worker${opts.workers === 1 ? '' : 's'}): ${mgas(gas, ms).toFixed(2)} Mgas/s over ${paths.length} blocks (${(ms / 1000).toFixed(2)} s, execution + state root + commit)`);
       if (opts.reference === true) {
         out(`reference @ethereumjs/vm runBlock: ${mgas(refGas, refMs).toFixed(2)} Mgas/s over ${paths.length} blocks (${(refMs / 1000).toFixed(2)} s)`);
         out(`speedup: ${(mgas(gas, ms) / mgas(refGas, refMs)).toFixed(2)}x`);

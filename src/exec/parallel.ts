@@ -76,7 +76,7 @@ function diffToAccess(diff: StateDiff): TxAccess {
 }
 
 export class ParallelExecutor {
-  readonly executor: BlockExecutor;
+  executor: BlockExecutor;
   readonly hints = new HintBook();
   private readonly opts: ParallelOptions;
   private pool: WorkerPool | undefined;
@@ -94,15 +94,15 @@ export class ParallelExecutor {
   static async create(executor: BlockExecutor, opts: ParallelOptions): Promise<ParallelExecutor> {
     const self = new ParallelExecutor(executor, opts);
     if (opts.workers > 1) {
-      const store = executor.store;
       self.pool = new WorkerPool(
         opts.workers,
         { profile: opts.profile, kzg: opts.kzg, delayMs: opts.delayMs },
         async (kind, key) => {
+          const store = self.executor.store;
           if (kind === 'a') return store.getAccountRLP(fromHex(key));
           if (kind === 's') return store.getStorage(fromHex(key.slice(0, 40)), fromHex(key.slice(40)));
           if (kind === 'c') return store.getCode(fromHex(key));
-          return (await executor.blockHash(BigInt(key))) ?? null;
+          return (await self.executor.blockHash(BigInt(key))) ?? null;
         },
       );
       self.pool.onMessage((w, m) => self.onMessage?.(w, m));
@@ -326,6 +326,13 @@ export class ParallelExecutor {
       for (const [slot, v] of d.storage) slots.push([addr + slot, v]);
     }
     this.pool.broadcast({ t: 'commit', accounts, cleared, slots, codes: [...result.diff.codes] });
+  }
+
+  /** Continue on another executor (another store, same chain rules): the workers' caches start over. */
+  attach(executor: BlockExecutor): void {
+    this.executor = executor;
+    this.rollback.attach(executor);
+    this.invalidateCaches();
   }
 
   /** After an unwind the workers' caches no longer match the head. */

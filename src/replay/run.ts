@@ -1,10 +1,14 @@
-/** Replay of mainnet block fixtures through the Parallax executor on a fresh LevelDB per block. */
+/**
+ * Replay of mainnet block fixtures through the Parallax engine, each block on a fresh LevelDB holding its pre-state.
+ * One engine (and so one worker pool) serves all blocks of a run.
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCommon, MAINNET } from '../chain/profile.ts';
 import { loadKzg, nativeCrypto } from '../crypto/index.ts';
 import { BlockExecutor } from '../exec/executor.ts';
+import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
 import { createDatabase } from '../state/db.ts';
 import { commitGenesis } from '../state/genesis.ts';
 import { StateStore } from '../state/store.ts';
@@ -22,48 +26,90 @@ export interface ReplayResult {
   stateRootMs: number;
   commitMs: number;
   mismatches: string[];
+  stats: BlockStats;
 }
 
-export async function replayFixture(raw: RawFixture): Promise<ReplayResult> {
-  const path = raw.file;
-  const common = createCommon(MAINNET, nativeCrypto(await loadKzg()));
-  const fixture = decodeFixture(raw, common);
-  const { block } = fixture;
-  const dir = await mkdtemp(join(tmpdir(), 'parallax-replay-'));
-  const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 0 });
-  try {
-    await commitGenesis(
-      store,
-      fixture.preState,
-      { number: block.header.number - 1n, hash: block.header.parentHash, parentHash: new Uint8Array(32), timestamp: 0n },
-      `${path} preState`,
-    );
-    const executor = await BlockExecutor.create({ common, store, blockHashes: async (n) => fixture.blockHashes.get(n) });
-    const t0 = performance.now();
-    const result = await executor.execute(block);
-    const t1 = performance.now();
-    await executor.commit(result);
-    const t2 = performance.now();
-    const mismatches: string[] = [];
-    const h = block.header;
-    if (!bytesEqual(result.receiptsRoot, h.receiptTrie)) {
-      mismatches.push(`receiptsRoot ${prefixed(result.receiptsRoot)} != ${prefixed(h.receiptTrie)}`);
+export interface ReplayOptions {
+  workers: number;
+  /** Below this many transactions a block runs serially. */
+  minParallelTxs?: number;
+}
+
+export class FixtureReplayer {
+  private engine: ParallelExecutor | undefined;
+  private readonly opts: ReplayOptions;
+
+  constructor(opts: ReplayOptions) {
+    this.opts = opts;
+  }
+
+  async replay(raw: RawFixture): Promise<ReplayResult> {
+    const path = raw.file;
+    const common = createCommon(MAINNET, nativeCrypto(await loadKzg()));
+    const fixture = decodeFixture(raw, common);
+    const { block } = fixture;
+    const dir = await mkdtemp(join(tmpdir(), 'parallax-replay-'));
+    const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 0 });
+    try {
+      await commitGenesis(
+        store,
+        fixture.preState,
+        { number: block.header.number - 1n, hash: block.header.parentHash, parentHash: new Uint8Array(32), timestamp: 0n },
+        `${path} preState`,
+      );
+      const executor = await BlockExecutor.create({ common, store, blockHashes: async (n) => fixture.blockHashes.get(n) });
+      if (this.engine === undefined) {
+        this.engine = await ParallelExecutor.create(executor, {
+          workers: this.opts.workers,
+          minParallelTxs: this.opts.minParallelTxs ?? 8,
+          txTimeoutMs: 30_000,
+          profile: MAINNET,
+          kzg: true,
+        });
+      } else {
+        this.engine.attach(executor);
+      }
+      const t0 = performance.now();
+      const { result, stats } = await this.engine.execute(block);
+      const t1 = performance.now();
+      await this.engine.commit(result);
+      const t2 = performance.now();
+      const mismatches: string[] = [];
+      const h = block.header;
+      if (!bytesEqual(result.receiptsRoot, h.receiptTrie)) {
+        mismatches.push(`receiptsRoot ${prefixed(result.receiptsRoot)} != ${prefixed(h.receiptTrie)}`);
+      }
+      if (result.gasUsed !== h.gasUsed) mismatches.push(`gasUsed ${result.gasUsed} != ${h.gasUsed}`);
+      if (!bytesEqual(result.logsBloom, h.logsBloom)) mismatches.push('logsBloom differs');
+      return {
+        file: path,
+        number: h.number,
+        txs: block.transactions.length,
+        gas: result.gasUsed,
+        ms: t2 - t0,
+        executeMs: result.timings.executeMs,
+        stateRootMs: result.timings.stateRootMs,
+        commitMs: t2 - t1,
+        mismatches,
+        stats,
+      };
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
     }
-    if (result.gasUsed !== h.gasUsed) mismatches.push(`gasUsed ${result.gasUsed} != ${h.gasUsed}`);
-    if (!bytesEqual(result.logsBloom, h.logsBloom)) mismatches.push('logsBloom differs');
-    return {
-      file: path,
-      number: h.number,
-      txs: block.transactions.length,
-      gas: result.gasUsed,
-      ms: t2 - t0,
-      executeMs: result.timings.executeMs,
-      stateRootMs: result.timings.stateRootMs,
-      commitMs: t2 - t1,
-      mismatches,
-    };
+  }
+
+  async close(): Promise<void> {
+    await this.engine?.close();
+  }
+}
+
+/** Replay one fixture serially (one engine per call; for tests and one-off checks). */
+export async function replayFixture(raw: RawFixture, workers = 1): Promise<ReplayResult> {
+  const r = new FixtureReplayer({ workers });
+  try {
+    return await r.replay(raw);
   } finally {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await r.close();
   }
 }

@@ -29,7 +29,7 @@ export interface CommitCounts {
 }
 
 export class RollbackManager {
-  private readonly executor: BlockExecutor;
+  private executor: BlockExecutor;
   private readonly hints: HintBook;
   /** key -> index of the last committed transaction that wrote it, in the current block. */
   private lastWriter = new Map<string, number>();
@@ -41,6 +41,10 @@ export class RollbackManager {
   constructor(executor: BlockExecutor, hints: HintBook) {
     this.executor = executor;
     this.hints = hints;
+  }
+
+  attach(executor: BlockExecutor): void {
+    this.executor = executor;
   }
 
   reset(): void {
