@@ -10,6 +10,7 @@ export function buildProgram(): Command {
   program
     .name('parallax')
     .description('Parallax: a standalone parallel EVM execution node that verifies a chain\'s EVM results')
+    .option('-c, --config <file>', 'configuration file (JSON) overlaid on config/default.json')
     .showHelpAfterError()
     .exitOverride();
   registerReplay(program);

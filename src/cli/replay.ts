@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { runReferenceBlock } from '../bench/reference.ts';
 import { readFixture } from '../replay/fixture.ts';
 import { FixtureReplayer } from '../replay/run.ts';
-import { availableParallelism } from 'node:os';
+import { loadConfig } from '../config/index.ts';
 import { fixturesDir } from '../util/paths.ts';
 import { EXIT, out, pad, writeJson } from './output.ts';
 
@@ -28,7 +28,7 @@ export function registerReplay(program: Command): void {
     .description('re-execute block + pre-state fixtures and check receiptsRoot, gasUsed and logsBloom')
     .argument('[fixtures...]', 'fixture files (.json or .json.gz); default: every block in $PARALLAX_FIXTURES/mainnet-blocks')
     .option('--reference', 'also run serial @ethereumjs/vm runBlock (library defaults) on the same blocks and compare speed')
-    .option('--workers <n>', 'worker threads (1 = serial path on the main thread)', (v) => parseWorkers(v), availableParallelism())
+    .option('--workers <n>', 'worker threads (1 = serial path on the main thread; default: engine.workers of the configuration)', (v) => parseWorkers(v))
     .option('--json <file>', 'write per-block results as JSON')
     .addHelpText(
       'after',
@@ -38,9 +38,11 @@ Examples:
   $ parallax replay ../shared/fixtures/mainnet-blocks/19934116.json.gz
   $ parallax replay --reference --json replay.json   # with the library baseline, same run`,
     )
-    .action(async (files: string[], opts: { reference?: boolean; json?: string; workers: number }) => {
+    .action(async (files: string[], options: { reference?: boolean; json?: string; workers?: number }, cmd: Command) => {
+      const cfg = await loadConfig(cmd.optsWithGlobals().config);
+      const opts = { ...options, workers: options.workers ?? cfg.engine.workers };
       const paths = files.length > 0 ? files : await defaultFixtures();
-      const replayer = new FixtureReplayer({ workers: opts.workers });
+      const replayer = new FixtureReplayer({ workers: opts.workers, minParallelTxs: cfg.engine.minParallelTxs, txTimeoutMs: cfg.engine.txTimeoutMs });
       let matched = 0;
       let mismatched = 0;
       let gas = 0n;

@@ -33,6 +33,7 @@ export interface ReplayOptions {
   workers: number;
   /** Below this many transactions a block runs serially. */
   minParallelTxs?: number;
+  txTimeoutMs?: number;
 }
 
 export class FixtureReplayer {
@@ -62,7 +63,7 @@ export class FixtureReplayer {
         this.engine = await ParallelExecutor.create(executor, {
           workers: this.opts.workers,
           minParallelTxs: this.opts.minParallelTxs ?? 8,
-          txTimeoutMs: 30_000,
+          txTimeoutMs: this.opts.txTimeoutMs ?? 30_000,
           profile: MAINNET,
           kzg: true,
         });
