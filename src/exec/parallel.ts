@@ -43,6 +43,8 @@ export interface ParallelOptions {
 export interface BlockStats {
   mode: 'serial' | 'parallel' | 'fallback';
   fallbackReason?: string;
+  /** Transactions run serially on the main thread after speculation was abandoned as unprofitable. */
+  serialTail: number;
   txs: number;
   reexecuted: number;
   rollbackRate: number;
@@ -59,6 +61,9 @@ export interface BlockStats {
   /** Keys that invalidated speculative runs (account 'a'+addr or slot 's'+addr+slot), with counts. */
   conflictKeys: [string, number][];
 }
+
+/** Re-executions after which, if they outnumber first-run commits, the rest of the block runs serially. */
+const ABANDON_AFTER = 8;
 
 export interface ExecutedBlock {
   result: BlockResult;
@@ -158,6 +163,7 @@ export class ParallelExecutor {
   private serialStats(n: number, t0: number, mode: BlockStats['mode']): BlockStats {
     return {
       mode,
+      serialTail: 0,
       txs: n,
       reexecuted: 0,
       rollbackRate: 0,
@@ -281,7 +287,17 @@ export class ParallelExecutor {
 
     this.rollback.reset();
     this.rollback.senders = senders;
+    let serialFrom = n;
     for (let i = 0; i < n; i++) {
+      const c = this.rollback.counts;
+      if (c.reexecuted >= ABANDON_AFTER && c.reexecuted * 2 > c.reexecuted + c.firstRun) {
+        // Speculation is mostly wasted on this block (contention nobody predicted): stop the workers and finish the
+        // block serially here. What the conflicts taught is in the hints, so later blocks group these transactions.
+        pool.broadcast({ t: 'abort', seq });
+        serialFrom = i;
+        for (let j = i; j < n; j++) await this.executor.runSerial(run, j);
+        break;
+      }
       let r = results.get(i);
       if (r === undefined) {
         let got: SpeculativeResult | undefined;
@@ -299,6 +315,7 @@ export class ParallelExecutor {
       result,
       stats: {
         mode: 'parallel',
+        serialTail: n - serialFrom,
         txs: n,
         reexecuted,
         rollbackRate: n === 0 ? 0 : reexecuted / n,
