@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { isParallaxError, errorMessage } from '../errors.ts';
 import { EXIT, warn } from './output.ts';
 import { registerReplay } from './replay.ts';
+import { registerBench } from './bench.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerReplay(program);
+  registerBench(program);
   return program;
 }
 

@@ -1,0 +1,305 @@
+/**
+ * The benchmark: the same blocks through three engines in one run.
+ *   reference  @ethereumjs/vm runBlock, serial, library defaults (MerkleStateManager, pure-JS crypto)
+ *   parallax1  Parallax's serial path (one worker: the main thread)
+ *   parallaxN  Parallax with N worker threads
+ * Every measured block's state root, receipts root and gas are checked equal across the three engines.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Block } from '@ethereumjs/block';
+import { Common } from '@ethereumjs/common';
+import { MerkleStateManager } from '@ethereumjs/statemanager';
+import { Account, createAddressFromString } from '@ethereumjs/util';
+import { createVM, runBlock, type VM } from '@ethereumjs/vm';
+import { chainConfig, createCommon } from '../chain/profile.ts';
+import { nativeCrypto } from '../crypto/index.ts';
+import { BlockExecutor } from '../exec/executor.ts';
+import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
+import { ParallaxError } from '../errors.ts';
+import { createDatabase } from '../state/db.ts';
+import { commitGenesis, type Alloc } from '../state/genesis.ts';
+import { StateStore } from '../state/store.ts';
+import { fromHex, hex } from '../util/bytes.ts';
+import { fixturesDir } from '../util/paths.ts';
+import { readFixture } from '../replay/fixture.ts';
+import { FixtureReplayer } from '../replay/run.ts';
+import { runReferenceBlock } from './reference.ts';
+import { TRAFFIC_CHAIN, TrafficGenerator } from './traffic.ts';
+import { trafficOptionsFor, workloadBlocks, type WorkloadName } from './workloads.ts';
+
+export interface EngineFigures {
+  mgasPerSec: number;
+  tps: number;
+  ms: number;
+  p50BlockMs: number;
+  p99BlockMs: number;
+  /** State root computation and LevelDB commit, inside `ms` and shown apart (Parallax only). */
+  stateRootMs?: number;
+  commitMs?: number;
+  rollbackRate?: number;
+  parallelFraction?: number;
+  schedulingMsPerBlock?: number;
+  peakRssMb: number;
+}
+
+export interface WorkloadResult {
+  name: string;
+  blocks: number;
+  txs: number;
+  gas: string;
+  engines: { reference: EngineFigures; parallax1: EngineFigures; parallaxN: EngineFigures };
+  ratios: { parallaxNOverReference: number; parallaxNOverParallax1: number };
+}
+
+export interface BenchReport {
+  machine: { cpus: number; model: string; memoryGb: number; node: string };
+  workers: number;
+  command: string;
+  workloads: WorkloadResult[];
+}
+
+export type BenchWorkload = WorkloadName | 'mainnet';
+
+export interface BenchOptions {
+  workloads: BenchWorkload[];
+  workers: number;
+  quick: boolean;
+  seed: number;
+  onProgress?: (line: string) => void;
+}
+
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+function rssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+interface Fingerprint {
+  stateRoot: string;
+  receiptsRoot: string;
+  gasUsed: bigint;
+}
+
+/** The reference engine over a MerkleStateManager initialised from the generator's genesis. */
+async function runReference(alloc: Alloc, setup: Block[], blocks: Block[]): Promise<{ figures: EngineFigures; prints: Fingerprint[] }> {
+  const common = new Common({ chain: chainConfig(TRAFFIC_CHAIN), hardfork: 'cancun' });
+  const stateManager = new MerkleStateManager({ common });
+  for (const [addr, a] of Object.entries(alloc)) await stateManager.putAccount(createAddressFromString(addr), new Account(0n, BigInt(a.balance ?? 0)));
+  await stateManager.flush();
+  const vm: VM = await createVM({ common, stateManager });
+  for (const b of setup) await runBlock(vm, { block: b, generate: true, skipBlockValidation: true, skipHeaderValidation: true });
+  const lat: number[] = [];
+  const prints: Fingerprint[] = [];
+  let gas = 0n;
+  let txs = 0;
+  for (const b of blocks) {
+    const t0 = performance.now();
+    const r = await runBlock(vm, { block: b, generate: true, skipBlockValidation: true, skipHeaderValidation: true });
+    lat.push(performance.now() - t0);
+    gas += r.gasUsed;
+    txs += b.transactions.length;
+    prints.push({ stateRoot: hex(r.stateRoot), receiptsRoot: hex(r.receiptsRoot), gasUsed: r.gasUsed });
+  }
+  return { figures: figuresOf(gas, txs, lat), prints };
+}
+
+function figuresOf(gas: bigint, txs: number, lat: number[]): EngineFigures {
+  const ms = lat.reduce((a, b) => a + b, 0);
+  return {
+    mgasPerSec: ms > 0 ? Number(gas) / ms / 1000 : 0,
+    tps: ms > 0 ? (txs * 1000) / ms : 0,
+    ms,
+    p50BlockMs: percentile(lat, 50),
+    p99BlockMs: percentile(lat, 99),
+    peakRssMb: rssMb(),
+  };
+}
+
+/** Parallax on a fresh LevelDB: setup blocks unmeasured, then the measured blocks (execute + state root + commit). */
+async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], blocks: Block[], workers: number) {
+  const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
+  const dir = await mkdtemp(join(tmpdir(), 'parallax-bench-'));
+  const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 16 });
+  try {
+    await commitGenesis(store, alloc, gen.genesis, 'bench genesis');
+    const executor = await BlockExecutor.create({ common, store });
+    const engine = await ParallelExecutor.create(executor, { workers, minParallelTxs: 8, txTimeoutMs: 60_000, profile: TRAFFIC_CHAIN, kzg: false });
+    try {
+      for (const b of setup) await engine.commit((await engine.execute(b)).result);
+      const lat: number[] = [];
+      const stats: BlockStats[] = [];
+      const prints: Fingerprint[] = [];
+      let gas = 0n;
+      let txs = 0;
+      let stateRootMs = 0;
+      let commitMs = 0;
+      for (const b of blocks) {
+        const t0 = performance.now();
+        const { result, stats: s } = await engine.execute(b);
+        const t1 = performance.now();
+        await engine.commit(result);
+        const t2 = performance.now();
+        lat.push(t2 - t0);
+        stats.push(s);
+        stateRootMs += result.timings.stateRootMs;
+        commitMs += t2 - t1;
+        gas += result.gasUsed;
+        txs += b.transactions.length;
+        prints.push({ stateRoot: hex(result.stateRoot), receiptsRoot: hex(result.receiptsRoot), gasUsed: result.gasUsed });
+      }
+      const f = figuresOf(gas, txs, lat);
+      const reexec = stats.reduce((a, s) => a + s.reexecuted, 0);
+      const firstRun = stats.reduce((a, s) => a + s.parallelFraction * s.txs, 0);
+      f.stateRootMs = stateRootMs;
+      f.commitMs = commitMs;
+      if (workers > 1) {
+        f.rollbackRate = txs === 0 ? 0 : reexec / txs;
+        f.parallelFraction = txs === 0 ? 0 : firstRun / txs;
+        f.schedulingMsPerBlock = stats.reduce((a, s) => a + s.schedulingMs, 0) / Math.max(1, stats.length);
+      }
+      return { figures: f, prints };
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The 30 mainnet fixture blocks (each on its own pre-state): reference, Parallax-1 and Parallax-N. */
+async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void): Promise<WorkloadResult> {
+  const dir = join(fixturesDir(), 'mainnet-blocks');
+  let files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz')).sort((a, b) => parseInt(a) - parseInt(b));
+  if (opts.quick) files = files.filter((_, i) => i % 5 === 0);
+  const raws = await Promise.all(files.map((f) => readFixture(join(dir, f))));
+  const engines: Record<string, EngineFigures> = {};
+  let gas = 0n;
+  let txs = 0;
+  progress(`mainnet: reference (@ethereumjs/vm runBlock) over ${raws.length} blocks`);
+  {
+    const lat: number[] = [];
+    gas = 0n;
+    for (const raw of raws) {
+      const hashes = new Map<bigint, Uint8Array>();
+      for (const [n, h] of Object.entries(raw.blockHashes ?? {})) hashes.set(BigInt(n), fromHex(h));
+      const r = await runReferenceBlock(raw.block, raw.preState, hashes);
+      if (!r.matched) throw new ParallaxError('HEAD_MISMATCH', `reference engine mismatched on ${raw.file}`);
+      lat.push(r.ms);
+      gas += r.gas;
+      txs += r.txs;
+    }
+    engines.reference = figuresOf(gas, txs, lat);
+  }
+  for (const [label, workers] of [['parallax1', 1], ['parallaxN', opts.workers]] as const) {
+    progress(`mainnet: parallax, ${workers} worker${workers === 1 ? '' : 's'}`);
+    const replayer = new FixtureReplayer({ workers });
+    const lat: number[] = [];
+    let g = 0n;
+    let reexec = 0;
+    let firstRun = 0;
+    let sched = 0;
+    let stateRootMs = 0;
+    let commitMs = 0;
+    try {
+      for (const raw of raws) {
+        const r = await replayer.replay(raw);
+        if (r.mismatches.length > 0) throw new ParallaxError('HEAD_MISMATCH', `${raw.file}: ${r.mismatches.join('; ')}`);
+        lat.push(r.ms);
+        g += r.gas;
+        reexec += r.stats.reexecuted;
+        firstRun += r.stats.parallelFraction * r.stats.txs;
+        sched += r.stats.schedulingMs;
+        stateRootMs += r.stateRootMs;
+        commitMs += r.commitMs;
+      }
+    } finally {
+      await replayer.close();
+    }
+    const f = figuresOf(g, txs, lat);
+    f.stateRootMs = stateRootMs;
+    f.commitMs = commitMs;
+    if (workers > 1) {
+      f.rollbackRate = reexec / Math.max(1, txs);
+      f.parallelFraction = firstRun / Math.max(1, txs);
+      f.schedulingMsPerBlock = sched / raws.length;
+    }
+    engines[label] = f;
+  }
+  return {
+    name: 'mainnet',
+    blocks: raws.length,
+    txs,
+    gas: gas.toString(),
+    engines: { reference: engines.reference, parallax1: engines.parallax1, parallaxN: engines.parallaxN },
+    ratios: {
+      parallaxNOverReference: engines.parallaxN.mgasPerSec / engines.reference.mgasPerSec,
+      parallaxNOverParallax1: engines.parallaxN.mgasPerSec / engines.parallax1.mgasPerSec,
+    },
+  };
+}
+
+function sizes(quick: boolean) {
+  return quick ? { blocks: 2, txs: 500, holders: 2000 } : { blocks: 4, txs: 2000, holders: 10_000 };
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const progress = opts.onProgress ?? (() => {});
+  const { blocks: nBlocks, txs: perBlock, holders } = sizes(opts.quick);
+  const workloads: WorkloadResult[] = [];
+  for (const name of opts.workloads) {
+    if (name === 'mainnet') {
+      workloads.push(await mainnetWorkload(opts, progress));
+      continue;
+    }
+    const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
+    // One extra block ahead of the measured ones lets the engines warm up (JIT, caches, learned hints).
+    const gen = new TrafficGenerator(common, trafficOptionsFor(opts.seed, perBlock, nBlocks + 1, holders));
+    progress(`${name}: generating ${nBlocks + 1} blocks of ${perBlock} transactions (and the setup)`);
+    const setupBlocks = gen.setup(2000);
+    const all = workloadBlocks(gen, name, nBlocks + 1, perBlock);
+    const setup = [...setupBlocks, all[0]];
+    const measured = all.slice(1);
+    const alloc = gen.alloc();
+    progress(`${name}: reference (@ethereumjs/vm runBlock)`);
+    const ref = await runReference(alloc, setup, measured);
+    progress(`${name}: parallax, 1 worker`);
+    const p1 = await runParallax(alloc, gen, setup, measured, 1);
+    progress(`${name}: parallax, ${opts.workers} workers`);
+    const pN = await runParallax(alloc, gen, setup, measured, opts.workers);
+    for (let i = 0; i < measured.length; i++) {
+      for (const [label, p] of [['parallax1', p1.prints[i]], ['parallaxN', pN.prints[i]]] as const) {
+        const r = ref.prints[i];
+        if (p.stateRoot !== r.stateRoot || p.receiptsRoot !== r.receiptsRoot || p.gasUsed !== r.gasUsed) {
+          throw new ParallaxError('HEAD_MISMATCH', `${name} block ${i + 1}: ${label} differs from the reference (state root ${p.stateRoot} vs ${r.stateRoot})`);
+        }
+      }
+    }
+    const txs = measured.reduce((a, b) => a + b.transactions.length, 0);
+    const gas = ref.prints.reduce((a, p) => a + p.gasUsed, 0n);
+    workloads.push({
+      name,
+      blocks: measured.length,
+      txs,
+      gas: gas.toString(),
+      engines: { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures },
+      ratios: {
+        parallaxNOverReference: pN.figures.mgasPerSec / ref.figures.mgasPerSec,
+        parallaxNOverParallax1: pN.figures.mgasPerSec / p1.figures.mgasPerSec,
+      },
+    });
+  }
+  const cpu = cpus();
+  return {
+    machine: { cpus: cpu.length, model: cpu[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    workers: opts.workers,
+    command: '',
+    workloads,
+  };
+}

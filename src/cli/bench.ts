@@ -1,0 +1,62 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { runBench, type BenchReport, type BenchWorkload, type EngineFigures } from '../bench/run.ts';
+import { WORKLOADS } from '../bench/workloads.ts';
+import { out, pad, warn, writeJson } from './output.ts';
+import { parseWorkers } from './replay.ts';
+
+const ALL: BenchWorkload[] = ['mainnet', ...WORKLOADS];
+
+function parseWorkload(v: string, prev: BenchWorkload[] = []): BenchWorkload[] {
+  if (!(ALL as string[]).includes(v)) throw new InvalidArgumentError(`unknown workload "${v}" (allowed: ${ALL.join(', ')})`);
+  return [...prev, v as BenchWorkload];
+}
+
+const f1 = (x: number | undefined, d = 1) => (x === undefined ? '-' : x.toFixed(d));
+const pct = (x: number | undefined) => (x === undefined ? '-' : (x * 100).toFixed(1) + '%');
+
+export function printReport(r: BenchReport): void {
+  out(`machine: ${r.machine.cpus} cores (${r.machine.model}), ${r.machine.memoryGb} GiB, Node ${r.machine.node}; Parallax-N = ${r.workers} workers`);
+  out(
+    `${'workload'.padEnd(10)} ${'engine'.padEnd(10)} ${pad('Mgas/s', 8)} ${pad('tx/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('root ms', 8)} ${pad('commit', 8)} ${pad('rollback', 9)} ${pad('parallel', 9)} ${pad('sched ms', 9)} ${pad('RSS MB', 7)}`,
+  );
+  for (const w of r.workloads) {
+    for (const [name, e] of Object.entries(w.engines) as [string, EngineFigures][]) {
+      out(
+        `${w.name.padEnd(10)} ${name.padEnd(10)} ${pad(f1(e.mgasPerSec, 2), 8)} ${pad(f1(e.tps, 0), 8)} ${pad(f1(e.p50BlockMs), 8)} ${pad(f1(e.p99BlockMs), 8)} ${pad(f1(e.stateRootMs), 8)} ${pad(f1(e.commitMs), 8)} ${pad(pct(e.rollbackRate), 9)} ${pad(pct(e.parallelFraction), 9)} ${pad(f1(e.schedulingMsPerBlock, 2), 9)} ${pad(f1(e.peakRssMb, 0), 7)}`,
+      );
+    }
+    out(`${w.name.padEnd(10)} ratios: Parallax-N / reference ${w.ratios.parallaxNOverReference.toFixed(2)}x, Parallax-N / Parallax-1 ${w.ratios.parallaxNOverParallax1.toFixed(2)}x  (${w.blocks} blocks, ${w.txs} txs)`);
+  }
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('measure the reference engine, Parallax with 1 worker and with N workers on the same blocks, same run')
+    .option('--workload <name>', `workload to run, repeatable (${ALL.join(', ')}); default: all`, parseWorkload)
+    .option('--workers <n>', 'workers of Parallax-N (default: all cores)', (v) => parseWorkers(v), availableParallelism())
+    .option('--quick', 'short run: fewer and smaller blocks')
+    .option('--seed <n>', 'seed of the generated workloads', (v) => Number(v), 1)
+    .option('--json <file>', 'write the report as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ parallax bench --quick                        # every workload, small
+  $ parallax bench --workload erc20 --workers 2   # one workload, full size
+  $ parallax bench --json bench.json`,
+    )
+    .action(async (opts: { workload?: BenchWorkload[]; workers: number; quick?: boolean; seed: number; json?: string }) => {
+      const report = await runBench({
+        workloads: opts.workload ?? ALL,
+        workers: opts.workers,
+        quick: opts.quick === true,
+        seed: opts.seed,
+        onProgress: (l) => warn(`[bench] ${l}`),
+      });
+      report.command = `parallax ${process.argv.slice(2).join(' ')}`;
+      printReport(report);
+      if (opts.json !== undefined) await writeJson(opts.json, report);
+    });
+}
