@@ -20,6 +20,7 @@ import type { BlockRecord, StateStore } from '../state/store.ts';
 import type { TrieUpdate } from '../state/trie.ts';
 import type { StateDiff } from '../state/types.ts';
 import { applyDaoFork, isDaoForkBlock } from './dao.ts';
+import './evm-analysis-cache.ts';
 
 /** Hash of an earlier block by number, for BLOCKHASH. */
 export type BlockHashLookup = (n: bigint) => Promise<Uint8Array | undefined>;
