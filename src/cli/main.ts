@@ -5,6 +5,7 @@ import { isParallaxError, errorMessage } from '../errors.ts';
 import { EXIT, warn } from './output.ts';
 import { registerReplay } from './replay.ts';
 import { registerBench } from './bench.ts';
+import { registerSpec } from './spec.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerReplay(program);
   registerBench(program);
+  registerSpec(program);
   return program;
 }
 

@@ -90,9 +90,13 @@ export class ParallelExecutor {
   private onMessage: ((w: number, m: ToMain) => void) | undefined;
   private onFailure: ((w: number, e: Error) => void) | undefined;
 
+  /** Chain rules of the current executor (workers keep one EVM per profile). */
+  private profile: ChainProfile;
+
   private constructor(executor: BlockExecutor, opts: ParallelOptions) {
     this.executor = executor;
     this.opts = opts;
+    this.profile = opts.profile;
     this.rollback = new RollbackManager(executor, this.hints);
   }
 
@@ -236,7 +240,7 @@ export class ParallelExecutor {
     const ts0 = performance.now();
     const coinbase = hex(block.header.coinbase.bytes);
     const pre = diffToAccess(this.executor.state.diff());
-    pool.broadcast({ t: 'block', seq, header: block.header.toJSON(), coinbase, pre });
+    pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre });
     const raws = txs.map((t) => t.serialize());
     // Signature recovery, spread round-robin; skipped for senders already known (e.g. recovered by the source).
     const shares: [number, Uint8Array][][] = Array.from({ length: W }, () => []);
@@ -345,9 +349,10 @@ export class ParallelExecutor {
     this.pool.broadcast({ t: 'commit', accounts, cleared, slots, codes: [...result.diff.codes] });
   }
 
-  /** Continue on another executor (another store, same chain rules): the workers' caches start over. */
-  attach(executor: BlockExecutor): void {
+  /** Continue on another executor (another store, possibly other chain rules): the workers' caches start over. */
+  attach(executor: BlockExecutor, profile?: ChainProfile): void {
     this.executor = executor;
+    if (profile !== undefined) this.profile = profile;
     this.rollback.attach(executor);
     this.invalidateCaches();
   }

@@ -22,7 +22,7 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { t: 'block'; seq: number; header: JSONHeader; coinbase: string; pre: TxAccess }
+  | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess }
   | { t: 'recover'; seq: number; txs: [number, Uint8Array][] }
   | {
       t: 'run';

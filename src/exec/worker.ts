@@ -14,9 +14,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createBlock, type Block } from '@ethereumjs/block';
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
 import { Account, Address, createAccountFromRLP } from '@ethereumjs/util';
-import { createVM, runTx } from '@ethereumjs/vm';
+import { createVM, runTx, type VM } from '@ethereumjs/vm';
+import type { Common } from '@ethereumjs/common';
 import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
-import { createCommon } from '../chain/profile.ts';
+import { createCommon, type ChainProfile } from '../chain/profile.ts';
 import { loadKzg, nativeCrypto } from '../crypto/index.ts';
 import { errorMessage } from '../errors.ts';
 import { OverlayStateManager, type TxAccess } from '../state/overlay.ts';
@@ -85,8 +86,8 @@ class WorkerCache implements StateReader {
 }
 
 const cache = new WorkerCache();
-const common = createCommon(init.profile, nativeCrypto(init.kzg ? await loadKzg() : undefined));
 const state = new OverlayStateManager(cache);
+const kzg = init.kzg ? await loadKzg() : undefined;
 const blockchain: EVMMockBlockchainInterface = {
   getBlock: async (n: number | bigint | Uint8Array) => {
     const h = typeof n === 'object' ? null : await ask('h', BigInt(n).toString());
@@ -97,18 +98,38 @@ const blockchain: EVMMockBlockchainInterface = {
     return this;
   },
 };
-const vm = await createVM({ common, stateManager: state, blockchain, setHardfork: false });
-// The top-level EVM call returning marks the start of runTx's refund and fee payment (lazy coinbase accounting).
-const evm = vm.evm as unknown as { runCall(opts: { message?: unknown }): Promise<unknown> };
-const runCall = evm.runCall.bind(evm);
-evm.runCall = async (opts) => {
-  const top = opts.message === undefined;
-  try {
-    return await runCall(opts);
-  } finally {
-    if (top) state.markPostExecution();
+
+interface ChainVM {
+  common: Common;
+  vm: VM;
+}
+/** One EVM per chain profile the main thread has sent (usually one; the conformance runner switches per test). */
+const vms = new Map<string, ChainVM>();
+
+async function vmFor(profile: ChainProfile): Promise<ChainVM> {
+  const key = JSON.stringify(profile);
+  let c = vms.get(key);
+  if (c === undefined) {
+    const common = createCommon(profile, nativeCrypto(kzg));
+    const vm = await createVM({ common, stateManager: state, blockchain, setHardfork: false });
+    // The top-level EVM call returning marks the start of runTx's refund and fee payment (lazy coinbase accounting).
+    const evm = vm.evm as unknown as { runCall(opts: { message?: unknown }): Promise<unknown> };
+    const runCall = evm.runCall.bind(evm);
+    evm.runCall = async (opts) => {
+      const top = opts.message === undefined;
+      try {
+        return await runCall(opts);
+      } finally {
+        if (top) state.markPostExecution();
+      }
+    };
+    c = { common, vm };
+    vms.set(key, c);
   }
-};
+  return c;
+}
+
+let current: ChainVM = await vmFor(init.profile);
 
 /** Test hook: faults armed for the next block only. */
 let armedFaults: WorkerFaults = {};
@@ -123,7 +144,7 @@ const decoded = new Map<number, TypedTransaction>();
 function decode(index: number, raw: Uint8Array): TypedTransaction {
   let tx = decoded.get(index);
   if (tx === undefined) {
-    tx = createTxFromRLP(raw, { common });
+    tx = createTxFromRLP(raw, { common: current.common });
     decoded.set(index, tx);
   }
   return tx;
@@ -144,7 +165,7 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
   try {
     const tx = decode(index, raw);
     if (pubkey !== null) (tx as unknown as { cache: { senderPubKey?: Uint8Array } }).cache.senderPubKey = pubkey;
-    const res = await runTx(vm, { tx, block: block! });
+    const res = await runTx(current.vm, { tx, block: block! });
     outcome = outcomeOf(res, tx.type);
   } catch (e) {
     error = errorMessage(e);
@@ -186,8 +207,9 @@ async function handle(m: ToWorker): Promise<void> {
       faults = armedFaults;
       armedFaults = {};
       decoded.clear();
-      block = createBlock({ header: m.header }, { common, setHardfork: true });
-      vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
+      current = await vmFor(m.profile);
+      block = createBlock({ header: m.header }, { common: current.common, setHardfork: true });
+      current.vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
       coinbase = m.coinbase;
       state.reset(cache);
       await state.apply(m.pre, new Address(fromHex(coinbase)));
