@@ -9,13 +9,13 @@
  */
 import { Account, Address, GWEI_TO_WEI, KECCAK256_RLP, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util';
 import { ConsensusType, type Common } from '@ethereumjs/common';
-import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { RLP } from '@ethereumjs/rlp';
 import { Bloom, createVM, encodeReceipt, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
 import type { Block } from '@ethereumjs/block';
 import type { EVMMockBlockchainInterface, Log } from '@ethereumjs/evm';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
+import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
 import type { BlockRecord, StateStore } from '../state/store.ts';
 import type { TrieUpdate } from '../state/trie.ts';
 import type { StateDiff } from '../state/types.ts';
@@ -80,7 +80,8 @@ export interface BlockRun {
   block: Block;
   t0: number;
   bloom: Bloom;
-  receiptTrie: MerklePatriciaTrie;
+  /** Receipts trie of the block, built in memory and hashed once at the end. */
+  receiptTrie: BatchTrie;
   txs: TxResult[];
   encodedReceipts: Uint8Array[];
   gasUsed: bigint;
@@ -160,7 +161,7 @@ export class BlockExecutor {
       block,
       t0,
       bloom: new Bloom(undefined, vm.common),
-      receiptTrie: new MerklePatriciaTrie({ common: vm.common }),
+      receiptTrie: new BatchTrie(EMPTY_ROOT, async () => undefined),
       txs: [],
       encodedReceipts: [],
       gasUsed: 0n,
@@ -237,7 +238,7 @@ export class BlockExecutor {
       block,
       txs: run.txs,
       encodedReceipts: run.encodedReceipts,
-      receiptsRoot: block.transactions.length === 0 ? KECCAK256_RLP : run.receiptTrie.root(),
+      receiptsRoot: block.transactions.length === 0 ? KECCAK256_RLP : run.receiptTrie.commit(),
       logsBloom: run.bloom.bitvector,
       gasUsed: run.gasUsed,
       stateRoot: trie.stateRoot,
