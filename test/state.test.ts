@@ -88,7 +88,6 @@ test('a block whose batch fails leaves the database exactly as it was', async ()
     close: () => inner.close(),
     get: (k) => inner.get(k),
     getMany: (k) => inner.getMany(k),
-    keys: (o) => inner.keys(o),
     iterator: (o) => inner.iterator(o),
     batch: async (ops: KVOp[], o?: { sync?: boolean }) => {
       if (failNext) {

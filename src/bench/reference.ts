@@ -22,7 +22,7 @@ export interface ReferenceRun {
 }
 
 /** Load an allocation into a MerkleStateManager (not timed by callers). */
-async function loadAlloc(sm: MerkleStateManager, alloc: Alloc): Promise<void> {
+export async function loadAlloc(sm: MerkleStateManager, alloc: Alloc): Promise<void> {
   for (const [addr, a] of Object.entries(alloc)) {
     const address = createAddressFromString(addr);
     await sm.putAccount(address, new Account(BigInt(a.nonce ?? 0), BigInt(a.balance ?? 0)));

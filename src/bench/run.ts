@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import type { Block } from '@ethereumjs/block';
 import { Common } from '@ethereumjs/common';
 import { MerkleStateManager } from '@ethereumjs/statemanager';
-import { Account, createAddressFromString } from '@ethereumjs/util';
 import { createVM, runBlock, type VM } from '@ethereumjs/vm';
 import { chainConfig, createCommon } from '../chain/profile.ts';
 import { nativeCrypto } from '../crypto/index.ts';
@@ -25,7 +24,7 @@ import { fromHex, hex } from '../util/bytes.ts';
 import { fixturesDir } from '../util/paths.ts';
 import { readFixture } from '../replay/fixture.ts';
 import { FixtureReplayer } from '../replay/run.ts';
-import { runReferenceBlock } from './reference.ts';
+import { loadAlloc, runReferenceBlock } from './reference.ts';
 import { TRAFFIC_CHAIN, TrafficGenerator } from './traffic.ts';
 import { trafficOptionsFor, workloadBlocks, type WorkloadName } from './workloads.ts';
 
@@ -90,8 +89,7 @@ interface Fingerprint {
 async function runReference(alloc: Alloc, setup: Block[], blocks: Block[]): Promise<{ figures: EngineFigures; prints: Fingerprint[] }> {
   const common = new Common({ chain: chainConfig(TRAFFIC_CHAIN), hardfork: 'cancun' });
   const stateManager = new MerkleStateManager({ common });
-  for (const [addr, a] of Object.entries(alloc)) await stateManager.putAccount(createAddressFromString(addr), new Account(0n, BigInt(a.balance ?? 0)));
-  await stateManager.flush();
+  await loadAlloc(stateManager, alloc);
   const vm: VM = await createVM({ common, stateManager });
   for (const b of setup) await runBlock(vm, { block: b, generate: true, skipBlockValidation: true, skipHeaderValidation: true });
   const lat: number[] = [];

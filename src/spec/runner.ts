@@ -9,7 +9,7 @@
  * must be rejected. At the end the store moves to the canonical head, whose hash and post-state must match.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { createBlockFromRLP, ethashCanonicalDifficulty, type Block } from '@ethereumjs/block';
 import { createBlockchain, type Blockchain } from '@ethereumjs/blockchain';
 import { ConsensusType, type Common } from '@ethereumjs/common';
@@ -87,13 +87,12 @@ class Engines {
   constructor(workers: number) {
     this.workers = workers;
   }
-  async for(executor: BlockExecutor, profile: ChainProfile, kzg: boolean): Promise<ParallelExecutor> {
+  async for(executor: BlockExecutor, profile: ChainProfile): Promise<ParallelExecutor> {
     if (this.engine === undefined) {
       this.engine = await ParallelExecutor.create(executor, { workers: this.workers, minParallelTxs: 2, txTimeoutMs: 60_000, profile, kzg: true });
     } else {
       this.engine.attach(executor, profile);
     }
-    void kzg;
     return this.engine;
   }
   async close(): Promise<void> {
@@ -179,7 +178,7 @@ async function runTest(file: string, name: string, t: BlockchainTest, engines: E
       genesisBlock: genesis,
     });
     const executor = await BlockExecutor.create({ common, store });
-    const engine = await engines.for(executor, profile, true);
+    const engine = await engines.for(executor, profile);
     const chain = new ChainState(store, engine, genesis);
 
     for (let i = 0; i < t.blocks.length; i++) {
@@ -336,8 +335,4 @@ async function comparePostState(store: StateStore, post: Alloc): Promise<string 
   }
   for (const a of expected.keys()) if (!seen.has(a)) return `missing account 0x${a}`;
   return undefined;
-}
-
-export function relativeName(file: string, root: string): string {
-  return relative(root, file);
 }

@@ -375,21 +375,21 @@ export class OverlayStateManager implements StateManagerInterface {
   async valueOf(key: string): Promise<string> {
     if (key.charCodeAt(0) === 97 /* 'a' */) {
       const addr = key.slice(1);
-      return accountToken(await this.currentAccount(addr, fromHexCached(addr)));
+      return accountToken(await this.currentAccount(addr, fromHex(addr)));
     }
     const addr = key.slice(1, 41);
     const slot = key.slice(41);
-    return hex(await this.slotValue(addr, slot, fromHexCached(addr), fromHexCached(slot)));
+    return hex(await this.slotValue(addr, slot, fromHex(addr), fromHex(slot)));
   }
 
   /** Apply a validated transaction's writes, as if it had run here. */
   async apply(access: TxAccess, coinbase: Address): Promise<void> {
     for (const [addr, a] of access.accounts) {
-      const address = this.addrBytes.get(addr) ?? fromHexCached(addr);
+      const address = this.addrBytes.get(addr) ?? fromHex(addr);
       this.setAccount(addr, address, a === null ? null : new Account(a.nonce, a.balance, undefined, a.codeHash));
       if (a === null) this.wipeStorage(addr, address);
     }
-    for (const addr of access.cleared) this.wipeStorage(addr, this.addrBytes.get(addr) ?? fromHexCached(addr));
+    for (const addr of access.cleared) this.wipeStorage(addr, this.addrBytes.get(addr) ?? fromHex(addr));
     for (const [k, v] of access.slots) {
       const addr = k.slice(0, 40);
       let m = this.storage.get(addr);
@@ -398,7 +398,7 @@ export class OverlayStateManager implements StateManagerInterface {
         this.storage.set(addr, m);
       }
       m.set(k.slice(40), v);
-      if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, fromHexCached(addr));
+      if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, fromHex(addr));
     }
     for (const [h, code] of access.codes) this.codes.set(h, code);
     if (access.coinbaseDelta !== 0n) {
@@ -498,6 +498,3 @@ export class OverlayStateManager implements StateManagerInterface {
 
 const KECCAK_NULL_HEX = hex(KECCAK256_NULL);
 
-function fromHexCached(h: string): Uint8Array {
-  return fromHex(h);
-}

@@ -40,7 +40,6 @@ export interface KVStore {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
   batch(ops: KVOp[], options?: { sync?: boolean }): Promise<void>;
-  keys(options: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<Uint8Array>;
   iterator(options: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<[Uint8Array, Uint8Array]>;
 }
 export type KVOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
@@ -157,7 +156,7 @@ export class StateStore implements StateReader, NodeSource {
   private constructor(db: KVStore, common: Common, opts: StoreOptions) {
     this.db = db;
     this.opts = { sync: false, cacheEntries: 500_000, ...opts };
-    this.trie = new StateTrie(common, this);
+    this.trie = new StateTrie(this);
     const n = this.opts.cacheEntries;
     this.accountCache = new BoundedCache(n);
     this.storageCache = new BoundedCache(n);

@@ -6,7 +6,6 @@
  */
 import { RLP } from '@ethereumjs/rlp';
 import { Account, KECCAK256_RLP } from '@ethereumjs/util';
-import type { Common } from '@ethereumjs/common';
 import { fromHex } from '../util/bytes.ts';
 import { keccak256 } from '../crypto/index.ts';
 import { BatchTrie } from './mpt.ts';
@@ -30,7 +29,7 @@ export type BaseAccountLoader = (address: Uint8Array) => Promise<Account | undef
 
 export class StateTrie {
   private readonly source: NodeSource;
-  constructor(_common: Common, source: NodeSource) {
+  constructor(source: NodeSource) {
     this.source = source;
   }
 

@@ -4,16 +4,13 @@ import type { Common } from '@ethereumjs/common';
 import { createFeeMarket1559Tx, type TypedTransaction } from '@ethereumjs/tx';
 import { Address, createZeroAddress, privateToAddress } from '@ethereumjs/util';
 import { createCommon, type ChainProfile } from '../../src/chain/profile.ts';
-import { nativeCrypto } from '../../src/crypto/index.ts';
-import { keccak256 } from '../../src/crypto/index.ts';
+import { TRAFFIC_CHAIN } from '../../src/bench/traffic.ts';
+import { keccak256, nativeCrypto } from '../../src/crypto/index.ts';
 import type { Alloc } from '../../src/state/genesis.ts';
 import type { BlockRecord } from '../../src/state/store.ts';
 
-export const CANCUN_DEV: ChainProfile = {
-  name: 'cancun-dev',
-  chainId: 1337,
-  forks: ['chainstart', 'homestead', 'tangerineWhistle', 'spuriousDragon', 'byzantium', 'constantinople', 'petersburg', 'istanbul', 'berlin', 'london', 'paris', 'shanghai', 'cancun'].map((name) => ({ name, block: 0 })),
-};
+/** The dev chain of the traffic generator: every fork through Cancun from genesis. */
+export const CANCUN_DEV: ChainProfile = TRAFFIC_CHAIN;
 
 export function devCommon(): Common {
   return createCommon(CANCUN_DEV, nativeCrypto());
