@@ -44,7 +44,8 @@ export interface SpecSummary {
 }
 
 export interface SpecOptions {
-  workers: number;
+  /** Worker threads for blocks with several transactions; 1 (the default) is the serial path on the main thread. */
+  workers?: number;
   /** Only tests whose name contains this. */
   filter?: string;
   onResult?: (r: SpecResult) => void;
@@ -103,7 +104,7 @@ class Engines {
 export async function runSpecPaths(paths: string[], opts: SpecOptions): Promise<SpecSummary> {
   const files = await collectFiles(paths);
   const summary: SpecSummary = { passed: 0, failed: 0, skipped: 0, results: [] };
-  const engines = new Engines(opts.workers);
+  const engines = new Engines(opts.workers ?? 1);
   try {
     for (const file of files) {
       let tests: Record<string, BlockchainTest>;
