@@ -64,6 +64,8 @@ export interface BlockStats {
 
 /** Re-executions after which, if they outnumber first-run commits, the rest of the block runs serially. */
 const ABANDON_AFTER = 8;
+/** A block whose largest predicted group holds this share of its transactions runs serially on the main thread. */
+const SERIAL_GROUP_SHARE = 0.9;
 
 export interface ExecutedBlock {
   result: BlockResult;
@@ -154,7 +156,7 @@ export class ParallelExecutor {
       // A worker crashed, hung or misbehaved: replace what failed and fall back to the serial path.
       const reason = errorMessage(e);
       const failed = (e as { worker?: number }).worker;
-      this.pool.broadcast({ t: 'abort', seq: this.seq });
+      this.pool.abort(this.seq);
       if (failed !== undefined) await this.pool.replace(failed);
       const stats = this.serialStats(n, t0, 'fallback');
       stats.fallbackReason = reason;
@@ -261,6 +263,18 @@ export class ParallelExecutor {
       senders[i] = pk === null ? `invalid-${i}` : hex(publicToAddress(pk));
     }
     const part = partition(txs, senders, this.hints, W);
+    if (part.stats.largestGroup >= SERIAL_GROUP_SHARE * n) {
+      // Predicted to be (almost) one dependency chain: speculation cannot help, run it here directly.
+      scheduling += performance.now() - ts1;
+      for (let i = 0; i < n; i++) await this.executor.runSerial(run, i);
+      const result = await this.executor.finish(run);
+      const stats = this.serialStats(n, t0, 'serial');
+      Object.assign(stats, { groups: part.stats.groups, largestGroup: part.stats.largestGroup, predictedParallelFraction: part.stats.predictedParallelFraction });
+      Object.assign(stats, { workerBusyMs: busy, schedulingMs: scheduling, serialTail: n });
+      this.onMessage = undefined;
+      this.onFailure = undefined;
+      return { result, stats };
+    }
     const store = this.executor.store;
     for (let w = 0; w < W; w++) {
       const accounts = new Map<string, Uint8Array | null>();
@@ -297,7 +311,7 @@ export class ParallelExecutor {
       if (c.reexecuted >= ABANDON_AFTER && c.reexecuted * 2 > c.reexecuted + c.firstRun) {
         // Speculation is mostly wasted on this block (contention nobody predicted): stop the workers and finish the
         // block serially here. What the conflicts taught is in the hints, so later blocks group these transactions.
-        pool.broadcast({ t: 'abort', seq });
+        pool.abort(seq);
         serialFrom = i;
         for (let j = i; j < n; j++) await this.executor.runSerial(run, j);
         break;

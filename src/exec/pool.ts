@@ -16,7 +16,7 @@ const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
 export class WorkerPool {
   readonly size: number;
-  private readonly init: WorkerInit;
+  private readonly init: Omit<WorkerInit, 'abortFlag'>;
   private readonly serve: StateServer;
   private workers: Worker[] = [];
   private listener: Listener = () => {};
@@ -24,8 +24,9 @@ export class WorkerPool {
   private closing = false;
   /** Worker replacements so far (crashes and hangs). */
   replacements = 0;
+  private readonly abortFlag = new SharedArrayBuffer(4);
 
-  constructor(size: number, init: WorkerInit, serve: StateServer) {
+  constructor(size: number, init: Omit<WorkerInit, 'abortFlag'>, serve: StateServer) {
     if (!Number.isInteger(size) || size < 1) throw new ParallaxError('CONFIG_INVALID', `workers must be a positive integer, got ${size}`);
     this.size = size;
     this.init = init;
@@ -53,7 +54,7 @@ export class WorkerPool {
   }
 
   private spawn(index: number): Promise<Worker> {
-    const worker = new Worker(WORKER_URL, { workerData: this.init });
+    const worker = new Worker(WORKER_URL, { workerData: { ...this.init, abortFlag: this.abortFlag } satisfies WorkerInit });
     // Workers never keep the process alive on their own: whoever waits on them holds a timer.
     worker.unref();
     return new Promise((resolve, reject) => {
@@ -89,6 +90,11 @@ export class WorkerPool {
     const fresh = await this.spawn(index);
     this.workers[index] = fresh;
     await old.terminate();
+  }
+
+  /** Stop the workers' remaining transactions of block `seq` (and earlier) at their next transaction boundary. */
+  abort(seq: number): void {
+    Atomics.store(new Int32Array(this.abortFlag), 0, seq);
   }
 
   async close(): Promise<void> {

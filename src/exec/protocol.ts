@@ -19,6 +19,12 @@ export interface WorkerInit {
   kzg: boolean;
   /** Test hook: each transaction waits a random 0..delayMs ms before running, to shake timing. */
   delayMs?: number;
+  /**
+   * Int32 shared with the main thread: the highest block sequence number it gave up on. Read between transactions
+   * without waiting for a message: a worker whose state reads all hit its cache runs on microtasks only and would
+   * not see an 'abort' message until its partition is done.
+   */
+  abortFlag: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -40,7 +46,6 @@ export type ToWorker =
       codes: [string, Uint8Array][];
     }
   | { t: 'clear' }
-  | { t: 'abort'; seq: number }
   /** Test hook: make this worker fail on a transaction index of the next block. */
   | { t: 'faults'; faults: WorkerFaults }
   | { t: 'value'; id: number; value: Uint8Array | null };

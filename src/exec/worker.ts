@@ -135,8 +135,8 @@ let current: ChainVM = await vmFor(init.profile);
 let armedFaults: WorkerFaults = {};
 let faults: WorkerFaults = {};
 let seq = -1;
-/** A block the main thread gave up on (fallback): its remaining transactions are skipped. */
-let aborted = -1;
+/** Blocks the main thread gave up on (fallback, abandoned speculation): their remaining transactions are skipped. */
+const abortFlag = new Int32Array(init.abortFlag);
 let block: Block | undefined;
 let coinbase = '';
 const decoded = new Map<number, TypedTransaction>();
@@ -188,10 +188,6 @@ port.on('message', (m: ToWorker) => {
     armedFaults = m.faults;
     return;
   }
-  if (m.t === 'abort') {
-    aborted = m.seq;
-    return;
-  }
   queue = queue.then(() => handle(m)).catch((e) => {
     // An unexpected failure poisons this worker: crash so the pool replaces it and the block falls back to serial.
     setImmediate(() => {
@@ -240,7 +236,7 @@ async function handle(m: ToWorker): Promise<void> {
         if (!s.has(k.slice(40))) s.set(k.slice(40), v);
       }
       for (const [i, raw, pk] of m.txs) {
-        if (m.seq !== seq || aborted === m.seq) return;
+        if (m.seq !== seq || Atomics.load(abortFlag, 0) >= m.seq) return;
         await runOne(i, raw, pk);
       }
       return;
