@@ -230,12 +230,16 @@ async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void
     }
     engines[label] = f;
   }
+  return workloadResult('mainnet', raws.length, txs, gas, { reference: engines.reference, parallax1: engines.parallax1, parallaxN: engines.parallaxN });
+}
+
+function workloadResult(name: string, blocks: number, txs: number, gas: bigint, engines: WorkloadResult['engines']): WorkloadResult {
   return {
-    name: 'mainnet',
-    blocks: raws.length,
+    name,
+    blocks,
     txs,
     gas: gas.toString(),
-    engines: { reference: engines.reference, parallax1: engines.parallax1, parallaxN: engines.parallaxN },
+    engines,
     ratios: {
       parallaxNOverReference: engines.parallaxN.mgasPerSec / engines.reference.mgasPerSec,
       parallaxNOverParallax1: engines.parallaxN.mgasPerSec / engines.parallax1.mgasPerSec,
@@ -281,17 +285,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
     const txs = measured.reduce((a, b) => a + b.transactions.length, 0);
     const gas = ref.prints.reduce((a, p) => a + p.gasUsed, 0n);
-    workloads.push({
-      name,
-      blocks: measured.length,
-      txs,
-      gas: gas.toString(),
-      engines: { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures },
-      ratios: {
-        parallaxNOverReference: pN.figures.mgasPerSec / ref.figures.mgasPerSec,
-        parallaxNOverParallax1: pN.figures.mgasPerSec / p1.figures.mgasPerSec,
-      },
-    });
+    workloads.push(workloadResult(name, measured.length, txs, gas, { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures }));
   }
   const cpu = cpus();
   return {

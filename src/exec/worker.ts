@@ -65,13 +65,19 @@ class WorkerCache implements StateReader {
     const v = m?.get(s);
     if (v !== undefined) return v;
     const got = (await ask('s', a + s)) ?? EMPTY;
-    m = this.slots.get(a);
+    this.setSlot(a + s, got, true);
+    return got;
+  }
+
+  /** Cache a slot value by address + slot (hex); `overwrite` false keeps a value already cached. */
+  setSlot(key: string, value: Uint8Array, overwrite: boolean): void {
+    const a = key.slice(0, 40);
+    let m = this.slots.get(a);
     if (m === undefined) {
       m = new Map();
       this.slots.set(a, m);
     }
-    m.set(s, got);
-    return got;
+    if (overwrite || !m.has(key.slice(40))) m.set(key.slice(40), value);
   }
 
   async getCode(codeHash: Uint8Array): Promise<Uint8Array> {
@@ -226,15 +232,7 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case 'run':
       for (const [a, rlp] of m.accounts) if (!cache.accounts.has(a)) cache.accounts.set(a, rlp);
-      for (const [k, v] of m.slots) {
-        const a = k.slice(0, 40);
-        let s = cache.slots.get(a);
-        if (s === undefined) {
-          s = new Map();
-          cache.slots.set(a, s);
-        }
-        if (!s.has(k.slice(40))) s.set(k.slice(40), v);
-      }
+      for (const [k, v] of m.slots) cache.setSlot(k, v, false);
       for (const [i, raw, pk] of m.txs) {
         if (m.seq !== seq || Atomics.load(abortFlag, 0) >= m.seq) return;
         await runOne(i, raw, pk);
@@ -243,15 +241,7 @@ async function handle(m: ToWorker): Promise<void> {
     case 'commit': {
       for (const [a, rlp] of m.accounts) cache.accounts.set(a, rlp);
       for (const a of m.cleared) cache.slots.delete(a);
-      for (const [k, v] of m.slots) {
-        const a = k.slice(0, 40);
-        let s = cache.slots.get(a);
-        if (s === undefined) {
-          s = new Map();
-          cache.slots.set(a, s);
-        }
-        s.set(k.slice(40), v);
-      }
+      for (const [k, v] of m.slots) cache.setSlot(k, v, true);
       for (const [h, c] of m.codes) cache.codes.set(h, c);
       return;
     }
