@@ -120,7 +120,7 @@ function figuresOf(gas: bigint, txs: number, lat: number[]): EngineFigures {
 }
 
 /** Parallax on a fresh LevelDB: setup blocks unmeasured, then the measured blocks (execute + state root + commit). */
-async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], blocks: Block[], workers: number) {
+export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], blocks: Block[], workers: number) {
   const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
   const dir = await mkdtemp(join(tmpdir(), 'parallax-bench-'));
   const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 16 });

@@ -6,15 +6,21 @@ import { EXIT, warn } from './output.ts';
 import { registerReplay } from './replay.ts';
 import { registerBench } from './bench.ts';
 import { registerSpec } from './spec.ts';
+import { registerRun } from './run.ts';
+import { registerVerify } from './verify.ts';
+import { registerDb } from './db.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('parallax')
     .description('Parallax: a standalone parallel EVM execution node that verifies a chain\'s EVM results')
-    .option('-c, --config <file>', 'configuration file (JSON) overlaid on config/default.json')
+    .option('-c, --config <file|preset>', 'configuration file (JSON) or preset (selendra-mainnet, selendra-testnet, anvil-dev) overlaid on config/default.json')
     .showHelpAfterError()
     .exitOverride();
+  registerRun(program);
+  registerVerify(program);
+  registerDb(program);
   registerReplay(program);
   registerBench(program);
   registerSpec(program);
@@ -31,7 +37,7 @@ async function main(): Promise<void> {
     }
     if (isParallaxError(e)) {
       warn(`error [${e.code}]: ${e.message}`);
-      process.exitCode = e.code === 'BLOCK_INVALID' || e.code === 'HEAD_MISMATCH' ? EXIT.MISMATCH : EXIT.BAD_INPUT;
+      process.exitCode = e.code === 'BLOCK_INVALID' || e.code === 'HEAD_MISMATCH' ? EXIT.MISMATCH : e.code === 'SOURCE_FAILED' || e.code === 'WORKER_FAILED' ? EXIT.INTERNAL : EXIT.BAD_INPUT;
       return;
     }
     warn(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);

@@ -39,7 +39,7 @@ Examples:
   $ parallax replay --reference --json replay.json   # with the library baseline, same run`,
     )
     .action(async (files: string[], options: { reference?: boolean; json?: string; workers?: number }, cmd: Command) => {
-      const cfg = await loadConfig(cmd.optsWithGlobals().config);
+      const cfg = await loadConfig({ file: cmd.optsWithGlobals().config });
       const opts = { ...options, workers: options.workers ?? cfg.engine.workers };
       const paths = files.length > 0 ? files : await defaultFixtures();
       const replayer = new FixtureReplayer({ workers: opts.workers, minParallelTxs: cfg.engine.minParallelTxs, txTimeoutMs: cfg.engine.txTimeoutMs });

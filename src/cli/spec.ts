@@ -22,7 +22,7 @@ Examples:
   $ parallax spec some/file.json --filter wallet --json results.json`,
     )
     .action(async (paths: string[], options: { workers?: number; filter?: string; json?: string; progress?: boolean }, cmd: Command) => {
-      const cfg = await loadConfig(cmd.optsWithGlobals().config);
+      const cfg = await loadConfig({ file: cmd.optsWithGlobals().config });
       const workers = options.workers ?? cfg.engine.workers;
       let n = 0;
       const t0 = performance.now();

@@ -16,7 +16,7 @@ import type { EVMMockBlockchainInterface, Log } from '@ethereumjs/evm';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
 import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
-import type { BlockRecord, StateStore } from '../state/store.ts';
+import type { BlockRecord, PreparedCommit, StateStore } from '../state/store.ts';
 import type { TrieUpdate } from '../state/trie.ts';
 import type { StateDiff } from '../state/types.ts';
 import { applyDaoFork, isDaoForkBlock } from './dao.ts';
@@ -249,7 +249,7 @@ export class BlockExecutor {
   }
 
   /** Persist an executed block: state, trie nodes, receipts, block record and head in one atomic batch. */
-  async commit(result: BlockResult): Promise<BlockRecord> {
+  async commit(result: BlockResult, verification?: PreparedCommit['verification']): Promise<BlockRecord> {
     const h = result.block.header;
     const record: BlockRecord = {
       number: h.number,
@@ -262,7 +262,7 @@ export class BlockExecutor {
       txCount: result.block.transactions.length,
       timestamp: h.timestamp,
     };
-    await this.store.commit({ record, diff: result.diff, trie: result.trie, receipts: result.encodedReceipts });
+    await this.store.commit({ record, diff: result.diff, trie: result.trie, receipts: result.encodedReceipts, verification });
     return record;
   }
 

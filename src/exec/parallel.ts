@@ -21,6 +21,7 @@ import { ParallaxError, errorMessage } from '../errors.ts';
 import { RollbackManager, type SpeculativeResult } from '../rollback/index.ts';
 import type { TxAccess } from '../state/overlay.ts';
 import type { StateDiff } from '../state/types.ts';
+import type { BlockRecord, PreparedCommit } from '../state/store.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import type { BlockExecutor, BlockResult } from './executor.ts';
 import { WorkerPool } from './pool.ts';
@@ -351,8 +352,13 @@ export class ParallelExecutor {
 
   /** Commit an executed block, then refresh the workers' caches with its diff. */
   async commit(result: BlockResult): Promise<void> {
-    await this.executor.commit(result);
-    if (this.pool === undefined) return;
+    await this.commitWith(result);
+  }
+
+  /** Commit with the block's verification record in the same atomic batch; returns the committed record. */
+  async commitWith(result: BlockResult, verification?: PreparedCommit['verification']): Promise<BlockRecord> {
+    const record = await this.executor.commit(result, verification);
+    if (this.pool === undefined) return record;
     const accounts: [string, Uint8Array | null][] = [...result.trie.accounts];
     const cleared: string[] = [];
     const slots: [string, Uint8Array][] = [];
@@ -361,6 +367,7 @@ export class ParallelExecutor {
       for (const [slot, v] of d.storage) slots.push([addr + slot, v]);
     }
     this.pool.broadcast({ t: 'commit', accounts, cleared, slots, codes: [...result.diff.codes] });
+    return record;
   }
 
   /** Continue on another executor (another store, possibly other chain rules): the workers' caches start over. */

@@ -9,6 +9,7 @@
  *   0x06 number(8)            -> executed block record
  *   0x07 number(8)            -> undo journal of that block (previous values of every flat record it changed)
  *   0x08 number(8)            -> receipts of that block
+ *   0x09 number(8)            -> verification record of that block (canonical roots, mismatches), JSON
  */
 export const P_ACCOUNT = 0x01;
 export const P_CODE = 0x02;
@@ -18,9 +19,12 @@ export const P_META = 0x05;
 export const P_BLOCK = 0x06;
 export const P_UNDO = 0x07;
 export const P_RECEIPTS = 0x08;
+export const P_VERIFY = 0x09;
 
 export const META_HEAD = metaKey('head');
 export const META_SCHEMA = metaKey('schema');
+/** Number of the last block recorded as a mismatch (8 bytes). */
+export const META_LAST_MISMATCH = metaKey('lastMismatch');
 export const SCHEMA_VERSION = 1;
 
 function metaKey(name: string): Uint8Array {

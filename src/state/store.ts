@@ -20,6 +20,8 @@ import {
   META_SCHEMA,
   P_BLOCK,
   P_RECEIPTS,
+  P_VERIFY,
+  META_LAST_MISMATCH,
   P_UNDO,
   SCHEMA_VERSION,
   accountKey,
@@ -139,6 +141,8 @@ export interface PreparedCommit {
   diff: StateDiff;
   trie: TrieUpdate;
   receipts: Uint8Array[];
+  /** The block's verification record (canonical roots, mismatches), stored in the same batch. */
+  verification?: { json: string; mismatch: boolean };
 }
 
 export class StateStore implements StateReader, NodeSource {
@@ -255,6 +259,26 @@ export class StateStore implements StateReader, NodeSource {
     return RLP.decode(v) as Uint8Array[];
   }
 
+  /** The verification record stored with block `n` (JSON), if any. */
+  async verification(n: bigint): Promise<unknown | undefined> {
+    const v = await this.db.get(numberKey(P_VERIFY, n));
+    if (v === undefined) return undefined;
+    try {
+      return JSON.parse(new TextDecoder().decode(v));
+    } catch (e) {
+      throw new ParallaxError('DB_CORRUPT', `verification record of block ${n} does not decode: ${errorMessage(e)}`);
+    }
+  }
+
+  /** The last block recorded as a mismatch and its record (none if it was unwound since). */
+  async lastMismatch(): Promise<{ number: bigint; record: unknown } | undefined> {
+    const v = await this.db.get(META_LAST_MISMATCH);
+    if (v === undefined || v.length !== 8) return undefined;
+    const n = new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0);
+    const record = (await this.verification(n)) as { matched?: boolean } | undefined;
+    return record === undefined || record.matched !== false ? undefined : { number: n, record };
+  }
+
   /** The state root of the committed head (the empty root for an empty database). */
   stateRoot(): Uint8Array {
     return this.headRecord?.stateRoot ?? KECCAK256_RLP;
@@ -287,7 +311,7 @@ export class StateStore implements StateReader, NodeSource {
     return run;
   }
 
-  private async commitNow({ record, diff, trie, receipts }: PreparedCommit): Promise<void> {
+  private async commitNow({ record, diff, trie, receipts, verification }: PreparedCommit): Promise<void> {
     const head = this.headRecord;
     if (head !== undefined && record.number !== head.number + 1n) {
       throw new ParallaxError('HEAD_MISMATCH', `block ${record.number} does not follow the executed head ${head.number}`, {
@@ -339,6 +363,10 @@ export class StateStore implements StateReader, NodeSource {
     const encodedRecord = encodeRecord(record);
     ops.push({ type: 'put', key: numberKey(P_BLOCK, record.number), value: encodedRecord });
     ops.push({ type: 'put', key: numberKey(P_RECEIPTS, record.number), value: RLP.encode(receipts) });
+    if (verification !== undefined) {
+      ops.push({ type: 'put', key: numberKey(P_VERIFY, record.number), value: new TextEncoder().encode(verification.json) });
+      if (verification.mismatch) ops.push({ type: 'put', key: META_LAST_MISMATCH, value: numberKey(P_VERIFY, record.number).subarray(1) });
+    }
     if (head !== undefined && this.opts.undoDepth > 0) {
       ops.push({ type: 'put', key: numberKey(P_UNDO, record.number), value: RLP.encode(undo) });
     }
@@ -405,6 +433,7 @@ export class StateStore implements StateReader, NodeSource {
       ops.push({ type: 'del', key: numberKey(P_UNDO, head.number) });
       ops.push({ type: 'del', key: numberKey(P_BLOCK, head.number) });
       ops.push({ type: 'del', key: numberKey(P_RECEIPTS, head.number) });
+      ops.push({ type: 'del', key: numberKey(P_VERIFY, head.number) });
       ops.push({ type: 'put', key: META_HEAD, value: encodeRecord(parent) });
       await this.db.batch(ops, { sync: this.opts.sync });
       this.accountCache.clear();

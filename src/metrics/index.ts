@@ -1,0 +1,136 @@
+/**
+ * Prometheus metrics, declared in one place against the daemon's own registry (never prom-client's global one), plus
+ * prom-client's default process, GC and event-loop metrics on the same registry.
+ *
+ * Names carry their unit (`_seconds`, `_bytes`, `_total`). Labels are few and bounded (a reason, a worker index, an
+ * RPC method from a fixed list); never a hash, an address or a block number. Gauges that describe the store (database
+ * size) are filled at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BlockStats } from '../exec/parallel.ts';
+
+export type ReexecReason = 'conflict' | 'serial_tail' | 'fallback';
+
+export interface MetricsOptions {
+  /** Collect prom-client's process, GC and event-loop metrics too (default true). */
+  defaults?: boolean;
+  /** Filled at scrape time: the size of the data directory in bytes. */
+  databaseBytes?: () => Promise<number> | number;
+}
+
+const BLOCK_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
+const RPC_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics(opts: MetricsOptions = {}) {
+  const registry = new Registry();
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
+  const reg = [registry];
+  const databaseBytes = opts.databaseBytes;
+  const m = {
+    registry,
+    blocksExecuted: new Counter({ name: 'parallax_blocks_executed_total', help: 'Blocks executed and committed', registers: reg }),
+    blocksVerified: new Counter({ name: 'parallax_blocks_verified_total', help: 'Blocks whose roots, bloom and gas equal the canonical header', registers: reg }),
+    blocksMismatched: new Counter({ name: 'parallax_blocks_mismatched_total', help: 'Blocks that differ from the canonical chain', registers: reg }),
+    mismatches: new Counter({
+      name: 'parallax_mismatches_total',
+      help: 'Mismatched fields by kind',
+      labelNames: ['field'] as const,
+      registers: reg,
+    }),
+    reorgs: new Counter({ name: 'parallax_reorgs_total', help: 'Chain reorganisations unwound', registers: reg }),
+    unwoundBlocks: new Counter({ name: 'parallax_unwound_blocks_total', help: 'Blocks unwound through the undo journal', registers: reg }),
+    executedHead: new Gauge({ name: 'parallax_executed_head', help: 'Number of the last executed and committed block', registers: reg }),
+    canonicalHead: new Gauge({ name: 'parallax_canonical_head', help: "Number of the source node's latest block", registers: reg }),
+    finalizedHead: new Gauge({ name: 'parallax_finalized_head', help: "Number of the source node's finalized block", registers: reg }),
+    lagBlocks: new Gauge({ name: 'parallax_lag_blocks', help: 'Canonical head minus executed head', registers: reg }),
+    blockSeconds: new Histogram({
+      name: 'parallax_block_execution_seconds',
+      help: 'Wall time per block: execution, state root and commit',
+      buckets: BLOCK_SECONDS,
+      registers: reg,
+    }),
+    gas: new Counter({ name: 'parallax_gas_total', help: 'Gas executed (rate() gives gas per second)', registers: reg }),
+    txs: new Counter({ name: 'parallax_transactions_total', help: 'Transactions executed', registers: reg }),
+    reexecutions: new Counter({
+      name: 'parallax_reexecutions_total',
+      help: 'Transactions executed again on the main thread, by reason',
+      labelNames: ['reason'] as const,
+      registers: reg,
+    }),
+    rollbackRate: new Gauge({ name: 'parallax_rollback_rate', help: 'Share of the last block\'s transactions re-executed after a conflict', registers: reg }),
+    parallelFraction: new Gauge({ name: 'parallax_parallel_fraction', help: 'Share of the last block\'s transactions committed from their first speculative run', registers: reg }),
+    blockMode: new Counter({
+      name: 'parallax_blocks_by_mode_total',
+      help: 'Blocks by execution mode (parallel, serial, fallback)',
+      labelNames: ['mode'] as const,
+      registers: reg,
+    }),
+    workerBusy: new Counter({
+      name: 'parallax_worker_busy_seconds_total',
+      help: 'Time each worker thread spent executing or recovering senders',
+      labelNames: ['worker'] as const,
+      registers: reg,
+    }),
+    workers: new Gauge({ name: 'parallax_workers', help: 'Execution worker threads (1 = serial path)', registers: reg }),
+    scheduling: new Counter({ name: 'parallax_scheduling_seconds_total', help: 'Main-thread time spent partitioning and dispatching blocks', registers: reg }),
+    stateRootSeconds: new Counter({ name: 'parallax_state_root_seconds_total', help: 'Time spent computing state roots', registers: reg }),
+    commitSeconds: new Counter({ name: 'parallax_state_commit_seconds_total', help: 'Time spent writing blocks to LevelDB', registers: reg }),
+    databaseBytes: new Gauge({
+      name: 'parallax_database_bytes',
+      help: 'Size of the LevelDB data directory',
+      registers: reg,
+      async collect() {
+        if (databaseBytes !== undefined) this.set(await databaseBytes());
+      },
+    }),
+    rpcSeconds: new Histogram({
+      name: 'parallax_rpc_request_seconds',
+      help: 'Latency of requests to the source node, by method',
+      labelNames: ['method'] as const,
+      buckets: RPC_SECONDS,
+      registers: reg,
+    }),
+    rpcErrors: new Counter({
+      name: 'parallax_rpc_errors_total',
+      help: 'Failed requests to the source node, by method',
+      labelNames: ['method'] as const,
+      registers: reg,
+    }),
+    rpcReconnects: new Counter({ name: 'parallax_rpc_reconnects_total', help: 'Times the source node came back after being unreachable', registers: reg }),
+    nodeUp: new Gauge({ name: 'parallax_node_up', help: '1 while the source node answers, 0 otherwise', registers: reg }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Metric names the daemon exports (its own and the default ones), for checks such as the dashboard test. */
+export async function exportedNames(metrics: Metrics): Promise<string[]> {
+  const names = new Set<string>();
+  for (const metric of await metrics.registry.getMetricsAsJSON()) {
+    names.add(metric.name);
+    if (metric.type === ('histogram' as unknown as typeof metric.type)) {
+      for (const s of ['_bucket', '_sum', '_count']) names.add(metric.name + s);
+    }
+  }
+  return [...names].sort();
+}
+
+/** Record one executed block's figures. */
+export function recordBlock(m: Metrics, b: { gas: bigint; txs: number; seconds: number; stateRootMs: number; commitMs: number; stats: BlockStats }): void {
+  m.blocksExecuted.inc();
+  m.gas.inc(Number(b.gas));
+  m.txs.inc(b.txs);
+  m.blockSeconds.observe(b.seconds);
+  const s = b.stats;
+  m.blockMode.inc({ mode: s.mode });
+  if (s.reexecuted > 0) m.reexecutions.inc({ reason: 'conflict' }, s.reexecuted);
+  if (s.mode === 'parallel' && s.serialTail > 0) m.reexecutions.inc({ reason: 'serial_tail' }, s.serialTail);
+  if (s.mode === 'fallback') m.reexecutions.inc({ reason: 'fallback' }, s.txs);
+  m.rollbackRate.set(s.rollbackRate);
+  m.parallelFraction.set(s.parallelFraction);
+  s.workerBusyMs.forEach((ms, w) => m.workerBusy.inc({ worker: String(w) }, ms / 1000));
+  m.scheduling.inc(s.schedulingMs / 1000);
+  m.stateRootSeconds.inc(b.stateRootMs / 1000);
+  m.commitSeconds.inc(b.commitMs / 1000);
+}

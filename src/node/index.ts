@@ -1,0 +1,417 @@
+/**
+ * The daemon as a library: ingest (a BlockSource) -> engine (ParallelExecutor over the StateStore) -> verify, with
+ * metrics and logs. The CLI (`parallax run`, `dev`, `verify`), the tests and the benchmarks drive this same code.
+ *
+ *   const node = await ParallaxNode.open({ config, source, log, metrics });
+ *   await node.follow({ signal });   // until aborted, `until`, or a mismatch under the halt policy
+ *   await node.close();              // engine, source, then the database last
+ *
+ * One block at a time: fetched ahead (bounded prefetch), checked to extend the executed head (else the reorg is
+ * unwound through the undo journal), executed, verified against the canonical header, committed in one atomic batch
+ * with its verification record. A stop request is honoured between blocks, so the database always ends at a
+ * committed block; a restart resumes from the executed head.
+ */
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Common } from '@ethereumjs/common';
+import { Hardfork } from '@ethereumjs/common';
+import { createCommon, type ChainProfile } from '../chain/profile.ts';
+import type { Config } from '../config/index.ts';
+import { loadKzg, nativeCrypto } from '../crypto/index.ts';
+import { ParallaxError, isParallaxError } from '../errors.ts';
+import { BlockExecutor } from '../exec/executor.ts';
+import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
+import type { Logger } from '../log/index.ts';
+import { recordBlock, type Metrics } from '../metrics/index.ts';
+import { sleep } from '../source/ethereum/rpc.ts';
+import type { BlockSource, ChainSetup, SourceBlock } from '../source/types.ts';
+import { createDatabase } from '../state/db.ts';
+import { allocToDiff, commitGenesis } from '../state/genesis.ts';
+import { StateStore, type BlockRecord } from '../state/store.ts';
+import { bytesEqual, hex } from '../util/bytes.ts';
+import { compare, diagnose, type VerificationRecord } from '../verify/index.ts';
+
+export interface NodeOptions {
+  config: Config;
+  source: BlockSource;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export interface BlockReport {
+  number: bigint;
+  hash: string;
+  txs: number;
+  gas: bigint;
+  ms: number;
+  mgasPerSec: number;
+  reexecuted: number;
+  mode: BlockStats['mode'];
+  verification: VerificationRecord;
+}
+
+export interface FollowOptions {
+  signal?: AbortSignal;
+  /** Stop once this block is executed. */
+  until?: bigint;
+  /** Called after every committed block. */
+  onBlock?: (r: BlockReport) => void;
+}
+
+export interface FollowResult {
+  /** Why following stopped. */
+  reason: 'aborted' | 'until' | 'halted';
+  head: bigint;
+  matched: number;
+  mismatched: number;
+}
+
+export interface NodeStatus {
+  source: { kind: string; url: string; up: boolean };
+  chain: { name: string; chainId: number };
+  heads: { executed: string; canonical: string | null; finalized: string | null; lag: number | null };
+  lastBlock: { number: string; hash: string; stateRoot: string; receiptsRoot: string; matched: boolean | null } | null;
+  lastMismatch: unknown;
+  workers: { count: number; lastMode: string | null; lastRollbackRate: number | null; lastParallelFraction: number | null };
+  counts: { executed: number; matched: number; mismatched: number; reorgs: number };
+  startedAt: string;
+}
+
+const p = (b: Uint8Array) => '0x' + hex(b);
+
+export class ParallaxNode {
+  readonly config: Config;
+  readonly source: BlockSource;
+  readonly store: StateStore;
+  readonly chain: ChainSetup;
+  readonly engine: ParallelExecutor;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly common: Common;
+  private canonicalHead: bigint | undefined;
+  private finalizedHead: bigint | undefined;
+  private sourceUp = false;
+  private last: { record: BlockRecord; matched: boolean; stats: BlockStats } | undefined;
+  private counts = { executed: 0, matched: 0, mismatched: 0, reorgs: 0 };
+  private readonly startedAt = new Date().toISOString();
+  private closed = false;
+
+  private constructor(o: NodeOptions, store: StateStore, chain: ChainSetup, common: Common, engine: ParallelExecutor) {
+    this.config = o.config;
+    this.source = o.source;
+    this.log = o.log;
+    this.metrics = o.metrics;
+    this.store = store;
+    this.chain = chain;
+    this.common = common;
+    this.engine = engine;
+  }
+
+  /** Open the database (taking its lock), connect the source, initialise from genesis if empty, start the workers. */
+  static async open(o: NodeOptions): Promise<ParallaxNode> {
+    const { config, source, log } = o;
+    const dir = resolve(config.dataDir);
+    await mkdir(dir, { recursive: true });
+    const chain = await source.open();
+    const kzg = chainUsesKzg(chain.profile) ? await loadKzg() : undefined;
+    const common = createCommon(chain.profile, nativeCrypto(kzg));
+    let store: StateStore;
+    try {
+      store = await StateStore.open(createDatabase(dir), common, { undoDepth: config.store.undoDepth, cacheEntries: config.store.cacheEntries, sync: config.store.sync });
+    } catch (e) {
+      if (isParallaxError(e, 'DB_LOCKED')) {
+        throw new ParallaxError('DB_LOCKED', `data directory ${dir} is in use by another Parallax process; stop it or choose another dataDir`, { dataDir: dir }, { cause: e });
+      }
+      throw e;
+    }
+    try {
+      await ParallaxNode.initialise(store, chain, dir, log);
+      const executor = await BlockExecutor.create({ common, store });
+      const engine = await ParallelExecutor.create(executor, {
+        workers: config.engine.workers,
+        minParallelTxs: config.engine.minParallelTxs,
+        txTimeoutMs: config.engine.txTimeoutMs,
+        profile: chain.profile,
+        kzg: kzg !== undefined,
+      });
+      o.metrics.workers.set(config.engine.workers);
+      o.metrics.executedHead.set(Number(store.head()!.number));
+      return new ParallaxNode(o, store, chain, common, engine);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+
+  /** An empty database gets the genesis state, checked against the node's genesis header first (nothing written if it differs). */
+  private static async initialise(store: StateStore, chain: ChainSetup, dir: string, log: Logger): Promise<void> {
+    const g = chain.genesis;
+    const head = store.head();
+    if (head === undefined) {
+      const trie = await store.computeTrie(allocToDiff(chain.alloc, 'genesis alloc'));
+      if (g.stateRoot !== undefined && !bytesEqual(trie.stateRoot, g.stateRoot)) {
+        throw new ParallaxError(
+          'CONFIG_INVALID',
+          `the genesis allocation gives state root ${p(trie.stateRoot)}, the node's block ${g.number} has ${p(g.stateRoot)}: wrong genesis file for this node`,
+          { key: 'source.genesis' },
+        );
+      }
+      await commitGenesis(store, chain.alloc, { number: g.number, hash: g.hash, parentHash: g.parentHash, timestamp: g.timestamp }, 'genesis alloc');
+      log.info({ dataDir: dir, block: Number(g.number), stateRoot: p(trie.stateRoot) }, 'database initialised from genesis');
+      return;
+    }
+    const first = await store.blockRecord(g.number);
+    if (first !== undefined && !bytesEqual(first.hash, g.hash)) {
+      throw new ParallaxError(
+        'HEAD_MISMATCH',
+        `data directory ${dir} holds another chain (its block ${g.number} is ${p(first.hash)}, the node's is ${p(g.hash)}); use another dataDir`,
+        { dataDir: dir },
+      );
+    }
+    log.info({ dataDir: dir, head: Number(head.number), hash: p(head.hash) }, 'resuming from the executed head');
+  }
+
+  /** Follow the source until `signal` aborts, `until` is executed, or a mismatch under the halt policy. */
+  async follow(opts: FollowOptions = {}): Promise<FollowResult> {
+    const { signal, until, onBlock } = opts;
+    const cfg = this.config;
+    const prefetched = new Map<bigint, Promise<SourceBlock | undefined | Error>>();
+    let matched = 0;
+    let mismatched = 0;
+    let lastHeadPoll = 0;
+    const done = (reason: FollowResult['reason']): FollowResult => ({ reason, head: this.store.head()!.number, matched, mismatched });
+    while (signal?.aborted !== true) {
+      const head = this.store.head()!;
+      if (until !== undefined && head.number >= until) return done('until');
+      const next = head.number + 1n;
+      // Poll the node's head when we may have caught up, or every poll interval while catching up.
+      if (this.canonicalHead === undefined || next > this.canonicalHead || performance.now() - lastHeadPoll > cfg.source.pollMs) {
+        lastHeadPoll = performance.now();
+        await this.pollHeads(signal);
+        if (isAborted(signal)) break;
+      }
+      if (next > this.canonicalHead!) {
+        await sleep(cfg.source.pollMs, signal);
+        continue;
+      }
+      const last = until === undefined ? this.canonicalHead! : minBig(until, this.canonicalHead!);
+      for (let k = next; k < next + BigInt(cfg.source.prefetch) && k <= last; k++) {
+        if (!prefetched.has(k)) prefetched.set(k, this.fetch(k));
+      }
+      const got = await (prefetched.get(next) ?? this.fetch(next));
+      prefetched.delete(next);
+      if (got instanceof Error) throw got;
+      if (got === undefined) {
+        // The node no longer has this block (a reorg to a shorter chain): look again.
+        prefetched.clear();
+        this.canonicalHead = undefined;
+        continue;
+      }
+      if (!bytesEqual(got.block.header.parentHash, head.hash)) {
+        prefetched.clear();
+        await this.unwindReorg(signal);
+        continue;
+      }
+      const report = await this.executeBlock(got);
+      if (report.verification.matched) matched++;
+      else mismatched++;
+      onBlock?.(report);
+      if (!report.verification.matched && cfg.verify.onMismatch === 'halt') {
+        this.log.error({ block: Number(report.number) }, 'halting on a mismatch (verify.onMismatch = halt)');
+        return done('halted');
+      }
+    }
+    return done('aborted');
+  }
+
+  private fetch(n: bigint): Promise<SourceBlock | undefined | Error> {
+    // Each block gets its own Common: decoding sets the fork, and prefetched blocks may be of different forks.
+    return this.source.block(n, this.common.copy()).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  }
+
+  private async pollHeads(signal?: AbortSignal): Promise<void> {
+    try {
+      this.canonicalHead = await this.source.head();
+      this.finalizedHead = await this.source.finalized();
+      this.sourceUp = true;
+    } catch (e) {
+      this.sourceUp = false;
+      if (signal?.aborted === true) return;
+      throw e;
+    }
+    this.metrics.canonicalHead.set(Number(this.canonicalHead));
+    if (this.finalizedHead !== undefined) this.metrics.finalizedHead.set(Number(this.finalizedHead));
+    this.metrics.lagBlocks.set(Math.max(0, Number(this.canonicalHead - this.store.head()!.number)));
+  }
+
+  /** Walk back to the last block both sides agree on and unwind to it through the undo journal. */
+  private async unwindReorg(signal?: AbortSignal): Promise<void> {
+    const head = this.store.head()!;
+    let n = head.number;
+    const floor = head.number - BigInt(await this.store.unwindableDepth());
+    while (n > floor) {
+      if (signal?.aborted === true) return;
+      const ours = await this.store.blockRecord(n);
+      const theirs = await this.source.hashAt(n);
+      if (ours !== undefined && theirs !== undefined && bytesEqual(ours.hash, theirs)) break;
+      n--;
+    }
+    const ours = await this.store.blockRecord(n);
+    const theirs = await this.source.hashAt(n);
+    if (ours === undefined || theirs === undefined || !bytesEqual(ours.hash, theirs)) {
+      throw new ParallaxError(
+        'UNWIND_TOO_DEEP',
+        `reorganisation deeper than the undo journal: no common block with the node between ${floor} and ${head.number} (store.undoDepth ${this.config.store.undoDepth}); re-sync into an empty dataDir`,
+        { head: head.number },
+      );
+    }
+    const depth = Number(head.number - n);
+    await this.store.unwind(depth);
+    this.engine.invalidateCaches();
+    this.counts.reorgs++;
+    this.metrics.reorgs.inc();
+    this.metrics.unwoundBlocks.inc(depth);
+    this.metrics.executedHead.set(Number(n));
+    this.log.warn({ from: Number(head.number), to: Number(n), depth }, 'reorganisation: unwound to the common block');
+  }
+
+  private async executeBlock({ block, canonical }: SourceBlock): Promise<BlockReport> {
+    const t0 = performance.now();
+    let executed;
+    try {
+      executed = await this.engine.execute(block);
+    } catch (e) {
+      if (isParallaxError(e, 'BLOCK_INVALID')) {
+        // The chain included a block Parallax cannot execute: a consensus disagreement, never to be skipped.
+        this.metrics.blocksMismatched.inc();
+        this.metrics.mismatches.inc({ field: 'invalid' });
+        this.log.error({ block: Number(canonical.number), hash: p(canonical.hash), err: e }, 'canonical block is invalid for Parallax');
+      }
+      throw e;
+    }
+    const { result, stats } = executed;
+    const rec = compare(result, canonical);
+    if (!rec.matched) await diagnose(rec, result, this.source, canonical.number).catch(() => {});
+    const t1 = performance.now();
+    const record = await this.engine.commitWith(result, { json: JSON.stringify(rec), mismatch: !rec.matched });
+    const t2 = performance.now();
+    const ms = t2 - t0;
+    recordBlock(this.metrics, { gas: result.gasUsed, txs: block.transactions.length, seconds: ms / 1000, stateRootMs: result.timings.stateRootMs, commitMs: t2 - t1, stats });
+    this.metrics.executedHead.set(Number(record.number));
+    if (this.canonicalHead !== undefined) this.metrics.lagBlocks.set(Math.max(0, Number(this.canonicalHead - record.number)));
+    this.counts.executed++;
+    if (rec.matched) {
+      this.counts.matched++;
+      this.metrics.blocksVerified.inc();
+    } else {
+      this.counts.mismatched++;
+      this.metrics.blocksMismatched.inc();
+      for (const m of rec.mismatches) this.metrics.mismatches.inc({ field: m.field });
+      this.log.error(
+        { block: Number(record.number), hash: rec.hash, mismatches: rec.mismatches, firstTx: rec.firstTx, state: rec.state },
+        'MISMATCH: block differs from the canonical chain',
+      );
+    }
+    this.last = { record, matched: rec.matched, stats };
+    const report: BlockReport = {
+      number: record.number,
+      hash: rec.hash,
+      txs: block.transactions.length,
+      gas: result.gasUsed,
+      ms,
+      mgasPerSec: ms > 0 ? Number(result.gasUsed) / ms / 1000 : 0,
+      reexecuted: stats.reexecuted,
+      mode: stats.mode,
+      verification: rec,
+    };
+    this.log.info(
+      {
+        block: Number(record.number),
+        txs: report.txs,
+        gas: Number(report.gas),
+        ms: Math.round(ms * 10) / 10,
+        mgasPerSec: Math.round(report.mgasPerSec * 100) / 100,
+        reexecuted: stats.reexecuted,
+        mode: stats.mode,
+        verified: rec.matched ? 'match' : 'MISMATCH',
+      },
+      'block',
+    );
+    return report;
+  }
+
+  /** Caught up with the node within `http.readyLagBlocks`. */
+  ready(): boolean {
+    if (!this.sourceUp || this.canonicalHead === undefined) return false;
+    return this.canonicalHead - this.store.head()!.number <= BigInt(this.config.http.readyLagBlocks);
+  }
+
+  async status(): Promise<NodeStatus> {
+    const head = this.store.head()!;
+    const lastMismatch = await this.store.lastMismatch();
+    return {
+      source: { kind: this.source.kind, url: this.source.label, up: this.sourceUp },
+      chain: { name: this.chain.profile.name, chainId: this.chain.profile.chainId },
+      heads: {
+        executed: head.number.toString(),
+        canonical: this.canonicalHead?.toString() ?? null,
+        finalized: this.finalizedHead?.toString() ?? null,
+        lag: this.canonicalHead === undefined ? null : Math.max(0, Number(this.canonicalHead - head.number)),
+      },
+      lastBlock: {
+        number: head.number.toString(),
+        hash: p(head.hash),
+        stateRoot: p(head.stateRoot),
+        receiptsRoot: p(head.receiptsRoot),
+        matched: this.last?.record.number === head.number ? this.last.matched : null,
+      },
+      lastMismatch: lastMismatch?.record ?? null,
+      workers: {
+        count: this.config.engine.workers,
+        lastMode: this.last?.stats.mode ?? null,
+        lastRollbackRate: this.last?.stats.rollbackRate ?? null,
+        lastParallelFraction: this.last?.stats.parallelFraction ?? null,
+      },
+      counts: { ...this.counts },
+      startedAt: this.startedAt,
+    };
+  }
+
+  /** The roots Parallax computed for block `n` and the canonical ones it was checked against. */
+  async roots(n: bigint): Promise<unknown | undefined> {
+    const r = await this.store.blockRecord(n);
+    if (r === undefined) return undefined;
+    const v = (await this.store.verification(n)) as VerificationRecord | undefined;
+    return {
+      number: n.toString(),
+      hash: p(r.hash),
+      parallax: { stateRoot: p(r.stateRoot), receiptsRoot: p(r.receiptsRoot), logsBloom: p(r.logsBloom), gasUsed: r.gasUsed.toString() },
+      canonical: v?.canonical ?? null,
+      matched: v?.matched ?? null,
+      mismatches: v?.mismatches ?? [],
+    };
+  }
+
+  /** Workers, the source, then the database last. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.engine.close().catch((e) => this.log.warn({ err: e }, 'closing the workers failed'));
+    await this.source.close().catch((e) => this.log.warn({ err: e }, 'closing the source failed'));
+    await this.store.close();
+  }
+}
+
+function isAborted(signal?: AbortSignal): boolean {
+  return signal?.aborted === true;
+}
+
+function minBig(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+/** KZG (the point-evaluation precompile, blob transactions) is needed only from Cancun on. */
+function chainUsesKzg(profile: ChainProfile): boolean {
+  return profile.forks === undefined || profile.forks.some((f) => f.name === Hardfork.Cancun || f.name === Hardfork.Prague || f.name === Hardfork.Osaka);
+}
+

@@ -1,0 +1,57 @@
+/** The block sources and the one place that picks one from the configuration. */
+import type { Config } from '../config/index.ts';
+import { redactUrl } from '../config/index.ts';
+import { ParallaxError } from '../errors.ts';
+import type { Metrics } from '../metrics/index.ts';
+import type { Logger } from '../log/index.ts';
+import { EthereumSource } from './ethereum/index.ts';
+import type { RpcHooks } from './ethereum/rpc.ts';
+import type { BlockSource } from './types.ts';
+
+export type { BlockSource, SourceBlock, CanonicalBlock, ChainSetup } from './types.ts';
+
+/** RPC hooks that feed the metrics and log retries (method names come from a fixed set: bounded labels). */
+export function rpcHooks(metrics: Metrics, log: Logger): RpcHooks {
+  return {
+    request(method, seconds, ok) {
+      metrics.rpcSeconds.observe({ method }, seconds);
+      if (!ok) metrics.rpcErrors.inc({ method });
+    },
+    reconnect() {
+      metrics.rpcReconnects.inc();
+      log.info('source node reachable again');
+    },
+    up(up) {
+      metrics.nodeUp.set(up ? 1 : 0);
+    },
+    retry(method, attempt, ms, error) {
+      log.warn({ method, attempt, retryInMs: ms, error }, 'source request failed; retrying');
+    },
+  };
+}
+
+export interface SourceOptions {
+  /** Give up after `source.retries` (one-shot commands) or retry forever (the daemon). */
+  retryForever: boolean;
+  hooks?: RpcHooks;
+  signal?: AbortSignal;
+}
+
+export function createSource(cfg: Config, opts: SourceOptions): BlockSource {
+  const s = cfg.source;
+  const common = {
+    url: s.url,
+    label: redactUrl(s.url),
+    timeoutMs: s.timeoutMs,
+    retries: opts.retryForever ? Infinity : s.retries,
+    backoffMaxMs: s.backoffMaxMs,
+    hooks: opts.hooks,
+    signal: opts.signal,
+  };
+  switch (s.kind) {
+    case 'ethereum':
+      return new EthereumSource({ ...common, genesis: s.genesis === '' ? undefined : s.genesis });
+    case 'selendra':
+      throw new ParallaxError('CONFIG_INVALID', 'source.kind "selendra": the Selendra source is not part of this version yet; use an Ethereum JSON-RPC source', { key: 'source.kind' });
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Verification: Parallax's results for a block against the canonical chain's. Compares the header values (state root
+ * where the chain has a real one, receipts root, logs bloom, gas used); on a mismatch, asks the source for what it
+ * can tell (receipts, post-state) and names the first differing transaction and the differing accounts and slots.
+ */
+import { RLP } from '@ethereumjs/rlp';
+import type { BlockResult } from '../exec/executor.ts';
+import { bytesEqual, hex } from '../util/bytes.ts';
+import type { BlockSource, CanonicalBlock } from '../source/types.ts';
+
+export type Field = 'stateRoot' | 'receiptsRoot' | 'logsBloom' | 'gasUsed';
+
+export interface FieldMismatch {
+  field: Field;
+  ours: string;
+  canonical: string;
+}
+
+export interface TxMismatch {
+  index: number;
+  hash: string;
+  what: string;
+  ours: string;
+  canonical: string;
+}
+
+export interface StateMismatch {
+  account: string;
+  slot?: string;
+  field: string;
+  ours: string;
+  canonical: string;
+}
+
+export interface VerificationRecord {
+  number: string;
+  hash: string;
+  matched: boolean;
+  ours: Record<Field, string>;
+  canonical: Partial<Record<Field, string>>;
+  mismatches: FieldMismatch[];
+  firstTx?: TxMismatch;
+  state?: StateMismatch[];
+  at: string;
+}
+
+const p = (b: Uint8Array) => '0x' + hex(b);
+
+/** Compare header values; a field the chain does not carry (Frontier's state root) is not compared. */
+export function compare(result: BlockResult, c: CanonicalBlock): VerificationRecord {
+  const ours: Record<Field, string> = {
+    stateRoot: p(result.stateRoot),
+    receiptsRoot: p(result.receiptsRoot),
+    logsBloom: p(result.logsBloom),
+    gasUsed: result.gasUsed.toString(),
+  };
+  const canonical: Partial<Record<Field, string>> = {
+    receiptsRoot: p(c.receiptsRoot),
+    logsBloom: p(c.logsBloom),
+    gasUsed: c.gasUsed.toString(),
+  };
+  if (c.stateRoot !== undefined) canonical.stateRoot = p(c.stateRoot);
+  const mismatches: FieldMismatch[] = [];
+  if (c.stateRoot !== undefined && !bytesEqual(result.stateRoot, c.stateRoot)) mismatches.push({ field: 'stateRoot', ours: ours.stateRoot, canonical: canonical.stateRoot! });
+  if (!bytesEqual(result.receiptsRoot, c.receiptsRoot)) mismatches.push({ field: 'receiptsRoot', ours: ours.receiptsRoot, canonical: canonical.receiptsRoot! });
+  if (!bytesEqual(result.logsBloom, c.logsBloom)) mismatches.push({ field: 'logsBloom', ours: ours.logsBloom, canonical: canonical.logsBloom! });
+  if (result.gasUsed !== c.gasUsed) mismatches.push({ field: 'gasUsed', ours: ours.gasUsed, canonical: canonical.gasUsed! });
+  return { number: c.number.toString(), hash: p(c.hash), matched: mismatches.length === 0, ours, canonical, mismatches, at: new Date().toISOString() };
+}
+
+/** Ask the source what it can tell about a mismatched block: first differing receipt, differing post-state. */
+export async function diagnose(rec: VerificationRecord, result: BlockResult, source: BlockSource, n: bigint): Promise<void> {
+  const theirs = await source.receipts?.(n).catch(() => undefined);
+  if (theirs !== undefined) {
+    for (let i = 0; i < Math.max(theirs.length, result.txs.length); i++) {
+      const t = theirs[i];
+      const o = result.txs[i];
+      const hash = t?.hash ?? p(result.block.transactions[i]?.hash() ?? new Uint8Array());
+      if (t === undefined || o === undefined) {
+        rec.firstTx = { index: i, hash, what: 'presence', ours: o === undefined ? 'absent' : 'present', canonical: t === undefined ? 'absent' : 'present' };
+        break;
+      }
+      const status = o.reverted ? 0 : 1;
+      const cumulative = (o.receipt as { cumulativeBlockGasUsed: bigint }).cumulativeBlockGasUsed;
+      const checks: [string, string, string][] = [
+        ['status', String(status), String(t.status)],
+        ['cumulativeGasUsed', cumulative.toString(), t.cumulativeGasUsed.toString()],
+        ['logs', String(o.receipt.logs.length), String(t.logs)],
+      ];
+      if (t.contractAddress !== undefined && o.createdAddress !== undefined) checks.push(['contractAddress', p(o.createdAddress), t.contractAddress]);
+      const bad = checks.find(([, a, b]) => a !== b);
+      if (bad !== undefined) {
+        rec.firstTx = { index: i, hash, what: bad[0], ours: bad[1], canonical: bad[2] };
+        break;
+      }
+    }
+  }
+  const post = await source.stateDiff?.(n).catch(() => undefined);
+  if (post !== undefined) {
+    const state: StateMismatch[] = [];
+    const ours = result.diff.accounts;
+    for (const [addr, a] of post.accounts) {
+      const d = ours.get(addr.replace(/^0x/, ''));
+      if (d === undefined) {
+        state.push({ account: addr, field: 'touched', ours: 'unchanged', canonical: 'changed' });
+        continue;
+      }
+      if (a.balance !== undefined && d.account != null && d.account.balance !== a.balance) {
+        state.push({ account: addr, field: 'balance', ours: String(d.account?.balance), canonical: a.balance.toString() });
+      }
+      if (a.nonce !== undefined && d.account != null && d.account.nonce !== a.nonce) {
+        state.push({ account: addr, field: 'nonce', ours: String(d.account?.nonce), canonical: a.nonce.toString() });
+      }
+      for (const [slot, v] of a.storage) {
+        const mine = d.storage.get(BigInt(slot).toString(16).padStart(64, '0'));
+        if (mine === undefined) continue;
+        const mineV = mine.length === 0 ? 0n : BigInt(p(mine));
+        if (mineV !== v) state.push({ account: addr, slot, field: 'storage', ours: '0x' + mineV.toString(16), canonical: '0x' + v.toString(16) });
+      }
+    }
+    if (state.length > 0) rec.state = state.slice(0, 32);
+  }
+}
+
+/** Decode a stored receipts list's statuses (for db inspect). */
+export function receiptStatuses(encoded: Uint8Array[]): number[] {
+  return encoded.map((r) => {
+    const body = r[0] <= 0x7f ? r.subarray(1) : r;
+    const fields = RLP.decode(body) as Uint8Array[];
+    return fields[0].length === 1 && fields[0][0] === 1 ? 1 : 0;
+  });
+}
