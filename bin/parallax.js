@@ -6,4 +6,5 @@ if (major < 22 || (major === 22 && minor < 18)) {
     'Run it through npm (npm run parallax -- <command>), which uses the Node 24 installed in node_modules.\n');
   process.exit(2);
 }
-await import('../src/cli/main.ts');
+const { main } = await import('../src/cli/main.ts');
+await main();

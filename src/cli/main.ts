@@ -9,6 +9,7 @@ import { registerSpec } from './spec.ts';
 import { registerRun } from './run.ts';
 import { registerVerify } from './verify.ts';
 import { registerDb } from './db.ts';
+import { registerDev } from './dev.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerRun(program);
+  registerDev(program);
   registerVerify(program);
   registerDb(program);
   registerReplay(program);
@@ -27,7 +29,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (e) {
@@ -45,4 +47,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (import.meta.main) await main();

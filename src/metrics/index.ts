@@ -134,3 +134,17 @@ export function recordBlock(m: Metrics, b: { gas: bigint; txs: number; seconds: 
   m.stateRootSeconds.inc(b.stateRootMs / 1000);
   m.commitSeconds.inc(b.commitMs / 1000);
 }
+
+/** Markdown table of the project's own metrics (name, type, labels, help), for the README: generated, never hand-kept. */
+export async function metricsTable(metrics: Metrics): Promise<string> {
+  const rows: string[] = [];
+  for (const m of await metrics.registry.getMetricsAsJSON()) {
+    if (!m.name.startsWith('parallax_')) continue;
+    const labels = new Set<string>();
+    for (const v of m.values) for (const k of Object.keys(v.labels ?? {})) if (k !== 'le') labels.add(k);
+    const declared = (metrics.registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] } | undefined)?.labelNames ?? [];
+    for (const l of declared) labels.add(l);
+    rows.push(`| \`${m.name}\` | ${String(m.type)} | ${[...labels].join(', ')} | ${m.help} |`);
+  }
+  return ['| metric | type | labels | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
