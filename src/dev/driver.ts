@@ -7,14 +7,27 @@ import type { TypedTransaction } from '@ethereumjs/tx';
 import { TRAFFIC_CHAIN, type TrafficGenerator } from '../bench/traffic.ts';
 import { randomBlocks } from '../bench/workloads.ts';
 import type { RpcClient } from '../source/ethereum/rpc.ts';
-import { hex } from '../util/bytes.ts';
+import { fromHex, hex } from '../util/bytes.ts';
+import { keccak256 } from '../crypto/index.ts';
 import type { GenesisFile } from '../source/ethereum/genesis.ts';
+
+/** A mined block as the node ordered it: enough to mine the same chain again on a fresh node. */
+export interface MinedBlock {
+  number: bigint;
+  hash: string;
+  timestamp: bigint;
+  rawTxs: string[];
+}
 
 export interface DriverOptions {
   /** Declared gas of the transactions sent per mined block stays under this (the node's block gas limit). */
   blockGasLimit: bigint;
   /** Transactions in flight at once while sending. */
   concurrency?: number;
+  /** Block timestamps: genesis timestamp + number * this (seconds); 0 = the node's clock. */
+  blockTime?: number;
+  /** Keep every mined block's transactions (for `replay` after a node restart). */
+  record?: boolean;
 }
 
 export class RpcTrafficDriver {
@@ -25,8 +38,14 @@ export class RpcTrafficDriver {
   constructor(rpc: RpcClient, gen: TrafficGenerator, opts: DriverOptions) {
     this.rpc = rpc;
     this.gen = gen;
-    this.opts = { concurrency: 16, ...opts };
+    this.opts = { concurrency: 16, blockTime: 0, record: false, ...opts };
   }
+
+  /** Blocks mined so far, as the node ordered them (when recording). */
+  readonly mined: MinedBlock[] = [];
+  private genesisTime: bigint | undefined;
+  /** Raw transactions sent and not yet seen in a block, by hash (when recording). */
+  private readonly sent = new Map<string, string>();
 
   /** A geth-style genesis for the generator's accounts on a proof-of-stake chain through Shanghai (or Cancun). */
   static genesisFile(gen: TrafficGenerator, hardfork: 'shanghai' | 'cancun', chainId = TRAFFIC_CHAIN.chainId): GenesisFile {
@@ -48,14 +67,51 @@ export class RpcTrafficDriver {
     const worker = async () => {
       while (next < txs.length) {
         const tx = txs[next++];
-        await this.rpc.call('eth_sendRawTransaction', ['0x' + hex(tx.serialize())]);
+        const raw = '0x' + hex(tx.serialize());
+        if (this.opts.record) this.sent.set('0x' + hex(tx.hash()), raw);
+        await this.rpc.call('eth_sendRawTransaction', [raw]);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, txs.length) }, worker));
   }
 
+  /** Send already-signed transactions (0x-hex), in order. */
+  async sendRaw(raws: string[]): Promise<void> {
+    for (const raw of raws) {
+      if (this.opts.record) this.sent.set('0x' + hex(keccak256(fromHex(raw))), raw);
+      await this.rpc.call('eth_sendRawTransaction', [raw]);
+    }
+  }
+
   async mine(): Promise<void> {
-    await this.rpc.call('evm_mine', []);
+    let params: unknown[] = [];
+    if (this.opts.blockTime > 0) {
+      if (this.genesisTime === undefined) this.genesisTime = BigInt((await this.rpc.call<{ timestamp: string }>('eth_getBlockByNumber', ['0x0', false])).timestamp);
+      const head = BigInt(await this.rpc.call<string>('eth_blockNumber'));
+      params = [Number(this.genesisTime + (head + 1n) * BigInt(this.opts.blockTime))];
+    }
+    await this.rpc.call('evm_mine', params);
+    if (this.opts.record) {
+      const b = await this.rpc.call<{ number: string; hash: string; timestamp: string; transactions: { hash: string }[] }>('eth_getBlockByNumber', ['latest', false]);
+      const rawTxs: string[] = [];
+      for (const h of b.transactions as unknown as string[]) {
+        const raw = this.sent.get(h);
+        if (raw === undefined) throw new Error(`block ${b.number} holds transaction ${h} the driver did not send`);
+        rawTxs.push(raw);
+        this.sent.delete(h);
+      }
+      this.mined.push({ number: BigInt(b.number), hash: b.hash, timestamp: BigInt(b.timestamp), rawTxs });
+    }
+  }
+
+  /** Mine recorded blocks again on a fresh node started with the same genesis and initialDate: the same chain. */
+  async replay(blocks: MinedBlock[]): Promise<void> {
+    for (const b of blocks) {
+      for (const raw of b.rawTxs) await this.rpc.call('eth_sendRawTransaction', [raw]);
+      await this.rpc.call('evm_mine', [Number(b.timestamp)]);
+      const got = await this.rpc.call<{ hash: string }>('eth_getBlockByNumber', ['0x' + b.number.toString(16), false]);
+      if (got.hash !== b.hash) throw new Error(`replayed block ${b.number} hashes to ${got.hash}, first time ${b.hash}`);
+    }
   }
 
   /** Send `txs` in as many blocks as their declared gas needs, mining each. Returns the blocks mined. */

@@ -22,6 +22,8 @@ export interface HardhatOptions {
   hardfork: string;
   blockGasLimit: bigint;
   initialBaseFeePerGas: bigint;
+  /** Genesis timestamp (ISO date); with explicit block timestamps the chain is reproducible across restarts. */
+  initialDate?: string;
   /** Port on 127.0.0.1; 0 = a free one. */
   port?: number;
   /** Receives the node's output lines (default: dropped). */
@@ -55,7 +57,9 @@ export async function startHardhat(o: HardhatOptions): Promise<HardhatNode> {
       hardhat: {
         chainId: o.chainId,
         hardfork: o.hardfork,
-        mining: { auto: false, interval: 0 },
+        // FIFO: a block holds the transactions in the order they arrived, so a recorded chain can be mined again.
+        mining: { auto: false, interval: 0, mempool: { order: 'fifo' } },
+        ...(o.initialDate !== undefined ? { initialDate: o.initialDate } : {}),
         accounts: o.accounts.map((a) => ({ privateKey: a.privateKey, balance: a.balance.toString() })),
         blockGasLimit: Number(o.blockGasLimit),
         initialBaseFeePerGas: Number(o.initialBaseFeePerGas),

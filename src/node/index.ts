@@ -191,6 +191,16 @@ export class ParallaxNode {
         if (isAborted(signal)) break;
       }
       if (next > this.canonicalHead!) {
+        // Caught up (or the node is behind us): is our head still on the node's chain? Compare at the lower of the
+        // two heads, so a node that restarted and is still re-importing is waited for, not unwound to.
+        const at = minBig(head.number, this.canonicalHead!);
+        const ours = at === head.number ? head : await this.store.blockRecord(at);
+        const theirs = await this.source.hashAt(at);
+        if (ours !== undefined && theirs !== undefined && !bytesEqual(ours.hash, theirs)) {
+          prefetched.clear();
+          await this.unwindReorg(signal);
+          continue;
+        }
         await sleep(cfg.source.pollMs, signal);
         continue;
       }
@@ -266,6 +276,7 @@ export class ParallaxNode {
       );
     }
     const depth = Number(head.number - n);
+    if (depth === 0) return;
     await this.store.unwind(depth);
     this.engine.invalidateCaches();
     this.counts.reorgs++;

@@ -53,6 +53,16 @@ export interface PostStateDiff {
   deleted: Set<string>;
 }
 
+/** An account at a block as the node proves it (EIP-1186), with the asked slots' presence in its storage trie. */
+export interface AccountProof {
+  balance: bigint;
+  nonce: bigint;
+  codeHash: string;
+  storageHash: string;
+  /** slot (0x + 64 hex) -> the value the node's trie holds for it, or undefined if the slot is absent from the trie. */
+  slots: Map<string, bigint | undefined>;
+}
+
 export interface BlockSource {
   /** `ethereum` or `selendra`. */
   readonly kind: string;
@@ -72,5 +82,7 @@ export interface BlockSource {
   receipts?(n: bigint): Promise<CanonicalReceipt[] | undefined>;
   /** The node's post-state diff of block `n` (for mismatch reports), where offered. */
   stateDiff?(n: bigint): Promise<PostStateDiff | undefined>;
+  /** The node's proof of an account and some of its slots after block `n` (for naming a differing account/slot). */
+  accountProof?(address: string, slots: string[], n: bigint): Promise<AccountProof | undefined>;
   close(): Promise<void>;
 }

@@ -120,6 +120,48 @@ export async function diagnose(rec: VerificationRecord, result: BlockResult, sou
     }
     if (state.length > 0) rec.state = state.slice(0, 32);
   }
+  if (rec.mismatches.some((m) => m.field === 'stateRoot') && source.accountProof !== undefined) {
+    const proven = await provenDifferences(result, source, n);
+    if (proven.length > 0) rec.state = [...(rec.state ?? []), ...proven].slice(0, 64);
+  }
+}
+
+/**
+ * Every account the block changed, compared with the node's EIP-1186 proof after the block: balance, nonce, code
+ * hash, storage root, and for a differing storage root each slot the block wrote (present or absent in the node's
+ * trie, and its value). This names a zero-valued slot the node kept where Parallax deleted it.
+ */
+async function provenDifferences(result: BlockResult, source: BlockSource, n: bigint): Promise<StateMismatch[]> {
+  const out: StateMismatch[] = [];
+  let asked = 0;
+  for (const [addr, d] of result.diff.accounts) {
+    if (asked++ >= 256 || out.length >= 64) break;
+    const rlp = result.trie.accounts.get(addr);
+    const slots = [...d.storage.keys()].slice(0, 64).map((k) => '0x' + k);
+    const proof = await source.accountProof!('0x' + addr, slots, n).catch(() => undefined);
+    if (proof === undefined) return out;
+    const account = '0x' + addr;
+    if (rlp === undefined || rlp === null) {
+      if (proof.nonce !== 0n || proof.balance !== 0n) out.push({ account, field: 'existence', ours: 'deleted', canonical: 'present' });
+      continue;
+    }
+    const [nonceB, balanceB, storageRoot, codeHash] = RLP.decode(rlp) as Uint8Array[];
+    const big = (b: Uint8Array) => (b.length === 0 ? 0n : BigInt(p(b)));
+    if (big(balanceB) !== proof.balance) out.push({ account, field: 'balance', ours: big(balanceB).toString(), canonical: proof.balance.toString() });
+    if (big(nonceB) !== proof.nonce) out.push({ account, field: 'nonce', ours: big(nonceB).toString(), canonical: proof.nonce.toString() });
+    if (p(codeHash) !== proof.codeHash) out.push({ account, field: 'codeHash', ours: p(codeHash), canonical: proof.codeHash });
+    if (p(storageRoot) === proof.storageHash) continue;
+    out.push({ account, field: 'storageRoot', ours: p(storageRoot), canonical: proof.storageHash });
+    for (const slot of slots) {
+      const v = d.storage.get(slot.slice(2))!;
+      const ours = v.length === 0 ? undefined : big(v);
+      const theirs = proof.slots.get(slot);
+      if (!proof.slots.has(slot) || ours === theirs) continue;
+      const show = (x: bigint | undefined) => (x === undefined ? 'absent' : '0x' + x.toString(16));
+      out.push({ account, slot, field: theirs === 0n && ours === undefined ? 'storage (zero value kept in the trie)' : 'storage', ours: show(ours), canonical: show(theirs) });
+    }
+  }
+  return out;
 }
 
 /** Decode a stored receipts list's statuses (for db inspect). */

@@ -21,13 +21,29 @@ export interface Chain {
 }
 
 /** Hardhat Network (shanghai, automine off) seeded with the generator's accounts; the genesis file beside it. */
-export async function hardhatChain(dir: string, seed = 7, port?: number): Promise<Chain> {
+export const INITIAL_DATE = '2026-01-01T00:00:00Z';
+
+export async function hardhatChain(dir: string, seed = 7, opts: { port?: number; reproducible?: boolean } = {}): Promise<Chain> {
   const gen = new TrafficGenerator(createCommon(TRAFFIC_CHAIN, nativeCrypto()), { seed, holders: 120, tokens: 4, pools: 5, swappers: 60, payers: 120 });
   const genesisPath = join(dir, 'genesis.json');
   await writeFile(genesisPath, JSON.stringify(RpcTrafficDriver.genesisFile(gen, 'shanghai')));
-  const node = await startHardhat({ accounts: RpcTrafficDriver.accounts(gen), chainId: TRAFFIC_CHAIN.chainId, hardfork: 'shanghai', blockGasLimit: GAS_LIMIT, initialBaseFeePerGas: 1_000_000_000n, port });
+  const node = await startChainNode(gen, opts.port, opts.reproducible);
   const rpc = new RpcClient({ url: node.url, timeoutMs: 30_000, retries: 2, backoffMaxMs: 500 });
-  return { node, gen, rpc, driver: new RpcTrafficDriver(rpc, gen, { blockGasLimit: GAS_LIMIT }), genesisPath };
+  const driver = new RpcTrafficDriver(rpc, gen, { blockGasLimit: GAS_LIMIT, ...(opts.reproducible === true ? { blockTime: 1, record: true } : {}) });
+  return { node, gen, rpc, driver, genesisPath };
+}
+
+/** (Re)start the Hardhat node of a generator's chain; reproducible = fixed genesis date, so recorded blocks mine to the same hashes. */
+export function startChainNode(gen: TrafficGenerator, port?: number, reproducible = false): Promise<HardhatNode> {
+  return startHardhat({
+    accounts: RpcTrafficDriver.accounts(gen),
+    chainId: TRAFFIC_CHAIN.chainId,
+    hardfork: 'shanghai',
+    blockGasLimit: GAS_LIMIT,
+    initialBaseFeePerGas: 1_000_000_000n,
+    port,
+    ...(reproducible ? { initialDate: INITIAL_DATE } : {}),
+  });
 }
 
 export async function rpcBlock(rpc: RpcClient, n: bigint | 'latest'): Promise<{ number: string; hash: string; stateRoot: string; receiptsRoot: string }> {

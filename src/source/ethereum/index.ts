@@ -7,7 +7,8 @@ import { createBlockFromRPC } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { ParallaxError, errorMessage } from '../../errors.ts';
 import { fromHex, hex } from '../../util/bytes.ts';
-import type { BlockSource, CanonicalBlock, CanonicalReceipt, ChainSetup, PostStateDiff, SourceBlock } from '../types.ts';
+import { verifyMerkleProof } from '@ethereumjs/mpt';
+import type { AccountProof, BlockSource, CanonicalBlock, CanonicalReceipt, ChainSetup, PostStateDiff, SourceBlock } from '../types.ts';
 import { profileFromGenesis, readGenesisFile } from './genesis.ts';
 import { RpcClient, type RpcOptions } from './rpc.ts';
 
@@ -177,6 +178,31 @@ export class EthereumSource implements BlockSource {
       }
     }
     return diff;
+  }
+
+  async accountProof(address: string, slots: string[], n: bigint): Promise<AccountProof | undefined> {
+    if (this.unsupported.has('proof')) return undefined;
+    let p: { balance: string; nonce: string; codeHash: string; storageHash: string; storageProof: { key: string; value: string; proof: string[] }[] };
+    try {
+      p = await this.rpc.call('eth_getProof', [address, slots, '0x' + n.toString(16)], 1);
+    } catch {
+      this.unsupported.add('proof');
+      return undefined;
+    }
+    const out: AccountProof = { balance: BigInt(p.balance), nonce: BigInt(p.nonce), codeHash: p.codeHash.toLowerCase(), storageHash: p.storageHash.toLowerCase(), slots: new Map() };
+    for (let i = 0; i < slots.length; i++) {
+      const sp = p.storageProof[i];
+      if (sp === undefined) continue;
+      // The proof, checked against the storage root, tells presence apart from a zero value.
+      let present: Uint8Array | null;
+      try {
+        present = await verifyMerkleProof(fromHex(slots[i]), sp.proof.map((x) => fromHex(x)), { root: fromHex(p.storageHash), useKeyHashing: true });
+      } catch {
+        continue;
+      }
+      out.slots.set(slots[i], present === null ? undefined : BigInt(sp.value));
+    }
+    return out;
   }
 
   async close(): Promise<void> {
