@@ -18,7 +18,12 @@ function parseBlock(v: string): bigint {
 /** One line per verified block, shared by `verify` and `dev`. */
 export function blockLine(r: BlockReport): string {
   const v = r.verification;
-  const what = v.matched ? 'match' : `MISMATCH ${v.mismatches.map((m) => m.field).join(',')}${v.firstTx ? ` first tx ${v.firstTx.index} (${v.firstTx.what})` : ''}`;
+  const slot = v.state?.find((s) => s.slot !== undefined) ?? v.state?.[0];
+  const what = v.matched
+    ? 'match'
+    : `MISMATCH ${v.mismatches.map((m) => m.field).join(',')}` +
+      (v.firstTx ? ` first tx ${v.firstTx.index} (${v.firstTx.what})` : '') +
+      (slot ? ` account ${slot.account}${slot.slot ? ` slot ${slot.slot}` : ''} ${slot.field}: ours ${slot.ours}, node ${slot.canonical}` : '');
   return `block ${r.number}  ${String(r.txs).padStart(5)} txs  ${String(r.gas).padStart(10)} gas  ${r.ms.toFixed(1).padStart(8)} ms  ${r.mgasPerSec.toFixed(2).padStart(7)} Mgas/s  ${String(r.reexecuted).padStart(3)} re-exec  ${what}`;
 }
 

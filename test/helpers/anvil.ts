@@ -1,0 +1,59 @@
+/** anvil (from the @foundry-rs/anvil npm package) on 127.0.0.1 with a genesis file, mining only on request. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { freePort } from '../../src/dev/hardhat.ts';
+
+const require = createRequire(import.meta.url);
+
+/** The binary shipped in the platform package that @foundry-rs/anvil depends on. */
+export function anvilBinary(): string {
+  const pkg = `@foundry-rs/anvil-${process.platform}-${process.arch === 'x64' ? 'amd64' : process.arch}`;
+  return join(dirname(require.resolve(`${pkg}/package.json`)), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil');
+}
+
+/** The CREATE2 deployer anvil places at genesis (the widely used deterministic deployment proxy). */
+export const CREATE2_DEPLOYER = {
+  address: '0x4e59b44847b379578588920ca78fbf26c0b4956c',
+  code: '0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3',
+};
+
+export interface AnvilNode {
+  url: string;
+  process: ChildProcess;
+  output: string[];
+  stop(): Promise<void>;
+}
+
+export async function startAnvil(genesisPath: string, hardfork = 'cancun'): Promise<AnvilNode> {
+  const port = await freePort();
+  const child = spawn(anvilBinary(), ['--hardfork', hardfork, '--init', genesisPath, '--accounts', '0', '--no-mining', '--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`anvil did not start: ${output.join('').slice(-400)}`)), 30_000);
+    const on = (b: Buffer) => {
+      output.push(b.toString());
+      if (output.join('').includes('Listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`anvil exited with ${code}: ${output.join('').slice(-400)}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    process: child,
+    output,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
