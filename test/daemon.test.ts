@@ -8,12 +8,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { MAINNET, createCommon } from '../src/chain/profile.ts';
 import { nativeCrypto } from '../src/crypto/index.ts';
 import { createDatabase } from '../src/state/db.ts';
 import { StateStore } from '../src/state/store.ts';
 import { hex } from '../src/util/bytes.ts';
+import { PROJECT_ROOT } from '../src/util/paths.ts';
 import { getJson, hardhatChain, parseMetrics, rpcBlock, spawnDaemon, until } from './helpers/daemon.ts';
 
 test('daemon: metrics rise, status and roots match the node, SIGTERM mid-run leaves a committed block, restart resumes, lock refuses a second daemon', async () => {
@@ -111,6 +113,16 @@ test('daemon: metrics rise, status and roots match the node, SIGTERM mid-run lea
     assert.equal(executedAfter[0], stopped.number + 1n, 'no block skipped or repeated after the restart');
     d.child.kill('SIGTERM');
     assert.equal((await d.exited).code, 0);
+
+    // Operator tools on the stopped daemon's directory: inspect, then unwind two blocks.
+    const cli = (...a: string[]) => execFileSync(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), ...a], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+    const inspect = cli('db', 'inspect', '--data-dir', dataDir);
+    const headNow = BigInt(/executed head\s+(\d+)/.exec(inspect)![1]);
+    assert.ok(headNow >= target);
+    assert.match(inspect, /head verified\s+match/);
+    assert.match(inspect, /last mismatch\s+none/);
+    assert.match(cli('db', 'unwind', '2', '--data-dir', dataDir), new RegExp(`executed head ${headNow} -> ${headNow - 2n} `));
+    assert.match(cli('db', 'inspect', '--data-dir', dataDir), new RegExp(`executed head\\s+${headNow - 2n} `));
   } finally {
     await chain.rpc.close();
     await chain.node.stop();

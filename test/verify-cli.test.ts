@@ -108,9 +108,9 @@ test('parallax verify: a range from another generator (ethers, ERC-721/1155/20 p
     assert.equal(blockLines.length, Number(head));
     const txs = blockLines.reduce((a, l) => a + Number(/ (\d+) txs /.exec(l)![1]), 0);
     assert.ok(txs >= 250, `${txs} transactions verified`);
-    // A range that starts later still executes from genesis but counts only the range.
+    // A range that starts later still executes from genesis but counts only the range; this time over WebSocket.
     const partial = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'verify', '--rpc', node.url, '--genesis', genesisPath, '--from', '5', '--to', '9', '--workers', '1'], { cwd: PROJECT_ROOT });
+      const child = spawn(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'verify', '--rpc', node.url.replace('http://', 'ws://'), '--genesis', genesisPath, '--from', '5', '--to', '9', '--workers', '1'], { cwd: PROJECT_ROOT });
       let stdout = '';
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
       child.on('exit', () => resolve(stdout));
