@@ -65,12 +65,11 @@ test('ethereum source: 200+ blocks of 50+ txs with 2 workers, all four roots equ
     // The node stops mid-run and comes back with the same chain; Parallax waits, reconnects and goes on.
     await mineTo(150n);
     await chain.node.stop();
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal((await metrics.nodeUp.get()).values[0].value, 0);
+    await until('parallax notices the node is down', async () => ((await metrics.nodeUp.get()).values[0].value === 0 ? true : undefined), 60_000, 50);
     const restarted = await startChainNode(chain.gen, chain.node.port, true);
     chain.node = restarted;
     await chain.driver.replay(chain.driver.mined);
-    assert.ok((await metrics.rpcReconnects.get()).values[0].value >= 1);
+    await until('parallax reconnects', async () => ((await metrics.rpcReconnects.get()).values[0].value >= 1 ? true : undefined), 60_000, 50);
     await mineTo(215n);
     const head = await nodeHead();
     await executed(head);
