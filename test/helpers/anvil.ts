@@ -6,7 +6,7 @@ import { freePort } from '../../src/dev/hardhat.ts';
 
 const require = createRequire(import.meta.url);
 
-/** The binary shipped in the platform package that @foundry-rs/anvil depends on. */
+/** The binary inside the platform package (@foundry-rs/anvil-linux-amd64 is an optional dependency: CI and the dev machines are linux x64). */
 export function anvilBinary(): string {
   const pkg = `@foundry-rs/anvil-${process.platform}-${process.arch === 'x64' ? 'amd64' : process.arch}`;
   return join(dirname(require.resolve(`${pkg}/package.json`)), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil');
