@@ -43,10 +43,34 @@ function ask(kind: 'a' | 's' | 'c' | 'h', key: string): Promise<Uint8Array | nul
 const EMPTY = new Uint8Array(0);
 
 /** The replicated cache of committed state; misses go to the main thread. */
+/**
+ * Entries a worker's replicated cache may hold before it starts over (between blocks). A long-running daemon touches
+ * ever more state; without a bound every worker would keep a copy of all of it.
+ */
+const CACHE_LIMIT = 400_000;
+
 class WorkerCache implements StateReader {
   accounts = new Map<string, Uint8Array | null>();
   slots = new Map<string, Map<string, Uint8Array>>();
   codes = new Map<string, Uint8Array>();
+  /** Slot entries across all accounts (the other maps know their own size). */
+  slotCount = 0;
+
+  size(): number {
+    return this.accounts.size + this.slotCount + this.codes.size;
+  }
+
+  clear(): void {
+    this.accounts.clear();
+    this.slots.clear();
+    this.codes.clear();
+    this.slotCount = 0;
+  }
+
+  dropSlotsOf(address: string): void {
+    this.slotCount -= this.slots.get(address)?.size ?? 0;
+    this.slots.delete(address);
+  }
 
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
     const k = hex(address);
@@ -77,7 +101,10 @@ class WorkerCache implements StateReader {
       m = new Map();
       this.slots.set(a, m);
     }
-    if (overwrite || !m.has(key.slice(40))) m.set(key.slice(40), value);
+    const slot = key.slice(40);
+    if (!m.has(slot)) this.slotCount++;
+    else if (!overwrite) return;
+    m.set(slot, value);
   }
 
   async getCode(codeHash: Uint8Array): Promise<Uint8Array> {
@@ -240,15 +267,15 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     case 'commit': {
       for (const [a, rlp] of m.accounts) cache.accounts.set(a, rlp);
-      for (const a of m.cleared) cache.slots.delete(a);
+      for (const a of m.cleared) cache.dropSlotsOf(a);
       for (const [k, v] of m.slots) cache.setSlot(k, v, true);
       for (const [h, c] of m.codes) cache.codes.set(h, c);
+      // Between blocks a cleared cache is always correct: misses are read from the main thread's committed state.
+      if (cache.size() > CACHE_LIMIT) cache.clear();
       return;
     }
     case 'clear':
-      cache.accounts.clear();
-      cache.slots.clear();
-      cache.codes.clear();
+      cache.clear();
       return;
   }
 }
