@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { ParallaxError } from '../errors.ts';
 import { createLogger } from '../log/index.ts';
 import { createMetrics } from '../metrics/index.ts';
 import { ParallaxNode, type BlockReport } from '../node/index.ts';
@@ -45,7 +46,7 @@ Examples:
   $ parallax verify --rpc http://127.0.0.1:8545 --genesis genesis.json --from 100 --to 200 --workers 2`,
   );
   cmd.action(async (opts: { from: bigint; to: string; keep?: boolean; dataDir?: string }, c: Command) => {
-    if (opts.to !== 'latest' && !/^[0-9]+$/.test(opts.to)) throw new InvalidArgumentError(`--to: expected a block number or "latest", got "${opts.to}"`);
+    if (opts.to !== 'latest' && !/^[0-9]+$/.test(opts.to)) throw new ParallaxError('CONFIG_INVALID', `--to: expected a block number or "latest", got "${opts.to}"`);
     const tmp = opts.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'parallax-verify-')) : undefined;
     const { config } = await commandConfig(c, {
       ...(tmp !== undefined ? { dataDir: tmp } : {}),
@@ -59,10 +60,12 @@ Examples:
     let node: ParallaxNode | undefined;
     try {
       node = await ParallaxNode.open({ config, source, log, metrics });
-      const to = opts.to === 'latest' ? await source.head() : BigInt(opts.to);
-      if (to < opts.from) throw new InvalidArgumentError(`--to ${to} is before --from ${opts.from}`);
+      const nodeHead = await source.head();
+      const to = opts.to === 'latest' ? nodeHead : BigInt(opts.to);
+      if (to > nodeHead) throw new ParallaxError('CONFIG_INVALID', `--to ${to} is ahead of the node, which is at block ${nodeHead}`);
+      if (to < opts.from) throw new ParallaxError('CONFIG_INVALID', `--to ${to} is before --from ${opts.from}`);
       if (node.store.head()!.number >= opts.from) {
-        throw new InvalidArgumentError(`the data directory is already at block ${node.store.head()!.number}, past --from ${opts.from}: use an empty --data-dir`);
+        throw new ParallaxError('CONFIG_INVALID', `the data directory is already at block ${node.store.head()!.number}, past --from ${opts.from}: use an empty --data-dir`);
       }
       let matched = 0;
       let mismatched = 0;
