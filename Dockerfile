@@ -1,28 +1,41 @@
-# Parallax: multi-stage build on Node 24 slim. Sources run directly (Node's type stripping), so the build stage only
-# installs production dependencies (native addons for LevelDB, secp256k1 and keccak come prebuilt in their packages).
+# Parallax: multi-stage build on Node 24 slim. The TypeScript sources run directly (Node's type stripping): there is
+# no compile step, the build stage only installs the production dependencies.
+#
+# Install scripts are skipped (--ignore-scripts). The only packages that have one are classic-level, keccak and
+# secp256k1, whose script merely looks for the prebuilt add-on they ship (linux-x64 for all three), and the `node`
+# package, whose script downloads a second Node 24 binary for hosts without one: the base image has Node 24 already,
+# so that package is deleted. The last stage loads the native add-ons once, so a platform without prebuilds (e.g.
+# linux/arm64 for keccak and secp256k1; slim has no compiler) fails the build rather than the daemon.
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/npm-cache \
+ && rm -rf /tmp/npm-cache node_modules/node node_modules/.bin/node
 
 FROM node:24-slim
+LABEL org.opencontainers.image.title="parallax" \
+      org.opencontainers.image.description="Parallel EVM execution sidecar: follows a node, re-executes and verifies every block" \
+      org.opencontainers.image.licenses="Apache-2.0"
 WORKDIR /app
 ENV NODE_ENV=production \
     PARALLAX_DATA_DIR=/data \
     PARALLAX_HTTP_HOST=0.0.0.0 \
     PARALLAX_HTTP_PORT=9615 \
     PARALLAX_LOG_FORMAT=json
+# Application files stay owned by root (read-only to the daemon); only /data is writable by the `node` user.
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY bin ./bin
-COPY src ./src
 COPY config ./config
-RUN mkdir -p /data && chown node:node /data
+COPY src ./src
+RUN node --input-type=module -e "await import('/app/src/crypto/index.ts'); await import('level')" \
+ && mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 9615
-# slim images have no curl: node itself asks /health.
+# slim images have no curl: node itself asks /health (200 while the process is alive and serving).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PARALLAX_HTTP_PORT||9615)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# The daemon handles SIGTERM itself (commits the block in flight, closes the database), so node can be PID 1.
 ENTRYPOINT ["node", "bin/parallax.js"]
 CMD ["run"]

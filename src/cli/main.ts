@@ -30,6 +30,13 @@ export function buildProgram(): Command {
 }
 
 export async function main(): Promise<void> {
+  // `parallax ... | head` closes the pipe early: that is the reader's choice, not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (e) {
