@@ -306,7 +306,7 @@ export class ParallaxNode {
     }
     const { result, stats } = executed;
     const rec = compare(result, canonical);
-    if (!rec.matched) await diagnose(rec, result, this.source, canonical.number).catch(() => {});
+    if (!rec.matched) await diagnose(rec, result, this.source, canonical.number, (a) => this.store.getAccount(a)).catch(() => {});
     const t1 = performance.now();
     const record = await this.engine.commitWith(result, { json: JSON.stringify(rec), mismatch: !rec.matched });
     const t2 = performance.now();

@@ -55,6 +55,8 @@ export interface PostStateDiff {
 
 /** An account at a block as the node proves it (EIP-1186), with the asked slots' presence in its storage trie. */
 export interface AccountProof {
+  /** Whether the account is in the node's state trie (its account proof checked against `stateRoot`), if asked. */
+  exists?: boolean;
   balance: bigint;
   nonce: bigint;
   codeHash: string;
@@ -83,6 +85,6 @@ export interface BlockSource {
   /** The node's post-state diff of block `n` (for mismatch reports), where offered. */
   stateDiff?(n: bigint): Promise<PostStateDiff | undefined>;
   /** The node's proof of an account and some of its slots after block `n` (for naming a differing account/slot). */
-  accountProof?(address: string, slots: string[], n: bigint): Promise<AccountProof | undefined>;
+  accountProof?(address: string, slots: string[], n: bigint, stateRoot?: Uint8Array): Promise<AccountProof | undefined>;
   close(): Promise<void>;
 }

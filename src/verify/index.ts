@@ -5,7 +5,7 @@
  */
 import { RLP } from '@ethereumjs/rlp';
 import type { BlockResult } from '../exec/executor.ts';
-import { bytesEqual, hex } from '../util/bytes.ts';
+import { bytesEqual, fromHex, hex } from '../util/bytes.ts';
 import type { BlockSource, CanonicalBlock } from '../source/types.ts';
 
 export type Field = 'stateRoot' | 'receiptsRoot' | 'logsBloom' | 'gasUsed';
@@ -69,7 +69,17 @@ export function compare(result: BlockResult, c: CanonicalBlock): VerificationRec
 }
 
 /** Ask the source what it can tell about a mismatched block: first differing receipt, differing post-state. */
-export async function diagnose(rec: VerificationRecord, result: BlockResult, source: BlockSource, n: bigint): Promise<void> {
+/**
+ * `readAccount` reads Parallax's state for accounts the block did not change (the committed parent state, which is
+ * also their state after the block).
+ */
+export async function diagnose(
+  rec: VerificationRecord,
+  result: BlockResult,
+  source: BlockSource,
+  n: bigint,
+  readAccount?: (address: Uint8Array) => Promise<unknown | undefined>,
+): Promise<void> {
   const theirs = await source.receipts?.(n).catch(() => undefined);
   if (theirs !== undefined) {
     for (let i = 0; i < Math.max(theirs.length, result.txs.length); i++) {
@@ -121,9 +131,32 @@ export async function diagnose(rec: VerificationRecord, result: BlockResult, sou
     if (state.length > 0) rec.state = state.slice(0, 32);
   }
   if (rec.mismatches.some((m) => m.field === 'stateRoot') && source.accountProof !== undefined) {
+    const root = fromHex(rec.canonical.stateRoot!);
     const proven = await provenDifferences(result, source, n);
+    // Accounts the block's transactions named but did not change here: does the node hold one Parallax does not
+    // (an empty account left behind by a failed call, say)?
+    for (const address of touchedUnchanged(result)) {
+      if (proven.length >= 64) break;
+      const proof = await source.accountProof(address, [], n, root).catch(() => undefined);
+      if (proof?.exists === true && readAccount !== undefined && (await readAccount(fromHex(address))) === undefined) {
+        proven.push({ account: address, field: 'existence', ours: 'absent', canonical: `present (nonce ${proof.nonce}, balance ${proof.balance})` });
+      }
+    }
     if (proven.length > 0) rec.state = [...(rec.state ?? []), ...proven].slice(0, 64);
   }
+}
+
+/** Senders and recipients of the block's transactions that the block's diff does not contain. */
+function touchedUnchanged(result: BlockResult): string[] {
+  const out = new Set<string>();
+  for (const tx of result.block.transactions) {
+    for (const a of [tx.to?.bytes, tx.isSigned() ? tx.getSenderAddress().bytes : undefined]) {
+      if (a === undefined) continue;
+      const h = hex(a);
+      if (!result.diff.accounts.has(h)) out.add('0x' + h);
+    }
+  }
+  return [...out].slice(0, 64);
 }
 
 /**

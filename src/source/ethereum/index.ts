@@ -180,9 +180,9 @@ export class EthereumSource implements BlockSource {
     return diff;
   }
 
-  async accountProof(address: string, slots: string[], n: bigint): Promise<AccountProof | undefined> {
+  async accountProof(address: string, slots: string[], n: bigint, stateRoot?: Uint8Array): Promise<AccountProof | undefined> {
     if (this.unsupported.has('proof')) return undefined;
-    let p: { balance: string; nonce: string; codeHash: string; storageHash: string; storageProof: { key: string; value: string; proof: string[] }[] };
+    let p: { balance: string; nonce: string; codeHash: string; storageHash: string; accountProof: string[]; storageProof: { key: string; value: string; proof: string[] }[] };
     try {
       p = await this.rpc.call('eth_getProof', [address, slots, '0x' + n.toString(16)], 1);
     } catch {
@@ -190,6 +190,13 @@ export class EthereumSource implements BlockSource {
       return undefined;
     }
     const out: AccountProof = { balance: BigInt(p.balance), nonce: BigInt(p.nonce), codeHash: p.codeHash.toLowerCase(), storageHash: p.storageHash.toLowerCase(), slots: new Map() };
+    if (stateRoot !== undefined && Array.isArray(p.accountProof)) {
+      try {
+        out.exists = (await verifyMerkleProof(fromHex(address), p.accountProof.map((x) => fromHex(x)), { root: stateRoot, useKeyHashing: true })) !== null;
+      } catch {
+        // A proof that does not check against the header's root tells nothing about existence.
+      }
+    }
     for (let i = 0; i < slots.length; i++) {
       const sp = p.storageProof[i];
       if (sp === undefined) continue;
