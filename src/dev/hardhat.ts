@@ -3,14 +3,14 @@
  * end-to-end tests: the chain's genesis accounts come from a geth-style genesis file, so Parallax and the node start
  * from the same state; automine is off and blocks are cut with `evm_mine`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { ParallaxError } from '../errors.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
+import { startNodeProcess } from './process.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -73,51 +73,22 @@ export async function startHardhat(o: HardhatOptions): Promise<HardhatNode> {
   const port = o.port === undefined || o.port === 0 ? await freePort() : o.port;
   const cli = require.resolve('hardhat/internal/cli/cli.js');
   // Hardhat insists on a local installation relative to its working directory: run it from the project root.
-  const child = spawn(process.execPath, [cli, 'node', '--config', configFile, '--hostname', '127.0.0.1', '--port', String(port)], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true', DO_NOT_TRACK: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const node = await startNodeProcess({
+    name: 'hardhat node',
+    command: process.execPath,
+    args: [cli, 'node', '--config', configFile, '--hostname', '127.0.0.1', '--port', String(port)],
+    spawn: { cwd: PROJECT_ROOT, env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true', DO_NOT_TRACK: '1' } },
+    ready: 'Started HTTP and WebSocket JSON-RPC server',
+    timeoutMs: o.startTimeoutMs ?? 60_000,
+    onOutput: o.onOutput,
   });
   const url = `http://127.0.0.1:${port}`;
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new ParallaxError('SOURCE_FAILED', `hardhat node did not start within ${o.startTimeoutMs ?? 60_000} ms: ${output.slice(-400)}`));
-    }, o.startTimeoutMs ?? 60_000);
-    const onData = (b: Buffer) => {
-      const text = b.toString();
-      output += text;
-      for (const line of text.split('\n')) if (line.trim() !== '') o.onOutput?.(line);
-      if (output.includes('Started HTTP and WebSocket JSON-RPC server')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new ParallaxError('SOURCE_FAILED', `hardhat node exited with code ${code} before starting: ${output.slice(-400)}`));
-    });
-  });
-  // Keep draining its output so the pipe never blocks it.
-  child.stdout!.removeAllListeners('data');
-  child.stderr!.removeAllListeners('data');
-  child.stdout!.on('data', (b: Buffer) => o.onOutput?.(b.toString().trimEnd()));
-  child.stderr!.on('data', (b: Buffer) => o.onOutput?.(b.toString().trimEnd()));
   return {
     url,
     port,
-    process: child,
+    process: node.process,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      await node.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -263,16 +263,17 @@ export class ParallaxNode {
     const head = this.store.head()!;
     let n = head.number;
     const floor = head.number - BigInt(await this.store.unwindableDepth());
-    while (n > floor) {
+    let common = false;
+    for (; n >= floor; n--) {
       if (signal?.aborted === true) return;
       const ours = await this.store.blockRecord(n);
       const theirs = await this.source.hashAt(n);
-      if (ours !== undefined && theirs !== undefined && bytesEqual(ours.hash, theirs)) break;
-      n--;
+      if (ours !== undefined && theirs !== undefined && bytesEqual(ours.hash, theirs)) {
+        common = true;
+        break;
+      }
     }
-    const ours = await this.store.blockRecord(n);
-    const theirs = await this.source.hashAt(n);
-    if (ours === undefined || theirs === undefined || !bytesEqual(ours.hash, theirs)) {
+    if (!common) {
       throw new ParallaxError(
         'UNWIND_TOO_DEEP',
         `reorganisation deeper than the undo journal: no common block with the node between ${floor} and ${head.number} (store.undoDepth ${this.config.store.undoDepth}); re-sync into an empty dataDir`,

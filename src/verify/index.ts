@@ -196,12 +196,3 @@ async function provenDifferences(result: BlockResult, source: BlockSource, n: bi
   }
   return out;
 }
-
-/** Decode a stored receipts list's statuses (for db inspect). */
-export function receiptStatuses(encoded: Uint8Array[]): number[] {
-  return encoded.map((r) => {
-    const body = r[0] <= 0x7f ? r.subarray(1) : r;
-    const fields = RLP.decode(body) as Uint8Array[];
-    return fields[0].length === 1 && fields[0][0] === 1 ? 1 : 0;
-  });
-}

@@ -1,8 +1,9 @@
 /** anvil (from the @foundry-rs/anvil npm package) on 127.0.0.1 with a genesis file, mining only on request. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { freePort } from '../../src/dev/hardhat.ts';
+import { startNodeProcess } from '../../src/dev/process.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -21,39 +22,17 @@ export const CREATE2_DEPLOYER = {
 export interface AnvilNode {
   url: string;
   process: ChildProcess;
-  output: string[];
   stop(): Promise<void>;
 }
 
 export async function startAnvil(genesisPath: string, hardfork = 'cancun'): Promise<AnvilNode> {
   const port = await freePort();
-  const child = spawn(anvilBinary(), ['--hardfork', hardfork, '--init', genesisPath, '--accounts', '0', '--no-mining', '--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`anvil did not start: ${output.join('').slice(-400)}`)), 30_000);
-    const on = (b: Buffer) => {
-      output.push(b.toString());
-      if (output.join('').includes('Listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`anvil exited with ${code}: ${output.join('').slice(-400)}`));
-    });
+  const node = await startNodeProcess({
+    name: 'anvil',
+    command: anvilBinary(),
+    args: ['--hardfork', hardfork, '--init', genesisPath, '--accounts', '0', '--no-mining', '--host', '127.0.0.1', '--port', String(port)],
+    ready: 'Listening on',
+    timeoutMs: 30_000,
   });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    process: child,
-    output,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  return { url: `http://127.0.0.1:${port}`, process: node.process, stop: () => node.stop() };
 }
