@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'STATE_MISSING'
   | 'HEAD_MISMATCH'
   | 'WORKER_FAILED'
-  | 'SOURCE_FAILED';
+  | 'SOURCE_FAILED'
+  | 'CONSERVATION_VIOLATED';
 
 export class ParallaxError extends Error {
   readonly code: ErrorCode;

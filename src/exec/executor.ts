@@ -19,8 +19,9 @@ import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
 import type { BlockRecord, PreparedCommit, StateStore } from '../state/store.ts';
 import type { TrieUpdate } from '../state/trie.ts';
 import type { StateDiff } from '../state/types.ts';
+import { checkConservation, conservationError, type ConservationReport } from '../insight/conservation.ts';
 import { applyDaoFork, isDaoForkBlock } from './dao.ts';
-import './evm-analysis-cache.ts';
+import './evm-patches.ts';
 
 /** Hash of an earlier block by number, for BLOCKHASH. */
 export type BlockHashLookup = (n: bigint) => Promise<Uint8Array | undefined>;
@@ -44,6 +45,8 @@ export interface BlockResult {
   diff: StateDiff;
   trie: TrieUpdate;
   timings: { executeMs: number; stateRootMs: number };
+  /** The block's value conservation check (it passed, or the block would not have finished). */
+  conservation?: ConservationReport;
 }
 
 /** What a transaction produced, independent of where it ran (plain data: crosses threads). */
@@ -86,6 +89,8 @@ export interface BlockRun {
   encodedReceipts: Uint8Array[];
   gasUsed: bigint;
   receiptGasUsed: bigint;
+  /** Wei created by the block (rewards, withdrawals). */
+  minted: bigint;
 }
 
 export interface ExecutorOptions {
@@ -93,6 +98,8 @@ export interface ExecutorOptions {
   store: StateStore;
   /** Extra BLOCKHASH source, consulted before the store's own block records (fixtures carry their own). */
   blockHashes?: BlockHashLookup;
+  /** Check value conservation at the end of every block (default on): a violation is CONSERVATION_VIOLATED. */
+  conservation?: boolean;
 }
 
 const BEACON_ROOTS_ADDRESS = new Address(Uint8Array.from(Buffer.from('000F3df6D732807Ef1319fB7B8bB8522d0Beac02', 'hex')));
@@ -103,9 +110,11 @@ export class BlockExecutor {
   readonly state: OverlayStateManager;
   readonly vm: VM;
   private blockHashes: BlockHashLookup | undefined;
+  private readonly conservation: boolean;
 
   private constructor(opts: ExecutorOptions, vm: VM, state: OverlayStateManager) {
     this.common = opts.common;
+    this.conservation = opts.conservation ?? true;
     this.store = opts.store;
     this.vm = vm;
     this.state = state;
@@ -128,6 +137,7 @@ export class BlockExecutor {
     };
     const vm = await createVM({ common: opts.common, stateManager: state, blockchain, setHardfork: false });
     self = new BlockExecutor(opts, vm, state);
+    markPostExecution(vm, state);
     // Pre-Byzantium receipts carry the state root after each transaction.
     state.stateRootProvider = async (diff) => (await opts.store.computeTrie(diff)).stateRoot;
     return self;
@@ -166,6 +176,7 @@ export class BlockExecutor {
       encodedReceipts: [],
       gasUsed: 0n,
       receiptGasUsed: 0n,
+      minted: 0n,
     };
     if (header.gasLimit >= 0x8000000000000000n) this.fail(run, 'gas limit above 2^63-1');
     if (isDaoForkBlock(vm.common, header.number)) await applyDaoFork(vm.evm.journal, this.state);
@@ -225,12 +236,20 @@ export class BlockExecutor {
     const { block } = run;
     const vm = this.vm;
     if (vm.common.isActivatedEIP(4895)) {
-      for (const w of block.withdrawals ?? []) await this.credit(w.address, w.amount * GWEI_TO_WEI);
+      for (const w of block.withdrawals ?? []) await this.credit(run, w.address, w.amount * GWEI_TO_WEI);
       await vm.evm.journal.cleanup();
     }
-    if (block.common.consensusType() === ConsensusType.ProofOfWork) await this.payRewards(block);
+    if (block.common.consensusType() === ConsensusType.ProofOfWork) await this.payRewards(run);
 
     const diff = this.state.diff();
+    let conservation: ConservationReport | undefined;
+    if (this.conservation) {
+      conservation = await checkConservation(diff, (a) => this.state.preBalance(a), this.conservationTerms(run));
+      if (!conservation.ok) {
+        this.state.reset(this.store);
+        throw conservationError(block.header.number, conservation);
+      }
+    }
     const t1 = performance.now();
     const trie = await this.store.computeTrie(diff);
     const t2 = performance.now();
@@ -245,7 +264,26 @@ export class BlockExecutor {
       diff,
       trie,
       timings: { executeMs: t1 - run.t0, stateRootMs: t2 - t1 },
+      conservation,
     };
+  }
+
+  /** What the protocol minted and burned in this block, for the conservation check. */
+  private conservationTerms(run: BlockRun): Parameters<typeof checkConservation>[2] {
+    const { block } = run;
+    const common = this.vm.common;
+    const h = block.header;
+    const baseFeeBurned = common.isActivatedEIP(1559) && h.baseFeePerGas !== undefined ? h.baseFeePerGas * run.receiptGasUsed : 0n;
+    let blobFeeBurned = 0n;
+    if (common.isActivatedEIP(4844)) {
+      let blobs = 0n;
+      for (const tx of block.transactions) {
+        const hashes = (tx as { blobVersionedHashes?: unknown[] }).blobVersionedHashes;
+        if (hashes !== undefined) blobs += BigInt(hashes.length);
+      }
+      if (blobs > 0n) blobFeeBurned = blobs * common.param('blobGasPerBlob') * h.getBlobGasPrice();
+    }
+    return { minted: run.minted, baseFeeBurned, blobFeeBurned, destroyed: this.state.destroyed };
   }
 
   /** Persist an executed block: state, trie nodes, receipts, block record and head in one atomic batch. */
@@ -286,20 +324,39 @@ export class BlockExecutor {
     await this.vm.evm.journal.cleanup();
   }
 
-  private async credit(address: Address, amount: bigint): Promise<void> {
+  private async credit(run: BlockRun, address: Address, amount: bigint): Promise<void> {
+    run.minted += amount;
     const acc = (await this.state.getAccount(address)) ?? new Account();
     acc.balance += amount;
     await this.vm.evm.journal.putAccount(address, acc);
   }
 
-  private async payRewards(block: Block): Promise<void> {
+  private async payRewards(run: BlockRun): Promise<void> {
+    const { block } = run;
     const minerReward = this.vm.common.param('minerReward');
     for (const ommer of block.uncleHeaders) {
       let reward = ((8n - (block.header.number - ommer.number)) * minerReward) / 8n;
       if (reward < 0n) reward = 0n;
-      await this.credit(ommer.coinbase, reward);
+      await this.credit(run, ommer.coinbase, reward);
     }
     const reward = minerReward + (minerReward / 32n) * BigInt(block.uncleHeaders.length);
-    await this.credit(block.header.coinbase, reward);
+    await this.credit(run, block.header.coinbase, reward);
   }
+}
+
+/**
+ * The top-level EVM call returning marks the start of runTx's refund and fee payment: from there on, a tracked
+ * transaction's fee credit to the coinbase is a delta, not a read (the worker threads and the main thread alike).
+ */
+export function markPostExecution(vm: VM, state: OverlayStateManager): void {
+  const evm = vm.evm as unknown as { runCall(opts: { message?: unknown }): Promise<unknown> };
+  const runCall = evm.runCall.bind(evm);
+  evm.runCall = async (opts) => {
+    const top = opts.message === undefined;
+    try {
+      return await runCall(opts);
+    } finally {
+      if (top) state.markPostExecution();
+    }
+  };
 }

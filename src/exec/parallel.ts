@@ -18,12 +18,14 @@ import { publicToAddress } from '@ethereumjs/util';
 import type { ChainProfile } from '../chain/profile.ts';
 import { HintBook, partition } from '../conflict/index.ts';
 import { ParallaxError, errorMessage } from '../errors.ts';
-import { RollbackManager, type SpeculativeResult } from '../rollback/index.ts';
+import { RollbackManager, type CommitInfo, type SpeculativeResult } from '../rollback/index.ts';
 import type { TxAccess } from '../state/overlay.ts';
 import type { StateDiff } from '../state/types.ts';
 import type { BlockRecord, PreparedCommit } from '../state/store.ts';
 import { fromHex, hex } from '../util/bytes.ts';
-import type { BlockExecutor, BlockResult } from './executor.ts';
+import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type TxRecord } from '../insight/trace.ts';
+import { nodeOf } from '../insight/graph.ts';
+import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
 import type { ToMain, WorkerFaults } from './protocol.ts';
 
@@ -39,6 +41,11 @@ export interface ParallelOptions {
   kzg: boolean;
   /** Test hook: each transaction in a worker waits a random 0..delayMs ms first. */
   delayMs?: number;
+  /**
+   * Record an execution trace per block (attempts, invalidating keys, dependency graph, critical path). Default on:
+   * the parallel path has the read and write sets anyway; serial paths track them for it.
+   */
+  trace?: boolean;
 }
 
 export interface BlockStats {
@@ -71,10 +78,11 @@ const SERIAL_GROUP_SHARE = 0.9;
 export interface ExecutedBlock {
   result: BlockResult;
   stats: BlockStats;
+  trace?: BlockTrace;
 }
 
 function diffToAccess(diff: StateDiff): TxAccess {
-  const access: TxAccess = { reads: new Map(), accounts: new Map(), cleared: [], slots: new Map(), codes: diff.codes, coinbaseDelta: 0n };
+  const access: TxAccess = { reads: new Map(), accounts: new Map(), cleared: [], slots: new Map(), codes: diff.codes, coinbaseDelta: 0n, destroyed: 0n };
   for (const [addr, d] of diff.accounts) {
     access.accounts.set(addr, d.account === null ? null : { nonce: d.account.nonce, balance: d.account.balance, codeHash: d.account.codeHash });
     if (d.storageCleared) access.cleared.push(addr);
@@ -148,23 +156,78 @@ export class ParallelExecutor {
     const common = this.executor.vm.common;
     common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
     if (this.pool === undefined || n < this.opts.minParallelTxs || !common.gteHardfork(Hardfork.Byzantium)) {
-      return { result: await this.executor.execute(block), stats: this.serialStats(n, t0, 'serial') };
+      return this.executeSerial(block, t0, 'serial');
     }
     try {
       return await this.executeParallel(block, t0);
     } catch (e) {
-      if (e instanceof ParallaxError && e.code === 'BLOCK_INVALID') throw e;
+      // An invalid block stays invalid serially; a conservation violation means a wrong write: never paper over it.
+      if (e instanceof ParallaxError && (e.code === 'BLOCK_INVALID' || e.code === 'CONSERVATION_VIOLATED')) throw e;
       // A worker crashed, hung or misbehaved: replace what failed and fall back to the serial path.
       const reason = errorMessage(e);
       const failed = (e as { worker?: number }).worker;
       this.pool.abort(this.seq);
       if (failed !== undefined) await this.pool.replace(failed);
-      const stats = this.serialStats(n, t0, 'fallback');
-      stats.fallbackReason = reason;
-      const result = await this.executor.execute(block);
-      stats.wallMs = performance.now() - t0;
-      return { result, stats };
+      const done = await this.executeSerial(block, t0, 'fallback');
+      done.stats.fallbackReason = reason;
+      return done;
     }
+  }
+
+  private get tracing(): boolean {
+    return this.opts.trace ?? true;
+  }
+
+  /** Run the whole block on the main thread (tracked for the trace when tracing). */
+  private async executeSerial(block: Block, t0: number, mode: BlockStats['mode']): Promise<ExecutedBlock> {
+    const n = block.transactions.length;
+    if (!this.tracing) {
+      const result = await this.executor.execute(block);
+      return { result, stats: this.serialStats(n, t0, mode) };
+    }
+    const run = await this.executor.begin(block);
+    const origin = performance.now();
+    const records: TxRecord[] = new Array(n);
+    for (let i = 0; i < n; i++) records[i] = await this.runTraced(run, i, origin, 'serial');
+    const result = await this.executor.finish(run);
+    const stats = this.serialStats(n, t0, mode);
+    return { result, stats, trace: this.trace(result, mode, origin, 0, records) };
+  }
+
+  /** Run transaction i on the main thread with its reads and writes tracked, as a trace record. */
+  private async runTraced(run: BlockRun, i: number, origin: number, kind: 'serial' | 'reexecution'): Promise<TxRecord> {
+    const state = this.executor.state;
+    const coinbase = hex(run.block.header.coinbase.bytes);
+    const start = performance.now();
+    state.beginTx(coinbase);
+    let access: TxAccess;
+    try {
+      await this.executor.runSerial(run, i);
+    } finally {
+      access = state.endTx();
+    }
+    const end = performance.now();
+    const gas = run.txs[i].gasUsed;
+    return {
+      attempts: [{ worker: MAIN_THREAD, kind, start: start - origin, end: end - origin, committed: true }],
+      committedAt: end - origin,
+      node: nodeOf(access, coinbase, gas, end - start),
+    };
+  }
+
+  private trace(result: BlockResult, mode: BlockStats['mode'], origin: number, schedulingMs: number, records: TxRecord[]): BlockTrace {
+    const { block } = result;
+    return buildTrace({
+      number: block.header.number,
+      hash: block.hash(),
+      txHashes: block.transactions.map((t) => t.hash()),
+      mode,
+      workers: this.opts.workers,
+      startedAt: performance.timeOrigin + origin,
+      schedulingMs,
+      records,
+      conservation: result.conservation,
+    });
   }
 
   private serialStats(n: number, t0: number, mode: BlockStats['mode']): BlockStats {
@@ -212,7 +275,8 @@ export class ParallelExecutor {
         if (--recoveredLeft === 0) wake?.();
       } else if (m.t === 'result' && m.seq === seq) {
         busy[w] += m.ms;
-        const r: SpeculativeResult = { index: m.index, outcome: m.outcome, error: m.error, access: m.access };
+        const start = m.start - performance.timeOrigin;
+        const r: SpeculativeResult = { index: m.index, outcome: m.outcome, error: m.error, access: m.access, worker: w, start, ms: m.ms };
         if (waiting?.index === m.index) {
           const wt = waiting;
           waiting = undefined;
@@ -241,6 +305,9 @@ export class ParallelExecutor {
 
     const run = await this.executor.begin(block);
     const ts0 = performance.now();
+    const origin = ts0;
+    const tracing = this.tracing;
+    const records: TxRecord[] = new Array(n);
     const coinbase = hex(block.header.coinbase.bytes);
     const pre = diffToAccess(this.executor.state.diff());
     pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre });
@@ -267,14 +334,17 @@ export class ParallelExecutor {
     if (part.stats.largestGroup >= SERIAL_GROUP_SHARE * n) {
       // Predicted to be (almost) one dependency chain: speculation cannot help, run it here directly.
       scheduling += performance.now() - ts1;
-      for (let i = 0; i < n; i++) await this.executor.runSerial(run, i);
+      for (let i = 0; i < n; i++) {
+        if (tracing) records[i] = await this.runTraced(run, i, origin, 'serial');
+        else await this.executor.runSerial(run, i);
+      }
       const result = await this.executor.finish(run);
       const stats = this.serialStats(n, t0, 'serial');
       Object.assign(stats, { groups: part.stats.groups, largestGroup: part.stats.largestGroup, predictedParallelFraction: part.stats.predictedParallelFraction });
       Object.assign(stats, { workerBusyMs: busy, schedulingMs: scheduling, serialTail: n });
       this.onMessage = undefined;
       this.onFailure = undefined;
-      return { result, stats };
+      return { result, stats, trace: tracing ? this.trace(result, 'serial', origin, scheduling, records) : undefined };
     }
     const store = this.executor.store;
     for (let w = 0; w < W; w++) {
@@ -314,7 +384,10 @@ export class ParallelExecutor {
         // block serially here. What the conflicts taught is in the hints, so later blocks group these transactions.
         pool.abort(seq);
         serialFrom = i;
-        for (let j = i; j < n; j++) await this.executor.runSerial(run, j);
+        for (let j = i; j < n; j++) {
+          if (tracing) records[j] = await this.runTraced(run, j, origin, 'serial');
+          else await this.executor.runSerial(run, j);
+        }
         break;
       }
       let r = results.get(i);
@@ -324,7 +397,8 @@ export class ParallelExecutor {
         await until(() => got !== undefined, `waiting for transaction ${i}`, owner[i]);
         r = got!;
       } else results.delete(i);
-      await this.rollback.commit(run, r);
+      const info = await this.rollback.commit(run, r);
+      if (tracing) records[i] = this.record(run, r, info, origin);
     }
     this.onMessage = undefined;
     this.onFailure = undefined;
@@ -347,7 +421,29 @@ export class ParallelExecutor {
         wallMs: performance.now() - t0,
         conflictKeys: [...conflictKeys],
       },
+      trace: tracing ? this.trace(result, 'parallel', origin, scheduling, records) : undefined,
     };
+  }
+
+  /** Trace record of a transaction committed by the rollback manager. */
+  private record(run: BlockRun, r: SpeculativeResult, info: CommitInfo, origin: number): TxRecord {
+    const attempts: Attempt[] = [];
+    const start = (r.start ?? origin) - origin;
+    attempts.push({
+      worker: r.worker ?? MAIN_THREAD,
+      kind: 'speculative',
+      start,
+      end: start + (r.ms ?? 0),
+      committed: info.firstRun,
+      invalidatedBy: info.firstRun ? undefined : info.stale.map(nameKey),
+    });
+    let ms = r.ms ?? 0;
+    if (!info.firstRun) {
+      attempts.push({ worker: MAIN_THREAD, kind: 'reexecution', start: info.start! - origin, end: info.end! - origin, committed: true });
+      ms = info.end! - info.start!;
+    }
+    const coinbase = hex(run.block.header.coinbase.bytes);
+    return { attempts, committedAt: performance.now() - origin, node: nodeOf(info.access, coinbase, run.txs[r.index].gasUsed, ms) };
   }
 
   /** Commit an executed block, then refresh the workers' caches with its diff. */

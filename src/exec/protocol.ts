@@ -60,6 +60,8 @@ export type ToMain =
       outcome: TxOutcome | null;
       error: string | null;
       access: TxAccess;
+      /** When the run started (performance.timeOrigin + performance.now(): comparable across threads) and took. */
+      start: number;
       ms: number;
     }
   | { t: 'ready' };

@@ -23,7 +23,7 @@ import { errorMessage } from '../errors.ts';
 import { OverlayStateManager, type TxAccess } from '../state/overlay.ts';
 import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
-import { outcomeOf } from './executor.ts';
+import { markPostExecution, outcomeOf } from './executor.ts';
 import type { ToMain, ToWorker, WorkerFaults, WorkerInit } from './protocol.ts';
 
 const port = parentPort!;
@@ -145,17 +145,7 @@ async function vmFor(profile: ChainProfile): Promise<ChainVM> {
   if (c === undefined) {
     const common = createCommon(profile, nativeCrypto(kzg));
     const vm = await createVM({ common, stateManager: state, blockchain, setHardfork: false });
-    // The top-level EVM call returning marks the start of runTx's refund and fee payment (lazy coinbase accounting).
-    const evm = vm.evm as unknown as { runCall(opts: { message?: unknown }): Promise<unknown> };
-    const runCall = evm.runCall.bind(evm);
-    evm.runCall = async (opts) => {
-      const top = opts.message === undefined;
-      try {
-        return await runCall(opts);
-      } finally {
-        if (top) state.markPostExecution();
-      }
-    };
+    markPostExecution(vm, state);
     c = { common, vm };
     vms.set(key, c);
   }
@@ -205,7 +195,7 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
   } finally {
     access = state.endTx();
   }
-  if (mySeq === seq) post({ t: 'result', seq: mySeq, index, outcome, error, access, ms: performance.now() - t0 });
+  if (mySeq === seq) post({ t: 'result', seq: mySeq, index, outcome, error, access, start: performance.timeOrigin + t0, ms: performance.now() - t0 });
 }
 
 /** Messages are handled strictly in arrival order, one at a time. */

@@ -7,17 +7,37 @@
  * discarded and i is re-executed on the committed state. Validation by value (not by version) makes the result
  * independent of which worker ran what and when, and lets the coinbase fee credit be a delta instead of a read.
  */
-import type { TypedTransaction } from '@ethereumjs/tx';
 import { HintBook } from '../conflict/index.ts';
 import type { BlockExecutor, BlockRun, TxOutcome } from '../exec/executor.ts';
 import type { TxAccess } from '../state/overlay.ts';
+import { hex } from '../util/bytes.ts';
 
 export interface SpeculativeResult {
   index: number;
   outcome: TxOutcome | null;
   error: string | null;
   access: TxAccess;
+  /** Worker that ran it, start (main thread's performance.now() scale) and duration, for the trace. */
+  worker?: number;
+  start?: number;
+  ms?: number;
 }
+
+/** How a transaction was committed. */
+export interface CommitInfo {
+  /** Committed from its speculative run. */
+  firstRun: boolean;
+  /** Keys whose committed values differed from what the speculative run read (empty when it committed). */
+  stale: string[];
+  /** The committed run's reads and writes. */
+  access: TxAccess;
+  /** The re-execution on this thread (performance.now() scale), when there was one. */
+  start?: number;
+  end?: number;
+}
+
+/** Stale keys named per discarded run, at most. */
+const STALE_SHOWN = 16;
 
 export interface CommitCounts {
   /** Transactions committed from their first speculative run. */
@@ -52,22 +72,26 @@ export class RollbackManager {
     this.counts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
   }
 
-  /** The first key whose committed value differs from what the run saw, if any. */
-  async staleKey(access: TxAccess): Promise<string | undefined> {
+  /** The keys whose committed values differ from what the run saw (none: the run is valid). */
+  async staleKeys(access: TxAccess): Promise<string[]> {
     const state = this.executor.state;
+    const stale: string[] = [];
     for (const [key, seen] of access.reads) {
-      if ((await state.valueOf(key)) !== seen) return key;
+      if ((await state.valueOf(key)) !== seen) {
+        stale.push(key);
+        if (stale.length === STALE_SHOWN) break;
+      }
     }
-    return undefined;
+    return stale;
   }
 
   /** Commit transaction `r.index` (the next in block order) from its speculative run, or re-execute it. */
-  async commit(run: BlockRun, r: SpeculativeResult): Promise<void> {
+  async commit(run: BlockRun, r: SpeculativeResult): Promise<CommitInfo> {
     const i = r.index;
     const tx = run.block.transactions[i];
     const call = HintBook.callKey(tx);
-    const stale = await this.staleKey(r.access);
-    if (stale === undefined) {
+    const staleKeys = await this.staleKeys(r.access);
+    if (staleKeys.length === 0) {
       if (r.outcome === null) {
         // It saw exactly the committed state and still failed: the transaction itself is invalid.
         this.executor.fail(run, `transaction ${i} is invalid: ${r.error}`, { tx: i });
@@ -78,25 +102,30 @@ export class RollbackManager {
       this.counts.firstRun++;
       this.noteWrites(i, r.access);
       this.hints.learnGas(call, r.outcome.gasUsed);
-      return;
+      return { firstRun: true, stale: staleKeys, access: r.access };
     }
+    const stale = staleKeys[0];
     this.counts.reexecuted++;
     this.counts.conflictKeys.set(stale, (this.counts.conflictKeys.get(stale) ?? 0) + 1);
     this.hints.learnConflict(tx, this.senders[i] ?? '', stale);
     const writer = this.lastWriter.get(stale);
     if (writer !== undefined) this.hints.learnConflict(run.block.transactions[writer], this.senders[writer] ?? '', stale);
-    await this.reexecute(run, i, tx);
+    const start = performance.now();
+    const access = await this.reexecute(run, i);
+    return { firstRun: false, stale: staleKeys, access, start, end: performance.now() };
   }
 
-  private async reexecute(run: BlockRun, i: number, _tx: TypedTransaction): Promise<void> {
+  private async reexecute(run: BlockRun, i: number): Promise<TxAccess> {
     const state = this.executor.state;
-    state.beginTx();
+    state.beginTx(hex(run.block.header.coinbase.bytes));
+    let access: TxAccess | undefined;
     try {
       await this.executor.runSerial(run, i);
     } finally {
-      const access = state.endTx();
+      access = state.endTx();
       this.noteWrites(i, access);
     }
+    return access;
   }
 
   private noteWrites(i: number, access: TxAccess): void {

@@ -20,6 +20,8 @@ export const P_BLOCK = 0x06;
 export const P_UNDO = 0x07;
 export const P_RECEIPTS = 0x08;
 export const P_VERIFY = 0x09;
+/** Execution trace of a recent block (JSON), kept for the last `traceBlocks` blocks. */
+export const P_TRACE = 0x0a;
 
 export const META_HEAD = metaKey('head');
 export const META_SCHEMA = metaKey('schema');

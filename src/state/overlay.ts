@@ -43,6 +43,8 @@ export interface TxAccess {
   codes: Map<string, Uint8Array>;
   /** Fee credit to the block's coinbase, when it was tracked lazily. */
   coinbaseDelta: bigint;
+  /** Wei that left existence with accounts this transaction deleted (self-destruct burns). */
+  destroyed: bigint;
 }
 
 interface Tracker {
@@ -56,13 +58,15 @@ interface Tracker {
   lazyCoinbase: boolean;
   coinbaseView: bigint;
   coinbaseDelta: bigint;
+  destroyed: bigint;
 }
 
 type UndoEntry =
   | { k: 0; addr: string; prev: Account | null | undefined }
   | { k: 1; addr: string; slot: string; prev: Uint8Array | undefined }
   | { k: 2; addr: string; prevCleared: boolean; prevStorage: Map<string, Uint8Array> | undefined }
-  | { k: 3; set: Set<string>; key: string };
+  | { k: 3; set: Set<string>; key: string }
+  | { k: 4; amount: bigint };
 
 const EMPTY = new Uint8Array(0);
 
@@ -87,6 +91,11 @@ export class OverlayStateManager implements StateManagerInterface {
   private baseCode = new Map<string, Uint8Array>();
   private undo: UndoEntry[] = [];
   private marks: number[] = [];
+  /**
+   * Wei held by accounts deleted in this block at the moment they were deleted (a self-destruct's burn), including
+   * that of validated speculative runs applied here: the value conservation check counts it as burned.
+   */
+  destroyed = 0n;
 
   constructor(base: StateReader) {
     this.base = base;
@@ -106,7 +115,16 @@ export class OverlayStateManager implements StateManagerInterface {
     this.baseCode = new Map();
     this.undo = [];
     this.marks = [];
+    this.destroyed = 0n;
     this.originalStorageCache.clear();
+  }
+
+  /** Balance an account had before this block (the base state), for the conservation check. */
+  async preBalance(addr: string): Promise<bigint> {
+    if (this.baseAccounts.has(addr)) return this.baseAccounts.get(addr)?.balance ?? 0n;
+    const acc = await this.base.getAccount(fromHex(addr));
+    this.baseAccounts.set(addr, acc);
+    return acc?.balance ?? 0n;
   }
 
   // ---- accounts -------------------------------------------------------------------------------------------------
@@ -185,8 +203,17 @@ export class OverlayStateManager implements StateManagerInterface {
     this.setAccount(addr, address.bytes, copyAccount(account));
   }
 
+  /** Wei that left existence (a self-destruct to itself); undone with the checkpoint it happened in. */
+  noteBurned(amount: bigint): void {
+    this.destroyed += amount;
+    if (this.tracker !== undefined) this.tracker.destroyed += amount;
+    this.undo.push({ k: 4, amount });
+  }
+
   async deleteAccount(address: Address): Promise<void> {
     const addr = hex(address.bytes);
+    const gone = (await this.currentAccount(addr, address.bytes))?.balance ?? 0n;
+    if (gone !== 0n) this.noteBurned(gone);
     this.setAccount(addr, address.bytes, null);
     this.wipeStorage(addr, address.bytes);
   }
@@ -315,6 +342,9 @@ export class OverlayStateManager implements StateManagerInterface {
         }
       } else if (e.k === 3) {
         e.set.delete(e.key);
+      } else if (e.k === 4) {
+        this.destroyed -= e.amount;
+        if (this.tracker !== undefined) this.tracker.destroyed -= e.amount;
       } else {
         if (e.prevCleared) this.cleared.add(e.addr);
         else this.cleared.delete(e.addr);
@@ -339,6 +369,7 @@ export class OverlayStateManager implements StateManagerInterface {
       lazyCoinbase: false,
       coinbaseView: 0n,
       coinbaseDelta: 0n,
+      destroyed: 0n,
     };
   }
 
@@ -368,7 +399,7 @@ export class OverlayStateManager implements StateManagerInterface {
       const v = this.storage.get(k.slice(0, 40))?.get(k.slice(40));
       if (v !== undefined) slots.set(k, v);
     }
-    return { reads: t.reads, accounts, cleared: [...t.clears], slots, codes, coinbaseDelta: t.coinbaseDelta };
+    return { reads: t.reads, accounts, cleared: [...t.clears], slots, codes, coinbaseDelta: t.coinbaseDelta, destroyed: t.destroyed };
   }
 
   /** Current value of a tracked key, in the form `TxAccess.reads` records it (validation compares the two). */
@@ -401,6 +432,7 @@ export class OverlayStateManager implements StateManagerInterface {
       if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, fromHex(addr));
     }
     for (const [h, code] of access.codes) this.codes.set(h, code);
+    this.destroyed += access.destroyed;
     if (access.coinbaseDelta !== 0n) {
       const acc = (await this.getAccount(coinbase)) ?? new Account();
       acc.balance += access.coinbaseDelta;

@@ -21,6 +21,7 @@ import {
   P_BLOCK,
   P_RECEIPTS,
   P_VERIFY,
+  P_TRACE,
   META_LAST_MISMATCH,
   P_UNDO,
   SCHEMA_VERSION,
@@ -66,6 +67,8 @@ export interface StoreOptions {
   sync?: boolean;
   /** Entries per in-memory cache (accounts, slots, code, trie nodes). */
   cacheEntries?: number;
+  /** Execution traces kept: those of the last `traceBlocks` blocks (0 = none are stored). */
+  traceBlocks?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -143,6 +146,8 @@ export interface PreparedCommit {
   receipts: Uint8Array[];
   /** The block's verification record (canonical roots, mismatches), stored in the same batch. */
   verification?: { json: string; mismatch: boolean };
+  /** The block's execution trace (JSON), stored in the same batch when traces are kept. */
+  trace?: string;
 }
 
 export class StateStore implements StateReader, NodeSource {
@@ -159,7 +164,7 @@ export class StateStore implements StateReader, NodeSource {
 
   private constructor(db: KVStore, common: Common, opts: StoreOptions) {
     this.db = db;
-    this.opts = { sync: false, cacheEntries: 500_000, ...opts };
+    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, ...opts };
     this.trie = new StateTrie(this);
     const n = this.opts.cacheEntries;
     this.accountCache = new BoundedCache(n);
@@ -259,6 +264,17 @@ export class StateStore implements StateReader, NodeSource {
     return RLP.decode(v) as Uint8Array[];
   }
 
+  /** The execution trace stored with block `n`, if it is among the last `traceBlocks` blocks. */
+  async trace(n: bigint): Promise<unknown | undefined> {
+    const v = await this.db.get(numberKey(P_TRACE, n));
+    if (v === undefined) return undefined;
+    try {
+      return JSON.parse(new TextDecoder().decode(v));
+    } catch (e) {
+      throw new ParallaxError('DB_CORRUPT', `trace record of block ${n} does not decode: ${errorMessage(e)}`);
+    }
+  }
+
   /** The verification record stored with block `n` (JSON), if any. */
   async verification(n: bigint): Promise<unknown | undefined> {
     const v = await this.db.get(numberKey(P_VERIFY, n));
@@ -311,7 +327,7 @@ export class StateStore implements StateReader, NodeSource {
     return run;
   }
 
-  private async commitNow({ record, diff, trie, receipts, verification }: PreparedCommit): Promise<void> {
+  private async commitNow({ record, diff, trie, receipts, verification, trace }: PreparedCommit): Promise<void> {
     const head = this.headRecord;
     if (head !== undefined && record.number !== head.number + 1n) {
       throw new ParallaxError('HEAD_MISMATCH', `block ${record.number} does not follow the executed head ${head.number}`, {
@@ -367,6 +383,9 @@ export class StateStore implements StateReader, NodeSource {
       ops.push({ type: 'put', key: numberKey(P_VERIFY, record.number), value: new TextEncoder().encode(verification.json) });
       if (verification.mismatch) ops.push({ type: 'put', key: META_LAST_MISMATCH, value: numberKey(P_VERIFY, record.number).subarray(1) });
     }
+    const keep = BigInt(this.opts.traceBlocks);
+    if (trace !== undefined && keep > 0n) ops.push({ type: 'put', key: numberKey(P_TRACE, record.number), value: new TextEncoder().encode(trace) });
+    if (record.number >= keep) ops.push({ type: 'del', key: numberKey(P_TRACE, record.number - keep) });
     if (head !== undefined && this.opts.undoDepth > 0) {
       ops.push({ type: 'put', key: numberKey(P_UNDO, record.number), value: RLP.encode(undo) });
     }
@@ -434,6 +453,7 @@ export class StateStore implements StateReader, NodeSource {
       ops.push({ type: 'del', key: numberKey(P_BLOCK, head.number) });
       ops.push({ type: 'del', key: numberKey(P_RECEIPTS, head.number) });
       ops.push({ type: 'del', key: numberKey(P_VERIFY, head.number) });
+      ops.push({ type: 'del', key: numberKey(P_TRACE, head.number) });
       ops.push({ type: 'put', key: META_HEAD, value: encodeRecord(parent) });
       await this.db.batch(ops, { sync: this.opts.sync });
       this.accountCache.clear();

@@ -1,0 +1,151 @@
+/**
+ * Execution insight: traces, the dependency graph's critical path, and the value conservation check, on blocks of
+ * real contracts (Uniswap V2 pairs and router, OpenZeppelin ERC-20s) whose conflicts are known by construction.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TypedTransaction } from '@ethereumjs/tx';
+import { Account, Address } from '@ethereumjs/util';
+import { isParallaxError } from '../src/errors.ts';
+import { hex } from '../src/util/bytes.ts';
+import { generator, node } from './helpers/traffic.ts';
+
+/** Uniswap V2 pair storage: reserve0, reserve1 and blockTimestampLast share slot 8. */
+const RESERVES_SLOT = '0x' + '8'.padStart(64, '0');
+
+test('trace of a hot-pool block: reserve slots invalidate, the critical path is the chain of swaps, achieved <= bound', async () => {
+  const gen = generator({ seed: 7, payers: 60 });
+  const setup = gen.setup(400);
+  const { engine, store } = await node(gen, setup, 2);
+  try {
+    // 20 swaps on pool 0 from distinct senders (the 20 holders the setup approved for the router), interleaved
+    // with 44 ETH transfers to fresh accounts (independent of everything). Payer 0 is the coinbase: never a sender.
+    const txs: TypedTransaction[] = [];
+    const hot: number[] = [];
+    let payer = 1;
+    for (let i = 0; i < 64; i++) {
+      if (i % 16 < 5) {
+        hot.push(txs.length);
+        txs.push(gen.swap(gen.holders[hot.length - 1], 0, hot.length % 2 === 0, 10n ** 15n * BigInt(hot.length)));
+      } else txs.push(gen.ethTransfer(gen.payers[payer++]));
+    }
+    const pair = '0x' + hex(gen.pools[0].pair.bytes);
+    // The first block teaches the conflict detector nothing yet: the swaps are spread over the workers and
+    // most of them are invalidated. Check it, then a second block of the same shape (predicted: one group).
+    for (const round of [0, 1]) {
+      const block = gen.block(round === 0 ? txs : rebuild(gen, hot.length));
+      const done = await engine.execute(block);
+      await engine.commit(done.result);
+      const t = done.trace;
+      assert.ok(t !== undefined, 'a trace is recorded');
+      assert.equal(t.txs.length, 64);
+      assert.equal(done.result.txs.filter((r) => r.receipt !== undefined).length, 64);
+      // Critical path by gas: exactly the swaps on the hot pool, in block order.
+      assert.deepEqual(t.critical.gas.txs, hot, `round ${round}: critical path`);
+      const swapGas = hot.reduce((s, i) => s + BigInt(t.txs[i].gasUsed), 0n);
+      assert.equal(t.critical.gas.gas, swapGas.toString());
+      // Every swap after the first depends on an earlier swap; transfers depend on nothing.
+      for (const i of hot.slice(1)) assert.ok(t.txs[i].deps.some((d) => hot.includes(d)), `swap ${i} depends on a swap`);
+      for (let i = 0; i < 64; i++) if (!hot.includes(i)) assert.deepEqual(t.txs[i].deps, [], `transfer ${i} is independent`);
+      // Bounds: total over critical path; achieved (measured) never above what the dependencies allow.
+      const total = BigInt(t.totalGas);
+      assert.ok(Math.abs(t.speedup.boundByGas - Number(total) / Number(swapGas)) < 1e-3);
+      assert.ok(t.speedup.achieved <= t.speedup.boundByTime + 1e-9, `achieved ${t.speedup.achieved} <= bound ${t.speedup.boundByTime}`);
+      assert.ok(t.speedup.boundWithWorkers <= 2);
+      // Commit order is block order, commit times ascend, every transaction has exactly one committed attempt.
+      for (let i = 0; i < 64; i++) {
+        assert.equal(t.txs[i].commitOrder, i);
+        if (i > 0) assert.ok(t.txs[i].committedAt >= t.txs[i - 1].committedAt);
+        assert.equal(t.txs[i].attempts.filter((a) => a.committed).length, 1);
+      }
+      if (round === 0) {
+        // Discarded runs name the keys that invalidated them: the pair's reserve slot among them, never a bare conflict.
+        const discarded = t.txs.flatMap((x) => x.attempts.filter((a) => !a.committed));
+        assert.ok(discarded.length > 0, 'the cold block re-executes some swaps');
+        for (const a of discarded) {
+          assert.ok(a.invalidatedBy !== undefined && a.invalidatedBy.length > 0);
+          assert.ok(
+            a.invalidatedBy.some((k) => k.kind === 'slot' && k.address === pair && k.slot === RESERVES_SLOT),
+            `a discarded swap names the reserves slot: ${JSON.stringify(a.invalidatedBy)}`,
+          );
+        }
+        for (let i = 0; i < 64; i++) if (!hot.includes(i)) assert.equal(t.txs[i].attempts.length, 1, `transfer ${i} ran once`);
+      }
+      assert.ok(t.conservation?.ok, 'value is conserved');
+    }
+    assert.ok((await store.head())!.number > 0n);
+  } finally {
+    await engine.close();
+  }
+});
+
+/** The same shape again: the same senders (next nonces), other amounts and directions. */
+function rebuild(gen: ReturnType<typeof generator>, swaps: number): TypedTransaction[] {
+  const txs: TypedTransaction[] = [];
+  let s = 0;
+  let payer = 1;
+  for (let i = 0; i < 64; i++) {
+    if (i % 16 < 5) {
+      txs.push(gen.swap(gen.holders[s], 0, s % 2 === 1, 10n ** 15n * BigInt(1 + s)));
+      s++;
+    } else txs.push(gen.ethTransfer(gen.payers[payer++]));
+  }
+  assert.equal(s, swaps);
+  return txs;
+}
+
+test('conservation: a corrupted state write mid-block is caught, naming the block and the account', async () => {
+  for (const workers of [1, 2]) {
+    const gen = generator({ seed: 8 });
+    const setup = gen.setup(400);
+    const { engine, store } = await node(gen, setup, workers);
+    try {
+      const txs = [gen.ethTransfer(gen.payers[1]), gen.ethTransfer(gen.payers[2]), gen.swap(gen.holders[0], 1, true, 10n ** 15n)];
+      const block = gen.block(txs);
+      // Corrupt one write: after the first transaction, the executor's state gains 1 wei on a holder's balance
+      // (as a buggy apply, a lost undo or a bad cache would). Everything else about the block stays valid.
+      const executor = engine.executor;
+      const victim = gen.holders[5].address;
+      const runSerial = executor.runSerial.bind(executor);
+      let corrupted = false;
+      executor.runSerial = async (run, i) => {
+        await runSerial(run, i);
+        if (!corrupted) {
+          corrupted = true;
+          const acc = (await executor.state.getAccount(victim)) ?? new Account();
+          acc.balance += 1n;
+          await executor.state.putAccount(victim, acc);
+        }
+      };
+      // With workers, the first transaction commits from a worker's run: corrupt on re-execution and serial paths
+      // alike by also corrupting the apply of validated runs.
+      const apply = executor.state.apply.bind(executor.state);
+      executor.state.apply = async (access, coinbase: Address) => {
+        await apply(access, coinbase);
+        if (!corrupted) {
+          corrupted = true;
+          const acc = (await executor.state.getAccount(victim)) ?? new Account();
+          acc.balance += 1n;
+          await executor.state.putAccount(victim, acc);
+        }
+      };
+      const headBefore = (await store.head())!.number;
+      await assert.rejects(engine.execute(block), (e: unknown) => {
+        assert.ok(isParallaxError(e, 'CONSERVATION_VIOLATED'), String(e));
+        assert.match(e.message, new RegExp(`block ${block.header.number}\\b`));
+        assert.match(e.message, new RegExp(hex(victim.bytes)));
+        assert.match(e.message, /off by 1 wei/);
+        return true;
+      });
+      assert.ok(corrupted);
+      assert.equal((await store.head())!.number, headBefore, 'nothing committed');
+      // Without the corruption the same block executes and conserves value.
+      executor.runSerial = runSerial;
+      executor.state.apply = apply;
+      const ok = await engine.execute(block);
+      assert.ok(ok.result.conservation?.ok);
+    } finally {
+      await engine.close();
+    }
+  }
+});
