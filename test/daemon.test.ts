@@ -17,6 +17,7 @@ import { StateStore } from '../src/state/store.ts';
 import { hex } from '../src/util/bytes.ts';
 import { PROJECT_ROOT } from '../src/util/paths.ts';
 import { getJson, hardhatChain, parseMetrics, rpcBlock, spawnDaemon, until } from './helpers/daemon.ts';
+import { dumpDom } from './helpers/chromium.ts';
 
 test('daemon: metrics rise, status and roots match the node, SIGTERM mid-run leaves a committed block, restart resumes, lock refuses a second daemon', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'parallax-daemon-test-'));
@@ -71,6 +72,31 @@ test('daemon: metrics rise, status and roots match the node, SIGTERM mid-run lea
     assert.equal(roots.body.canonical.receiptsRoot, b.receiptsRoot);
     assert.equal(roots.body.matched, true);
     assert.equal((await getJson(`${url}/roots/${head2 + 1000n}`)).status, 404);
+
+    // The block's execution trace and its page, rendered by headless Chromium: one lane per worker plus the main
+    // thread, a committed bar for every transaction, the critical path outlined.
+    const trace = await getJson(`${url}/blocks/${head2}/trace`);
+    assert.equal(trace.status, 200);
+    const t = trace.body;
+    assert.equal(t.number, head2.toString());
+    assert.equal(t.hash, b.hash);
+    assert.equal(t.txs.length, 50);
+    assert.equal(t.conservation.ok, true);
+    for (const x of t.txs) assert.equal(x.attempts.filter((a: { committed: boolean }) => a.committed).length, 1);
+    assert.ok(t.critical.gas.txs.length >= 1 && t.speedup.achieved <= t.speedup.boundByTime + 1e-9);
+    assert.ok(m2.has('parallax_speedup_bound') && m2.has('parallax_speedup_achieved'));
+    assert.equal((await getJson(`${url}/blocks/${head2 + 1000n}/trace`)).status, 404);
+    const dom = await dumpDom(`${url}/blocks/${head2}`);
+    const lanes = [...dom.matchAll(/<g class="lane" data-lane="([a-z0-9-]+)"/g)].map((m) => m[1]);
+    const workersUsed = new Set(t.txs.flatMap((x: { attempts: { worker: number }[] }) => x.attempts.map((a) => a.worker)).filter((w: number) => w >= 0));
+    assert.deepEqual(lanes, ['main', ...[...workersUsed].sort().map((w) => `worker-${w}`)]);
+    const bars = [...dom.matchAll(/<rect class="bar ([a-z ]+)" data-tx="(\d+)"/g)];
+    const attempts = t.txs.reduce((s: number, x: { attempts: unknown[] }) => s + x.attempts.length, 0);
+    assert.equal(bars.length, attempts);
+    assert.equal(new Set(bars.map((m) => m[2])).size, 50, 'every transaction has a bar');
+    assert.equal(bars.filter((m) => m[1].includes('critical')).length, t.critical.gas.txs.length);
+    assert.equal(bars.filter((m) => m[1].includes('discarded')).length, attempts - 50);
+    assert.match(dom, new RegExp(`Block ${head2}: 50 transactions`));
     assert.equal((await fetch(`${url}/health`)).status, 200);
     assert.equal((await fetch(`${url}/ready`)).status, 200);
 

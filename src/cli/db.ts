@@ -11,7 +11,7 @@ import { hex } from '../util/bytes.ts';
 import { addConfigFlags, commandConfig } from './config.ts';
 import { out, writeJson } from './output.ts';
 
-async function openStore(dataDir: string, undoDepth: number): Promise<StateStore> {
+export async function openStore(dataDir: string, undoDepth: number): Promise<StateStore> {
   const dir = resolve(dataDir);
   if (!existsSync(dir)) throw new ParallaxError('STATE_MISSING', `no data directory at ${dir}`, { dataDir: dir });
   try {

@@ -10,6 +10,7 @@ import { registerRun } from './run.ts';
 import { registerVerify } from './verify.ts';
 import { registerDb } from './db.ts';
 import { registerDev } from './dev.ts';
+import { registerTrace } from './trace.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerDev(program);
   registerVerify(program);
   registerDb(program);
+  registerTrace(program);
   registerReplay(program);
   registerBench(program);
   registerSpec(program);

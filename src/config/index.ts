@@ -28,7 +28,7 @@ export interface Config {
     retries: number;
     backoffMaxMs: number;
   };
-  engine: { workers: number; minParallelTxs: number; txTimeoutMs: number };
+  engine: { workers: number; minParallelTxs: number; txTimeoutMs: number; traceBlocks: number };
   store: { undoDepth: number; cacheEntries: number; sync: boolean };
   verify: { onMismatch: MismatchPolicy };
   http: { enabled: boolean; host: string; port: number; readyLagBlocks: number };
@@ -62,6 +62,7 @@ export const SCHEMA: KeySpec[] = [
   { path: 'engine.workers', type: 'integer', min: 0, max: 256, doc: 'execution worker threads; 0 = one per core, 1 = serial path' },
   { path: 'engine.minParallelTxs', type: 'integer', min: 0, max: 1_000_000, doc: 'blocks with fewer transactions run serially' },
   { path: 'engine.txTimeoutMs', type: 'integer', min: 100, max: 3_600_000, doc: 'a worker silent this long is replaced and the block re-run serially' },
+  { path: 'engine.traceBlocks', type: 'integer', min: 0, max: 1_000_000, doc: 'execution traces kept in the database for the last this many blocks (/blocks/<n>, `parallax trace`); 0 = none' },
   { path: 'store.undoDepth', type: 'integer', min: 0, max: 1_000_000, doc: 'blocks kept in the undo journal: the deepest reorganisation that can be unwound' },
   { path: 'store.cacheEntries', type: 'integer', min: 1024, max: 100_000_000, doc: 'entries per in-memory cache (accounts, slots, trie nodes)' },
   { path: 'store.sync', type: 'boolean', doc: 'fsync every block commit (slower; survives power loss, not only process crashes)' },

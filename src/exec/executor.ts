@@ -287,7 +287,7 @@ export class BlockExecutor {
   }
 
   /** Persist an executed block: state, trie nodes, receipts, block record and head in one atomic batch. */
-  async commit(result: BlockResult, verification?: PreparedCommit['verification']): Promise<BlockRecord> {
+  async commit(result: BlockResult, verification?: PreparedCommit['verification'], trace?: string): Promise<BlockRecord> {
     const h = result.block.header;
     const record: BlockRecord = {
       number: h.number,
@@ -300,7 +300,7 @@ export class BlockExecutor {
       txCount: result.block.transactions.length,
       timestamp: h.timestamp,
     };
-    await this.store.commit({ record, diff: result.diff, trie: result.trie, receipts: result.encodedReceipts, verification });
+    await this.store.commit({ record, diff: result.diff, trie: result.trie, receipts: result.encodedReceipts, verification, trace });
     return record;
   }
 

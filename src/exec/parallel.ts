@@ -451,9 +451,9 @@ export class ParallelExecutor {
     await this.commitWith(result);
   }
 
-  /** Commit with the block's verification record in the same atomic batch; returns the committed record. */
-  async commitWith(result: BlockResult, verification?: PreparedCommit['verification']): Promise<BlockRecord> {
-    const record = await this.executor.commit(result, verification);
+  /** Commit with the block's verification record and trace in the same atomic batch; returns the committed record. */
+  async commitWith(result: BlockResult, verification?: PreparedCommit['verification'], trace?: string): Promise<BlockRecord> {
+    const record = await this.executor.commit(result, verification, trace);
     if (this.pool === undefined) return record;
     const accounts: [string, Uint8Array | null][] = [...result.trie.accounts];
     const cleared: string[] = [];

@@ -5,12 +5,16 @@
  *   GET /ready          200 when caught up within http.readyLagBlocks of the node, else 503
  *   GET /status         JSON: heads, last roots, last mismatch, workers
  *   GET /roots/<block>  JSON: the roots Parallax computed for the block and the canonical ones
+ *   GET /blocks/<block>        HTML: the block's schedule as SVG, its figures and re-executions (recent blocks)
+ *   GET /blocks/<block>/trace  JSON: the block's execution trace
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
+import { blockPage } from '../insight/svg.ts';
+import type { BlockTrace } from '../insight/trace.ts';
 
 /** What the server asks the daemon; absent while the node is still opening. */
 export interface StatusProvider {
@@ -18,6 +22,7 @@ export interface StatusProvider {
   ready(): boolean;
   status(): Promise<unknown>;
   roots(n: bigint): Promise<unknown | undefined>;
+  trace(n: bigint): Promise<BlockTrace | undefined>;
 }
 
 export interface HttpServer {
@@ -57,7 +62,17 @@ export async function startHttp(opts: { host: string; port: number; metrics: Met
       return r === undefined ? json(res, 404, { error: `block ${m[1]} is not executed` }) : json(res, 200, r);
     }
     if (url.pathname.startsWith('/roots/')) return json(res, 400, { error: 'usage: /roots/<block number>' });
-    return json(res, 404, { error: 'not found', endpoints: ['/metrics', '/health', '/ready', '/status', '/roots/<block>'] });
+    const b = /^\/blocks\/([0-9]+)(\/trace)?$/.exec(url.pathname);
+    if (b !== null) {
+      if (p === undefined) return json(res, 503, { error: 'starting' });
+      const t = await p.trace(BigInt(b[1]));
+      if (t === undefined) return json(res, 404, { error: `no trace of block ${b[1]}: traces are kept for the last engine.traceBlocks executed blocks` });
+      if (b[2] !== undefined) return json(res, 200, t);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end(blockPage(t));
+    }
+    if (url.pathname.startsWith('/blocks/')) return json(res, 400, { error: 'usage: /blocks/<block number>[/trace]' });
+    return json(res, 404, { error: 'not found', endpoints: ['/metrics', '/health', '/ready', '/status', '/roots/<block>', '/blocks/<block>', '/blocks/<block>/trace'] });
   };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e) => {

@@ -57,9 +57,9 @@ export async function runDaemon(o: DaemonOptions): Promise<FollowResult> {
         provider: () =>
           node === undefined
             ? undefined
-            : { alive: () => alive, ready: () => node!.ready(), status: () => node!.status(), roots: (n) => node!.roots(n) },
+            : { alive: () => alive, ready: () => node!.ready(), status: () => node!.status(), roots: (n) => node!.roots(n), trace: (n) => node!.trace(n) },
       });
-      log.info({ url: http.url }, 'HTTP endpoints listening (/metrics /health /ready /status /roots/<n>)');
+      log.info({ url: http.url }, 'HTTP endpoints listening (/metrics /health /ready /status /roots/<n> /blocks/<n>)');
       o.onListening?.(http.url);
     }
     node = await ParallaxNode.open({ config, source, log, metrics });

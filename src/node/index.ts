@@ -24,6 +24,7 @@ import { BlockExecutor } from '../exec/executor.ts';
 import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
 import type { Logger } from '../log/index.ts';
 import { recordBlock, type Metrics } from '../metrics/index.ts';
+import type { BlockTrace } from '../insight/trace.ts';
 import { sleep } from '../source/ethereum/rpc.ts';
 import type { BlockSource, ChainSetup, SourceBlock } from '../source/types.ts';
 import { createDatabase } from '../state/db.ts';
@@ -94,6 +95,8 @@ export class ParallaxNode {
   private sourceUp = false;
   private last: { record: BlockRecord; matched: boolean; stats: BlockStats } | undefined;
   private counts = { executed: 0, matched: 0, mismatched: 0, reorgs: 0 };
+  /** Worker replacements already counted in the metrics. */
+  private replacementsSeen = 0;
   private readonly startedAt = new Date().toISOString();
   private closed = false;
 
@@ -118,7 +121,7 @@ export class ParallaxNode {
     const common = createCommon(chain.profile, nativeCrypto(kzg));
     let store: StateStore;
     try {
-      store = await StateStore.open(createDatabase(dir), common, { undoDepth: config.store.undoDepth, cacheEntries: config.store.cacheEntries, sync: config.store.sync });
+      store = await StateStore.open(createDatabase(dir), common, { undoDepth: config.store.undoDepth, cacheEntries: config.store.cacheEntries, sync: config.store.sync, traceBlocks: config.engine.traceBlocks });
     } catch (e) {
       if (isParallaxError(e, 'DB_LOCKED')) {
         throw new ParallaxError('DB_LOCKED', `data directory ${dir} is in use by another Parallax process; stop it or choose another dataDir`, { dataDir: dir }, { cause: e });
@@ -134,6 +137,7 @@ export class ParallaxNode {
         txTimeoutMs: config.engine.txTimeoutMs,
         profile: chain.profile,
         kzg: kzg !== undefined,
+        trace: config.engine.traceBlocks > 0,
       });
       o.metrics.workers.set(config.engine.workers);
       o.metrics.executedHead.set(Number(store.head()!.number));
@@ -303,16 +307,26 @@ export class ParallaxNode {
         this.metrics.mismatches.inc({ field: 'invalid' });
         this.log.error({ block: Number(canonical.number), hash: p(canonical.hash), err: e }, 'canonical block is invalid for Parallax');
       }
+      if (isParallaxError(e, 'CONSERVATION_VIOLATED')) {
+        this.metrics.conservationViolations.inc();
+        this.log.fatal({ block: Number(canonical.number), err: e, accounts: e.details.accounts }, 'VALUE NOT CONSERVED: execution stopped, nothing of the block was written');
+      }
       throw e;
     }
-    const { result, stats } = executed;
+    const { result, stats, trace } = executed;
+    const replaced = this.engine.replacements - this.replacementsSeen;
+    if (replaced > 0) {
+      this.replacementsSeen += replaced;
+      this.metrics.workerReplacements.inc(replaced);
+      this.log.warn({ block: Number(canonical.number), reason: stats.fallbackReason, replaced }, 'worker replaced; the block was re-executed serially');
+    }
     const rec = compare(result, canonical);
     if (!rec.matched) await diagnose(rec, result, this.source, canonical.number, (a) => this.store.getAccount(a)).catch(() => {});
     const t1 = performance.now();
-    const record = await this.engine.commitWith(result, { json: JSON.stringify(rec), mismatch: !rec.matched });
+    const record = await this.engine.commitWith(result, { json: JSON.stringify(rec), mismatch: !rec.matched }, trace === undefined ? undefined : JSON.stringify(trace));
     const t2 = performance.now();
     const ms = t2 - t0;
-    recordBlock(this.metrics, { gas: result.gasUsed, txs: block.transactions.length, seconds: ms / 1000, stateRootMs: result.timings.stateRootMs, commitMs: t2 - t1, stats });
+    recordBlock(this.metrics, { gas: result.gasUsed, txs: block.transactions.length, seconds: ms / 1000, stateRootMs: result.timings.stateRootMs, commitMs: t2 - t1, stats, trace });
     this.metrics.executedHead.set(Number(record.number));
     if (this.canonicalHead !== undefined) this.metrics.lagBlocks.set(Math.max(0, Number(this.canonicalHead - record.number)));
     this.counts.executed++;
@@ -394,6 +408,11 @@ export class ParallaxNode {
   }
 
   /** The roots Parallax computed for block `n` and the canonical ones it was checked against. */
+  /** The execution trace of block `n`, if it is among the last `engine.traceBlocks` executed. */
+  async trace(n: bigint): Promise<BlockTrace | undefined> {
+    return (await this.store.trace(n)) as BlockTrace | undefined;
+  }
+
   async roots(n: bigint): Promise<unknown | undefined> {
     const r = await this.store.blockRecord(n);
     if (r === undefined) return undefined;
