@@ -22,6 +22,7 @@ import { commitGenesis, type Alloc } from '../state/genesis.ts';
 import { StateStore } from '../state/store.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { fixturesDir } from '../util/paths.ts';
+import type { BlockTrace } from '../insight/trace.ts';
 import { readFixture } from '../replay/fixture.ts';
 import { FixtureReplayer } from '../replay/run.ts';
 import { loadAlloc, runReferenceBlock } from './reference.ts';
@@ -52,11 +53,21 @@ export interface WorkloadResult {
   ratios: { parallaxNOverReference: number; parallaxNOverParallax1: number };
 }
 
+/** One workload's throughput at each worker count, beside the speedup bound of its blocks. */
+export interface ScalingResult {
+  name: string;
+  /** Total gas over the critical paths' gas, summed over the measured blocks: no worker count can beat it. */
+  bound: number;
+  points: { workers: number; mgasPerSec: number; speedup: number; rollbackRate: number }[];
+}
+
 export interface BenchReport {
   machine: { cpus: number; model: string; memoryGb: number; node: string };
   workers: number;
   command: string;
   workloads: WorkloadResult[];
+  /** Present with --scale: Parallax at 1..max workers per workload. */
+  scaling?: ScalingResult[];
 }
 
 export type BenchWorkload = WorkloadName | 'mainnet';
@@ -66,7 +77,25 @@ export interface BenchOptions {
   workers: number;
   quick: boolean;
   seed: number;
+  /** Also run Parallax at every worker count from 1 to this (beyond the core count if asked). */
+  scaleTo?: number;
   onProgress?: (line: string) => void;
+}
+
+/** Dependency-graph totals of measured blocks, for the workload's speedup bound. */
+interface GraphTotals {
+  gas: bigint;
+  critical: bigint;
+}
+
+function addTrace(t: GraphTotals, trace: BlockTrace | undefined): void {
+  if (trace === undefined) return;
+  t.gas += BigInt(trace.totalGas);
+  t.critical += BigInt(trace.critical.gas.gas);
+}
+
+function boundOf(t: GraphTotals): number {
+  return t.critical > 0n ? Number(t.gas) / Number(t.critical) : 1;
 }
 
 function percentile(xs: number[], p: number): number {
@@ -137,9 +166,11 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
       let txs = 0;
       let stateRootMs = 0;
       let commitMs = 0;
+      const graph: GraphTotals = { gas: 0n, critical: 0n };
       for (const b of blocks) {
         const t0 = performance.now();
-        const { result, stats: s } = await engine.execute(b);
+        const { result, stats: s, trace } = await engine.execute(b);
+        addTrace(graph, trace);
         const t1 = performance.now();
         await engine.commit(result);
         const t2 = performance.now();
@@ -161,7 +192,7 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
         f.parallelFraction = txs === 0 ? 0 : firstRun / txs;
         f.schedulingMsPerBlock = stats.reduce((a, s) => a + s.schedulingMs, 0) / Math.max(1, stats.length);
       }
-      return { figures: f, prints };
+      return { figures: f, prints, bound: boundOf(graph) };
     } finally {
       await engine.close();
     }
@@ -197,40 +228,47 @@ async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void
   }
   for (const [label, workers] of [['parallax1', 1], ['parallaxN', opts.workers]] as const) {
     progress(`mainnet: parallax, ${workers} worker${workers === 1 ? '' : 's'}`);
-    const replayer = new FixtureReplayer({ workers });
-    const lat: number[] = [];
-    let g = 0n;
-    let reexec = 0;
-    let firstRun = 0;
-    let sched = 0;
-    let stateRootMs = 0;
-    let commitMs = 0;
-    try {
-      for (const raw of raws) {
-        const r = await replayer.replay(raw);
-        if (r.mismatches.length > 0) throw new ParallaxError('HEAD_MISMATCH', `${raw.file}: ${r.mismatches.join('; ')}`);
-        lat.push(r.ms);
-        g += r.gas;
-        reexec += r.stats.reexecuted;
-        firstRun += r.stats.parallelFraction * r.stats.txs;
-        sched += r.stats.schedulingMs;
-        stateRootMs += r.stateRootMs;
-        commitMs += r.commitMs;
-      }
-    } finally {
-      await replayer.close();
-    }
-    const f = figuresOf(g, txs, lat);
-    f.stateRootMs = stateRootMs;
-    f.commitMs = commitMs;
-    if (workers > 1) {
-      f.rollbackRate = reexec / Math.max(1, txs);
-      f.parallelFraction = firstRun / Math.max(1, txs);
-      f.schedulingMsPerBlock = sched / raws.length;
-    }
-    engines[label] = f;
+    engines[label] = (await mainnetParallax(raws, workers, txs)).figures;
   }
   return workloadResult('mainnet', raws.length, txs, gas, { reference: engines.reference, parallax1: engines.parallax1, parallaxN: engines.parallaxN });
+}
+
+/** The fixture blocks through Parallax with `workers` workers (each block on its own pre-state). */
+async function mainnetParallax(raws: Awaited<ReturnType<typeof readFixture>>[], workers: number, txs: number): Promise<{ figures: EngineFigures; bound: number }> {
+  const replayer = new FixtureReplayer({ workers });
+  const lat: number[] = [];
+  let g = 0n;
+  let reexec = 0;
+  let firstRun = 0;
+  let sched = 0;
+  let stateRootMs = 0;
+  let commitMs = 0;
+  const graph: GraphTotals = { gas: 0n, critical: 0n };
+  try {
+    for (const raw of raws) {
+      const r = await replayer.replay(raw);
+      if (r.mismatches.length > 0) throw new ParallaxError('HEAD_MISMATCH', `${raw.file}: ${r.mismatches.join('; ')}`);
+      lat.push(r.ms);
+      g += r.gas;
+      reexec += r.stats.reexecuted;
+      firstRun += r.stats.parallelFraction * r.stats.txs;
+      sched += r.stats.schedulingMs;
+      stateRootMs += r.stateRootMs;
+      commitMs += r.commitMs;
+      addTrace(graph, r.trace);
+    }
+  } finally {
+    await replayer.close();
+  }
+  const f = figuresOf(g, txs, lat);
+  f.stateRootMs = stateRootMs;
+  f.commitMs = commitMs;
+  f.rollbackRate = reexec / Math.max(1, txs);
+  if (workers > 1) {
+    f.parallelFraction = firstRun / Math.max(1, txs);
+    f.schedulingMsPerBlock = sched / raws.length;
+  }
+  return { figures: f, bound: boundOf(graph) };
 }
 
 function workloadResult(name: string, blocks: number, txs: number, gas: bigint, engines: WorkloadResult['engines']): WorkloadResult {
@@ -255,9 +293,28 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const progress = opts.onProgress ?? (() => {});
   const { blocks: nBlocks, txs: perBlock, holders } = sizes(opts.quick);
   const workloads: WorkloadResult[] = [];
+  const scaling: ScalingResult[] = [];
+  const scaleTo = opts.scaleTo ?? 0;
   for (const name of opts.workloads) {
     if (name === 'mainnet') {
-      workloads.push(await mainnetWorkload(opts, progress));
+      const w = await mainnetWorkload(opts, progress);
+      workloads.push(w);
+      if (scaleTo > 0) {
+        const dir = join(fixturesDir(), 'mainnet-blocks');
+        let files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz')).sort((a, b) => parseInt(a) - parseInt(b));
+        if (opts.quick) files = files.filter((_, i) => i % 5 === 0);
+        const raws = await Promise.all(files.map((f) => readFixture(join(dir, f))));
+        const points: ScalingResult['points'] = [];
+        let bound = 1;
+        for (let k = 1; k <= scaleTo; k++) {
+          progress(`mainnet: scaling, ${k} worker${k === 1 ? '' : 's'}`);
+          const r = await mainnetParallax(raws, k, w.txs);
+          if (k === 1) bound = r.bound;
+          const base = points[0]?.mgasPerSec ?? r.figures.mgasPerSec;
+          points.push({ workers: k, mgasPerSec: r.figures.mgasPerSec, speedup: r.figures.mgasPerSec / base, rollbackRate: r.figures.rollbackRate ?? 0 });
+        }
+        scaling.push({ name: 'mainnet', bound, points });
+      }
       continue;
     }
     const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
@@ -285,6 +342,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
     const txs = measured.reduce((a, b) => a + b.transactions.length, 0);
     const gas = ref.prints.reduce((a, p) => a + p.gasUsed, 0n);
+    if (scaleTo > 0) {
+      const points: ScalingResult['points'] = [];
+      for (let k = 1; k <= scaleTo; k++) {
+        const figures = k === 1 ? p1.figures : k === opts.workers ? pN.figures : (progress(`${name}: scaling, ${k} workers`), (await runParallax(alloc, gen, setup, measured, k)).figures);
+        points.push({ workers: k, mgasPerSec: figures.mgasPerSec, speedup: figures.mgasPerSec / p1.figures.mgasPerSec, rollbackRate: figures.rollbackRate ?? 0 });
+      }
+      scaling.push({ name, bound: p1.bound, points });
+    }
     workloads.push(workloadResult(name, measured.length, txs, gas, { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures }));
   }
   const cpu = cpus();
@@ -293,5 +358,6 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     workers: opts.workers,
     command: '',
     workloads,
+    scaling: scaleTo > 0 ? scaling : undefined,
   };
 }

@@ -2,6 +2,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { runBench, type BenchReport, type BenchWorkload, type EngineFigures } from '../bench/run.ts';
 import { WORKLOADS } from '../bench/workloads.ts';
+import { writeFile } from 'node:fs/promises';
+import { scalingSvg } from '../insight/plot.ts';
 import { out, pad, warn, writeJson } from './output.ts';
 import { parseWorkers } from './replay.ts';
 
@@ -16,6 +18,16 @@ const f1 = (x: number | undefined, d = 1) => (x === undefined ? '-' : x.toFixed(
 const pct = (x: number | undefined) => (x === undefined ? '-' : (x * 100).toFixed(1) + '%');
 
 export function printReport(r: BenchReport): void {
+  printMain(r);
+  if (r.scaling === undefined) return;
+  out('scaling (Parallax at 1..N workers; bound = total gas / critical-path gas of the measured blocks)');
+  out(`${'workload'.padEnd(10)} ${pad('bound', 7)}  ${'workers: Mgas/s (speedup over 1 worker)'}`);
+  for (const s of r.scaling) {
+    out(`${s.name.padEnd(10)} ${pad(s.bound.toFixed(2) + 'x', 7)}  ${s.points.map((p) => `${p.workers}: ${p.mgasPerSec.toFixed(2)} (${p.speedup.toFixed(2)}x)`).join('  ')}`);
+  }
+}
+
+function printMain(r: BenchReport): void {
   out(`machine: ${r.machine.cpus} cores (${r.machine.model}), ${r.machine.memoryGb} GiB, Node ${r.machine.node}; Parallax-N = ${r.workers} workers`);
   out(
     `${'workload'.padEnd(10)} ${'engine'.padEnd(10)} ${pad('Mgas/s', 8)} ${pad('tx/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('root ms', 8)} ${pad('commit', 8)} ${pad('rollback', 9)} ${pad('parallel', 9)} ${pad('sched ms', 9)} ${pad('RSS MB', 7)}`,
@@ -38,6 +50,11 @@ export function registerBench(program: Command): void {
     .option('--workers <n>', 'workers of Parallax-N (default: all cores)', (v) => parseWorkers(v), availableParallelism())
     .option('--quick', 'short run: fewer and smaller blocks')
     .option('--seed <n>', 'seed of the generated workloads', (v) => Number(v), 1)
+    .option('--scale <max>', 'also run Parallax at every worker count 1..max on each workload (max may exceed the cores)', (v) => {
+      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 256) throw new InvalidArgumentError(`expected a worker count from 1 to 256, got "${v}"`);
+      return Number(v);
+    })
+    .option('--plot <file.svg>', 'draw throughput against workers and each speedup beside its bound (uses --scale, default: 1..workers)')
     .option('--json <file>', 'write the report as JSON')
     .addHelpText(
       'after',
@@ -45,18 +62,24 @@ export function registerBench(program: Command): void {
 Examples:
   $ parallax bench --quick                        # every workload, small
   $ parallax bench --workload erc20 --workers 2   # one workload, full size
-  $ parallax bench --json bench.json`,
+  $ parallax bench --json bench.json
+  $ parallax bench --quick --scale 4 --plot scaling.svg   # workers 1..4, plotted`,
     )
-    .action(async (opts: { workload?: BenchWorkload[]; workers: number; quick?: boolean; seed: number; json?: string }) => {
+    .action(async (opts: { workload?: BenchWorkload[]; workers: number; quick?: boolean; seed: number; json?: string; scale?: number; plot?: string }) => {
       const report = await runBench({
         workloads: opts.workload ?? ALL,
         workers: opts.workers,
         quick: opts.quick === true,
         seed: opts.seed,
+        scaleTo: opts.scale ?? (opts.plot !== undefined ? opts.workers : undefined),
         onProgress: (l) => warn(`[bench] ${l}`),
       });
       report.command = `parallax ${process.argv.slice(2).join(' ')}`;
-      printReport(report);
       if (opts.json !== undefined) await writeJson(opts.json, report);
+      if (opts.plot !== undefined && report.scaling !== undefined) {
+        const m = report.machine;
+        await writeFile(opts.plot, scalingSvg(report.scaling, `${report.command} · ${m.cpus} cores, Node ${m.node}`));
+      }
+      printReport(report);
     });
 }

@@ -2,6 +2,7 @@
  * Replay of mainnet block fixtures through the Parallax engine, each block on a fresh LevelDB holding its pre-state.
  * One engine (and so one worker pool) serves all blocks of a run.
  */
+import type { BlockTrace } from '../insight/trace.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ export interface ReplayResult {
   commitMs: number;
   mismatches: string[];
   stats: BlockStats;
+  trace?: BlockTrace;
 }
 
 export interface ReplayOptions {
@@ -71,7 +73,7 @@ export class FixtureReplayer {
         this.engine.attach(executor);
       }
       const t0 = performance.now();
-      const { result, stats } = await this.engine.execute(block);
+      const { result, stats, trace } = await this.engine.execute(block);
       const t1 = performance.now();
       await this.engine.commit(result);
       const t2 = performance.now();
@@ -93,6 +95,7 @@ export class FixtureReplayer {
         commitMs: t2 - t1,
         mismatches,
         stats,
+        trace,
       };
     } finally {
       await store.close();
