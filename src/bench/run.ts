@@ -79,6 +79,8 @@ export interface BenchOptions {
   seed: number;
   /** Also run Parallax at every worker count from 1 to this (beyond the core count if asked). */
   scaleTo?: number;
+  /** Override the generated workloads' size (measured blocks, transactions per block, holders). */
+  size?: { blocks: number; txs: number; holders: number };
   onProgress?: (line: string) => void;
 }
 
@@ -291,7 +293,7 @@ function sizes(quick: boolean) {
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const progress = opts.onProgress ?? (() => {});
-  const { blocks: nBlocks, txs: perBlock, holders } = sizes(opts.quick);
+  const { blocks: nBlocks, txs: perBlock, holders } = opts.size ?? sizes(opts.quick);
   const workloads: WorkloadResult[] = [];
   const scaling: ScalingResult[] = [];
   const scaleTo = opts.scaleTo ?? 0;

@@ -209,6 +209,11 @@ export class BlockExecutor {
     try {
       res = await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed });
     } catch (e) {
+      // Our own database failing is not the transaction's fault: say so, never call the block invalid.
+      if (e instanceof ParallaxError && (e.code === 'DB_CORRUPT' || e.code === 'STATE_MISSING')) {
+        this.state.reset(this.store);
+        throw e;
+      }
       return this.fail(run, `transaction ${i} is invalid: ${errorMessage(e)}`, { tx: i }, e);
     }
     await this.record(run, i, outcomeOf(res, tx.type));

@@ -8,7 +8,8 @@
  * schedule, with any number of workers, can finish the block faster than its critical path, so
  * total / critical is an upper bound on the speedup parallel execution can achieve on the block.
  */
-import type { TxAccess } from '../state/overlay.ts';
+import { accountToken, type TxAccess } from '../state/overlay.ts';
+import { hex } from '../util/bytes.ts';
 
 /** What one committed transaction did, as far as the graph is concerned. */
 export interface GraphNode {
@@ -38,15 +39,26 @@ export interface DependencyGraph {
   byTime: CriticalPath<number>;
 }
 
-/** Graph node of a transaction from its tracked access (the coinbase's lazy fee credit counts as a write). */
+/**
+ * Graph node of a transaction from its tracked access. A write that leaves the value the transaction read unchanged
+ * (the EVM re-stores every called account even for a zero-value call, an SSTORE of the same value) is no
+ * dependency for later readers and is left out; the coinbase's lazy fee credit counts as a write.
+ */
 export function nodeOf(access: TxAccess, coinbase: string, gas: bigint, ms: number): GraphNode {
   const writes: string[] = [];
   const wiped: string[] = [...access.cleared];
   for (const [a, v] of access.accounts) {
-    writes.push('a' + a);
     if (v === null) wiped.push(a);
+    const k = 'a' + a;
+    const before = access.reads.get(k);
+    if (before !== undefined && before === accountToken(v)) continue;
+    writes.push(k);
   }
-  for (const k of access.slots.keys()) writes.push('s' + k);
+  for (const [k, v] of access.slots) {
+    const before = access.reads.get('s' + k);
+    if (before !== undefined && before === hex(v)) continue;
+    writes.push('s' + k);
+  }
   if (access.coinbaseDelta !== 0n) writes.push('a' + coinbase);
   return { reads: access.reads.keys(), writes, wiped, gas, ms };
 }

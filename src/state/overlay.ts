@@ -20,7 +20,7 @@ import { fromHex, hex, unpad } from '../util/bytes.ts';
 import type { AccountDiff, StateDiff, StateReader } from './types.ts';
 
 /** Account as compared by validation: nonce, balance and code hash (absent = ''). */
-export function accountToken(a: Account | undefined | null): string {
+export function accountToken(a: { nonce: bigint; balance: bigint; codeHash: Uint8Array } | undefined | null): string {
   return a == null ? '' : `${a.nonce}:${a.balance}:${hex(a.codeHash)}`;
 }
 

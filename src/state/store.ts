@@ -213,7 +213,12 @@ export class StateStore implements StateReader, NodeSource {
 
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
     const rlp = await this.getAccountRLP(address);
-    return rlp === null ? undefined : createAccountFromRLP(rlp);
+    if (rlp === null) return undefined;
+    try {
+      return createAccountFromRLP(rlp);
+    } catch (e) {
+      throw new ParallaxError('DB_CORRUPT', `account record of 0x${hex(address)} does not decode: ${errorMessage(e)}`, { address: '0x' + hex(address) }, { cause: e });
+    }
   }
 
   async getAccountRLP(address: Uint8Array): Promise<Uint8Array | null> {

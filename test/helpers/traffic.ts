@@ -20,11 +20,11 @@ export function fingerprint(r: BlockResult): { stateRoot: string; receiptsRoot: 
   };
 }
 
-/** A fresh in-memory node at the generator's genesis, with `workers` workers, the setup blocks already committed. */
-export async function node(gen: TrafficGenerator, setup: Block[], workers: number, extra: Partial<ParallelOptions> = {}) {
+/** A node at the generator's genesis (in memory, or reopened from `location`), with `workers` workers, the setup blocks already committed. */
+export async function node(gen: TrafficGenerator, setup: Block[], workers: number, extra: Partial<ParallelOptions> = {}, location = ':memory:') {
   const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-  const store = await StateStore.open(createDatabase(':memory:'), common, { undoDepth: 16 });
-  await commitGenesis(store, gen.alloc(), gen.genesis, 'traffic genesis');
+  const store = await StateStore.open(createDatabase(location), common, { undoDepth: 16 });
+  if (store.head() === undefined) await commitGenesis(store, gen.alloc(), gen.genesis, 'traffic genesis');
   const executor = await BlockExecutor.create({ common, store });
   const engine = await ParallelExecutor.create(executor, { workers, minParallelTxs: 2, txTimeoutMs: 20_000, profile: TRAFFIC_CHAIN, kzg: false, ...extra });
   for (const b of setup) await engine.commit((await engine.execute(b)).result);

@@ -1,0 +1,38 @@
+/**
+ * `parallax bench --scale/--plot`: the scaling points and the workloads' speedup bounds, drawn. Independent
+ * transfers have a bound near the block size; a block of swaps on one pool is one dependency chain (bound 1).
+ * No assertion on speed: the figures are measured, only their shape is checked.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runBench } from '../src/bench/run.ts';
+import { scalingSvg } from '../src/insight/plot.ts';
+
+test('bench --scale 2 --plot: one line per workload, a point per worker count, bounds from the dependency graphs', async () => {
+  const report = await runBench({ workloads: ['transfers', 'contended'], workers: 2, quick: true, seed: 5, scaleTo: 2, size: { blocks: 2, txs: 120, holders: 40 } });
+  const scaling = report.scaling!;
+  assert.deepEqual(scaling.map((s) => s.name), ['transfers', 'contended']);
+  for (const s of scaling) {
+    assert.deepEqual(s.points.map((p) => p.workers), [1, 2]);
+    assert.equal(s.points[0].speedup, 1);
+    for (const p of s.points) assert.ok(p.mgasPerSec > 0);
+    // The 1- and 2-worker points are the same measurements as the main table's parallax1 and parallaxN.
+    const w = report.workloads.find((x) => x.name === s.name)!;
+    assert.equal(s.points[0].mgasPerSec, w.engines.parallax1.mgasPerSec);
+    assert.equal(s.points[1].mgasPerSec, w.engines.parallaxN.mgasPerSec);
+  }
+  const [transfers, contended] = scaling;
+  // 120 transfers per block to fresh accounts from distinct payers: the critical path is one transfer per block.
+  assert.ok(Math.abs(transfers.bound - 120) < 1e-9, `transfers bound ${transfers.bound}`);
+  // Every swap on the same pool reads the reserves the previous one wrote: one chain.
+  assert.ok(contended.bound >= 1 && contended.bound < 1.05, `contended bound ${contended.bound}`);
+
+  const svg = scalingSvg(scaling, 'test');
+  const groups = [...svg.matchAll(/<g class="workload" data-workload="([a-z]+)">([\s\S]*?)<\/g>/g)];
+  assert.deepEqual(groups.map((g) => g[1]), ['transfers', 'contended']);
+  for (const g of groups) {
+    assert.equal([...g[2].matchAll(/<circle class="point"/g)].length, 4, 'two throughput and two speedup points');
+    assert.match(g[2], /class="bound"/);
+  }
+  assert.match(svg, /^<svg [^>]*class="scaling"/);
+});
