@@ -74,7 +74,8 @@ export function scalingSvg(scaling: ScalingResult[], caption: string): string {
     o.push(`<rect x="${lx}" y="${ly - 10}" width="14" height="10" fill="${color}"/><text x="${lx + 20}" y="${ly}">${esc(s.name)} (bound ${s.bound.toFixed(2)}x)</text>`);
     o.push('</g>');
   });
-  o.push(`<text x="80" y="${height - 12}" fill="#555">${esc(caption)} · dashed: bound from the critical path (total gas / critical-path gas); grey: linear</text>`);
+  o.push(`<text x="80" y="${height - 28}" fill="#555">dashed: each workload's bound from its critical paths (total gas / critical-path gas), clipped at the top; grey: linear speedup</text>`);
+  o.push(`<text x="80" y="${height - 10}" fill="#555">${esc(caption)}</text>`);
   o.push('</svg>');
   return o.join('\n') + '\n';
 }
