@@ -113,6 +113,12 @@ export function createMetrics(opts: MetricsOptions = {}) {
       labelNames: ['method'] as const,
       registers: reg,
     }),
+    sourceErrors: new Counter({
+      name: 'parallax_source_errors_total',
+      help: 'Source failures, all retried: unreachable (transport, timeout, malformed answer), node_error (a JSON-RPC error answer), bad_answer (an answer that does not check out)',
+      labelNames: ['kind'],
+      registers: reg,
+    }),
     rpcReconnects: new Counter({ name: 'parallax_rpc_reconnects_total', help: 'Times the source node came back after being unreachable', registers: reg }),
     nodeUp: new Gauge({ name: 'parallax_node_up', help: '1 while the source node answers, 0 otherwise', registers: reg }),
   };

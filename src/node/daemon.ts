@@ -9,7 +9,7 @@ import { redacted, type Config } from '../config/index.ts';
 import { startHttp, type HttpServer } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
-import { createSource, rpcHooks } from '../source/index.ts';
+import { SourceHealth, createSource, rpcHooks } from '../source/index.ts';
 import type { BlockSource } from '../source/types.ts';
 import { ParallaxNode, type BlockReport, type FollowResult } from './index.ts';
 
@@ -43,7 +43,8 @@ export async function runDaemon(o: DaemonOptions): Promise<FollowResult> {
   log.info({ config: redacted(config), origin: o.origin }, 'configuration');
   const dataDir = resolve(config.dataDir);
   const metrics = o.metrics ?? createMetrics({ databaseBytes: () => dirBytes(dataDir) });
-  const source = o.source ?? createSource(config, { retryForever: true, hooks: rpcHooks(metrics, log), signal });
+  const health = new SourceHealth();
+  const source = o.source ?? createSource(config, { retryForever: true, hooks: rpcHooks(metrics, log, health), signal });
   let node: ParallaxNode | undefined;
   let alive = true;
   let http: HttpServer | undefined;
@@ -62,7 +63,7 @@ export async function runDaemon(o: DaemonOptions): Promise<FollowResult> {
       log.info({ url: http.url }, 'HTTP endpoints listening (/metrics /health /ready /status /roots/<n> /blocks/<n>)');
       o.onListening?.(http.url);
     }
-    node = await ParallaxNode.open({ config, source, log, metrics });
+    node = await ParallaxNode.open({ config, source, log, metrics, health });
     log.info({ source: source.label, chain: node.chain.profile.name, chainId: node.chain.profile.chainId, workers: config.engine.workers }, 'following');
     const result = await node.follow({ signal, until: o.until, onBlock: o.onBlock });
     log.info({ reason: result.reason, head: Number(result.head), matched: result.matched, mismatched: result.mismatched }, 'stopped following');

@@ -24,6 +24,7 @@ import { BlockExecutor } from '../exec/executor.ts';
 import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
 import type { Logger } from '../log/index.ts';
 import { recordBlock, type Metrics } from '../metrics/index.ts';
+import { SourceHealth } from '../source/index.ts';
 import type { BlockTrace } from '../insight/trace.ts';
 import { sleep } from '../source/ethereum/rpc.ts';
 import type { BlockSource, ChainSetup, SourceBlock } from '../source/types.ts';
@@ -38,6 +39,8 @@ export interface NodeOptions {
   source: BlockSource;
   log: Logger;
   metrics: Metrics;
+  /** The source's health as the RPC hooks see it (default: a fresh one). */
+  health?: SourceHealth;
 }
 
 export interface BlockReport {
@@ -69,7 +72,14 @@ export interface FollowResult {
 }
 
 export interface NodeStatus {
-  source: { kind: string; url: string; up: boolean };
+  source: {
+    kind: string;
+    url: string;
+    up: boolean;
+    downSince: string | null;
+    errorsSinceUp: number;
+    lastError: { message: string; method: string | null; at: string } | null;
+  };
   chain: { name: string; chainId: number };
   heads: { executed: string; canonical: string | null; finalized: string | null; lag: number | null };
   lastBlock: { number: string; hash: string; stateRoot: string; receiptsRoot: string; matched: boolean | null } | null;
@@ -98,6 +108,9 @@ export class ParallaxNode {
   /** Worker replacements already counted in the metrics. */
   private replacementsSeen = 0;
   private readonly startedAt = new Date().toISOString();
+  private readonly health: SourceHealth;
+  /** Consecutive failed rounds of the follow loop, for its back-off. */
+  private sourceFailures = 0;
   private closed = false;
 
   private constructor(o: NodeOptions, store: StateStore, chain: ChainSetup, common: Common, engine: ParallelExecutor) {
@@ -105,6 +118,7 @@ export class ParallaxNode {
     this.source = o.source;
     this.log = o.log;
     this.metrics = o.metrics;
+    this.health = o.health ?? new SourceHealth();
     this.store = store;
     this.chain = chain;
     this.common = common;
@@ -195,7 +209,13 @@ export class ParallaxNode {
       // Poll the node's head when we may have caught up, or every poll interval while catching up.
       if (this.canonicalHead === undefined || next > this.canonicalHead || performance.now() - lastHeadPoll > cfg.source.pollMs) {
         lastHeadPoll = performance.now();
-        await this.pollHeads(signal);
+        try {
+          await this.pollHeads(signal);
+        } catch (e) {
+          if (!isParallaxError(e, 'SOURCE_FAILED')) throw e;
+          await this.sourceTrouble(e, undefined, signal);
+          continue;
+        }
         if (isAborted(signal)) break;
       }
       if (next > this.canonicalHead!) {
@@ -218,7 +238,14 @@ export class ParallaxNode {
       }
       const got = await (prefetched.get(next) ?? this.fetch(next));
       prefetched.delete(next);
-      if (got instanceof Error) throw got;
+      if (got instanceof Error) {
+        // An error answer, or an answer that does not check out (wrong hash, undecodable): the block is asked for
+        // again after a back-off, never skipped. Anything else is ours and ends the loop.
+        if (!isParallaxError(got, 'SOURCE_FAILED')) throw got;
+        prefetched.clear();
+        await this.sourceTrouble(got, next, signal);
+        continue;
+      }
       if (got === undefined) {
         // The node no longer has this block (a reorg to a shorter chain): look again.
         prefetched.clear();
@@ -242,6 +269,19 @@ export class ParallaxNode {
     return done('aborted');
   }
 
+  /** A source failure the follow loop survives: shown in /ready, /status, the metrics and the log; then back off. */
+  private async sourceTrouble(e: ParallaxError, block: bigint | undefined, signal?: AbortSignal): Promise<void> {
+    const kind = e.details.rpcCode !== undefined ? 'node_error' : /failed after \d+ attempt/.test(e.message) ? 'unreachable' : 'bad_answer';
+    this.metrics.sourceErrors.inc({ kind });
+    this.health.fail(e.message, typeof e.details.method === 'string' ? e.details.method : undefined);
+    this.sourceUp = false;
+    this.canonicalHead = undefined;
+    this.sourceFailures++;
+    const ms = Math.min(this.config.source.backoffMaxMs, 100 * 2 ** Math.min(this.sourceFailures - 1, 16));
+    this.log.warn({ err: e.message, kind, block: block === undefined ? undefined : Number(block), retryInMs: ms, failures: this.sourceFailures }, 'source failed; retrying');
+    await sleep(ms, signal);
+  }
+
   private fetch(n: bigint): Promise<SourceBlock | undefined | Error> {
     // Each block gets its own Common: decoding sets the fork, and prefetched blocks may be of different forks.
     return this.source.block(n, this.common.copy()).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
@@ -252,6 +292,8 @@ export class ParallaxNode {
       this.canonicalHead = await this.source.head();
       this.finalizedHead = await this.source.finalized();
       this.sourceUp = true;
+      this.sourceFailures = 0;
+      this.health.ok();
     } catch (e) {
       this.sourceUp = false;
       if (signal?.aborted === true) return;
@@ -372,7 +414,7 @@ export class ParallaxNode {
 
   /** Caught up with the node within `http.readyLagBlocks`. */
   ready(): boolean {
-    if (!this.sourceUp || this.canonicalHead === undefined) return false;
+    if (!this.sourceUp || !this.health.up || this.canonicalHead === undefined) return false;
     return this.canonicalHead - this.store.head()!.number <= BigInt(this.config.http.readyLagBlocks);
   }
 
@@ -380,7 +422,14 @@ export class ParallaxNode {
     const head = this.store.head()!;
     const lastMismatch = await this.store.lastMismatch();
     return {
-      source: { kind: this.source.kind, url: this.source.label, up: this.sourceUp },
+      source: {
+        kind: this.source.kind,
+        url: this.source.label,
+        up: this.sourceUp && this.health.up,
+        downSince: this.health.downSince,
+        errorsSinceUp: this.health.errors,
+        lastError: this.health.lastError,
+      },
       chain: { name: this.chain.profile.name, chainId: this.chain.profile.chainId },
       heads: {
         executed: head.number.toString(),

@@ -10,8 +10,38 @@ import type { BlockSource } from './types.ts';
 
 export type { BlockSource, SourceBlock, CanonicalBlock, ChainSetup } from './types.ts';
 
+/**
+ * What the daemon knows of its source's health: down since when, the last error and how many since it was last
+ * fine. Fed by the RPC hooks (transport failures, retried inside the client) and by the follow loop (error answers
+ * and answers that do not check out, retried there); read by /ready and /status.
+ */
+export class SourceHealth {
+  up = true;
+  downSince: string | null = null;
+  lastError: { message: string; method: string | null; at: string } | null = null;
+  /** Errors since the source was last fine. */
+  errors = 0;
+
+  fail(message: string, method?: string): void {
+    const at = new Date().toISOString();
+    this.lastError = { message, method: method ?? null, at };
+    this.errors++;
+    if (this.up) {
+      this.up = false;
+      this.downSince = at;
+    }
+  }
+
+  ok(): void {
+    if (this.up) return;
+    this.up = true;
+    this.downSince = null;
+    this.errors = 0;
+  }
+}
+
 /** RPC hooks that feed the metrics and log retries (method names come from a fixed set: bounded labels). */
-export function rpcHooks(metrics: Metrics, log: Logger): RpcHooks {
+export function rpcHooks(metrics: Metrics, log: Logger, health?: SourceHealth): RpcHooks {
   return {
     request(method, seconds, ok) {
       metrics.rpcSeconds.observe({ method }, seconds);
@@ -23,8 +53,11 @@ export function rpcHooks(metrics: Metrics, log: Logger): RpcHooks {
     },
     up(up) {
       metrics.nodeUp.set(up ? 1 : 0);
+      if (up) health?.ok();
     },
     retry(method, attempt, ms, error) {
+      metrics.sourceErrors.inc({ kind: 'unreachable' });
+      health?.fail(error, method);
       log.warn({ method, attempt, retryInMs: ms, error }, 'source request failed; retrying');
     },
   };
