@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { crashStress } from '../scripts/crash-stress.ts';
 
 test('crash stress (6 kills): after each kill -9 the head is the last committed block; in the end every block verifies, none lost', async () => {
-  const r = await crashStress({ trials: 6, workers: 2, txs: 40 });
+  const r = await crashStress({ trials: 6, workers: 2, txs: 20 });
   assert.equal(r.kills, 6);
   for (const t of r.results) assert.ok(t.head >= t.logged && t.head <= t.logged + 1, JSON.stringify(t));
   // Execution went on between kills: every restart resumed from the head the previous kill left.

@@ -23,7 +23,12 @@ test('node faults: retried with back-off, visible in /ready, /status and metrics
     await chain.driver.setup();
     for (let i = 0; i < 3; i++) await chain.driver.randomBlock(30);
     const nodeHead = async () => BigInt((await rpcBlock(chain.rpc, 'latest')).number);
-    const d = spawnDaemon(['--rpc', proxy.url, '--genesis', chain.genesisPath, '--data-dir', dataDir, '--workers', '2', ...settings]);
+    // Worker faults too (test hook): a worker crashes in the second-last block of the backlog and hangs in the last.
+    const h0 = await nodeHead();
+    const workerFaults = `${h0 - 1n}:crash:3,${h0}:hang:2`;
+    const d = spawnDaemon(['--rpc', proxy.url, '--genesis', chain.genesisPath, '--data-dir', dataDir, '--workers', '2', '--set', 'engine.txTimeoutMs=1500', ...settings], {
+      PARALLAX_TEST_WORKER_FAULTS: workerFaults,
+    });
     daemons.push(d);
     const url = await d.url;
     const caughtUp = async () => {
@@ -34,6 +39,15 @@ test('node faults: retried with back-off, visible in /ready, /status and metrics
       });
     };
     await caughtUp();
+    const m0 = parseMetrics(await (await fetch(`${url}/metrics`)).text());
+    assert.equal(m0.get('parallax_worker_replacements_total'), 2, 'the crashed and the hung worker were replaced');
+    assert.equal(m0.get('parallax_blocks_by_mode_total{mode="fallback"}'), 2, 'both blocks re-executed serially');
+    const txCount = async (n: bigint) => Number(BigInt(await chain.rpc.call<string>('eth_getBlockTransactionCountByNumber', ['0x' + n.toString(16)])));
+    assert.equal(m0.get('parallax_reexecutions_total{reason="fallback"}'), (await txCount(h0 - 1n)) + (await txCount(h0)), 'every transaction of both blocks re-executed');
+    const replaced = d.lines.filter((l) => l.msg === 'worker replaced; the block was re-executed serially').map((l) => [l.block, String(l.reason)]);
+    assert.deepEqual(replaced.map((r) => r[0]), [Number(h0 - 1n), Number(h0)]);
+    assert.match(String(replaced[0][1]), /injected worker crash at transaction 3/);
+    assert.match(String(replaced[1][1]), /no answer from workers for 1500 ms/);
 
     // Each fault hits the next requests; blocks are mined meanwhile; the daemon must get through all of them.
     const faults: [Fault, number, string | undefined][] = [

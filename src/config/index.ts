@@ -238,7 +238,8 @@ export async function loadConfigWithOrigin(opts: LoadOptions | string = {}): Pro
   const env = o.env ?? process.env;
   const known = new Map(SCHEMA.map((s) => [envName(s.path), s.path]));
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('PARALLAX_') || value === undefined || name === 'PARALLAX_FIXTURES') continue;
+    // PARALLAX_FIXTURES (where tests read fixtures) and PARALLAX_TEST_* (fault-injection hooks) are not configuration.
+    if (!name.startsWith('PARALLAX_') || value === undefined || name === 'PARALLAX_FIXTURES' || name.startsWith('PARALLAX_TEST_')) continue;
     const path = known.get(name);
     if (path === undefined) {
       throw new ParallaxError('CONFIG_INVALID', `environment: unknown variable ${name} (known: ${[...known.keys()].join(', ')})`, { key: name });

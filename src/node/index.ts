@@ -25,6 +25,7 @@ import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
 import type { Logger } from '../log/index.ts';
 import { recordBlock, type Metrics } from '../metrics/index.ts';
 import { SourceHealth } from '../source/index.ts';
+import type { WorkerFaults } from '../exec/protocol.ts';
 import type { BlockTrace } from '../insight/trace.ts';
 import { sleep } from '../source/ethereum/rpc.ts';
 import type { BlockSource, ChainSetup, SourceBlock } from '../source/types.ts';
@@ -109,6 +110,11 @@ export class ParallaxNode {
   private replacementsSeen = 0;
   private readonly startedAt = new Date().toISOString();
   private readonly health: SourceHealth;
+  /**
+   * Test hook (PARALLAX_TEST_WORKER_FAULTS="<block>:crash:<tx>,<block>:hang:<tx>"): make a worker crash or hang at a
+   * transaction of a given block, the faults no real worker produces on demand. Unset in production.
+   */
+  private readonly faultPlan = parseFaultPlan(process.env.PARALLAX_TEST_WORKER_FAULTS);
   /** Consecutive failed rounds of the follow loop, for its back-off. */
   private sourceFailures = 0;
   private closed = false;
@@ -203,67 +209,75 @@ export class ParallaxNode {
     let lastHeadPoll = 0;
     const done = (reason: FollowResult['reason']): FollowResult => ({ reason, head: this.store.head()!.number, matched, mismatched });
     while (signal?.aborted !== true) {
-      const head = this.store.head()!;
-      if (until !== undefined && head.number >= until) return done('until');
-      const next = head.number + 1n;
-      // Poll the node's head when we may have caught up, or every poll interval while catching up.
-      if (this.canonicalHead === undefined || next > this.canonicalHead || performance.now() - lastHeadPoll > cfg.source.pollMs) {
-        lastHeadPoll = performance.now();
-        try {
-          await this.pollHeads(signal);
-        } catch (e) {
-          if (!isParallaxError(e, 'SOURCE_FAILED')) throw e;
-          await this.sourceTrouble(e, undefined, signal);
+      try {
+        const head = this.store.head()!;
+        if (until !== undefined && head.number >= until) return done('until');
+        const next = head.number + 1n;
+        // Poll the node's head when we may have caught up, or every poll interval while catching up.
+        if (this.canonicalHead === undefined || next > this.canonicalHead || performance.now() - lastHeadPoll > cfg.source.pollMs) {
+          lastHeadPoll = performance.now();
+          try {
+            await this.pollHeads(signal);
+          } catch (e) {
+            if (!isParallaxError(e, 'SOURCE_FAILED')) throw e;
+            await this.sourceTrouble(e, undefined, signal);
+            continue;
+          }
+          if (isAborted(signal)) break;
+        }
+        if (next > this.canonicalHead!) {
+          // Caught up (or the node is behind us): is our head still on the node's chain? Compare at the lower of the
+          // two heads, so a node that restarted and is still re-importing is waited for, not unwound to.
+          const at = minBig(head.number, this.canonicalHead!);
+          const ours = at === head.number ? head : await this.store.blockRecord(at);
+          const theirs = await this.source.hashAt(at);
+          if (ours !== undefined && theirs !== undefined && !bytesEqual(ours.hash, theirs)) {
+            prefetched.clear();
+            await this.unwindReorg(signal);
+            continue;
+          }
+          await sleep(cfg.source.pollMs, signal);
           continue;
         }
-        if (isAborted(signal)) break;
-      }
-      if (next > this.canonicalHead!) {
-        // Caught up (or the node is behind us): is our head still on the node's chain? Compare at the lower of the
-        // two heads, so a node that restarted and is still re-importing is waited for, not unwound to.
-        const at = minBig(head.number, this.canonicalHead!);
-        const ours = at === head.number ? head : await this.store.blockRecord(at);
-        const theirs = await this.source.hashAt(at);
-        if (ours !== undefined && theirs !== undefined && !bytesEqual(ours.hash, theirs)) {
+        const last = until === undefined ? this.canonicalHead! : minBig(until, this.canonicalHead!);
+        for (let k = next; k < next + BigInt(cfg.source.prefetch) && k <= last; k++) {
+          if (!prefetched.has(k)) prefetched.set(k, this.fetch(k));
+        }
+        const got = await (prefetched.get(next) ?? this.fetch(next));
+        prefetched.delete(next);
+        if (got instanceof Error) {
+          // An error answer, or an answer that does not check out (wrong hash, undecodable): the block is asked for
+          // again after a back-off, never skipped. Anything else is ours and ends the loop.
+          if (!isParallaxError(got, 'SOURCE_FAILED')) throw got;
+          prefetched.clear();
+          await this.sourceTrouble(got, next, signal);
+          continue;
+        }
+        if (got === undefined) {
+          // The node no longer has this block (a reorg to a shorter chain): look again.
+          prefetched.clear();
+          this.canonicalHead = undefined;
+          continue;
+        }
+        if (!bytesEqual(got.block.header.parentHash, head.hash)) {
           prefetched.clear();
           await this.unwindReorg(signal);
           continue;
         }
-        await sleep(cfg.source.pollMs, signal);
-        continue;
-      }
-      const last = until === undefined ? this.canonicalHead! : minBig(until, this.canonicalHead!);
-      for (let k = next; k < next + BigInt(cfg.source.prefetch) && k <= last; k++) {
-        if (!prefetched.has(k)) prefetched.set(k, this.fetch(k));
-      }
-      const got = await (prefetched.get(next) ?? this.fetch(next));
-      prefetched.delete(next);
-      if (got instanceof Error) {
-        // An error answer, or an answer that does not check out (wrong hash, undecodable): the block is asked for
-        // again after a back-off, never skipped. Anything else is ours and ends the loop.
-        if (!isParallaxError(got, 'SOURCE_FAILED')) throw got;
+        const report = await this.executeBlock(got);
+        if (report.verification.matched) matched++;
+        else mismatched++;
+        onBlock?.(report);
+        if (!report.verification.matched && cfg.verify.onMismatch === 'halt') {
+          this.log.error({ block: Number(report.number) }, 'halting on a mismatch (verify.onMismatch = halt)');
+          return done('halted');
+        }
+      } catch (e) {
+        // Any step that asks the node (heads, hashes for the reorg check, blocks) may meet a node in trouble:
+        // back off and start the round again from the executed head. Errors that are not the source's end the loop.
+        if (!isParallaxError(e, 'SOURCE_FAILED')) throw e;
         prefetched.clear();
-        await this.sourceTrouble(got, next, signal);
-        continue;
-      }
-      if (got === undefined) {
-        // The node no longer has this block (a reorg to a shorter chain): look again.
-        prefetched.clear();
-        this.canonicalHead = undefined;
-        continue;
-      }
-      if (!bytesEqual(got.block.header.parentHash, head.hash)) {
-        prefetched.clear();
-        await this.unwindReorg(signal);
-        continue;
-      }
-      const report = await this.executeBlock(got);
-      if (report.verification.matched) matched++;
-      else mismatched++;
-      onBlock?.(report);
-      if (!report.verification.matched && cfg.verify.onMismatch === 'halt') {
-        this.log.error({ block: Number(report.number) }, 'halting on a mismatch (verify.onMismatch = halt)');
-        return done('halted');
+        await this.sourceTrouble(e, this.store.head()!.number + 1n, signal);
       }
     }
     return done('aborted');
@@ -339,6 +353,8 @@ export class ParallaxNode {
 
   private async executeBlock({ block, canonical }: SourceBlock): Promise<BlockReport> {
     const t0 = performance.now();
+    const fault = this.faultPlan.get(block.header.number);
+    if (fault !== undefined) this.engine.injectFaults(fault);
     let executed;
     try {
       executed = await this.engine.execute(block);
@@ -499,3 +515,13 @@ function chainUsesKzg(profile: ChainProfile): boolean {
   return profile.forks === undefined || profile.forks.some((f) => f.name === Hardfork.Cancun || f.name === Hardfork.Prague || f.name === Hardfork.Osaka);
 }
 
+
+function parseFaultPlan(spec: string | undefined): Map<bigint, WorkerFaults> {
+  const plan = new Map<bigint, WorkerFaults>();
+  for (const item of (spec ?? '').split(',').filter((x) => x !== '')) {
+    const m = /^(\d+):(crash|hang):(\d+)$/.exec(item.trim());
+    if (m === null) throw new ParallaxError('CONFIG_INVALID', `PARALLAX_TEST_WORKER_FAULTS: "${item}" is not <block>:crash|hang:<tx>`);
+    plan.set(BigInt(m[1]), m[2] === 'crash' ? { crashAtTx: Number(m[3]) } : { hangAtTx: Number(m[3]) });
+  }
+  return plan;
+}
