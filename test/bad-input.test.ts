@@ -20,6 +20,9 @@ import { accountKey } from '../src/state/keys.ts';
 import { hex } from '../src/util/bytes.ts';
 import { fixturesDir } from '../src/util/paths.ts';
 import { generator, node } from './helpers/traffic.ts';
+import { hardhatChain } from './helpers/daemon.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { createSource } from '../src/source/index.ts';
 
 test('a transaction with a broken signature makes its block invalid, named by block and index; nothing is committed', async () => {
   for (const workers of [1, 2]) {
@@ -136,6 +139,28 @@ test('broken genesis files: CONFIG_INVALID names the file and what is wrong', as
       });
     }
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a node serving another chain than the genesis file: CONFIG_INVALID names the node and both chain ids, nothing is created', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'parallax-otherchain-'));
+  const chain = await hardhatChain(dir, 5);
+  try {
+    const genesis = JSON.parse(await readFile(chain.genesisPath, 'utf8'));
+    genesis.config.chainId = 1961;
+    const wrong = join(dir, 'other-chain.json');
+    await writeFile(wrong, JSON.stringify(genesis));
+    const config = await loadConfig({ env: {}, flags: { dataDir: join(dir, 'data'), 'source.url': chain.node.url, 'source.genesis': wrong } });
+    const source = createSource(config, { retryForever: false });
+    await assert.rejects(source.open(), (e: unknown) => {
+      assert.ok(isParallaxError(e, 'CONFIG_INVALID'), String(e));
+      assert.match(e.message, /serves chain id 31337, the genesis file .*other-chain\.json says 1961/);
+      return true;
+    });
+    await source.close();
+  } finally {
+    await chain.node.stop();
     await rm(dir, { recursive: true, force: true });
   }
 });
