@@ -96,43 +96,28 @@ export function decodeEvmExtrinsic(registry: TypeRegistry, raw: Uint8Array, comm
         );
         return { variant, tx: checked(tx, where) };
       }
-      case 'EIP2930': {
-        const tx = createAccessList2930Tx(
-          {
-            chainId: big(g('chainId'), 'chainId', where),
-            nonce: big(g('nonce'), 'nonce', where),
-            gasPrice: big(g('gasPrice'), 'gasPrice', where),
-            gasLimit: big(g('gasLimit'), 'gasLimit', where),
-            to: action(g('action'), where),
-            value: big(g('value'), 'value', where),
-            data: bytes(g('input'), 'input', where),
-            accessList: accessList(g('accessList')),
-            v: g('oddYParity')?.toJSON() === true ? 1n : 0n,
-            r: big(g('r'), 'r', where),
-            s: big(g('s'), 's', where),
-          },
-          { common },
-        );
-        return { variant, tx: checked(tx, where) };
-      }
+      case 'EIP2930':
       case 'EIP1559': {
-        const tx = createFeeMarket1559Tx(
-          {
-            chainId: big(g('chainId'), 'chainId', where),
-            nonce: big(g('nonce'), 'nonce', where),
-            maxPriorityFeePerGas: big(g('maxPriorityFeePerGas'), 'maxPriorityFeePerGas', where),
-            maxFeePerGas: big(g('maxFeePerGas'), 'maxFeePerGas', where),
-            gasLimit: big(g('gasLimit'), 'gasLimit', where),
-            to: action(g('action'), where),
-            value: big(g('value'), 'value', where),
-            data: bytes(g('input'), 'input', where),
-            accessList: accessList(g('accessList')),
-            v: g('oddYParity')?.toJSON() === true ? 1n : 0n,
-            r: big(g('r'), 'r', where),
-            s: big(g('s'), 's', where),
-          },
-          { common },
-        );
+        // Fields both typed variants share; they differ in how the fee is given.
+        const typed = {
+          chainId: big(g('chainId'), 'chainId', where),
+          nonce: big(g('nonce'), 'nonce', where),
+          gasLimit: big(g('gasLimit'), 'gasLimit', where),
+          to: action(g('action'), where),
+          value: big(g('value'), 'value', where),
+          data: bytes(g('input'), 'input', where),
+          accessList: accessList(g('accessList')),
+          v: g('oddYParity')?.toJSON() === true ? 1n : 0n,
+          r: big(g('r'), 'r', where),
+          s: big(g('s'), 's', where),
+        };
+        const tx =
+          variant === 'EIP2930'
+            ? createAccessList2930Tx({ ...typed, gasPrice: big(g('gasPrice'), 'gasPrice', where) }, { common })
+            : createFeeMarket1559Tx(
+                { ...typed, maxPriorityFeePerGas: big(g('maxPriorityFeePerGas'), 'maxPriorityFeePerGas', where), maxFeePerGas: big(g('maxFeePerGas'), 'maxFeePerGas', where) },
+                { common },
+              );
         return { variant, tx: checked(tx, where) };
       }
       default:
