@@ -24,7 +24,7 @@ import { BlockExecutor } from '../exec/executor.ts';
 import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
 import type { Logger } from '../log/index.ts';
 import { recordBlock, type Metrics } from '../metrics/index.ts';
-import { SourceHealth } from '../source/index.ts';
+import { SourceHealth, type SourceErrorKind } from '../source/index.ts';
 import type { WorkerFaults } from '../exec/protocol.ts';
 import type { BlockTrace } from '../insight/trace.ts';
 import { sleep } from '../source/ethereum/rpc.ts';
@@ -79,7 +79,8 @@ export interface NodeStatus {
     up: boolean;
     downSince: string | null;
     errorsSinceUp: number;
-    lastError: { message: string; method: string | null; at: string } | null;
+    /** The last failure: what, of which call (method) and kind (see SourceErrorKind), and when. */
+    lastError: { message: string; method: string | null; kind: SourceErrorKind | null; at: string } | null;
   };
   chain: { name: string; chainId: number };
   heads: { executed: string; canonical: string | null; finalized: string | null; lag: number | null };
@@ -285,14 +286,17 @@ export class ParallaxNode {
 
   /** A source failure the follow loop survives: shown in /ready, /status, the metrics and the log; then back off. */
   private async sourceTrouble(e: ParallaxError, block: bigint | undefined, signal?: AbortSignal): Promise<void> {
-    const kind = e.details.rpcCode !== undefined ? 'node_error' : /failed after \d+ attempt/.test(e.message) ? 'unreachable' : 'bad_answer';
-    this.metrics.sourceErrors.inc({ kind });
-    this.health.fail(e.message, typeof e.details.method === 'string' ? e.details.method : undefined);
+    // The error's own kind (set by the source: timeout, unreachable, http, malformed, node_error, bad_answer); the
+    // metric folds the kinds retried inside the RPC client into `unreachable`.
+    const kind = (typeof e.details.kind === 'string' ? e.details.kind : e.details.rpcCode !== undefined ? 'node_error' : 'bad_answer') as SourceErrorKind;
+    const method = typeof e.details.method === 'string' ? e.details.method : undefined;
+    this.metrics.sourceErrors.inc({ kind: kind === 'node_error' || kind === 'bad_answer' ? kind : 'unreachable' });
+    this.health.fail(e.message, method, kind);
     this.sourceUp = false;
     this.canonicalHead = undefined;
     this.sourceFailures++;
     const ms = Math.min(this.config.source.backoffMaxMs, 100 * 2 ** Math.min(this.sourceFailures - 1, 16));
-    this.log.warn({ err: e.message, kind, block: block === undefined ? undefined : Number(block), retryInMs: ms, failures: this.sourceFailures }, 'source failed; retrying');
+    this.log.warn({ err: e.message, method, kind, block: block === undefined ? undefined : Number(block), retryInMs: ms, failures: this.sourceFailures }, 'source failed; retrying');
     await sleep(ms, signal);
   }
 
@@ -381,6 +385,8 @@ export class ParallaxNode {
     const rec = compare(result, canonical);
     if (!rec.matched) await diagnose(rec, result, this.source, canonical.number, (a) => this.store.getAccount(a)).catch(() => {});
     const t1 = performance.now();
+    // One atomic batch: the block's state, its record, its verification and its trace, or nothing of them.
+    this.log.debug({ block: Number(canonical.number) }, 'committing');
     const record = await this.engine.commitWith(result, { json: JSON.stringify(rec), mismatch: !rec.matched }, trace === undefined ? undefined : JSON.stringify(trace));
     const t2 = performance.now();
     const ms = t2 - t0;

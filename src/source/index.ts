@@ -5,10 +5,11 @@ import { ParallaxError } from '../errors.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Logger } from '../log/index.ts';
 import { EthereumSource } from './ethereum/index.ts';
-import type { RpcHooks } from './ethereum/rpc.ts';
+import type { RpcHooks, SourceErrorKind } from './ethereum/rpc.ts';
 import type { BlockSource } from './types.ts';
 
 export type { BlockSource, SourceBlock, CanonicalBlock, ChainSetup } from './types.ts';
+export type { SourceErrorKind } from './ethereum/rpc.ts';
 
 /**
  * What the daemon knows of its source's health: down since when, the last error and how many since it was last
@@ -18,13 +19,13 @@ export type { BlockSource, SourceBlock, CanonicalBlock, ChainSetup } from './typ
 export class SourceHealth {
   up = true;
   downSince: string | null = null;
-  lastError: { message: string; method: string | null; at: string } | null = null;
+  lastError: { message: string; method: string | null; kind: SourceErrorKind | null; at: string } | null = null;
   /** Errors since the source was last fine. */
   errors = 0;
 
-  fail(message: string, method?: string): void {
+  fail(message: string, method?: string, kind?: SourceErrorKind): void {
     const at = new Date().toISOString();
-    this.lastError = { message, method: method ?? null, at };
+    this.lastError = { message, method: method ?? null, kind: kind ?? null, at };
     this.errors++;
     if (this.up) {
       this.up = false;
@@ -55,10 +56,11 @@ export function rpcHooks(metrics: Metrics, log: Logger, health?: SourceHealth): 
       metrics.nodeUp.set(up ? 1 : 0);
       if (up) health?.ok();
     },
-    retry(method, attempt, ms, error) {
+    retry(method, attempt, ms, error, kind) {
+      // The metric's kinds: unreachable covers every failure retried inside the client (see its help).
       metrics.sourceErrors.inc({ kind: 'unreachable' });
-      health?.fail(error, method);
-      log.warn({ method, attempt, retryInMs: ms, error }, 'source request failed; retrying');
+      health?.fail(error, method, kind);
+      log.warn({ method, kind, attempt, retryInMs: ms, error }, 'source request failed; retrying');
     },
   };
 }

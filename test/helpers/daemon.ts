@@ -95,9 +95,16 @@ export function spawnDaemon(args: string[], env: Record<string, string> = {}): D
       if (hit !== undefined) return resolve(hit);
       const timer = setTimeout(() => reject(new Error(`daemon: no matching log line within ${ms} ms; stderr: ${stderr.join('').slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`)), ms);
       waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      void exited.then(() => setTimeout(() => reject(new Error(`daemon exited; stderr: ${stderr.join('').slice(-800)}`)), 50));
+      // A daemon that exited answers no more: fail now (and drop the timer, which would keep the test process alive).
+      void exited.then(() =>
+        setTimeout(() => {
+          clearTimeout(timer);
+          reject(new Error(`daemon exited; stderr: ${stderr.join('').slice(-800)}; last lines: ${JSON.stringify(lines.slice(-5))}`));
+        }, 50),
+      );
     });
   const url = waitFor((l) => typeof l.url === 'string' && String(l.msg).startsWith('HTTP endpoints')).then((l) => l.url as string);
+  url.catch(() => {}); // a daemon killed (or quiet) before it listens is not an unhandled rejection; awaiting url still throws
   return { child, lines, stderr, url, exited, waitFor };
 }
 

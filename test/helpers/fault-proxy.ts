@@ -1,8 +1,9 @@
 /**
  * A JSON-RPC proxy in front of a real node that misbehaves on demand (the faults a real node cannot be made to
- * produce at will): slow answers, malformed JSON, JSON-RPC error answers, HTTP 500, answers that do not check out
- * (a block whose hash is not its header's), a node that refuses connections, and WebSocket connections dropped
- * mid-stream (WebSocket upgrades are piped through as raw TCP).
+ * produce at will): slow answers, malformed JSON, JSON-RPC error answers, HTTP 500 and 502, answers of the wrong
+ * shape, blocks that do not check out (a hash that is not the header's, a missing field, a transaction list that is
+ * not the header's), a node that refuses connections, and WebSocket connections dropped mid-stream (WebSocket
+ * upgrades are piped through as raw TCP).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -12,8 +13,19 @@ export type Fault =
   | { kind: 'malformed' }
   | { kind: 'error' }
   | { kind: 'http500' }
+  /** HTTP 502 with an HTML body, as a reverse proxy answers when the node behind it is gone. */
+  | { kind: 'http502' }
+  /** A result of the wrong shape: a string where an object or a quantity is expected. */
+  | { kind: 'wrongShape' }
   /** A full block (eth_getBlockByNumber with transactions) answered with a `hash` that is not its header's. */
-  | { kind: 'badBlock' };
+  | { kind: 'badBlock' }
+  /** A full block answered without one of its fields. */
+  | { kind: 'missingField'; field: string }
+  /** A full block answered without its last transaction (the header unchanged: its transactionsRoot no longer fits). */
+  | { kind: 'dropTx' };
+
+/** Faults that alter a full block, so only full-block requests take them. */
+const BLOCK_FAULTS = new Set<Fault['kind']>(['badBlock', 'missingField', 'dropTx']);
 
 export class FaultProxy {
   readonly target: URL;
@@ -112,7 +124,7 @@ export class FaultProxy {
 
   private take(method: string, params: unknown[]): Fault | undefined {
     const fullBlock = method === 'eth_getBlockByNumber' && params[1] === true;
-    const i = this.faults.findIndex((f) => f.left > 0 && (f.method === undefined || f.method === method) && (f.fault.kind !== 'badBlock' || fullBlock));
+    const i = this.faults.findIndex((f) => f.left > 0 && (f.method === undefined || f.method === method) && (!BLOCK_FAULTS.has(f.fault.kind) || fullBlock));
     if (i < 0) return undefined;
     const f = this.faults[i];
     f.left--;
@@ -134,15 +146,24 @@ export class FaultProxy {
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
     if (fault?.kind === 'malformed') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":1,"result":{"numb');
     if (fault?.kind === 'http500') return void res.writeHead(500).end();
+    if (fault?.kind === 'http502') {
+      return void res.writeHead(502, { 'content-type': 'text/html' }).end('<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n');
+    }
+    if (fault?.kind === 'wrongShape') {
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: parsed.id, result: 'not what you asked for' }));
+    }
     if (fault?.kind === 'error') {
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: parsed.id, error: { code: -32000, message: 'injected: header not found' } }));
     }
     const upstream = await fetch(this.target, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     let text = await upstream.text();
-    if (fault?.kind === 'badBlock') {
-      const j = JSON.parse(text) as { result?: { hash?: string } | null };
-      if (j.result !== null && j.result !== undefined && typeof j.result.hash === 'string') {
-        j.result.hash = '0x' + 'ee'.repeat(32);
+    if (fault !== undefined && BLOCK_FAULTS.has(fault.kind)) {
+      const j = JSON.parse(text) as { result?: Record<string, unknown> | null };
+      const b = j.result;
+      if (b !== null && b !== undefined) {
+        if (fault.kind === 'badBlock') b.hash = '0x' + 'ee'.repeat(32);
+        if (fault.kind === 'missingField') delete b[fault.field];
+        if (fault.kind === 'dropTx' && Array.isArray(b.transactions)) b.transactions.pop();
         text = JSON.stringify(j);
       }
     }

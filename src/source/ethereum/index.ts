@@ -22,29 +22,77 @@ type RpcBlock = Record<string, unknown> & { number: string; hash: string; parent
 const QTY = /^0x[0-9a-fA-F]+$/;
 const DATA = /^0x([0-9a-fA-F]{2})*$/;
 
-function qty(v: unknown, what: string): bigint {
-  if (typeof v !== 'string' || !QTY.test(v)) throw new ParallaxError('SOURCE_FAILED', `${what}: ${JSON.stringify(v)} is not a hex quantity`);
+/** Which answer is being read: the node, the call (method and parameters) and the block it is about. */
+interface Answer {
+  label: string;
+  method: string;
+  params: unknown[];
+  block?: bigint;
+}
+
+/**
+ * An answer that does not check out (a missing field, a wrong type, a hash that does not match): typed
+ * (SOURCE_FAILED, kind bad_answer), naming the node, the call and what was wrong. The follow loop asks again.
+ */
+function badAnswer(a: Answer, what: string, details: Record<string, unknown> = {}, cause?: unknown): ParallaxError {
+  const call = `${a.method}(${a.params.map((x) => JSON.stringify(x)).join(', ')})`;
+  return new ParallaxError(
+    'SOURCE_FAILED',
+    `${a.label}: ${call} answered ${what}`,
+    { method: a.method, kind: 'bad_answer', ...(a.block === undefined ? {} : { block: a.block }), ...details },
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function shown(v: unknown): string {
+  return v === undefined ? 'nothing' : (JSON.stringify(v) ?? String(v)).slice(0, 80);
+}
+
+function qty(v: unknown, field: string, a: Answer): bigint {
+  if (v === undefined) throw badAnswer(a, `no ${field}`, { field });
+  if (typeof v !== 'string' || !QTY.test(v)) throw badAnswer(a, `${field} ${shown(v)}, not a hex quantity`, { field });
   return BigInt(v);
 }
 
-function data(v: unknown, what: string, len?: number): Uint8Array {
-  if (typeof v !== 'string' || !DATA.test(v)) throw new ParallaxError('SOURCE_FAILED', `${what}: ${JSON.stringify(v)?.slice(0, 80)} is not hex data`);
+function data(v: unknown, field: string, a: Answer, len?: number): Uint8Array {
+  if (v === undefined) throw badAnswer(a, `no ${field}`, { field });
+  if (typeof v !== 'string' || !DATA.test(v)) throw badAnswer(a, `${field} ${shown(v)}, not hex data`, { field });
   const b = fromHex(v);
-  if (len !== undefined && b.length !== len) throw new ParallaxError('SOURCE_FAILED', `${what}: ${b.length} bytes, expected ${len}`);
+  if (len !== undefined && b.length !== len) throw badAnswer(a, `${field} of ${b.length} bytes, not ${len}`, { field });
   return b;
 }
 
-export function canonicalOf(b: RpcBlock, where: string): CanonicalBlock {
+/** A block object (or null), anything else is a bad answer. */
+function blockOrNull(v: unknown, a: Answer): RpcBlock | null {
+  if (v === null) return null;
+  if (v === undefined || typeof v !== 'object' || Array.isArray(v)) throw badAnswer(a, `${shown(v)}, not a block`);
+  return v as RpcBlock;
+}
+
+function canonicalOf(b: RpcBlock, a: Answer): CanonicalBlock {
   return {
-    number: qty(b.number, `${where} number`),
-    hash: data(b.hash, `${where} hash`, 32),
-    parentHash: data(b.parentHash, `${where} parentHash`, 32),
-    stateRoot: data(b.stateRoot, `${where} stateRoot`, 32),
-    receiptsRoot: data(b.receiptsRoot, `${where} receiptsRoot`, 32),
-    logsBloom: data(b.logsBloom, `${where} logsBloom`, 256),
-    gasUsed: qty(b.gasUsed, `${where} gasUsed`),
-    timestamp: qty(b.timestamp, `${where} timestamp`),
+    number: qty(b.number, 'number', a),
+    hash: data(b.hash, 'hash', a, 32),
+    parentHash: data(b.parentHash, 'parentHash', a, 32),
+    stateRoot: data(b.stateRoot, 'stateRoot', a, 32),
+    receiptsRoot: data(b.receiptsRoot, 'receiptsRoot', a, 32),
+    logsBloom: data(b.logsBloom, 'logsBloom', a, 256),
+    gasUsed: qty(b.gasUsed, 'gasUsed', a),
+    timestamp: qty(b.timestamp, 'timestamp', a),
   };
+}
+
+/**
+ * Header fields a full block must carry under its rules. A missing one would be filled with a default by the
+ * decoder and only show as a hash that does not match; named here instead.
+ */
+function missingHeaderField(b: RpcBlock, common: Common): string | undefined {
+  const fields = ['hash', 'parentHash', 'sha3Uncles', 'miner', 'stateRoot', 'transactionsRoot', 'receiptsRoot', 'logsBloom', 'difficulty', 'number', 'gasLimit', 'gasUsed', 'timestamp', 'extraData'];
+  if (common.isActivatedEIP(1559)) fields.push('baseFeePerGas');
+  if (common.isActivatedEIP(4895)) fields.push('withdrawalsRoot', 'withdrawals');
+  if (common.isActivatedEIP(4844)) fields.push('blobGasUsed', 'excessBlobGas');
+  if (common.isActivatedEIP(4788)) fields.push('parentBeaconBlockRoot');
+  return fields.find((f) => b[f] === undefined || b[f] === null);
 }
 
 export class EthereumSource implements BlockSource {
@@ -67,24 +115,26 @@ export class EthereumSource implements BlockSource {
     }
     const g = await readGenesisFile(this.opts.genesis);
     const profile = profileFromGenesis(g, `genesis file ${this.opts.genesis}`);
-    const chainId = qty(await this.rpc.call('eth_chainId'), `${this.label} eth_chainId`);
+    const chainId = qty(await this.rpc.call('eth_chainId'), 'chain id', { label: this.label, method: 'eth_chainId', params: [] });
     if (chainId !== BigInt(profile.chainId)) {
       throw new ParallaxError('CONFIG_INVALID', `${this.label} serves chain id ${chainId}, the genesis file ${this.opts.genesis} says ${profile.chainId}`, { key: 'source.genesis' });
     }
-    const b0 = await this.rpc.call<RpcBlock | null>('eth_getBlockByNumber', ['0x0', false]);
-    if (b0 === null) throw new ParallaxError('SOURCE_FAILED', `${this.label} has no block 0`);
-    return { profile, alloc: g.alloc, genesis: canonicalOf(b0, `${this.label} block 0`) };
+    const a0: Answer = { label: this.label, method: 'eth_getBlockByNumber', params: ['0x0', false], block: 0n };
+    const b0 = blockOrNull(await this.rpc.call('eth_getBlockByNumber', a0.params), a0);
+    if (b0 === null) throw new ParallaxError('SOURCE_FAILED', `${this.label} has no block 0`, { method: a0.method, kind: 'bad_answer' });
+    return { profile, alloc: g.alloc, genesis: canonicalOf(b0, a0) };
   }
 
   async head(): Promise<bigint> {
-    return qty(await this.rpc.call('eth_blockNumber'), `${this.label} eth_blockNumber`);
+    return qty(await this.rpc.call('eth_blockNumber'), 'block number', { label: this.label, method: 'eth_blockNumber', params: [] });
   }
 
   async finalized(): Promise<bigint | undefined> {
     if (this.unsupported.has('finalized')) return undefined;
+    const a: Answer = { label: this.label, method: 'eth_getBlockByNumber', params: ['finalized', false] };
     try {
-      const b = await this.rpc.call<RpcBlock | null>('eth_getBlockByNumber', ['finalized', false], 0);
-      return b === null ? undefined : qty(b.number, `${this.label} finalized block number`);
+      const b = blockOrNull(await this.rpc.call('eth_getBlockByNumber', a.params, 0), a);
+      return b === null ? undefined : qty(b.number, 'number', a);
     } catch (e) {
       if ((e as ParallaxError).details?.rpcCode !== undefined) this.unsupported.add('finalized');
       return undefined;
@@ -92,19 +142,26 @@ export class EthereumSource implements BlockSource {
   }
 
   async hashAt(n: bigint): Promise<Uint8Array | undefined> {
-    const b = await this.rpc.call<RpcBlock | null>('eth_getBlockByNumber', ['0x' + n.toString(16), false]);
-    return b === null ? undefined : data(b.hash, `${this.label} block ${n} hash`, 32);
+    const a: Answer = { label: this.label, method: 'eth_getBlockByNumber', params: ['0x' + n.toString(16), false], block: n };
+    const b = blockOrNull(await this.rpc.call('eth_getBlockByNumber', a.params), a);
+    if (b === null) return undefined;
+    if (qty(b.number, 'number', a) !== n) throw badAnswer(a, `block ${BigInt(b.number as string)}`);
+    return data(b.hash, 'hash', a, 32);
   }
 
   async block(n: bigint, common: Common): Promise<SourceBlock | undefined> {
-    const raw = await this.rpc.call<RpcBlock | null>('eth_getBlockByNumber', ['0x' + n.toString(16), true]);
+    const a: Answer = { label: this.label, method: 'eth_getBlockByNumber', params: ['0x' + n.toString(16), true], block: n };
+    const raw = blockOrNull(await this.rpc.call('eth_getBlockByNumber', a.params), a);
     if (raw === null) return undefined;
-    const where = `${this.label} block ${n}`;
-    if (raw === undefined || typeof raw !== 'object' || !Array.isArray(raw.transactions)) {
-      throw new ParallaxError('SOURCE_FAILED', `${where}: answer is not a block with transactions`, { block: n });
-    }
-    const canonical = canonicalOf(raw, where);
-    if (canonical.number !== n) throw new ParallaxError('SOURCE_FAILED', `${where}: the node answered block ${canonical.number}`, { block: n });
+    const number = qty(raw.number, 'number', a);
+    if (number !== n) throw badAnswer(a, `block ${number}`);
+    common.setHardforkBy({ blockNumber: n, timestamp: qty(raw.timestamp, 'timestamp', a) });
+    const missing = missingHeaderField(raw, common);
+    if (missing !== undefined) throw badAnswer(a, `a block without ${missing}`, { field: missing });
+    const canonical = canonicalOf(raw, a);
+    if (!Array.isArray(raw.transactions)) throw badAnswer(a, `transactions ${shown(raw.transactions)}, not a list`, { field: 'transactions' });
+    const txHashOnly = raw.transactions.findIndex((t) => t === null || typeof t !== 'object');
+    if (txHashOnly >= 0) throw badAnswer(a, `transaction ${txHashOnly} as ${shown(raw.transactions[txHashOnly])}, not a transaction object`, { field: 'transactions' });
     let block;
     try {
       const uncles: Record<string, unknown>[] = [];
@@ -112,15 +169,24 @@ export class EthereumSource implements BlockSource {
       for (let i = 0; i < uncleHashes.length; i++) {
         uncles.push(await this.rpc.call('eth_getUncleByBlockHashAndIndex', [raw.hash, '0x' + i.toString(16)]));
       }
-      common.setHardforkBy({ blockNumber: n, timestamp: canonical.timestamp });
       block = createBlockFromRPC(raw as never, uncles as never[], { common, setHardfork: false, skipConsensusFormatValidation: true } as never);
     } catch (e) {
-      throw new ParallaxError('SOURCE_FAILED', `${where}: cannot decode: ${errorMessage(e)}`, { block: n }, { cause: e });
+      if (e instanceof ParallaxError) throw e;
+      throw badAnswer(a, `a block that cannot be decoded: ${errorMessage(e)}`, {}, e);
     }
-    // The block as decoded must hash to what the node says: proves no field was lost or misread.
+    // The block as decoded must hash to what the node says: proves no header field was lost or misread. The body
+    // must be the header's: transactions, withdrawals and uncles against their roots (else a garbled answer would be
+    // executed and reported as a disagreement with the chain).
     if (hex(block.hash()) !== hex(canonical.hash)) {
-      throw new ParallaxError('SOURCE_FAILED', `${where}: decoded header hashes to 0x${hex(block.hash())}, the node says 0x${hex(canonical.hash)}`, { block: n });
+      throw badAnswer(a, `a header that hashes to 0x${hex(block.hash())}, not to its hash 0x${hex(canonical.hash)}`, { field: 'hash' });
     }
+    if (!(await block.transactionsTrieIsValid())) {
+      throw badAnswer(a, `${block.transactions.length} transactions whose root is not the header's transactionsRoot`, { field: 'transactions' });
+    }
+    if (common.isActivatedEIP(4895) && !(await block.withdrawalsTrieIsValid())) {
+      throw badAnswer(a, `withdrawals whose root is not the header's withdrawalsRoot`, { field: 'withdrawals' });
+    }
+    if (!block.uncleHashIsValid()) throw badAnswer(a, `uncles whose hash is not the header's sha3Uncles`, { field: 'uncles' });
     return { block, canonical };
   }
 

@@ -1,9 +1,32 @@
 /**
  * A JSON-RPC 2.0 client for an Ethereum node over HTTP(S) or WebSocket. Requests time out, failures are retried with
  * exponential back-off (capped, with jitter), and every request is measured: latency and errors per method, node up or
- * down, reconnects after an outage. Errors are typed (SOURCE_FAILED) and name the node, the method and the cause.
+ * down, reconnects after an outage. Errors are typed (SOURCE_FAILED) and name the node, the method, the kind of
+ * failure (`details.kind`) and the cause.
  */
 import { ParallaxError, errorMessage } from '../../errors.ts';
+
+/**
+ * What went wrong with a request to the source node:
+ *   - unreachable: no connection, or it was cut before the answer (refused, reset, WebSocket closed);
+ *   - timeout: no answer within `source.timeoutMs`;
+ *   - http: an HTTP error status without a JSON-RPC answer (500, 502 from a proxy in front of the node);
+ *   - malformed: an answer that is not a JSON-RPC 2.0 response (not JSON, neither result nor error, wrong id);
+ *   - node_error: the node answered with a JSON-RPC error;
+ *   - bad_answer: a well-formed answer whose content does not check out (a missing field, a wrong hash).
+ * The first four are retried inside the client (the node is counted down meanwhile); the last two are not: the
+ * follow loop retries them with its own back-off.
+ */
+export type SourceErrorKind = 'unreachable' | 'timeout' | 'http' | 'malformed' | 'node_error' | 'bad_answer';
+
+/** A failed request below the JSON-RPC layer, with its kind. */
+export class RpcTransportError extends Error {
+  readonly kind: SourceErrorKind;
+  constructor(kind: SourceErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+  }
+}
 
 export interface RpcHooks {
   /** One request finished (ok or not) after `seconds`. */
@@ -12,8 +35,8 @@ export interface RpcHooks {
   reconnect?(): void;
   /** Node reachability changed. */
   up?(up: boolean): void;
-  /** A retry is about to wait `ms` after `error`. */
-  retry?(method: string, attempt: number, ms: number, error: string): void;
+  /** A retry is about to wait `ms` after `error` (of `kind`). */
+  retry?(method: string, attempt: number, ms: number, error: string, kind: SourceErrorKind): void;
 }
 
 export interface RpcOptions {
@@ -50,29 +73,52 @@ class HttpTransport implements Transport {
     this.url = url;
   }
   async call(method: string, params: unknown[], timeoutMs: number): Promise<unknown> {
-    const res = await fetch(this.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: ++this.id, method, params }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.text();
-    if (!res.ok && text.length === 0) throw new Error(`HTTP ${res.status}`);
-    return decodeResponse(method, text);
+    const id = ++this.id;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let text: string;
+    let res: Response;
+    try {
+      res = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+        signal,
+      });
+      text = await res.text();
+    } catch (e) {
+      if (signal.aborted) throw new RpcTransportError('timeout', `no answer within ${timeoutMs} ms`, { cause: e });
+      throw new RpcTransportError('unreachable', errorMessage((e as { cause?: unknown }).cause ?? e), { cause: e });
+    }
+    if (!res.ok) {
+      // A node may put a JSON-RPC error answer in an HTTP error; anything else is the HTTP error itself.
+      try {
+        decodeResponse(method, text, id);
+      } catch (e) {
+        if (e instanceof RpcNodeError) throw e;
+      }
+      const body = text.trim() === '' ? '' : `: ${JSON.stringify(text.trim().slice(0, 120))}`;
+      throw new RpcTransportError('http', `HTTP ${res.status}${res.statusText === '' ? '' : ' ' + res.statusText}${body}`);
+    }
+    return decodeResponse(method, text, id);
   }
   async close(): Promise<void> {}
 }
 
-function decodeResponse(method: string, text: string): unknown {
-  let body: { result?: unknown; error?: { code?: number; message?: string } };
+/** The result of a JSON-RPC 2.0 answer; a node error as RpcNodeError; anything else that is not an answer as `malformed`. */
+function decodeResponse(method: string, text: string, id?: number): unknown {
+  let body: { id?: unknown; result?: unknown; error?: { code?: number; message?: string } };
   try {
     body = JSON.parse(text) as typeof body;
   } catch {
-    throw new Error(`answer is not JSON: ${JSON.stringify(text.slice(0, 120))}`);
+    throw new RpcTransportError('malformed', `answer is not JSON: ${JSON.stringify(text.slice(0, 120))}`);
   }
-  if (body === null || typeof body !== 'object') throw new Error('answer is not a JSON-RPC object');
-  if (body.error !== undefined) throw new RpcNodeError(method, body.error.code ?? 0, body.error.message ?? 'unknown');
-  if (!('result' in body)) throw new Error('answer has neither result nor error');
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RpcTransportError('malformed', `answer is not a JSON-RPC object: ${JSON.stringify(text.slice(0, 120))}`);
+  if (body.error !== undefined && body.error !== null) {
+    if (typeof body.error !== 'object') throw new RpcTransportError('malformed', `answer's error is not an object: ${JSON.stringify(body.error).slice(0, 120)}`);
+    throw new RpcNodeError(method, typeof body.error.code === 'number' ? body.error.code : 0, typeof body.error.message === 'string' ? body.error.message : 'unknown');
+  }
+  if (!('result' in body)) throw new RpcTransportError('malformed', `answer has neither result nor error: ${JSON.stringify(text.slice(0, 120))}`);
+  if (id !== undefined && body.id !== id) throw new RpcTransportError('malformed', `answer is for request id ${JSON.stringify(body.id)}, not ${id}`);
   return body.result;
 }
 
@@ -93,7 +139,7 @@ class WsTransport implements Transport {
       const ws = new WebSocket(this.url);
       const timer = setTimeout(() => {
         ws.close();
-        reject(new Error(`WebSocket did not open within ${timeoutMs} ms`));
+        reject(new RpcTransportError('timeout', `WebSocket did not open within ${timeoutMs} ms`));
       }, timeoutMs);
       ws.onopen = () => {
         clearTimeout(timer);
@@ -102,13 +148,13 @@ class WsTransport implements Transport {
       };
       ws.onerror = () => {
         clearTimeout(timer);
-        reject(new Error('WebSocket connection failed'));
+        reject(new RpcTransportError('unreachable', 'WebSocket connection failed'));
       };
       ws.onclose = () => {
         this.ws = undefined;
         for (const [id, p] of this.pending) {
           this.pending.delete(id);
-          p.reject(new Error('WebSocket closed'));
+          p.reject(new RpcTransportError('unreachable', 'WebSocket closed before the answer'));
         }
       };
       ws.onmessage = (ev) => {
@@ -116,6 +162,12 @@ class WsTransport implements Transport {
         try {
           msg = JSON.parse(String(ev.data)) as { id?: number };
         } catch {
+          // Garbage on the connection: no telling which request it answered, so every request waiting fails.
+          const e = new RpcTransportError('malformed', `answer is not JSON: ${JSON.stringify(String(ev.data).slice(0, 120))}`);
+          for (const [id, p] of this.pending) {
+            this.pending.delete(id);
+            p.reject(e);
+          }
           return;
         }
         const p = msg.id === undefined ? undefined : this.pending.get(msg.id);
@@ -139,7 +191,7 @@ class WsTransport implements Transport {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`no answer within ${timeoutMs} ms`));
+        reject(new RpcTransportError('timeout', `no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, {
         method,
@@ -192,18 +244,19 @@ export class RpcClient {
       } catch (e) {
         hooks?.request?.(method, (performance.now() - t0) / 1000, false);
         if (e instanceof RpcNodeError) {
-          throw new ParallaxError('SOURCE_FAILED', `${this.label}: ${e.message}`, { method, rpcCode: e.rpcCode }, { cause: e });
+          throw new ParallaxError('SOURCE_FAILED', `${this.label}: ${e.message}`, { method, kind: 'node_error', rpcCode: e.rpcCode }, { cause: e });
         }
-        const reason = errorMessage((e as { cause?: unknown }).cause ?? e);
+        const kind: SourceErrorKind = e instanceof RpcTransportError ? e.kind : 'unreachable';
+        const reason = e instanceof RpcTransportError ? e.message : errorMessage((e as { cause?: unknown }).cause ?? e);
         if (!this.down) {
           this.down = true;
           hooks?.up?.(false);
         }
         if (attempt >= retries || this.opts.signal?.aborted === true) {
-          throw new ParallaxError('SOURCE_FAILED', `${this.label}: ${method} failed after ${attempt + 1} attempt(s): ${reason}`, { method }, { cause: e });
+          throw new ParallaxError('SOURCE_FAILED', `${this.label}: ${method} failed after ${attempt + 1} attempt(s): ${reason}`, { method, kind }, { cause: e });
         }
         const ms = Math.min(this.opts.backoffMaxMs, 100 * 2 ** Math.min(attempt, 16)) * (0.75 + Math.random() * 0.5);
-        hooks?.retry?.(method, attempt + 1, Math.round(ms), reason);
+        hooks?.retry?.(method, attempt + 1, Math.round(ms), reason, kind);
         await sleep(ms, this.opts.signal);
       }
     }
