@@ -8,28 +8,12 @@ import type { Common } from '@ethereumjs/common';
 import { createAccessList2930Tx, createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx';
 import type { TypeRegistry } from '@polkadot/types';
 import { ParallaxError, errorMessage } from '../../errors.ts';
+import { bigOf, type Codec, type Enum, type Struct } from './codec.ts';
 
-interface Codec {
-  toU8a(bare?: boolean): Uint8Array;
-  toJSON(): unknown;
-  toString(): string;
-}
-interface StructLike extends Codec {
-  get(name: string): Codec | undefined;
-}
-interface EnumLike extends Codec {
-  type: string;
-  value: Codec;
-  isEmpty: boolean;
-}
 
 function big(c: Codec | undefined, what: string, where: string): bigint {
   if (c === undefined) throw new ParallaxError('TX_INVALID', `${where}: no field ${what}`);
-  const n = (c as unknown as { toBigInt?: () => bigint }).toBigInt;
-  if (typeof n === 'function') return n.call(c);
-  // H256-typed values (r, s) are big-endian bytes.
-  const b = c.toU8a(true);
-  return b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b).toString('hex'));
+  return bigOf(c);
 }
 
 function bytes(c: Codec | undefined, what: string, where: string): Uint8Array {
@@ -38,7 +22,7 @@ function bytes(c: Codec | undefined, what: string, where: string): Uint8Array {
 }
 
 function action(c: Codec | undefined, where: string): Uint8Array | undefined {
-  const e = c as EnumLike | undefined;
+  const e = c as Enum | undefined;
   if (e === undefined) throw new ParallaxError('TX_INVALID', `${where}: no field action`);
   if (e.type === 'Create') return undefined;
   if (e.type === 'Call') return e.value.toU8a(true);
@@ -71,14 +55,24 @@ export function decodeEvmExtrinsic(registry: TypeRegistry, raw: Uint8Array, comm
     throw new ParallaxError('TX_INVALID', `${where}: extrinsic is ${raw.length} bytes but decodes from ${ext.encodedLength}`, { where });
   }
   if (ext.method.section !== 'ethereum' || ext.method.method !== 'transact') return null;
-  const t = ext.method.args[0] as EnumLike;
-  const f = t.value as StructLike;
+  return evmTransaction(ext.method.args[0], common, where);
+}
+
+/**
+ * A Frontier `TransactionV2` value (from an extrinsic or from `Ethereum::CurrentBlock`), typed by the runtime's
+ * metadata, as the @ethereumjs transaction it encodes. With `signed` false the signature is not checked (entries of
+ * `EthereumChecked` and `Xvm` carry a dummy one; their sender is in the transaction status).
+ */
+export function evmTransaction(value: unknown, common: Common, where: string, signed = true): DecodedEvmTx {
+  const t = value as Enum;
+  const f = t.value as Struct;
+  const checked = (tx: TypedTransaction, w: string) => (signed ? recovers(tx, w) : tx);
   const g = (name: string) => f.get(name);
   const variant = t.type;
   try {
     switch (variant) {
       case 'Legacy': {
-        const sig = g('signature') as StructLike | undefined;
+        const sig = g('signature') as Struct | undefined;
         if (sig === undefined) throw new ParallaxError('TX_INVALID', `${where}: legacy transaction without signature`);
         const tx = createLegacyTx(
           {
@@ -130,11 +124,54 @@ export function decodeEvmExtrinsic(registry: TypeRegistry, raw: Uint8Array, comm
 }
 
 /** The signature must recover a sender (Ethereum.transact is unsigned at the Substrate level: it is the only proof). */
-function checked(tx: TypedTransaction, where: string): TypedTransaction {
+function recovers(tx: TypedTransaction, where: string): TypedTransaction {
   try {
     tx.getSenderAddress();
   } catch (e) {
     throw new ParallaxError('TX_INVALID', `${where}: the signature does not recover a sender: ${errorMessage(e)}`, { where }, { cause: e });
   }
   return tx;
+}
+
+/**
+ * The `ethereum.transact` extrinsic that carries a signed @ethereumjs transaction (what a wallet's eth_sendRawTransaction
+ * becomes on a Frontier node), encoded with the runtime's types. Used by the local chain's traffic generator.
+ */
+export function encodeEvmExtrinsic(registry: TypeRegistry, tx: TypedTransaction): Uint8Array {
+  const h256 = (x: bigint | undefined) => '0x' + (x ?? 0n).toString(16).padStart(64, '0');
+  const body: Record<string, unknown> = {
+    nonce: tx.nonce,
+    gasLimit: tx.gasLimit,
+    action: tx.to === undefined ? { Create: null } : { Call: tx.to.toString() },
+    value: tx.value,
+    // Hex strings: a Uint8Array would be taken as already SCALE-encoded (length prefix included).
+    input: '0x' + Buffer.from(tx.data).toString('hex'),
+  };
+  let variant: string;
+  if (tx.type === 0) {
+    variant = 'Legacy';
+    Object.assign(body, { gasPrice: (tx as { gasPrice: bigint }).gasPrice, signature: { v: tx.v, r: h256(tx.r), s: h256(tx.s) } });
+  } else if (tx.type === 1 || tx.type === 2) {
+    const t = tx as TypedTransaction & { chainId: bigint; accessList: [Uint8Array, Uint8Array[]][] };
+    Object.assign(body, {
+      chainId: t.chainId,
+      accessList: t.accessList.map(([address, keys]) => ({ address: '0x' + Buffer.from(address).toString('hex'), storageKeys: keys.map((k) => '0x' + Buffer.from(k).toString('hex')) })),
+      oddYParity: tx.v === 1n,
+      r: h256(tx.r),
+      s: h256(tx.s),
+    });
+    if (tx.type === 1) {
+      variant = 'EIP2930';
+      body.gasPrice = (tx as { gasPrice: bigint }).gasPrice;
+    } else {
+      variant = 'EIP1559';
+      Object.assign(body, { maxFeePerGas: (tx as { maxFeePerGas: bigint }).maxFeePerGas, maxPriorityFeePerGas: (tx as { maxPriorityFeePerGas: bigint }).maxPriorityFeePerGas });
+    }
+  } else {
+    throw new ParallaxError('TX_INVALID', `transaction type ${tx.type} has no TransactionV2 variant`);
+  }
+  const ethereum = registry.metadata.pallets.find((p) => p.name.toString() === 'Ethereum');
+  if (ethereum === undefined) throw new ParallaxError('CONFIG_INVALID', 'the runtime has no Ethereum pallet');
+  const call = registry.createType('Call', { callIndex: [ethereum.index.toNumber(), 0], args: { transaction: { [variant]: body } } });
+  return registry.createType('Extrinsic', { method: call }).toU8a();
 }

@@ -6,9 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { zstdDecompressSync } from 'node:zlib';
-import { destroyWorker, emptyTaskHandler, runTask } from '@acala-network/chopsticks-core';
 import { Metadata, TypeRegistry } from '@polkadot/types';
 import { ParallaxError, errorMessage } from '../../errors.ts';
+import { chopsticks } from './chopsticks.ts';
 
 /** `:code` as a storage key. */
 export const CODE_KEY = '0x3a636f6465';
@@ -97,6 +97,7 @@ export async function runtimeTypes(wasm: Uint8Array, storage: Record<string, str
   const code = Uint8Array.from(wasm);
   patchSystemVersion(code, 1);
   const hex = ('0x' + Buffer.from(code).toString('hex')) as `0x${string}`;
+  const { emptyTaskHandler, runTask } = await chopsticks();
   const keys = Object.keys(storage).sort();
   const callback = {
     ...emptyTaskHandler,
@@ -119,5 +120,5 @@ export async function runtimeTypes(wasm: Uint8Array, storage: Record<string, str
 
 /** Stop the wasm executor's worker thread (it keeps the process alive otherwise). */
 export async function closeRuntimeExecutor(): Promise<void> {
-  await destroyWorker();
+  await (await chopsticks()).destroyWorker();
 }
