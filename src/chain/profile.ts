@@ -4,6 +4,7 @@
  */
 import { Common, Mainnet, Hardfork, type ChainConfig, type CustomCrypto } from '@ethereumjs/common';
 import { ParallaxError } from '../errors.ts';
+import type { FrontierRules } from './frontier.ts';
 
 export interface ForkActivation {
   /** @ethereumjs hardfork name: chainstart, homestead, dao, tangerineWhistle, spuriousDragon, byzantium, ... */
@@ -17,6 +18,8 @@ export interface ChainProfile {
   chainId: number;
   /** Fork schedule, oldest first. Absent: Ethereum mainnet's own schedule. */
   forks?: ForkActivation[];
+  /** A Frontier (Substrate) EVM: its precompiles, header environment and extra gas meters (see ./frontier.ts). */
+  frontier?: FrontierRules;
 }
 
 /** The fork order @ethereumjs knows, oldest first. */

@@ -22,6 +22,30 @@ import type { StateDiff } from '../state/types.ts';
 import { checkConservation, conservationError, type ConservationReport } from '../insight/conservation.ts';
 import { applyDaoFork, isDaoForkBlock } from './dao.ts';
 import './evm-patches.ts';
+import { frontierEvmOptions, type FrontierRules } from '../chain/frontier.ts';
+import { beginFrontierTx, installFrontierMeters } from '../chain/frontier-meters.ts';
+
+/** The VM a chain runs on: @ethereumjs defaults, or Frontier's precompiles, opcodes and meters where given. */
+export async function createChainVM(common: Common, stateManager: OverlayStateManager, blockchain: EVMMockBlockchainInterface, frontier?: FrontierRules): Promise<VM> {
+  const evmOpts = frontier === undefined ? undefined : frontierEvmOptions(frontier, common);
+  const vm = await createVM({ common, stateManager, blockchain, setHardfork: false, ...(evmOpts === undefined ? {} : { evmOpts }) });
+  if (frontier !== undefined) installFrontierMeters(vm, frontier);
+  return vm;
+}
+
+const blockHashes = new WeakMap<Block, Uint8Array>();
+
+/**
+ * The hash a chain knows a block by, where it is not the hash of the @ethereumjs header (Frontier's header has no base
+ * fee field and keeps milliseconds): recorded as the block's hash, so that its child's parent hash links to it.
+ */
+export function setBlockHash(block: Block, hash: Uint8Array): void {
+  blockHashes.set(block, hash);
+}
+
+export function blockHashOf(block: Block): Uint8Array {
+  return blockHashes.get(block) ?? block.hash();
+}
 
 /** Hash of an earlier block by number, for BLOCKHASH. */
 export type BlockHashLookup = (n: bigint) => Promise<Uint8Array | undefined>;
@@ -100,6 +124,8 @@ export interface ExecutorOptions {
   blockHashes?: BlockHashLookup;
   /** Check value conservation at the end of every block (default on): a violation is CONSERVATION_VIOLATED. */
   conservation?: boolean;
+  /** Frontier rules (a Substrate chain's EVM): precompile set, removed opcodes, proof-size and storage meters. */
+  frontier?: FrontierRules;
 }
 
 const BEACON_ROOTS_ADDRESS = new Address(Uint8Array.from(Buffer.from('000F3df6D732807Ef1319fB7B8bB8522d0Beac02', 'hex')));
@@ -135,7 +161,7 @@ export class BlockExecutor {
         return this;
       },
     };
-    const vm = await createVM({ common: opts.common, stateManager: state, blockchain, setHardfork: false });
+    const vm = await createChainVM(opts.common, state, blockchain, opts.frontier);
     self = new BlockExecutor(opts, vm, state);
     markPostExecution(vm, state);
     // Pre-Byzantium receipts carry the state root after each transaction.
@@ -207,6 +233,7 @@ export class BlockExecutor {
     const tx = run.block.transactions[i];
     let res: RunTxResult;
     try {
+      beginFrontierTx(this.vm, tx);
       res = await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed });
     } catch (e) {
       // Our own database failing is not the transaction's fault: say so, never call the block invalid.
@@ -296,7 +323,7 @@ export class BlockExecutor {
     const h = result.block.header;
     const record: BlockRecord = {
       number: h.number,
-      hash: result.block.hash(),
+      hash: blockHashOf(result.block),
       parentHash: h.parentHash,
       stateRoot: result.stateRoot,
       receiptsRoot: result.receiptsRoot,

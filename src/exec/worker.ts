@@ -14,7 +14,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createBlock, type Block } from '@ethereumjs/block';
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
 import { Account, Address, createAccountFromRLP } from '@ethereumjs/util';
-import { createVM, runTx, type VM } from '@ethereumjs/vm';
+import { runTx, type VM } from '@ethereumjs/vm';
 import type { Common } from '@ethereumjs/common';
 import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
 import { createCommon, type ChainProfile } from '../chain/profile.ts';
@@ -23,7 +23,8 @@ import { errorMessage } from '../errors.ts';
 import { OverlayStateManager, type TxAccess } from '../state/overlay.ts';
 import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
-import { markPostExecution, outcomeOf } from './executor.ts';
+import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
+import { beginFrontierTx } from '../chain/frontier-meters.ts';
 import type { ToMain, ToWorker, WorkerFaults, WorkerInit } from './protocol.ts';
 
 const port = parentPort!;
@@ -144,7 +145,7 @@ async function vmFor(profile: ChainProfile): Promise<ChainVM> {
   let c = vms.get(key);
   if (c === undefined) {
     const common = createCommon(profile, nativeCrypto(kzg));
-    const vm = await createVM({ common, stateManager: state, blockchain, setHardfork: false });
+    const vm = await createChainVM(common, state, blockchain, profile.frontier);
     markPostExecution(vm, state);
     c = { common, vm };
     vms.set(key, c);
@@ -188,6 +189,7 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
   try {
     const tx = decode(index, raw);
     if (pubkey !== null) (tx as unknown as { cache: { senderPubKey?: Uint8Array } }).cache.senderPubKey = pubkey;
+    beginFrontierTx(current.vm, tx);
     const res = await runTx(current.vm, { tx, block: block! });
     outcome = outcomeOf(res, tx.type);
   } catch (e) {

@@ -12,6 +12,7 @@
  * receipts hash to the header's receipts root, every transaction hash and sender agrees with its status. An answer
  * that does not check out is a typed error (SOURCE_FAILED, kind bad_answer) naming the block and what differed.
  */
+import { createBlock, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { RLP } from '@ethereumjs/rlp';
@@ -24,6 +25,7 @@ import { bytesEqual, hex } from '../../util/bytes.ts';
 import { keccak256 } from '../../crypto/index.ts';
 import { bigOf, type Codec, type Enum, type Opt, type Struct, type Vec } from './codec.ts';
 import { decodeEvmExtrinsic, evmTransaction } from './extrinsic.ts';
+import { setBlockHash } from '../../exec/executor.ts';
 
 /** The Ethereum header Frontier stores (pre-London layout, 15 fields; the timestamp in milliseconds). */
 export interface FrontierHeader {
@@ -286,4 +288,46 @@ export async function frontierReceiptsRoot(receipts: FrontierReceipt[]): Promise
     await trie.put(RLP.encode(i), encodeReceipt(receipt, r.type as Parameters<typeof encodeReceipt>[1]));
   }
   return trie.commit();
+}
+
+/**
+ * The block as @ethereumjs executes it under Frontier rules: the author as coinbase, the timestamp in seconds (what
+ * TIMESTAMP returns), PREVRANDAO 0, the base fee stored at the parent block, no blobs, no withdrawals, no beacon root
+ * (Selendra has no beacon-roots contract, so the system call finds no code). Its hash is not Frontier's (Frontier's
+ * header has no base fee and keeps milliseconds): `FrontierBlock.ethHash` is the chain's.
+ */
+export function executableBlock(fb: FrontierBlock, common: Common): Block {
+  const h = fb.header;
+  common.setHardforkBy({ blockNumber: h.number, timestamp: h.timestampMs / 1000n });
+  const block = createBlock(
+    {
+      header: {
+        parentHash: h.parentHash,
+        uncleHash: h.ommersHash,
+        coinbase: h.beneficiary,
+        stateRoot: h.stateRoot,
+        transactionsTrie: h.transactionsRoot,
+        receiptTrie: h.receiptsRoot,
+        logsBloom: h.logsBloom,
+        difficulty: 0n,
+        number: h.number,
+        gasLimit: h.gasLimit,
+        gasUsed: h.gasUsed,
+        timestamp: h.timestampMs / 1000n,
+        extraData: h.extraData,
+        mixHash: new Uint8Array(32),
+        nonce: new Uint8Array(8),
+        baseFeePerGas: fb.baseFeePerGas,
+        ...(common.isActivatedEIP(4895) ? { withdrawalsRoot: EMPTY_ROOT } : {}),
+        ...(common.isActivatedEIP(4844) ? { blobGasUsed: 0n, excessBlobGas: 0n } : {}),
+        ...(common.isActivatedEIP(4788) ? { parentBeaconBlockRoot: new Uint8Array(32) } : {}),
+      },
+      transactions: fb.transactions.map((t) => t.tx),
+      ...(common.isActivatedEIP(4895) ? { withdrawals: [] } : {}),
+    },
+    { common, setHardfork: false, skipConsensusFormatValidation: true },
+  );
+  // The block is known by the chain's hash (its children name it as parent), not by the hash of this re-encoding.
+  setBlockHash(block, fb.ethHash);
+  return block;
 }

@@ -1,0 +1,198 @@
+/**
+ * Frontier's two extra gas meters, run beside @ethereumjs's own gas accounting:
+ *   - proof size (PoV): bytes of storage proof the transaction makes the block carry. A base of the transaction's
+ *     SCALE-encoded `TransactionData` plus a constant, then a fixed size per external operation (account read, code
+ *     read, storage read/write, emptiness check), some of them only the first time per transaction;
+ *   - storage growth: bytes of new storage (a slot going from empty to set, a contract's code and its metadata).
+ * Each meter is converted to gas by its ratio; the transaction is charged the largest of the EVM's gas (after
+ * refunds), proof size x ratio and storage growth x ratio, which is what its receipt records and what its fee is
+ * computed from. The adjustment happens where @ethereumjs computes the charge (after the top-level call returns,
+ * before refunds and fees), so the sender's refund, the coinbase's tip and the receipt all follow from it, in the
+ * worker threads and on the main thread alike.
+ */
+import type { TypedTransaction } from '@ethereumjs/tx';
+import type { InterpreterStep } from '@ethereumjs/evm';
+import { Address } from '@ethereumjs/util';
+import type { VM } from '@ethereumjs/vm';
+import type { FrontierRules } from './frontier.ts';
+
+/** Sizes (bytes) of the records a proof carries (pallet-evm). */
+const CODE_METADATA = 76; // AccountCodesMetadata: key + (size, hash)
+const IS_EMPTY = 93; // an emptiness check: account basic + code metadata
+const STORAGE = 116; // one AccountStorages entry with its key
+const WRITE = 32; // a storage write on top of the read
+const CODE_KEY = 36; // AccountCodes key
+const CREATE = 32;
+
+interface TxMeter {
+  intrinsic: bigint;
+  gasLimit: bigint;
+  pov: number;
+  storage: number;
+  /** Addresses whose code is already in the proof, and slots already in it (per transaction, kept across reverts). */
+  codes: Set<string>;
+  slots: Set<string>;
+}
+
+interface Installed {
+  rules: FrontierRules;
+  tx?: TxMeter;
+}
+
+const installed = new WeakMap<object, Installed>();
+
+function compactLen(n: number): number {
+  return n < 1 << 6 ? 1 : n < 1 << 14 ? 2 : n < 2 ** 30 ? 4 : 5 + Math.ceil(Math.log2(n + 1) / 8) - 4;
+}
+
+/** SCALE length of Frontier's `TransactionData` for a transaction (the proof-size base, before the constant). */
+export function transactionDataSize(tx: TypedTransaction): number {
+  let n = tx.to === undefined ? 1 : 21; // action
+  n += compactLen(tx.data.length) + tx.data.length; // input
+  n += 32 + 32; // nonce, gas_limit
+  const some = (present: boolean, size: number) => 1 + (present ? size : 0);
+  n += some(tx.type !== 2, 32); // gas_price
+  n += some(tx.type === 2, 32) * 2 - (tx.type === 2 ? 0 : 0); // max_fee_per_gas, max_priority_fee_per_gas
+  n += 32; // value
+  const chainId = tx.type === 0 ? (tx as { supports(c: number): boolean }).supports(155) : true;
+  n += some(chainId, 8);
+  const list = (tx as { accessList?: [Uint8Array, Uint8Array[]][] }).accessList ?? [];
+  n += compactLen(list.length);
+  for (const [, keys] of list) n += 20 + compactLen(keys.length) + 32 * keys.length;
+  return n;
+}
+
+/** Install the meters on a VM whose EVM runs Frontier rules. */
+export function installFrontierMeters(vm: VM, rules: FrontierRules): void {
+  const self: Installed = { rules };
+  installed.set(vm, self);
+  const evm = vm.evm as unknown as {
+    runCall(opts: { message?: unknown; gasLimit?: bigint }): Promise<{ execResult: { executionGasUsed: bigint; gasRefund?: bigint; exceptionError?: unknown } }>;
+    events: { on(e: 'step', f: (s: InterpreterStep, resolve?: () => void) => void): void };
+  };
+  const runCall = evm.runCall.bind(evm);
+  evm.runCall = async (opts) => {
+    const top = opts.message === undefined;
+    const res = await runCall(opts);
+    if (top && self.tx !== undefined) charge(self, res.execResult);
+    return res;
+  };
+  // A contract created (by the transaction or by CREATE/CREATE2) stores its code: key, metadata and the code, counted
+  // as storage growth even when the code is empty.
+  const create = evm as unknown as { _executeCreate(message: unknown): Promise<{ execResult: { exceptionError?: unknown; returnValue?: Uint8Array } }> };
+  const executeCreate = create._executeCreate.bind(evm);
+  create._executeCreate = async (message) => {
+    const result = await executeCreate(message);
+    const r = result.execResult;
+    if (self.tx !== undefined && r.exceptionError === undefined) self.tx.storage += codeDepositGrowth(r.returnValue?.length ?? 0);
+    return result;
+  };
+  vm.evm.events!.on('step', async (step: InterpreterStep, resolve?: (result?: unknown) => void) => {
+    try {
+      if (self.tx !== undefined) await record(self, self.tx, step);
+    } finally {
+      resolve?.();
+    }
+  });
+}
+
+/** Start metering a transaction (before runTx). A no-op on a VM without Frontier rules. */
+export function beginFrontierTx(vm: VM, tx: TypedTransaction): void {
+  const self = installed.get(vm);
+  if (self === undefined) return;
+  self.tx = {
+    intrinsic: tx.getIntrinsicGas(),
+    gasLimit: tx.gasLimit,
+    pov: transactionDataSize(tx) + 67,
+    storage: 0,
+    codes: new Set(),
+    slots: new Set(),
+  };
+}
+
+/** The charge: the largest of the EVM's gas after refunds and the two meters in gas. */
+function charge(self: Installed, r: { executionGasUsed: bigint; gasRefund?: bigint; exceptionError?: unknown }): void {
+  const m = self.tx!;
+  const std = r.executionGasUsed + m.intrinsic;
+  const refund = (r.gasRefund ?? 0n) < std / 5n ? (r.gasRefund ?? 0n) : std / 5n;
+  const meters = [BigInt(m.pov * self.rules.povRatio), BigInt(m.storage * self.rules.storageRatio)];
+  const meter = meters[0] > meters[1] ? meters[0] : meters[1];
+  if (meter > std - refund) {
+    r.executionGasUsed = (meter > m.gasLimit ? m.gasLimit : meter) - m.intrinsic;
+    r.gasRefund = 0n;
+  }
+}
+
+async function codeSize(step: InterpreterStep, address: Address): Promise<number> {
+  return (await step.stateManager.getCode(address)).length;
+}
+
+function stackAddress(step: InterpreterStep, fromTop: number): Address {
+  const v = step.stack[step.stack.length - 1 - fromTop];
+  const hex = v.toString(16).padStart(40, '0').slice(-40);
+  return new Address(Uint8Array.from(Buffer.from(hex, 'hex')));
+}
+
+/** Record an opcode's external operations. */
+async function record(self: Installed, m: TxMeter, step: InterpreterStep): Promise<void> {
+  const basic = self.rules.accountBasicProofSize;
+  const code = async (a: Address) => {
+    const key = a.toString();
+    if (m.codes.has(key)) return;
+    const size = await codeSize(step, a);
+    if (size === 0) {
+      m.pov += IS_EMPTY;
+      return;
+    }
+    m.codes.add(key);
+    m.pov += CODE_METADATA + size;
+  };
+  switch (step.opcode.name) {
+    case 'BALANCE':
+      m.pov += basic;
+      break;
+    case 'EXTCODESIZE':
+    case 'EXTCODEHASH':
+    case 'EXTCODECOPY':
+      await code(stackAddress(step, 0));
+      break;
+    case 'CALL':
+    case 'CALLCODE':
+    case 'DELEGATECALL':
+    case 'STATICCALL':
+      await code(stackAddress(step, 1));
+      break;
+    case 'SLOAD':
+    case 'SSTORE': {
+      const slot = step.stack[step.stack.length - 1];
+      const key = `${step.address.toString()}:${slot.toString(16)}`;
+      if (step.opcode.name === 'SSTORE') {
+        const value = step.stack[step.stack.length - 2];
+        const slotBytes = Uint8Array.from(Buffer.from(slot.toString(16).padStart(64, '0'), 'hex'));
+        const original = await (step.stateManager as unknown as { originalStorageCache: { get(a: Address, k: Uint8Array): Promise<Uint8Array> } }).originalStorageCache.get(step.address, slotBytes);
+        if (original.length === 0 && value !== 0n) m.storage += STORAGE;
+        if (!m.slots.has(key)) {
+          m.slots.add(key);
+          m.pov += WRITE + STORAGE;
+        }
+      } else if (!m.slots.has(key)) {
+        m.slots.add(key);
+        m.pov += STORAGE;
+      }
+      break;
+    }
+    case 'CREATE':
+    case 'CREATE2':
+      m.pov += CREATE;
+      break;
+    case 'SELFDESTRUCT':
+      m.pov += IS_EMPTY;
+      break;
+  }
+}
+
+/** Storage growth of a contract's code being stored (key, metadata and the code). */
+export function codeDepositGrowth(size: number): number {
+  return CODE_KEY + CODE_METADATA + size;
+}
+
