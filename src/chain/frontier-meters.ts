@@ -11,7 +11,7 @@
  * worker threads and on the main thread alike.
  */
 import type { TypedTransaction } from '@ethereumjs/tx';
-import type { InterpreterStep } from '@ethereumjs/evm';
+import { EVMError, type InterpreterStep } from '@ethereumjs/evm';
 import { Address } from '@ethereumjs/util';
 import type { VM } from '@ethereumjs/vm';
 import type { FrontierRules } from './frontier.ts';
@@ -32,6 +32,8 @@ interface TxMeter {
   /** Addresses whose code is already in the proof, and slots already in it (per transaction, kept across reverts). */
   codes: Set<string>;
   slots: Set<string>;
+  /** Slots already counted as new storage. */
+  grown: Set<string>;
 }
 
 interface Installed {
@@ -67,14 +69,27 @@ export function installFrontierMeters(vm: VM, rules: FrontierRules): void {
   const self: Installed = { rules };
   installed.set(vm, self);
   const evm = vm.evm as unknown as {
-    runCall(opts: { message?: unknown; gasLimit?: bigint }): Promise<{ execResult: { executionGasUsed: bigint; gasRefund?: bigint; exceptionError?: unknown } }>;
+    runCall(opts: { message?: unknown; gasLimit?: bigint; to?: Address }): Promise<{ execResult: { executionGasUsed: bigint; gasRefund?: bigint; exceptionError?: unknown } }>;
     events: { on(e: 'step', f: (s: InterpreterStep, resolve?: () => void) => void): void };
   };
   const runCall = evm.runCall.bind(evm);
   evm.runCall = async (opts) => {
     const top = opts.message === undefined;
+    const m = self.tx;
+    if (!top || m === undefined) return runCall(opts);
+    await start(self, m, opts.to, vm.stateManager);
+    // A checkpoint around the whole call: a meter over its limit fails the transaction as a whole, even where the
+    // EVM itself succeeded or the frame that crossed the limit was a caught sub-call.
+    await vm.evm.journal.checkpoint();
     const res = await runCall(opts);
-    if (top && self.tx !== undefined) charge(self, res.execResult);
+    if (overLimit(self, m)) {
+      await vm.evm.journal.revert();
+      res.execResult = { ...res.execResult, executionGasUsed: m.gasLimit - m.intrinsic, gasRefund: 0n, exceptionError: new EVMError(EVMError.errorMessages.OUT_OF_GAS), returnValue: new Uint8Array(), logs: [], selfdestruct: new Set(), createdAddresses: new Set() } as typeof res.execResult;
+      delete (res as { createdAddress?: unknown }).createdAddress;
+      return res;
+    }
+    await vm.evm.journal.commit();
+    charge(self, res.execResult);
     return res;
   };
   // A contract created (by the transaction or by CREATE/CREATE2) stores its code: key, metadata and the code, counted
@@ -84,7 +99,10 @@ export function installFrontierMeters(vm: VM, rules: FrontierRules): void {
   create._executeCreate = async (message) => {
     const result = await executeCreate(message);
     const r = result.execResult;
-    if (self.tx !== undefined && r.exceptionError === undefined) self.tx.storage += codeDepositGrowth(r.returnValue?.length ?? 0);
+    if (self.tx !== undefined && r.exceptionError === undefined) {
+      self.tx.pov += WRITE;
+      self.tx.storage += codeDepositGrowth(r.returnValue?.length ?? 0);
+    }
     return result;
   };
   vm.evm.events!.on('step', async (step: InterpreterStep, resolve?: (result?: unknown) => void) => {
@@ -107,7 +125,14 @@ export function beginFrontierTx(vm: VM, tx: TypedTransaction): void {
     storage: 0,
     codes: new Set(),
     slots: new Set(),
+    grown: new Set(),
   };
+}
+
+/** A meter past its limit (gas limit / ratio): the transaction runs out of gas. */
+function overLimit(self: Installed, m: TxMeter): boolean {
+  const { povRatio, storageRatio } = self.rules;
+  return (povRatio > 0 && BigInt(m.pov) > m.gasLimit / BigInt(povRatio)) || (storageRatio > 0 && BigInt(m.storage) > m.gasLimit / BigInt(storageRatio));
 }
 
 /** The charge: the largest of the EVM's gas after refunds and the two meters in gas. */
@@ -133,62 +158,82 @@ function stackAddress(step: InterpreterStep, fromTop: number): Address {
   return new Address(Uint8Array.from(Buffer.from(hex, 'hex')));
 }
 
-/** Record an opcode's external operations. */
+/** Record an opcode's external operations (pallet-evm `record_external_dynamic_opcode_cost` and the gasometer's). */
 async function record(self: Installed, m: TxMeter, step: InterpreterStep): Promise<void> {
   const basic = self.rules.accountBasicProofSize;
-  const code = async (a: Address) => {
+  /** First reference to an address's code by an opcode: 76 + its size, then it is in the proof. */
+  const dynamicCode = async (a: Address, extra: number) => {
     const key = a.toString();
     if (m.codes.has(key)) return;
-    const size = await codeSize(step, a);
-    if (size === 0) {
-      m.pov += IS_EMPTY;
-      return;
-    }
     m.codes.add(key);
-    m.pov += CODE_METADATA + size;
+    m.pov += CODE_METADATA + extra + (await codeSize(step, a));
   };
   switch (step.opcode.name) {
     case 'BALANCE':
-      m.pov += basic;
+      if (!m.codes.has(stackAddress(step, 0).toString())) m.pov += basic;
       break;
     case 'EXTCODESIZE':
     case 'EXTCODEHASH':
     case 'EXTCODECOPY':
-      await code(stackAddress(step, 0));
+      await dynamicCode(stackAddress(step, 0), 0);
       break;
     case 'CALL':
     case 'CALLCODE':
+      // The gasometer's emptiness check, the target's code, and the value transfer's account read (even of 0).
+      m.pov += IS_EMPTY;
+      await dynamicCode(stackAddress(step, 1), IS_EMPTY);
+      m.pov += basic;
+      break;
     case 'DELEGATECALL':
     case 'STATICCALL':
-      await code(stackAddress(step, 1));
+      m.pov += IS_EMPTY;
+      await dynamicCode(stackAddress(step, 1), IS_EMPTY);
       break;
     case 'SLOAD':
     case 'SSTORE': {
       const slot = step.stack[step.stack.length - 1];
       const key = `${step.address.toString()}:${slot.toString(16)}`;
-      if (step.opcode.name === 'SSTORE') {
-        const value = step.stack[step.stack.length - 2];
+      if (!m.slots.has(key)) {
+        m.slots.add(key);
+        m.pov += (step.opcode.name === 'SSTORE' ? WRITE : 0) + STORAGE;
+      }
+      if (step.opcode.name === 'SSTORE' && step.stack[step.stack.length - 2] !== 0n && !m.grown.has(key)) {
+        // New storage: the slot was empty when the transaction started (its current value does not matter).
         const slotBytes = Uint8Array.from(Buffer.from(slot.toString(16).padStart(64, '0'), 'hex'));
         const original = await (step.stateManager as unknown as { originalStorageCache: { get(a: Address, k: Uint8Array): Promise<Uint8Array> } }).originalStorageCache.get(step.address, slotBytes);
-        if (original.length === 0 && value !== 0n) m.storage += STORAGE;
-        if (!m.slots.has(key)) {
-          m.slots.add(key);
-          m.pov += WRITE + STORAGE;
+        if (original.every((b) => b === 0)) {
+          m.grown.add(key);
+          m.storage += STORAGE;
         }
-      } else if (!m.slots.has(key)) {
-        m.slots.add(key);
-        m.pov += STORAGE;
       }
       break;
     }
     case 'CREATE':
     case 'CREATE2':
-      m.pov += CREATE;
+      // The opcode, then the creation: the creator's account, the new address's code (empty), its nonce.
+      m.pov += CREATE + basic + IS_EMPTY + basic;
       break;
     case 'SELFDESTRUCT':
-      m.pov += IS_EMPTY;
+      m.pov += IS_EMPTY + (m.codes.has(stackAddress(step, 0).toString()) ? 0 : IS_EMPTY);
       break;
   }
+}
+
+/** What a transaction records before its code runs: the caller's account, the target's code, the transfer. */
+async function start(self: Installed, m: TxMeter, to: Address | undefined, state: { getCode(a: Address): Promise<Uint8Array> }): Promise<void> {
+  const basic = self.rules.accountBasicProofSize;
+  if (to === undefined) {
+    m.pov += basic + IS_EMPTY + basic;
+    return;
+  }
+  m.pov += basic;
+  const size = (await state.getCode(to)).length;
+  if (size === 0) m.pov += IS_EMPTY;
+  else {
+    m.codes.add(to.toString());
+    m.pov += IS_EMPTY + CODE_METADATA + size;
+  }
+  m.pov += basic;
 }
 
 /** Storage growth of a contract's code being stored (key, metadata and the code). */

@@ -4,7 +4,7 @@
  *   - precompiles: only those the runtime installs (Selendra: 0x01-0x05, 0x400 Sha3FIPS256, 0x401
  *     ECRecoverPublicKey); BLOBHASH and BLOBBASEFEE do not exist;
  *   - the header environment: timestamp kept in milliseconds (TIMESTAMP is seconds), PREVRANDAO 0, the coinbase is the
- *     block author as an H160, the base fee is the one stored at the parent block;
+ *     block author as an H160, the base fee is the one stored at the parent block, and GASPRICE returns that base fee;
  *   - the gas a transaction is charged is not only the EVM's: two meters run beside it (proof size and storage
  *     growth), and the receipt records the largest of the three (see ./frontier-meters.ts).
  */
@@ -81,6 +81,10 @@ export function frontierEvmOptions(_rules: FrontierRules, _common: Common): { cu
       { address: at(0x400), function: sha3Fips256 },
       { address: at(0x401), function: ecrecoverPublicKey },
     ],
-    customOpcodes: OPCODES_REMOVED.map((opcode) => ({ opcode })),
+    customOpcodes: [
+      ...OPCODES_REMOVED.map((opcode) => ({ opcode })),
+      // GASPRICE: pallet-evm's vicinity carries the block's base fee as the gas price, whatever the transaction paid.
+      { opcode: 0x3a, opcodeName: 'GASPRICE', baseFee: 2, logicFunction: (runState: { stack: { push(v: bigint): void }; interpreter: { getBlockBaseFee(): bigint } }) => runState.stack.push(runState.interpreter.getBlockBaseFee()) },
+    ] as NonNullable<EVMOpts['customOpcodes']>,
   };
 }
