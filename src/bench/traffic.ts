@@ -95,6 +95,18 @@ export interface TrafficOptions {
   swappers: number;
   /** Senders of plain ETH transfers (distinct from holders). */
   payers: number;
+  /** Fee cap of every transaction (default 10 gwei). */
+  maxFeePerGas?: bigint;
+  /**
+   * Every transaction's gas limit times this (default 1). A Frontier chain charges new storage and deployed code
+   * by size (400 gas per byte on Selendra's spec 20005), far above what the EVM charges.
+   */
+  gasScale?: number;
+  /**
+   * Added to the value of transfers that create accounts (default 0). A Substrate chain refuses to create an account
+   * below its existential deposit (5 * 10^8 on Selendra).
+   */
+  minValue?: bigint;
 }
 
 interface Key {
@@ -165,7 +177,16 @@ export class TrafficGenerator {
 
   tx(from: Key, to: Address | undefined, data: Uint8Array, gasLimit: bigint, value = 0n): TypedTransaction {
     const t = createFeeMarket1559Tx(
-      { nonce: from.nonce++, to, value, data, gasLimit, maxFeePerGas: GAS_PRICE, maxPriorityFeePerGas: 10n ** 9n, chainId: this.common.chainId() },
+      {
+        nonce: from.nonce++,
+        to,
+        value,
+        data,
+        gasLimit: (gasLimit * BigInt(Math.round((this.opts.gasScale ?? 1) * 100))) / 100n,
+        maxFeePerGas: this.opts.maxFeePerGas ?? GAS_PRICE,
+        maxPriorityFeePerGas: 10n ** 9n,
+        chainId: this.common.chainId(),
+      },
       { common: this.common },
     );
     return t.sign(from.priv);
@@ -239,7 +260,7 @@ export class TrafficGenerator {
 
   ethTransfer(from: Key): TypedTransaction {
     const to = new Address(keccak256(new TextEncoder().encode(`fresh-${this.opts.seed}-${this.fresh++}`)).subarray(12));
-    return this.tx(from, to, new Uint8Array(0), 21_000n, 1000n + BigInt(this.rng.int(1000)));
+    return this.tx(from, to, new Uint8Array(0), 21_000n, (this.opts.minValue ?? 0n) + 1000n + BigInt(this.rng.int(1000)));
   }
 
   erc20Transfer(from: Key, token: number, to: Key, amount: bigint): TypedTransaction {
@@ -274,6 +295,6 @@ export class TrafficGenerator {
 
   /** A contract created and self-destructed in the same transaction (init code CALLER SELFDESTRUCT), with value. */
   selfDestruct(from: Key): TypedTransaction {
-    return this.tx(from, undefined, fromHex('33ff'), 100_000n, 7n);
+    return this.tx(from, undefined, fromHex('33ff'), 100_000n, (this.opts.minValue ?? 0n) + 7n);
   }
 }
