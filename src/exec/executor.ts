@@ -7,7 +7,7 @@
  * State is read through an `OverlayStateManager` over the `StateStore`; nothing touches the database until
  * `commit()`, which writes the whole block in one atomic batch.
  */
-import { Account, Address, GWEI_TO_WEI, KECCAK256_RLP, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util';
+import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL as KECCAK256_NULL_BYTES, KECCAK256_RLP, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util';
 import { ConsensusType, type Common } from '@ethereumjs/common';
 import { RLP } from '@ethereumjs/rlp';
 import { Bloom, createVM, encodeReceipt, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
@@ -28,6 +28,7 @@ import { beginFrontierTx, installFrontierMeters } from '../chain/frontier-meters
 /** The VM a chain runs on: @ethereumjs defaults, or Frontier's precompiles, opcodes and meters where given. */
 export async function createChainVM(common: Common, stateManager: OverlayStateManager, blockchain: EVMMockBlockchainInterface, frontier?: FrontierRules): Promise<VM> {
   const evmOpts = frontier === undefined ? undefined : frontierEvmOptions(frontier, common);
+  stateManager.existentialDeposit = frontier === undefined ? undefined : BigInt(frontier.existentialDeposit);
   const vm = await createVM({ common, stateManager, blockchain, setHardfork: false, ...(evmOpts === undefined ? {} : { evmOpts }) });
   if (frontier !== undefined) installFrontierMeters(vm, frontier);
   return vm;
@@ -45,6 +46,16 @@ export function setBlockHash(block: Block, hash: Uint8Array): void {
 
 export function blockHashOf(block: Block): Uint8Array {
   return blockHashes.get(block) ?? block.hash();
+}
+
+/**
+ * State the chain holds that Parallax's copy lacked or got wrong before a block (balances moved outside the EVM on a
+ * Substrate chain, accounts never seen before): written first thing in the block, as part of its diff (so it commits
+ * and unwinds with the block), and counted as minted (or burned) for the conservation check.
+ */
+export interface PreStateRepair {
+  accounts: { address: Uint8Array; nonce: bigint; balance: bigint; code: Uint8Array }[];
+  slots: { address: Uint8Array; slot: Uint8Array; value: bigint }[];
 }
 
 /** Hash of an earlier block by number, for BLOCKHASH. */
@@ -137,6 +148,8 @@ export class BlockExecutor {
   readonly vm: VM;
   private blockHashes: BlockHashLookup | undefined;
   private readonly conservation: boolean;
+  /** Applied at the start of the next block only. */
+  private preState: PreStateRepair | undefined;
 
   private constructor(opts: ExecutorOptions, vm: VM, state: OverlayStateManager) {
     this.common = opts.common;
@@ -167,6 +180,11 @@ export class BlockExecutor {
     // Pre-Byzantium receipts carry the state root after each transaction.
     state.stateRootProvider = async (diff) => (await opts.store.computeTrie(diff)).stateRoot;
     return self;
+  }
+
+  /** Repairs to apply at the start of the next block `begin`s (and only that one). */
+  setPreState(repair: PreStateRepair | undefined): void {
+    this.preState = repair;
   }
 
   setBlockHashes(lookup: BlockHashLookup | undefined): void {
@@ -205,6 +223,7 @@ export class BlockExecutor {
       minted: 0n,
     };
     if (header.gasLimit >= 0x8000000000000000n) this.fail(run, 'gas limit above 2^63-1');
+    if (this.preState !== undefined) await this.applyPreState(run, this.preState);
     if (isDaoForkBlock(vm.common, header.number)) await applyDaoFork(vm.evm.journal, this.state);
     if (vm.common.isActivatedEIP(4788)) await this.applyBeaconRoot(header.parentBeaconBlockRoot, header.timestamp);
     if (vm.common.isActivatedEIP(2935)) await this.applyHistoryHash(header.number, header.parentHash);
@@ -353,6 +372,29 @@ export class BlockExecutor {
     if (code.length === 0) return;
     const window = this.vm.common.param('historyServeWindow');
     await this.state.putStorage(address, setLengthLeft(bigIntToBytes((number - 1n) % window), 32), parentHash);
+    await this.vm.evm.journal.cleanup();
+  }
+
+  private async applyPreState(run: BlockRun, repair: PreStateRepair): Promise<void> {
+    // The chain's values as they are: what the EVM sees already (no existential-deposit adjustment).
+    const ed = this.state.existentialDeposit;
+    this.state.existentialDeposit = undefined;
+    try {
+      await this.writePreState(run, repair);
+    } finally {
+      this.state.existentialDeposit = ed;
+    }
+  }
+
+  private async writePreState(run: BlockRun, repair: PreStateRepair): Promise<void> {
+    for (const a of repair.accounts) {
+      const address = new Address(a.address);
+      const before = (await this.state.getAccount(address)) ?? new Account();
+      run.minted += a.balance - before.balance;
+      await this.vm.evm.journal.putAccount(address, new Account(a.nonce, a.balance, before.storageRoot, before.codeHash));
+      if (a.code.length > 0 || before.codeHash.some((b, i) => b !== KECCAK256_NULL_BYTES[i])) await this.state.putCode(address, a.code);
+    }
+    for (const s of repair.slots) await this.state.putStorage(new Address(s.address), s.slot, s.value === 0n ? new Uint8Array() : bigIntToBytes(s.value));
     await this.vm.evm.journal.cleanup();
   }
 

@@ -97,6 +97,12 @@ export class OverlayStateManager implements StateManagerInterface {
    */
   destroyed = 0n;
 
+  /**
+   * Set on a Frontier chain: balances are what the EVM sees of a Substrate account (free minus this deposit), and a
+   * destroyed account keeps its nonce.
+   */
+  existentialDeposit: bigint | undefined;
+
   constructor(base: StateReader) {
     this.base = base;
     this.originalStorageCache = new OriginalStorageCache(this.getStorage.bind(this));
@@ -200,7 +206,16 @@ export class OverlayStateManager implements StateManagerInterface {
       await this.deleteAccount(address);
       return;
     }
-    this.setAccount(addr, address.bytes, copyAccount(account));
+    const copy = copyAccount(account);
+    const ed = this.existentialDeposit;
+    if (ed !== undefined && copy.balance > 0n && ((await this.currentAccount(addr, address.bytes))?.balance ?? 0n) === 0n) {
+      // Frontier: the EVM sees free balance minus the existential deposit. An account funded from nothing keeps the
+      // deposit out of sight (an amount below it does not arrive at all).
+      const hidden = copy.balance < ed ? copy.balance : ed;
+      copy.balance -= hidden;
+      this.noteBurned(hidden);
+    }
+    this.setAccount(addr, address.bytes, copy);
   }
 
   /** Wei that left existence (a self-destruct to itself); undone with the checkpoint it happened in. */
@@ -212,9 +227,12 @@ export class OverlayStateManager implements StateManagerInterface {
 
   async deleteAccount(address: Address): Promise<void> {
     const addr = hex(address.bytes);
-    const gone = (await this.currentAccount(addr, address.bytes))?.balance ?? 0n;
+    const before = await this.currentAccount(addr, address.bytes);
+    const gone = before?.balance ?? 0n;
     if (gone !== 0n) this.noteBurned(gone);
-    this.setAccount(addr, address.bytes, null);
+    // Frontier removes a destroyed contract's code and storage, but its Substrate account keeps its nonce.
+    const keep = this.existentialDeposit !== undefined && before !== undefined && before.nonce > 0n;
+    this.setAccount(addr, address.bytes, keep ? new Account(before.nonce, 0n) : null);
     this.wipeStorage(addr, address.bytes);
   }
 

@@ -60,6 +60,12 @@ export interface BlockRecord {
   timestamp: bigint;
 }
 
+/** What a block read from the store: hex addresses, and hex address + hex 32-byte slot. */
+export interface ReadLog {
+  accounts: Set<string>;
+  slots: Set<string>;
+}
+
 export interface StoreOptions {
   /** How many recent blocks keep an undo journal (the deepest reorg that can be unwound). */
   undoDepth: number;
@@ -211,6 +217,24 @@ export class StateStore implements StateReader, NodeSource {
 
   // ---- reads ----------------------------------------------------------------------------------------------------
 
+  /** Accounts and slots read since `recordReads()` (hex address; hex address + hex slot). */
+  private readLog: ReadLog | undefined;
+
+  /**
+   * Start noting every account and slot read from the store (by the executor, the workers' misses and the rollback
+   * manager's validation alike), so that a block's pre-state can be checked against another source: a Frontier
+   * chain's own storage.
+   */
+  recordReads(): void {
+    this.readLog = { accounts: new Set(), slots: new Set() };
+  }
+
+  takeReads(): ReadLog {
+    const r = this.readLog ?? { accounts: new Set(), slots: new Set() };
+    this.readLog = undefined;
+    return r;
+  }
+
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
     const rlp = await this.getAccountRLP(address);
     if (rlp === null) return undefined;
@@ -223,6 +247,7 @@ export class StateStore implements StateReader, NodeSource {
 
   async getAccountRLP(address: Uint8Array): Promise<Uint8Array | null> {
     const k = hex(address);
+    this.readLog?.accounts.add(k);
     const cached = this.accountCache.get(k);
     if (cached !== undefined) return cached;
     const v = (await this.db.get(accountKey(address))) ?? null;
@@ -232,6 +257,7 @@ export class StateStore implements StateReader, NodeSource {
 
   async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
     const k = hex(address) + hex(slot);
+    this.readLog?.slots.add(k);
     const cached = this.storageCache.get(k);
     if (cached !== undefined) return cached;
     const v = (await this.db.get(storageKey(address, slot))) ?? EMPTY;

@@ -86,7 +86,29 @@ export interface FrontierBlock {
   specVersion: number;
   /** `ethereum.transact` extrinsics of the block with no Ethereum transaction (refused before execution). */
   refused: number[];
+  /**
+   * Free-balance changes the block made outside its EVM transactions (Substrate transfers, fees, rewards, ...), per
+   * Substrate account (hex), from the block's Balances events in every phase that is not an `ethereum.transact`.
+   */
+  nonEvm: Map<string, bigint>;
 }
+
+/** Free-balance effect of a Balances event: [account field, sign], per event. */
+const BALANCE_EVENTS: Record<string, [string, 1n | -1n][]> = {
+  Transfer: [
+    ['from', -1n],
+    ['to', 1n],
+  ],
+  Deposit: [['who', 1n]],
+  Withdraw: [['who', -1n]],
+  Minted: [['who', 1n]],
+  Burned: [['who', -1n]],
+  Reserved: [['who', -1n]],
+  Unreserved: [['who', 1n]],
+  DustLost: [['account', -1n]],
+  Restored: [['who', 1n]],
+  Suspended: [['who', -1n]],
+};
 
 export interface SelendraSourceOptions {
   url: string;
@@ -253,10 +275,28 @@ export class SelendraSource {
     const executed = new Set(transactions.map((t) => t.extrinsic));
     const refused = carried.filter((c) => !executed.has(c.index)).map((c) => c.index);
 
+    const evmExtrinsics = new Set(carried.map((c) => c.index));
+    const nonEvm = new Map<string, bigint>();
+    const events = (await at.query.system.events()) as unknown as Iterable<{ phase: { isApplyExtrinsic: boolean; asApplyExtrinsic: { toNumber(): number } }; event: { section: string; method: string; data: Codec[] & { names?: string[] | null } } }>;
+    for (const { phase, event } of events) {
+      if (phase.isApplyExtrinsic && evmExtrinsics.has(phase.asApplyExtrinsic.toNumber())) continue;
+      const effects = event.section === 'balances' ? BALANCE_EVENTS[event.method] : undefined;
+      if (effects === undefined) continue;
+      const names = event.data.names ?? [];
+      const field = (name: string) => event.data[names.indexOf(name)];
+      const amount = big(field('amount'));
+      for (const [name, sign] of effects) {
+        const who = field(name);
+        if (who === undefined) continue;
+        const k = hex(raw(who));
+        nonEvm.set(k, (nonEvm.get(k) ?? 0n) + sign * amount);
+      }
+    }
+
     const parentAt = await api.at(parentHash);
     const baseFeePerGas = big((await parentAt.query.dynamicEvmBaseFee.baseFeePerGas()) as unknown as Codec);
     const upgrade = version.isSome ? Number(big(version.unwrap().get('specVersion'))) : 0;
-    return { number: n, hash, parentHash, ethHash, header, transactions, receipts, baseFeePerGas, specVersion: upgrade, refused };
+    return { number: n, hash, parentHash, ethHash, header, transactions, receipts, baseFeePerGas, specVersion: upgrade, refused, nonEvm };
   }
 
   async close(): Promise<void> {
