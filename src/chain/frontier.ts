@@ -14,6 +14,7 @@ import type { CustomPrecompile, EVMOpts, ExecResult, PrecompileInput } from '@et
 import { EVMError } from '@ethereumjs/evm';
 import { Address, bigIntToBytes, bytesToBigInt, setLengthLeft, setLengthRight } from '@ethereumjs/util';
 import { ecrecover } from '../crypto/index.ts';
+import type { ChainProfile } from './profile.ts';
 
 /** The Frontier rules of a chain (plain data: crosses to the worker threads inside the chain profile). */
 export interface FrontierRules {
@@ -29,6 +30,30 @@ export interface FrontierRules {
 
 /** Selendra's runtime at spec 20005 (the genesis runtime of the public chain specs). */
 export const SELENDRA_20005: FrontierRules = { povRatio: 16, storageRatio: 400, accountBasicProofSize: 96, existentialDeposit: '500000000' };
+
+/** Selendra (chain id 1961): Cancun rules from genesis, as Frontier applies them, with a runtime's Frontier rules. */
+export function selendraProfile(rules: FrontierRules = SELENDRA_20005, chainId = 1961): ChainProfile {
+  return {
+    name: 'selendra',
+    chainId,
+    forks: [
+      { name: 'chainstart', block: 0 },
+      { name: 'homestead', block: 0 },
+      { name: 'tangerineWhistle', block: 0 },
+      { name: 'spuriousDragon', block: 0 },
+      { name: 'byzantium', block: 0 },
+      { name: 'constantinople', block: 0 },
+      { name: 'petersburg', block: 0 },
+      { name: 'istanbul', block: 0 },
+      { name: 'berlin', block: 0 },
+      { name: 'london', block: 0 },
+      { name: 'paris', block: 0 },
+      { name: 'shanghai', timestamp: 0 },
+      { name: 'cancun', timestamp: 0 },
+    ],
+    frontier: rules,
+  };
+}
 
 const ADDRESSES_REMOVED = [0x06, 0x07, 0x08, 0x09, 0x0a];
 /** BLOBHASH, BLOBBASEFEE: not in the EVM configuration Frontier runs. */
