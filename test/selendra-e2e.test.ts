@@ -26,7 +26,8 @@ import { runFrontierBlock, type FrontierCheck } from '../src/source/selendra/ver
 import { createDatabase } from '../src/state/db.ts';
 import { commitGenesis } from '../src/state/genesis.ts';
 import { StateStore } from '../src/state/store.ts';
-import { fixturesDir } from '../src/util/paths.ts';
+import { PROJECT_ROOT, fixturesDir } from '../src/util/paths.ts';
+import { spawnSync } from 'node:child_process';
 
 test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from an empty state with 2 workers, every block matching the chain', async () => {
   const profile = selendraProfile();
@@ -88,8 +89,8 @@ test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from
     await chain.newBlock();
     await follow();
     const probeBlock = (await source.block(next - 1n, common))!;
-    while (totals.blocks < 52) {
-      await driver.randomBlock(25);
+    while (totals.blocks < 50) {
+      await driver.randomBlock(10);
       await follow();
     }
 
@@ -108,6 +109,13 @@ test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from
     assert.ok(totals.created > 10, 'contract creations');
     assert.ok(totals.parallel > 0, 'blocks ran on the workers');
     assert.ok(totals.repairs > 0, 'drift repaired');
+    // `parallax verify --ws` over a range in the middle, in its own process and data directory: it starts from an
+    // empty state at the block before the range and learns the rest from the chain.
+    const from = start + 30n;
+    const cli = spawnSync(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'verify', '--ws', chain.url, '--from', String(from), '--to', String(from + 9n), '--workers', '2'], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(cli.status, 0, cli.stderr + cli.stdout);
+    assert.equal(cli.stdout.split('\n').filter((l) => /^block \d+ .* match$/.test(l)).length, 10, cli.stdout);
+    assert.match(cli.stdout, /^10 matched, 0 mismatched \(\d+ drift repairs\)$/m);
     process.stdout.write(`# selendra e2e: ${totals.blocks} blocks, ${totals.txs} EVM transactions (${totals.reverted} reverted, ${totals.created} creations), ${totals.parallel} blocks in parallel, ${totals.repairs} drift repairs, post-state checked: ${totals.postAccounts} accounts, ${totals.postSlots} slots\n`);
   } finally {
     await engine?.close();
