@@ -27,7 +27,7 @@ import { createDatabase } from '../src/state/db.ts';
 import { commitGenesis } from '../src/state/genesis.ts';
 import { StateStore } from '../src/state/store.ts';
 import { PROJECT_ROOT, fixturesDir } from '../src/util/paths.ts';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 
 test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from an empty state with 2 workers, every block matching the chain', async () => {
   const profile = selendraProfile();
@@ -112,7 +112,12 @@ test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from
     // `parallax verify --ws` over a range in the middle, in its own process and data directory: it starts from an
     // empty state at the block before the range and learns the rest from the chain.
     const from = start + 30n;
-    const cli = spawnSync(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'verify', '--ws', chain.url, '--from', String(from), '--to', String(from + 9n), '--workers', '2'], { encoding: 'utf8', timeout: 300_000 });
+    // (Asynchronously: the chain serving it runs in this process.)
+    const cli = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'verify', '--ws', chain.url, '--from', String(from), '--to', String(from + 9n), '--workers', '2'], { encoding: 'utf8', timeout: 300_000 }, (err, stdout, stderr) =>
+        resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr }),
+      );
+    });
     assert.equal(cli.status, 0, cli.stderr + cli.stdout);
     assert.equal(cli.stdout.split('\n').filter((l) => /^block \d+ .* match$/.test(l)).length, 10, cli.stdout);
     assert.match(cli.stdout, /^10 matched, 0 mismatched \(\d+ drift repairs\)$/m);

@@ -87,6 +87,6 @@ export function createSource(cfg: Config, opts: SourceOptions): BlockSource {
     case 'ethereum':
       return new EthereumSource({ ...common, genesis: s.genesis === '' ? undefined : s.genesis });
     case 'selendra':
-      throw new ParallaxError('CONFIG_INVALID', 'source.kind "selendra": the Selendra source is not part of this version yet; use an Ethereum JSON-RPC source', { key: 'source.kind' });
+      throw new ParallaxError('CONFIG_INVALID', 'source.kind "selendra": the daemon does not follow a Selendra node yet; verify a block range with `parallax verify --ws URL --from A --to B`', { key: 'source.kind' });
   }
 }
