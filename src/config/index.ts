@@ -27,6 +27,8 @@ export interface Config {
     timeoutMs: number;
     retries: number;
     backoffMaxMs: number;
+    heads: 'finalized' | 'best';
+    startBlock: number;
   };
   engine: { workers: number; minParallelTxs: number; txTimeoutMs: number; traceBlocks: number };
   store: { undoDepth: number; cacheEntries: number; sync: boolean };
@@ -59,6 +61,8 @@ export const SCHEMA: KeySpec[] = [
   { path: 'source.timeoutMs', type: 'integer', min: 100, max: 600_000, doc: 'a request to the node not answered within this is an error (and retried)' },
   { path: 'source.retries', type: 'integer', min: 0, max: 1_000_000, doc: 'retries of a failed request before a one-shot command (verify) gives up; the daemon retries forever' },
   { path: 'source.backoffMaxMs', type: 'integer', min: 10, max: 600_000, doc: 'upper bound of the exponential back-off between retries' },
+  { path: 'source.heads', type: 'enum', values: ['finalized', 'best'], doc: 'Selendra: follow finalized heads, or best heads (reorganisations unwound through the undo journal); an Ethereum source follows its latest block' },
+  { path: 'source.startBlock', type: 'integer', min: 0, max: 2 ** 53 - 1, doc: 'Selendra: with an empty data directory, the first block to execute (0 = the followed head at first start); the state starts empty and is read from the chain as blocks need it' },
   { path: 'engine.workers', type: 'integer', min: 0, max: 256, doc: 'execution worker threads; 0 = one per core, 1 = serial path' },
   { path: 'engine.minParallelTxs', type: 'integer', min: 0, max: 1_000_000, doc: 'blocks with fewer transactions run serially' },
   { path: 'engine.txTimeoutMs', type: 'integer', min: 100, max: 3_600_000, doc: 'a worker silent this long is replaced and the block re-run serially' },

@@ -87,6 +87,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
       registers: reg,
     }),
     conservationViolations: new Counter({ name: 'parallax_conservation_violations_total', help: 'Blocks whose balance changes did not equal minted minus burned (execution stops on one)', registers: reg }),
+    driftRepairs: new Counter({ name: 'parallax_drift_repairs_total', help: 'Frontier chains: accounts and slots whose parent state Parallax corrected from the chain before a block (state it lacked or that moved outside the EVM)', registers: reg }),
     workerReplacements: new Counter({ name: 'parallax_worker_replacements_total', help: 'Worker threads replaced after they crashed or hung (their block re-ran serially)', registers: reg }),
     workers: new Gauge({ name: 'parallax_workers', help: 'Execution worker threads (1 = serial path)', registers: reg }),
     scheduling: new Counter({ name: 'parallax_scheduling_seconds_total', help: 'Main-thread time spent partitioning and dispatching blocks', registers: reg }),

@@ -25,6 +25,8 @@ import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
 import type { Logger } from '../log/index.ts';
 import { recordBlock, type Metrics } from '../metrics/index.ts';
 import { SourceHealth, type SourceErrorKind } from '../source/index.ts';
+import { SelendraBlockSource } from '../source/selendra/block-source.ts';
+import { runFrontierBlock, type FrontierRun } from '../source/selendra/verify.ts';
 import type { WorkerFaults } from '../exec/protocol.ts';
 import type { BlockTrace } from '../insight/trace.ts';
 import { sleep } from '../source/ethereum/rpc.ts';
@@ -151,7 +153,7 @@ export class ParallaxNode {
     }
     try {
       await ParallaxNode.initialise(store, chain, dir, log);
-      const executor = await BlockExecutor.create({ common, store });
+      const executor = await BlockExecutor.create({ common, store, frontier: chain.profile.frontier });
       const engine = await ParallelExecutor.create(executor, {
         workers: config.engine.workers,
         minParallelTxs: config.engine.minParallelTxs,
@@ -355,13 +357,22 @@ export class ParallaxNode {
     this.log.warn({ from: Number(head.number), to: Number(n), depth }, 'reorganisation: unwound to the common block');
   }
 
-  private async executeBlock({ block, canonical }: SourceBlock): Promise<BlockReport> {
+  private async executeBlock({ block, canonical, frontier }: SourceBlock): Promise<BlockReport> {
     const t0 = performance.now();
     const fault = this.faultPlan.get(block.header.number);
     if (fault !== undefined) this.engine.injectFaults(fault);
     let executed;
+    let frontierRun: FrontierRun | undefined;
     try {
-      executed = await this.engine.execute(block);
+      if (frontier !== undefined && this.source instanceof SelendraBlockSource) {
+        // A Frontier block: reads repaired from the chain's parent state, then receipts, results and post-state checked.
+        frontierRun = await runFrontierBlock({ engine: this.engine, executor: this.engine.executor, store: this.store, state: await this.source.state(), block: frontier, common: this.common });
+        executed = frontierRun.executed;
+        const repairs = frontierRun.repairs.accounts + frontierRun.repairs.slots;
+        if (repairs > 0) this.metrics.driftRepairs.inc(repairs);
+      } else {
+        executed = await this.engine.execute(block);
+      }
     } catch (e) {
       if (isParallaxError(e, 'BLOCK_INVALID')) {
         // The chain included a block Parallax cannot execute: a consensus disagreement, never to be skipped.
@@ -383,7 +394,20 @@ export class ParallaxNode {
       this.log.warn({ block: Number(canonical.number), reason: stats.fallbackReason, replaced }, 'worker replaced; the block was re-executed serially');
     }
     const rec = compare(result, canonical);
-    if (!rec.matched) await diagnose(rec, result, this.source, canonical.number, (a) => this.store.getAccount(a)).catch(() => {});
+    if (frontierRun !== undefined) {
+      const checks = frontierRun.mismatches;
+      rec.frontier = { repairs: frontierRun.repairs, postState: frontierRun.postState, checks };
+      const tx = checks.find((c) => c.what.startsWith('tx '));
+      if (tx !== undefined) {
+        const index = Number(tx.what.split(' ')[1]);
+        rec.firstTx = { index, hash: '0x' + hex(frontier!.transactions[index]?.hash ?? new Uint8Array()), what: tx.what.split(' ').slice(2).join(' '), ours: tx.ours, canonical: tx.chain };
+      }
+      const state = checks.filter((c) => c.what.startsWith('0x'));
+      if (state.length > 0) rec.state = state.map((c) => ({ account: c.what.split(' ')[0], slot: c.what.includes(' slot ') ? c.what.split(' ')[2] : undefined, field: c.what.includes(' slot ') ? 'storage' : c.what.split(' ')[1], ours: c.ours, canonical: c.chain }));
+      rec.matched = rec.matched && checks.length === 0;
+    } else if (!rec.matched) {
+      await diagnose(rec, result, this.source, canonical.number, (a) => this.store.getAccount(a)).catch(() => {});
+    }
     const t1 = performance.now();
     // One atomic batch: the block's state, its record, its verification and its trace, or nothing of them.
     this.log.debug({ block: Number(canonical.number) }, 'committing');

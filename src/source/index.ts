@@ -5,6 +5,7 @@ import { ParallaxError } from '../errors.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Logger } from '../log/index.ts';
 import { EthereumSource } from './ethereum/index.ts';
+import { SelendraBlockSource } from './selendra/block-source.ts';
 import type { RpcHooks, SourceErrorKind } from './ethereum/rpc.ts';
 import type { BlockSource } from './types.ts';
 
@@ -87,6 +88,7 @@ export function createSource(cfg: Config, opts: SourceOptions): BlockSource {
     case 'ethereum':
       return new EthereumSource({ ...common, genesis: s.genesis === '' ? undefined : s.genesis });
     case 'selendra':
-      throw new ParallaxError('CONFIG_INVALID', 'source.kind "selendra": the daemon does not follow a Selendra node yet; verify a block range with `parallax verify --ws URL --from A --to B`', { key: 'source.kind' });
+      if (!/^wss?:\/\//.test(s.url)) throw new ParallaxError('CONFIG_INVALID', `source.url: a Selendra node is reached over WebSocket (ws:// or wss://), got ${redactUrl(s.url)}`, { key: 'source.url' });
+      return new SelendraBlockSource({ url: s.url, label: redactUrl(s.url), timeoutMs: s.timeoutMs, heads: s.heads, startBlock: s.startBlock });
   }
 }

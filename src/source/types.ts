@@ -7,6 +7,7 @@ import type { Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import type { ChainProfile } from '../chain/profile.ts';
 import type { Alloc } from '../state/genesis.ts';
+import type { FrontierBlock } from './selendra/index.ts';
 
 /** What the canonical chain says about a block: the values Parallax's execution must reproduce. */
 export interface CanonicalBlock {
@@ -24,6 +25,8 @@ export interface CanonicalBlock {
 export interface SourceBlock {
   block: Block;
   canonical: CanonicalBlock;
+  /** A Frontier (Selendra) block: what the chain recorded, for execution with repairs and verification. */
+  frontier?: FrontierBlock;
 }
 
 /** The chain a source serves: its rules and initial state. */

@@ -41,6 +41,8 @@ export interface VerificationRecord {
   mismatches: FieldMismatch[];
   firstTx?: TxMismatch;
   state?: StateMismatch[];
+  /** A Frontier block: drift repairs before it, how much post-state was checked, and every difference found. */
+  frontier?: { repairs: { accounts: number; slots: number }; postState: { accounts: number; slots: number }; checks: { what: string; ours: string; chain: string }[] };
   at: string;
 }
 
