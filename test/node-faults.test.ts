@@ -77,10 +77,12 @@ test('node faults: retried with back-off, visible in /ready, /status and metrics
     // Bad answers, one kind at a time: each hits the next requests (of a method, if given) while a block is mined;
     // the daemon gets through, names the failure in the log and in /status.lastError (method, kind).
     const faults: { fault: Fault; count: number; method?: string; kind: string; named: RegExp }[] = [
-      { fault: { kind: 'delay', ms: 1200 }, count: 3, kind: 'timeout', named: /no answer within 800 ms/ }, // longer than source.timeoutMs
-      { fault: { kind: 'malformed' }, count: 3, kind: 'malformed', named: /answer is not JSON: "\{\\"jsonrpc/ },
-      { fault: { kind: 'http500' }, count: 3, kind: 'http', named: /^HTTP 500/ },
-      { fault: { kind: 'http502' }, count: 3, kind: 'http', named: /^HTTP 502 Bad Gateway: "<html>/ },
+      // Transport faults on the head polls, whose failures are always retried (and counted): a finalized-block
+      // probe that met one would be dropped quietly, as for a node without the tag.
+      { fault: { kind: 'delay', ms: 1200 }, count: 3, method: 'eth_blockNumber', kind: 'timeout', named: /no answer within 800 ms/ }, // longer than source.timeoutMs
+      { fault: { kind: 'malformed' }, count: 3, method: 'eth_blockNumber', kind: 'malformed', named: /answer is not JSON: "\{\\"jsonrpc/ },
+      { fault: { kind: 'http500' }, count: 3, method: 'eth_blockNumber', kind: 'http', named: /^HTTP 500/ },
+      { fault: { kind: 'http502' }, count: 3, method: 'eth_blockNumber', kind: 'http', named: /^HTTP 502 Bad Gateway: "<html>/ },
       { fault: { kind: 'wrongShape' }, count: 2, method: 'eth_blockNumber', kind: 'bad_answer', named: /eth_blockNumber\(\) answered block number "not what you asked for", not a hex quantity/ },
       { fault: { kind: 'error' }, count: 3, method: 'eth_getBlockByNumber', kind: 'node_error', named: /eth_getBlockByNumber: node error -32000: injected: header not found/ },
       { fault: { kind: 'badBlock' }, count: 2, method: 'eth_getBlockByNumber', kind: 'bad_answer', named: /eth_getBlockByNumber\("0x[0-9a-f]+", true\) answered a header that hashes to 0x[0-9a-f]{64}, not to its hash 0x(ee){32}/ },

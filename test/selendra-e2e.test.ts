@@ -53,7 +53,7 @@ test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from
     const executor = await BlockExecutor.create({ common, store, frontier: SELENDRA_20005 });
     engine = await ParallelExecutor.create(executor, { workers: 2, minParallelTxs: 2, txTimeoutMs: 60_000, profile, kzg: false });
 
-    const totals = { blocks: 0, txs: 0, repairs: 0, reverted: 0, created: 0, parallel: 0, postAccounts: 0, postSlots: 0 };
+    const totals = { blocks: 0, txs: 0, repairs: 0, reverted: 0, created: 0, parallel: 0, feeless: 0, postAccounts: 0, postSlots: 0 };
     const mismatches: (FrontierCheck & { block: bigint })[] = [];
     let next = start + 1n;
     const follow = async () => {
@@ -69,6 +69,7 @@ test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from
         totals.reverted += fb.receipts.filter((r) => r.status === 0).length;
         totals.created += fb.transactions.filter((t) => t.contractAddress !== undefined).length;
         totals.parallel += run.executed.stats.mode === 'parallel' ? 1 : 0;
+        totals.feeless += fb.transactions.filter((t) => t.unsigned).length;
         totals.postAccounts += run.postState.accounts;
         totals.postSlots += run.postState.slots;
       }
@@ -108,6 +109,7 @@ test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from
     assert.ok(totals.reverted > 0, 'reverts executed');
     assert.ok(totals.created > 10, 'contract creations');
     assert.ok(totals.parallel > 0, 'blocks ran on the workers');
+    assert.ok(totals.feeless >= 8, 'EthereumChecked calls (dummy signatures, sender from the status) executed');
     assert.ok(totals.repairs > 0, 'drift repaired');
     // `parallax verify --ws` over a range in the middle, in its own process and data directory: it starts from an
     // empty state at the block before the range and learns the rest from the chain.
@@ -121,7 +123,7 @@ test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from
     assert.equal(cli.status, 0, cli.stderr + cli.stdout);
     assert.equal(cli.stdout.split('\n').filter((l) => /^block \d+ .* match$/.test(l)).length, 10, cli.stdout);
     assert.match(cli.stdout, /^10 matched, 0 mismatched \(\d+ drift repairs\)$/m);
-    process.stdout.write(`# selendra e2e: ${totals.blocks} blocks, ${totals.txs} EVM transactions (${totals.reverted} reverted, ${totals.created} creations), ${totals.parallel} blocks in parallel, ${totals.repairs} drift repairs, post-state checked: ${totals.postAccounts} accounts, ${totals.postSlots} slots\n`);
+    process.stdout.write(`# selendra e2e: ${totals.blocks} blocks, ${totals.txs} EVM transactions (${totals.reverted} reverted, ${totals.created} creations), ${totals.parallel} blocks in parallel, ${totals.feeless} EthereumChecked calls, ${totals.repairs} drift repairs, post-state checked: ${totals.postAccounts} accounts, ${totals.postSlots} slots\n`);
   } finally {
     await engine?.close();
     await source.close();

@@ -43,6 +43,7 @@ export class SelendraTrafficDriver {
   private readonly api: ApiPromise;
   private readonly alice: KeyringPair;
   private aliceNonce = 0;
+  private randomBlocks = 0;
 
   constructor(chain: SelendraChain, api: ApiPromise, gen: TrafficGenerator) {
     this.chain = chain;
@@ -59,6 +60,16 @@ export class SelendraTrafficDriver {
   /** Queue a Substrate transfer from //Alice to the account an EVM address maps to. */
   async substrateTransfer(to: Uint8Array, amount: bigint): Promise<void> {
     await this.api.tx.balances.transferKeepAlive(defaultNativeAccount(to), amount).signAndSend(this.alice, { nonce: this.aliceNonce++ });
+  }
+
+  /**
+   * Queue an EVM call through `EthereumChecked.transact`, signed by //Alice at the Substrate level: it enters the
+   * Ethereum block with a dummy signature, no EVM fee and the pallet's own nonce.
+   */
+  async checkedCall(target: Uint8Array, input: Uint8Array, gasLimit = 200_000n): Promise<void> {
+    await this.api.tx.ethereumChecked
+      .transact({ gasLimit, target: u8aToHex(target), value: 0, input: u8aToHex(input), maybeAccessList: null })
+      .signAndSend(this.alice, { nonce: this.aliceNonce++ });
   }
 
   /** Send `txs` in as many blocks as their declared gas needs (each with `extra` queued first); the blocks built. */
@@ -88,9 +99,16 @@ export class SelendraTrafficDriver {
     return this.sendAndBuild(this.gen.setup(1_000_000).flatMap((b) => b.transactions as TypedTransaction[]));
   }
 
-  /** One block of `n` random transactions plus a Substrate transfer into a random holder's mapped account. */
+  /**
+   * One block of `n` random transactions, plus a Substrate transfer into a random holder's mapped account, and in
+   * every fourth block a WETH9 deposit() through EthereumChecked (such a block runs on the main thread).
+   */
   async randomBlock(n: number): Promise<number[]> {
     const txs = randomBlocks(this.gen, 1, n, { zipf: 1.0, hotPool: 0.3 })[0].transactions as TypedTransaction[];
-    return this.sendAndBuild(txs, () => this.substrateTransfer(this.gen.holders[this.gen.rng.int(this.gen.holders.length)].address.bytes, ETH));
+    const checked = this.randomBlocks++ % 4 === 3;
+    return this.sendAndBuild(txs, async () => {
+      await this.substrateTransfer(this.gen.holders[this.gen.rng.int(this.gen.holders.length)].address.bytes, ETH);
+      if (checked) await this.checkedCall(this.gen.weth.bytes, Uint8Array.from([0xd0, 0xe3, 0x0d, 0xb0]));
+    });
   }
 }

@@ -11,7 +11,7 @@ import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL as KECCAK256_NULL_BYTES, 
 import { ConsensusType, type Common } from '@ethereumjs/common';
 import { RLP } from '@ethereumjs/rlp';
 import { Bloom, createVM, encodeReceipt, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
-import type { Block } from '@ethereumjs/block';
+import { createBlock, type Block } from '@ethereumjs/block';
 import type { EVMMockBlockchainInterface, Log } from '@ethereumjs/evm';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
@@ -148,8 +148,11 @@ export class BlockExecutor {
   readonly vm: VM;
   private blockHashes: BlockHashLookup | undefined;
   private readonly conservation: boolean;
-  /** Applied at the start of the next block only. */
+  /** Applied at the start of every block until cleared. */
   private preState: PreStateRepair | undefined;
+  /** Frontier: transactions (by index) that pay no EVM fee and carry a pallet-wide nonce (EthereumChecked, Xvm). */
+  private feeless: Set<number> | undefined;
+  private feelessBlock: Block | undefined;
 
   private constructor(opts: ExecutorOptions, vm: VM, state: OverlayStateManager) {
     this.common = opts.common;
@@ -182,9 +185,27 @@ export class BlockExecutor {
     return self;
   }
 
-  /** Repairs to apply at the start of the next block `begin`s (and only that one). */
+  /** Repairs to apply at the start of every block `begin`s until cleared with undefined. */
   setPreState(repair: PreStateRepair | undefined): void {
     this.preState = repair;
+  }
+
+  /**
+   * Frontier: the transactions of the next blocks (until cleared) that run without an EVM fee and without the sender
+   * nonce check (the nonce still increments), as EthereumChecked and Xvm calls do. They run on this thread only.
+   */
+  setFeeless(indices: Set<number> | undefined): void {
+    this.feeless = indices === undefined || indices.size === 0 ? undefined : indices;
+    this.feelessBlock = undefined;
+  }
+
+  private feelessView(block: Block): Block {
+    if (this.feelessBlock === undefined || this.feelessBlock.header.number !== block.header.number) {
+      // The same header with a zero base fee: what these calls are charged in the EVM (their extrinsic pays).
+      const { header } = block;
+      this.feelessBlock = createBlock({ header: { ...header.toJSON(), baseFeePerGas: 0n } }, { common: header.common, setHardfork: false, skipConsensusFormatValidation: true });
+    }
+    return this.feelessBlock;
   }
 
   setBlockHashes(lookup: BlockHashLookup | undefined): void {
@@ -253,7 +274,19 @@ export class BlockExecutor {
     let res: RunTxResult;
     try {
       beginFrontierTx(this.vm, tx);
-      res = await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed });
+      if (this.feeless?.has(i) === true) {
+        // No sender nonce either: these calls count a pallet-wide nonce, the sender's stays as it was.
+        const sender = tx.getSenderAddress();
+        const nonce = (await this.state.getAccount(sender))?.nonce ?? 0n;
+        res = await runTx(this.vm, { tx, block: this.feelessView(run.block), blockGasUsed: run.receiptGasUsed, skipNonce: true });
+        const after = await this.state.getAccount(sender);
+        if (after !== undefined && after.nonce !== nonce) {
+          after.nonce = nonce;
+          await this.state.putAccount(sender, after);
+        }
+      } else {
+        res = await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed });
+      }
     } catch (e) {
       // Our own database failing is not the transaction's fault: say so, never call the block invalid.
       if (e instanceof ParallaxError && (e.code === 'DB_CORRUPT' || e.code === 'STATE_MISSING')) {
@@ -324,7 +357,10 @@ export class BlockExecutor {
     const { block } = run;
     const common = this.vm.common;
     const h = block.header;
-    const baseFeeBurned = common.isActivatedEIP(1559) && h.baseFeePerGas !== undefined ? h.baseFeePerGas * run.receiptGasUsed : 0n;
+    // Feeless (Frontier EthereumChecked/Xvm) transactions burn nothing in the EVM.
+    let feelessGas = 0n;
+    for (const i of this.feeless ?? []) feelessGas += run.txs[i]?.gasUsed ?? 0n;
+    const baseFeeBurned = common.isActivatedEIP(1559) && h.baseFeePerGas !== undefined ? h.baseFeePerGas * (run.receiptGasUsed - feelessGas) : 0n;
     let blobFeeBurned = 0n;
     if (common.isActivatedEIP(4844)) {
       let blobs = 0n;

@@ -150,12 +150,13 @@ export class ParallelExecutor {
   }
 
   /** Execute a block on the store's head state; the result equals serial execution's. */
-  async execute(block: Block): Promise<ExecutedBlock> {
+  /** Execute a block; `serial` keeps it on the main thread (transactions the workers cannot run, e.g. feeless ones). */
+  async execute(block: Block, opts: { serial?: boolean } = {}): Promise<ExecutedBlock> {
     const t0 = performance.now();
     const n = block.transactions.length;
     const common = this.executor.vm.common;
     common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
-    if (this.pool === undefined || n < this.opts.minParallelTxs || !common.gteHardfork(Hardfork.Byzantium)) {
+    if (opts.serial === true || this.pool === undefined || n < this.opts.minParallelTxs || !common.gteHardfork(Hardfork.Byzantium)) {
       return this.executeSerial(block, t0, 'serial');
     }
     try {

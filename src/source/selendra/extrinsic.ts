@@ -67,6 +67,8 @@ export function evmTransaction(value: unknown, common: Common, where: string, si
   const t = value as Enum;
   const f = t.value as Struct;
   const checked = (tx: TypedTransaction, w: string) => (signed ? recovers(tx, w) : tx);
+  // Unsigned entries stay unfrozen: their sender is set from the transaction status (see SelendraSource.block).
+  const opts = { common, freeze: signed };
   const g = (name: string) => f.get(name);
   const variant = t.type;
   try {
@@ -86,7 +88,7 @@ export function evmTransaction(value: unknown, common: Common, where: string, si
             r: big(sig.get('r'), 'signature.r', where),
             s: big(sig.get('s'), 'signature.s', where),
           },
-          { common },
+          opts,
         );
         return { variant, tx: checked(tx, where) };
       }
@@ -107,10 +109,10 @@ export function evmTransaction(value: unknown, common: Common, where: string, si
         };
         const tx =
           variant === 'EIP2930'
-            ? createAccessList2930Tx({ ...typed, gasPrice: big(g('gasPrice'), 'gasPrice', where) }, { common })
+            ? createAccessList2930Tx({ ...typed, gasPrice: big(g('gasPrice'), 'gasPrice', where) }, opts)
             : createFeeMarket1559Tx(
                 { ...typed, maxPriorityFeePerGas: big(g('maxPriorityFeePerGas'), 'maxPriorityFeePerGas', where), maxFeePerGas: big(g('maxFeePerGas'), 'maxFeePerGas', where) },
-                { common },
+                opts,
               );
         return { variant, tx: checked(tx, where) };
       }

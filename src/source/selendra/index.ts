@@ -16,7 +16,7 @@ import { createBlock, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { RLP } from '@ethereumjs/rlp';
-import { bigIntToUnpaddedBytes } from '@ethereumjs/util';
+import { Address, bigIntToUnpaddedBytes } from '@ethereumjs/util';
 import { encodeReceipt, type TxReceipt } from '@ethereumjs/vm';
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { ParallaxError, errorMessage } from '../../errors.ts';
@@ -67,6 +67,11 @@ export interface FrontierTransaction {
   contractAddress?: Uint8Array;
   /** Index of the `ethereum.transact` extrinsic that carried it; undefined for EthereumChecked/Xvm entries. */
   extrinsic?: number;
+  /**
+   * An EthereumChecked/Xvm entry: a dummy signature (its sender is the status's `from`, set on `tx`), no EVM fee (the
+   * Substrate extrinsic paid), and a pallet-wide nonce instead of the sender's.
+   */
+  unsigned: boolean;
   /** Gas this transaction used (the difference of cumulative gas). */
   gasUsed: bigint;
 }
@@ -254,6 +259,10 @@ export class SelendraSource {
       const from = raw(s.get('from'));
       const dummy = isDummySignature(value as Enum);
       const { tx, variant } = evmTransaction(value, common, where, !dummy);
+      if (dummy) {
+        const sender = new Address(from);
+        (tx as { getSenderAddress(): Address }).getSenderAddress = () => sender;
+      }
       const txHash = tx.hash();
       const statusHash = raw(s.get('transactionHash'));
       if (!bytesEqual(txHash, statusHash)) throw this.fail(`transaction ${i} hashes to 0x${hex(txHash)}, its status says 0x${hex(statusHash)}`, n);
@@ -270,7 +279,7 @@ export class SelendraSource {
       const created = s.get('contractAddress') as Opt<Codec>;
       const gasUsed = receipts[i].cumulativeGasUsed - cumulative;
       cumulative = receipts[i].cumulativeGasUsed;
-      transactions.push({ tx, variant, hash: txHash, from, to: to.isSome ? raw(to.unwrap()) : undefined, contractAddress: created.isSome ? raw(created.unwrap()) : undefined, extrinsic, gasUsed });
+      transactions.push({ tx, variant, hash: txHash, from, to: to.isSome ? raw(to.unwrap()) : undefined, contractAddress: created.isSome ? raw(created.unwrap()) : undefined, extrinsic, gasUsed, unsigned: dummy });
     }
     const executed = new Set(transactions.map((t) => t.extrinsic));
     const refused = carried.filter((c) => !executed.has(c.index)).map((c) => c.index);

@@ -41,7 +41,7 @@ const MAX_ROUNDS = 4;
 const EMPTY_CODE_HASH = keccak256(new Uint8Array());
 
 export async function runFrontierBlock(o: {
-  engine: { execute(block: ReturnType<typeof executableBlock>): Promise<ExecutedBlock> };
+  engine: { execute(block: ReturnType<typeof executableBlock>, opts?: { serial?: boolean }): Promise<ExecutedBlock> };
   executor: BlockExecutor;
   store: StateStore;
   state: FrontierState;
@@ -54,6 +54,9 @@ export async function runFrontierBlock(o: {
   const repaired = new Set<string>();
   let executed: ExecutedBlock | undefined;
   let rounds = 0;
+  // EthereumChecked/Xvm entries: no EVM fee, a pallet-wide nonce, a sender only the status names: main thread only.
+  const feeless = new Set(fb.transactions.flatMap((t, i) => (t.unsigned ? [i] : [])));
+  o.executor.setFeeless(feeless);
   try {
     while (true) {
       rounds++;
@@ -64,7 +67,7 @@ export async function runFrontierBlock(o: {
       let invalid: unknown;
       executed = undefined;
       try {
-        executed = await o.engine.execute(block);
+        executed = await o.engine.execute(block, { serial: feeless.size > 0 });
       } catch (e) {
         if (!(e instanceof ParallaxError) || e.code !== 'BLOCK_INVALID') throw e;
         invalid = e;
@@ -87,6 +90,7 @@ export async function runFrontierBlock(o: {
     }
   } finally {
     o.executor.setPreState(undefined);
+    o.executor.setFeeless(undefined);
   }
   const result = executed!.result;
   const mismatches = [...blockChecks(result, fb)];
