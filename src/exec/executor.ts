@@ -192,7 +192,7 @@ export class BlockExecutor {
 
   /**
    * Frontier: the transactions of the next blocks (until cleared) that run without an EVM fee and without the sender
-   * nonce check (the nonce still increments), as EthereumChecked and Xvm calls do. They run on this thread only.
+   * nonce check (the sender's nonce still increments), as EthereumChecked and Xvm calls do. On this thread only.
    */
   setFeeless(indices: Set<number> | undefined): void {
     this.feeless = indices === undefined || indices.size === 0 ? undefined : indices;
@@ -275,15 +275,8 @@ export class BlockExecutor {
     try {
       beginFrontierTx(this.vm, tx);
       if (this.feeless?.has(i) === true) {
-        // No sender nonce either: these calls count a pallet-wide nonce, the sender's stays as it was.
-        const sender = tx.getSenderAddress();
-        const nonce = (await this.state.getAccount(sender))?.nonce ?? 0n;
+        // The transaction's nonce is the pallet's own counter, not the sender's (which still increments).
         res = await runTx(this.vm, { tx, block: this.feelessView(run.block), blockGasUsed: run.receiptGasUsed, skipNonce: true });
-        const after = await this.state.getAccount(sender);
-        if (after !== undefined && after.nonce !== nonce) {
-          after.nonce = nonce;
-          await this.state.putAccount(sender, after);
-        }
       } else {
         res = await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed });
       }

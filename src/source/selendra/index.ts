@@ -69,7 +69,7 @@ export interface FrontierTransaction {
   extrinsic?: number;
   /**
    * An EthereumChecked/Xvm entry: a dummy signature (its sender is the status's `from`, set on `tx`), no EVM fee (the
-   * Substrate extrinsic paid), and a pallet-wide nonce instead of the sender's.
+   * Substrate extrinsic paid), and the pallet's own nonce in the transaction (the sender's account nonce still counts).
    */
   unsigned: boolean;
   /** Gas this transaction used (the difference of cumulative gas). */
@@ -374,8 +374,14 @@ export function executableBlock(fb: FrontierBlock, common: Common): Block {
       transactions: fb.transactions.map((t) => t.tx),
       ...(common.isActivatedEIP(4895) ? { withdrawals: [] } : {}),
     },
-    { common, setHardfork: false, skipConsensusFormatValidation: true },
+    // Unfrozen where a transaction's sender must be set from its status (createBlock builds its own transactions).
+    { common, setHardfork: false, skipConsensusFormatValidation: true, freeze: !fb.transactions.some((t) => t.unsigned) },
   );
+  for (const [i, t] of fb.transactions.entries()) {
+    if (!t.unsigned) continue;
+    const sender = new Address(t.from);
+    (block.transactions[i] as { getSenderAddress(): Address }).getSenderAddress = () => sender;
+  }
   // The block is known by the chain's hash (its children name it as parent), not by the hash of this re-encoding.
   setBlockHash(block, fb.ethHash);
   return block;
