@@ -37,7 +37,8 @@ export interface FrontierRun {
   postState: { accounts: number; slots: number };
 }
 
-const MAX_ROUNDS = 4;
+/** A cold start discovers state a call level at a time (the sender, then the contract, its slots, the contracts it calls...). */
+const MAX_ROUNDS = 32;
 const EMPTY_CODE_HASH = keccak256(new Uint8Array());
 
 export async function runFrontierBlock(o: {
