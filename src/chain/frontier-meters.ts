@@ -43,8 +43,12 @@ interface Installed {
 
 const installed = new WeakMap<object, Installed>();
 
+/** SCALE compact length prefix of `n` (single-byte, two-byte, four-byte modes; then one byte plus the value's bytes). */
 function compactLen(n: number): number {
-  return n < 1 << 6 ? 1 : n < 1 << 14 ? 2 : n < 2 ** 30 ? 4 : 5 + Math.ceil(Math.log2(n + 1) / 8) - 4;
+  if (n < 1 << 6) return 1;
+  if (n < 1 << 14) return 2;
+  if (n < 2 ** 30) return 4;
+  return 1 + Math.ceil(n.toString(16).length / 2);
 }
 
 /** SCALE length of Frontier's `TransactionData` for a transaction (the proof-size base, before the constant). */
@@ -54,7 +58,7 @@ export function transactionDataSize(tx: TypedTransaction): number {
   n += 32 + 32; // nonce, gas_limit
   const some = (present: boolean, size: number) => 1 + (present ? size : 0);
   n += some(tx.type !== 2, 32); // gas_price
-  n += some(tx.type === 2, 32) * 2 - (tx.type === 2 ? 0 : 0); // max_fee_per_gas, max_priority_fee_per_gas
+  n += 2 * some(tx.type === 2, 32); // max_fee_per_gas, max_priority_fee_per_gas
   n += 32; // value
   const chainId = tx.type === 0 ? (tx as { supports(c: number): boolean }).supports(155) : true;
   n += some(chainId, 8);
