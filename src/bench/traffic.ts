@@ -12,7 +12,7 @@ import type { Common } from '@ethereumjs/common';
 import { createFeeMarket1559Tx, type TypedTransaction } from '@ethereumjs/tx';
 import { Address, concatBytes, createContractAddress, createContractAddress2 } from '@ethereumjs/util';
 import { keccak256, privateKeyToAddress } from '../crypto/index.ts';
-import type { ChainProfile } from '../chain/profile.ts';
+import { CANCUN_FROM_GENESIS, type ChainProfile } from '../chain/profile.ts';
 import type { Alloc } from '../state/genesis.ts';
 import type { BlockRecord } from '../state/store.ts';
 import { fromHex } from '../util/bytes.ts';
@@ -40,9 +40,7 @@ export const ARTIFACTS = {
 export const TRAFFIC_CHAIN: ChainProfile = {
   name: 'parallax-traffic',
   chainId: 31337,
-  forks: ['chainstart', 'homestead', 'tangerineWhistle', 'spuriousDragon', 'byzantium', 'constantinople', 'petersburg', 'istanbul', 'berlin', 'london', 'paris', 'shanghai', 'cancun'].map(
-    (name) => ({ name, block: 0 }),
-  ),
+  forks: CANCUN_FROM_GENESIS,
 };
 
 /** Deterministic PRNG (mulberry32). */

@@ -14,7 +14,7 @@ import type { CustomPrecompile, EVMOpts, ExecResult, PrecompileInput } from '@et
 import { EVMError } from '@ethereumjs/evm';
 import { Address, bigIntToBytes, bytesToBigInt, setLengthLeft, setLengthRight } from '@ethereumjs/util';
 import { ecrecover } from '../crypto/index.ts';
-import type { ChainProfile } from './profile.ts';
+import { CANCUN_FROM_GENESIS, type ChainProfile } from './profile.ts';
 
 /** The Frontier rules of a chain (plain data: crosses to the worker threads inside the chain profile). */
 export interface FrontierRules {
@@ -36,21 +36,7 @@ export function selendraProfile(rules: FrontierRules = SELENDRA_20005, chainId =
   return {
     name: 'selendra',
     chainId,
-    forks: [
-      { name: 'chainstart', block: 0 },
-      { name: 'homestead', block: 0 },
-      { name: 'tangerineWhistle', block: 0 },
-      { name: 'spuriousDragon', block: 0 },
-      { name: 'byzantium', block: 0 },
-      { name: 'constantinople', block: 0 },
-      { name: 'petersburg', block: 0 },
-      { name: 'istanbul', block: 0 },
-      { name: 'berlin', block: 0 },
-      { name: 'london', block: 0 },
-      { name: 'paris', block: 0 },
-      { name: 'shanghai', timestamp: 0 },
-      { name: 'cancun', timestamp: 0 },
-    ],
+    forks: CANCUN_FROM_GENESIS,
     frontier: rules,
   };
 }

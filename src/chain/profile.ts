@@ -48,6 +48,11 @@ export const FORK_ORDER: string[] = [
 
 export const MAINNET: ChainProfile = { name: 'mainnet', chainId: 1 };
 
+/** Every fork from Chainstart to Cancun active from block 0 (dev chains, generated traffic, Frontier chains). */
+export const CANCUN_FROM_GENESIS: ForkActivation[] = ['chainstart', 'homestead', 'tangerineWhistle', 'spuriousDragon', 'byzantium', 'constantinople', 'petersburg', 'istanbul', 'berlin', 'london', 'paris', 'shanghai', 'cancun'].map(
+  (name) => ({ name, block: 0 }),
+);
+
 /** The @ethereumjs chain config of a profile. */
 export function chainConfig(profile: ChainProfile): ChainConfig {
   if (profile.forks === undefined) return Mainnet;

@@ -7,7 +7,7 @@
  * State is read through an `OverlayStateManager` over the `StateStore`; nothing touches the database until
  * `commit()`, which writes the whole block in one atomic batch.
  */
-import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL as KECCAK256_NULL_BYTES, KECCAK256_RLP, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util';
+import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL, KECCAK256_RLP, equalsBytes, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util';
 import { ConsensusType, type Common } from '@ethereumjs/common';
 import { RLP } from '@ethereumjs/rlp';
 import { Bloom, createVM, encodeReceipt, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
@@ -421,7 +421,7 @@ export class BlockExecutor {
       const before = (await this.state.getAccount(address)) ?? new Account();
       run.minted += a.balance - before.balance;
       await this.vm.evm.journal.putAccount(address, new Account(a.nonce, a.balance, before.storageRoot, before.codeHash));
-      if (a.code.length > 0 || before.codeHash.some((b, i) => b !== KECCAK256_NULL_BYTES[i])) await this.state.putCode(address, a.code);
+      if (a.code.length > 0 || !equalsBytes(before.codeHash, KECCAK256_NULL)) await this.state.putCode(address, a.code);
     }
     for (const s of repair.slots) await this.state.putStorage(new Address(s.address), s.slot, s.value === 0n ? new Uint8Array() : bigIntToBytes(s.value));
     await this.vm.evm.journal.cleanup();

@@ -9,8 +9,8 @@ import { selendraProfile, type FrontierRules } from '../../chain/frontier.ts';
 import { createCommon } from '../../chain/profile.ts';
 import { nativeCrypto } from '../../crypto/index.ts';
 import { ParallaxError } from '../../errors.ts';
-import type { BlockSource, ChainSetup, SourceBlock } from '../types.ts';
-import { SelendraSource, executableBlock } from './index.ts';
+import type { BlockSource, CanonicalBlock, ChainSetup, SourceBlock } from '../types.ts';
+import { SelendraSource, executableBlock, type FrontierBlock } from './index.ts';
 import { selendraRules } from './follow.ts';
 import { FrontierState } from './state.ts';
 
@@ -20,6 +20,12 @@ export interface SelendraBlockSourceOptions {
   timeoutMs: number;
   heads: 'finalized' | 'best';
   startBlock: number;
+}
+
+/** What the chain says of a Frontier block, in the daemon's terms (no state root: Frontier's is a Substrate root). */
+function canonicalOf(fb: FrontierBlock): CanonicalBlock {
+  const h = fb.header;
+  return { number: fb.number, hash: fb.ethHash, parentHash: h.parentHash, receiptsRoot: h.receiptsRoot, logsBloom: h.logsBloom, gasUsed: h.gasUsed, timestamp: h.timestampMs / 1000n };
 }
 
 export class SelendraBlockSource implements BlockSource {
@@ -60,11 +66,10 @@ export class SelendraBlockSource implements BlockSource {
     // The block before the first one executed stands for genesis: its Ethereum hash, an empty state.
     const parent = await this.ingest.block(start - 1n, createCommon(profile, nativeCrypto()));
     if (parent === undefined) throw new ParallaxError('SOURCE_FAILED', `${this.label} has no block ${start - 1n}`, { kind: 'bad_answer' });
-    const h = parent.header;
     return {
       profile,
       alloc: {},
-      genesis: { number: parent.number, hash: parent.ethHash, parentHash: h.parentHash, receiptsRoot: h.receiptsRoot, logsBloom: h.logsBloom, gasUsed: h.gasUsed, timestamp: h.timestampMs / 1000n },
+      genesis: canonicalOf(parent),
     };
   }
 
@@ -94,10 +99,9 @@ export class SelendraBlockSource implements BlockSource {
       // The engine's EVMs run one set of Frontier rules; a runtime that changes them needs a restart at this block.
       throw new ParallaxError('CONFIG_INVALID', `block ${n}: the runtime changed from spec ${this.specVersion} to ${fb.specVersion}, whose Frontier rules differ; restart the daemon (it resumes at block ${n} with the new rules)`, { block: n });
     }
-    const h = fb.header;
     return {
       block: executableBlock(fb, common),
-      canonical: { number: fb.number, hash: fb.ethHash, parentHash: h.parentHash, receiptsRoot: h.receiptsRoot, logsBloom: h.logsBloom, gasUsed: h.gasUsed, timestamp: h.timestampMs / 1000n },
+      canonical: canonicalOf(fb),
       frontier: fb,
     };
   }

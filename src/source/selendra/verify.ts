@@ -10,6 +10,7 @@
  *      account and slot the block wrote against the chain's storage at that block.
  */
 import type { Common } from '@ethereumjs/common';
+import { KECCAK256_NULL } from '@ethereumjs/util';
 import { keccak256 } from '../../crypto/index.ts';
 import type { BlockResult, BlockExecutor, PreStateRepair } from '../../exec/executor.ts';
 import type { ExecutedBlock } from '../../exec/parallel.ts';
@@ -39,7 +40,9 @@ export interface FrontierRun {
 
 /** A cold start discovers state a call level at a time (the sender, then the contract, its slots, the contracts it calls...). */
 const MAX_ROUNDS = 32;
-const EMPTY_CODE_HASH = keccak256(new Uint8Array());
+
+/** Code hash of the code the chain holds for an account (the empty-code hash for none). */
+const codeHashOf = (code: Uint8Array): Uint8Array => (code.length === 0 ? KECCAK256_NULL : keccak256(code));
 
 export async function runFrontierBlock(o: {
   engine: { execute(block: ReturnType<typeof executableBlock>, opts?: { serial?: boolean }): Promise<ExecutedBlock> };
@@ -108,8 +111,7 @@ async function driftOf(store: StateStore, state: FrontierState, parent: Uint8Arr
   for (const [i, address] of addrs.entries()) {
     const local = await store.getAccount(address);
     const c = chain[i];
-    const codeHash = c.code.length === 0 ? EMPTY_CODE_HASH : keccak256(c.code);
-    if ((local?.nonce ?? 0n) !== c.nonce || (local?.balance ?? 0n) !== c.balance || !bytesEqual(local?.codeHash ?? EMPTY_CODE_HASH, codeHash)) {
+    if ((local?.nonce ?? 0n) !== c.nonce || (local?.balance ?? 0n) !== c.balance || !bytesEqual(local?.codeHash ?? KECCAK256_NULL, codeHashOf(c.code))) {
       out.accounts.push({ address, nonce: c.nonce, balance: c.balance, code: c.code });
     }
   }
@@ -156,8 +158,8 @@ async function postStateChecks(r: BlockResult, state: FrontierState, fb: Frontie
     const c = chain[i];
     const nonce = d.account?.nonce ?? 0n;
     const balance = d.account?.balance ?? 0n;
-    const codeHash = d.account?.codeHash ?? EMPTY_CODE_HASH;
-    const chainCodeHash = c.code.length === 0 ? EMPTY_CODE_HASH : keccak256(c.code);
+    const codeHash = d.account?.codeHash ?? KECCAK256_NULL;
+    const chainCodeHash = codeHashOf(c.code);
     if (nonce !== c.nonce) mismatches.push({ what: `${a} nonce`, ours: String(nonce), chain: String(c.nonce) });
     // The chain's balance also holds what moved outside the EVM in this block (picked up as drift next block).
     const outside = fb.nonEvm.get(hex(c.id)) ?? 0n;
