@@ -24,6 +24,7 @@ import { OverlayStateManager, type TxAccess } from '../state/overlay.ts';
 import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
+import { sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
 import type { ToMain, ToWorker, WorkerFaults, WorkerInit } from './protocol.ts';
 
@@ -136,6 +137,8 @@ const blockchain: EVMMockBlockchainInterface = {
 interface ChainVM {
   common: Common;
   vm: VM;
+  /** Decodes this block's transactions (see sharedTxCommon); its hardfork follows the VM's. */
+  txCommon: Common;
 }
 /** One EVM per chain profile the main thread has sent (usually one; the conformance runner switches per test). */
 const vms = new Map<string, ChainVM>();
@@ -147,7 +150,7 @@ async function vmFor(profile: ChainProfile): Promise<ChainVM> {
     const common = createCommon(profile, nativeCrypto(kzg));
     const vm = await createChainVM(common, state, blockchain, profile.frontier);
     markPostExecution(vm, state);
-    c = { common, vm };
+    c = { common, vm, txCommon: sharedTxCommon(common) };
     vms.set(key, c);
   }
   return c;
@@ -168,7 +171,7 @@ const decoded = new Map<number, TypedTransaction>();
 function decode(index: number, raw: Uint8Array): TypedTransaction {
   let tx = decoded.get(index);
   if (tx === undefined) {
-    tx = createTxFromRLP(raw, { common: current.common });
+    tx = createTxFromRLP(raw, { common: current.txCommon });
     decoded.set(index, tx);
   }
   return tx;
@@ -231,6 +234,7 @@ async function handle(m: ToWorker): Promise<void> {
       current = await vmFor(m.profile);
       block = createBlock({ header: m.header }, { common: current.common, setHardfork: true });
       current.vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
+      current.txCommon.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
       coinbase = m.coinbase;
       state.reset(cache);
       await state.apply(m.pre, new Address(fromHex(coinbase)));
