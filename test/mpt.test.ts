@@ -43,3 +43,30 @@ test('BatchTrie gives @ethereumjs/mpt roots across batches of inserts, updates a
     assert.ok(live.size > 0 || hex(root) === hex(EMPTY_ROOT));
   }
 });
+
+/** Random nested items with strings of every size class (single byte under 0x80, short, and over 55 bytes). */
+test('encodeRlp and serializeTx write the bytes @ethereumjs/rlp and @ethereumjs/tx do', async () => {
+  const { RLP } = await import('@ethereumjs/rlp');
+  const { encodeRlp } = await import('../src/util/rlp.ts');
+  const rng = new Rng(7);
+  const item = (depth: number): Uint8Array | unknown[] => {
+    if (depth > 3 || rng.next() < 0.6) {
+      const size = [0, 1, 1, 2, 31, 55, 56, 300, 70_000][rng.int(9)];
+      return Uint8Array.from({ length: size }, () => rng.int(256));
+    }
+    return Array.from({ length: rng.int(20) }, () => item(depth + 1));
+  };
+  for (let i = 0; i < 300; i++) {
+    const x = item(0) as Parameters<typeof encodeRlp>[0];
+    assert.equal(hex(encodeRlp(x)), hex(RLP.encode(x as never)), `item ${i}`);
+  }
+  // Real transactions of every kind the traffic generator makes (typed, with access lists, contract creations).
+  const { serializeTx } = await import('../src/util/rlp.ts');
+  const { createCommon } = await import('../src/chain/profile.ts');
+  const { nativeCrypto } = await import('../src/crypto/index.ts');
+  const { TRAFFIC_CHAIN, TrafficGenerator } = await import('../src/bench/traffic.ts');
+  const gen = new TrafficGenerator(createCommon(TRAFFIC_CHAIN, nativeCrypto()), { seed: 3, holders: 20, tokens: 2, pools: 1, swappers: 5, payers: 5 });
+  const txs = gen.setup(1000).flatMap((b) => b.transactions);
+  txs.push(gen.ethTransfer(gen.payers[0]), gen.erc20Transfer(gen.holders[0], 0, gen.holders[1], 5n), gen.selfDestruct(gen.payers[1]));
+  for (const tx of txs) assert.equal(hex(serializeTx(tx)), hex(tx.serialize()));
+});

@@ -8,7 +8,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Block } from '@ethereumjs/block';
+import { createBlockFromRLP, type Block } from '@ethereumjs/block';
 import { Common } from '@ethereumjs/common';
 import { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createVM, runBlock, type VM } from '@ethereumjs/vm';
@@ -116,12 +116,23 @@ interface Fingerprint {
   gasUsed: bigint;
 }
 
+/**
+ * Each engine gets the measured blocks decoded from their bytes with its own Common, as a node receives them: no
+ * engine inherits senders another one recovered (a decoded transaction caches its sender's key), and the reference's
+ * transactions recover with the library's default crypto.
+ */
+function decodeBlocks(blocks: Block[], common: Common): Block[] {
+  return blocks.map((b) => createBlockFromRLP(b.serialize(), { common }));
+}
+
 /** The reference engine over a MerkleStateManager initialised from the generator's genesis. */
-async function runReference(alloc: Alloc, setup: Block[], blocks: Block[]): Promise<{ figures: EngineFigures; prints: Fingerprint[] }> {
+async function runReference(alloc: Alloc, setup: Block[], measured: Block[]): Promise<{ figures: EngineFigures; prints: Fingerprint[] }> {
   const common = new Common({ chain: chainConfig(TRAFFIC_CHAIN), hardfork: 'cancun' });
   const stateManager = new MerkleStateManager({ common });
   await loadAlloc(stateManager, alloc);
   const vm: VM = await createVM({ common, stateManager });
+  // The unmeasured setup keeps the generator's blocks (native sender recovery): only the measured blocks matter here.
+  const blocks = decodeBlocks(measured, common);
   for (const b of setup) await runBlock(vm, { block: b, generate: true, skipBlockValidation: true, skipHeaderValidation: true });
   const lat: number[] = [];
   const prints: Fingerprint[] = [];
@@ -151,8 +162,9 @@ function figuresOf(gas: bigint, txs: number, lat: number[]): EngineFigures {
 }
 
 /** Parallax on a fresh LevelDB: setup blocks unmeasured, then the measured blocks (execute + state root + commit). */
-export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], blocks: Block[], workers: number) {
+export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], measured: Block[], workers: number) {
   const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
+  const blocks = decodeBlocks(measured, createCommon(TRAFFIC_CHAIN, nativeCrypto()));
   const dir = await mkdtemp(join(tmpdir(), 'parallax-bench-'));
   const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 16 });
   try {

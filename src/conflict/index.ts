@@ -4,7 +4,8 @@
  * Predicted keys: the sender (its nonce and balance always change), the recipient when value moves, the address a
  * creation will occupy, access-list entries, and hints learned from earlier blocks: per contract and function
  * selector, the storage slots and accounts that made earlier speculative runs conflict. Transactions whose predicted
- * sets intersect are grouped (union-find) and run in block order on one worker; groups are spread over the workers
+ * sets intersect are grouped (union-find, groups merged up to a worker's share of the block) and run in block order
+ * on one worker; groups are spread over the workers
  * by expected cost (longest first onto the least loaded worker). A wrong prediction costs a re-execution, never a
  * wrong result: the rollback manager validates every speculative run against the state it should have seen.
  */
@@ -191,6 +192,13 @@ export function predictAccess(tx: TypedTransaction, sender: string, hints: HintB
 export function partition(txs: TypedTransaction[], senders: string[], hints: HintBook, workers: number): Partition {
   const n = txs.length;
   const uf = new UnionFind(n);
+  const size = new Int32Array(n).fill(1);
+  // Groups grow by merging only up to a worker's fair share. Under skewed traffic (a few hot holders in many token
+  // transfers) unbounded merging chains nearly every transaction into one group through shared keys, and the block
+  // runs serially although most pairs never conflict. A transaction whose keys span two full groups joins one; its
+  // run is validated like any other, and a real conflict costs one re-execution. One hot key that every transaction
+  // touches still gathers them all: a transaction on its own always joins the group it meets.
+  const cap = Math.max(1, Math.ceil(n / workers));
   const owner = new Map<string, number>();
   const cost: bigint[] = new Array(n);
   const predicted: string[][] = new Array(n);
@@ -200,8 +208,15 @@ export function partition(txs: TypedTransaction[], senders: string[], hints: Hin
     const keys = (predicted[i] = predictAccess(txs[i], senders[i], hints));
     for (const k of keys) {
       const o = owner.get(k);
-      if (o === undefined) owner.set(k, i);
-      else uf.union(o, i);
+      if (o === undefined) {
+        owner.set(k, i);
+        continue;
+      }
+      const ra = uf.find(o);
+      const rb = uf.find(i);
+      if (ra === rb || (size[rb] > 1 && size[ra] + size[rb] > cap)) continue;
+      uf.union(ra, rb);
+      size[Math.min(ra, rb)] = size[ra] + size[rb];
     }
   }
   const groups = new Map<number, { txs: number[]; cost: bigint }>();

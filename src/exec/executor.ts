@@ -9,11 +9,11 @@
  */
 import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL, KECCAK256_RLP, equalsBytes, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util';
 import { ConsensusType, type Common } from '@ethereumjs/common';
-import { RLP } from '@ethereumjs/rlp';
-import { Bloom, createVM, encodeReceipt, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
+import { Bloom, createVM, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
 import { createBlock, type Block } from '@ethereumjs/block';
 import type { EVMMockBlockchainInterface, Log } from '@ethereumjs/evm';
 import { ParallaxError, errorMessage } from '../errors.ts';
+import { encodeRlp, type RlpInput } from '../util/rlp.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
 import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
 import type { BlockRecord, PreparedCommit, StateStore } from '../state/store.ts';
@@ -138,6 +138,10 @@ export interface ExecutorOptions {
   /** Frontier rules (a Substrate chain's EVM): precompile set, removed opcodes, proof-size and storage meters. */
   frontier?: FrontierRules;
 }
+
+/** Receipt fields as @ethereumjs/vm encodeReceipt writes them (status 0 is the empty string). */
+const EMPTY_BYTES = new Uint8Array(0);
+const STATUS_OK = Uint8Array.of(1);
 
 const BEACON_ROOTS_ADDRESS = new Address(Uint8Array.from(Buffer.from('000F3df6D732807Ef1319fB7B8bB8522d0Beac02', 'hex')));
 
@@ -302,9 +306,12 @@ export class BlockExecutor {
       bitvector: o.bloom,
       logs: o.logs,
     } as TxReceipt;
-    const encoded = encodeReceipt(receipt, o.type as Parameters<typeof encodeReceipt>[1]);
+    const encoded = encodeRlp(
+      [o.stateRoot ?? (o.status === 0 ? EMPTY_BYTES : STATUS_OK), bigIntToBytes(run.receiptGasUsed), o.bloom, o.logs as RlpInput[]],
+      o.type === 0 ? undefined : o.type,
+    );
     run.encodedReceipts.push(encoded);
-    await run.receiptTrie.put(RLP.encode(i), encoded);
+    await run.receiptTrie.put(encodeRlp(i === 0 ? EMPTY_BYTES : bigIntToBytes(BigInt(i))), encoded);
     run.txs.push({ receipt, gasUsed: o.gasUsed, createdAddress: o.createdAddress, reverted: o.status === 0 });
   }
 

@@ -27,6 +27,8 @@ import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type T
 import { nodeOf } from '../insight/graph.ts';
 import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
+import { serializeTx } from '../util/rlp.ts';
+import { keccak256 } from '../crypto/index.ts';
 import type { ToMain, WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
@@ -274,15 +276,16 @@ export class ParallelExecutor {
         for (const [i, pk] of m.keys) pubkeys[i] = pk;
         busy[w] += m.busyMs;
         if (--recoveredLeft === 0) wake?.();
-      } else if (m.t === 'result' && m.seq === seq) {
-        busy[w] += m.ms;
-        const start = m.start - performance.timeOrigin;
-        const r: SpeculativeResult = { index: m.index, outcome: m.outcome, error: m.error, access: m.access, worker: w, start, ms: m.ms };
-        if (waiting?.index === m.index) {
-          const wt = waiting;
-          waiting = undefined;
-          wt.resolve(r);
-        } else results.set(m.index, r);
+      } else if (m.t === 'results' && m.seq === seq) {
+        for (const x of m.runs) {
+          busy[w] += x.ms;
+          const r: SpeculativeResult = { index: x.index, outcome: x.outcome, error: x.error, access: x.access, worker: w, start: x.start - performance.timeOrigin, ms: x.ms };
+          if (waiting?.index === x.index) {
+            const wt = waiting;
+            waiting = undefined;
+            wt.resolve(r);
+          } else results.set(x.index, r);
+        }
       }
     };
     const until = (cond: () => boolean, what: string, worker?: number) =>
@@ -312,7 +315,13 @@ export class ParallelExecutor {
     const coinbase = hex(block.header.coinbase.bytes);
     const pre = diffToAccess(this.executor.state.diff());
     pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre });
-    const raws = txs.map((t) => t.serialize());
+    const raws = txs.map((t) => {
+      const raw = serializeTx(t);
+      // tx.hash() would serialize again with the generic encoder; the trace and the receipts need it.
+      const cache = (t as unknown as { cache: { hash?: Uint8Array } }).cache;
+      cache.hash ??= keccak256(raw);
+      return raw;
+    });
     // Signature recovery, spread round-robin; skipped for senders already known (e.g. recovered by the source).
     const shares: [number, Uint8Array][][] = Array.from({ length: W }, () => []);
     for (let i = 0; i < n; i++) {

@@ -53,15 +53,16 @@ export type ToWorker =
 export type ToMain =
   | { t: 'get'; id: number; kind: 'a' | 's' | 'c' | 'h'; key: string }
   | { t: 'recovered'; seq: number; keys: [number, Uint8Array | null][]; busyMs: number }
-  | {
-      t: 'result';
-      seq: number;
-      index: number;
-      outcome: TxOutcome | null;
-      error: string | null;
-      access: TxAccess;
-      /** When the run started (performance.timeOrigin + performance.now(): comparable across threads) and took. */
-      start: number;
-      ms: number;
-    }
+  /** Speculative runs, in the order the worker ran them (sent in batches: one message per run cost more than the run). */
+  | { t: 'results'; seq: number; runs: RunResult[] }
   | { t: 'ready' };
+
+export interface RunResult {
+  index: number;
+  outcome: TxOutcome | null;
+  error: string | null;
+  access: TxAccess;
+  /** When the run started (performance.timeOrigin + performance.now(): comparable across threads) and took. */
+  start: number;
+  ms: number;
+}

@@ -26,7 +26,7 @@ import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
-import type { ToMain, ToWorker, WorkerFaults, WorkerInit } from './protocol.ts';
+import type { RunResult, ToMain, ToWorker, WorkerFaults, WorkerInit } from './protocol.ts';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -35,6 +35,8 @@ const post = (m: ToMain) => port.postMessage(m);
 let nextId = 0;
 const pending = new Map<number, (v: Uint8Array | null) => void>();
 function ask(kind: 'a' | 's' | 'c' | 'h', key: string): Promise<Uint8Array | null> {
+  // The main thread may be waiting for runs already done: hand them over before waiting on it.
+  flush();
   const id = nextId++;
   return new Promise((resolve) => {
     pending.set(id, resolve);
@@ -182,7 +184,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null): Promise<void> {
   const t0 = performance.now();
   if (faults.crashAtTx === index) throw new Error(`injected worker crash at transaction ${index}`);
-  if (faults.hangAtTx === index) await new Promise(() => {});
+  if (faults.hangAtTx === index) {
+    flush();
+    await new Promise(() => {});
+  }
   if (init.delayMs !== undefined && init.delayMs > 0) await sleep(Math.random() * init.delayMs);
   const mySeq = seq;
   let outcome = null;
@@ -200,7 +205,22 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
   } finally {
     access = state.endTx();
   }
-  if (mySeq === seq) post({ t: 'result', seq: mySeq, index, outcome, error, access, start: performance.timeOrigin + t0, ms: performance.now() - t0 });
+  if (mySeq !== seq) return;
+  outbox.push({ index, outcome, error, access, start: performance.timeOrigin + t0, ms: performance.now() - t0 });
+  if (outbox.length >= RESULT_BATCH) flush();
+}
+
+/**
+ * Runs are reported in batches of this many (and whenever the worker is about to wait or its partition is done):
+ * a message per transaction cost both threads more than a simple transfer's execution.
+ */
+const RESULT_BATCH = 8;
+let outbox: RunResult[] = [];
+
+function flush(): void {
+  if (outbox.length === 0) return;
+  post({ t: 'results', seq, runs: outbox });
+  outbox = [];
 }
 
 /** Messages are handled strictly in arrival order, one at a time. */
@@ -257,9 +277,13 @@ async function handle(m: ToWorker): Promise<void> {
       for (const [a, rlp] of m.accounts) if (!cache.accounts.has(a)) cache.accounts.set(a, rlp);
       for (const [k, v] of m.slots) cache.setSlot(k, v, false);
       for (const [i, raw, pk] of m.txs) {
-        if (m.seq !== seq || Atomics.load(abortFlag, 0) >= m.seq) return;
+        if (m.seq !== seq || Atomics.load(abortFlag, 0) >= m.seq) {
+          outbox = [];
+          return;
+        }
         await runOne(i, raw, pk);
       }
+      flush();
       return;
     case 'commit': {
       for (const [a, rlp] of m.accounts) cache.accounts.set(a, rlp);

@@ -56,7 +56,17 @@ export class RollbackManager {
   counts: CommitCounts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
 
   /** Recovered senders (hex) of the block's transactions, for learning hints. */
-  senders: string[] = [];
+  private blockSenders: string[] = [];
+  private senderKeys = new Set<string>();
+
+  get senders(): string[] {
+    return this.blockSenders;
+  }
+
+  set senders(list: string[]) {
+    this.blockSenders = list;
+    this.senderKeys = new Set(list.map((s) => 'a' + s));
+  }
 
   constructor(executor: BlockExecutor, hints: HintBook) {
     this.executor = executor;
@@ -112,9 +122,14 @@ export class RollbackManager {
     const stale = staleKeys[0];
     this.counts.reexecuted++;
     this.counts.conflictKeys.set(stale, (this.counts.conflictKeys.get(stale) ?? 0) + 1);
-    this.hints.learnConflict(tx, this.senders[i] ?? '', stale);
-    const writer = this.lastWriter.get(stale);
-    if (writer !== undefined) this.hints.learnConflict(run.block.transactions[writer], this.senders[writer] ?? '', stale);
+    // A sender's account is predicted for its own transactions already; filed as a hint under a call signature it
+    // would tie every later call of that function to one account holder (seen: one swapper's account predicted for
+    // half of all swaps, which merged the whole block into one group).
+    if (!this.senderKeys.has(stale)) {
+      this.hints.learnConflict(tx, this.senders[i] ?? '', stale);
+      const writer = this.lastWriter.get(stale);
+      if (writer !== undefined) this.hints.learnConflict(run.block.transactions[writer], this.senders[writer] ?? '', stale);
+    }
     const start = performance.now();
     const access = await this.reexecute(run, i);
     return { firstRun: false, stale: staleKeys, access, start, end: performance.now() };

@@ -10,6 +10,7 @@
 import { RLP } from '@ethereumjs/rlp';
 import { keccak256 } from '../crypto/index.ts';
 import { hex } from '../util/bytes.ts';
+import { rlpListLength, rlpStringLength, writeRlpListHeader, writeRlpString } from '../util/rlp.ts';
 
 export type NodeLoader = (hashHex: string) => Promise<Uint8Array | undefined>;
 
@@ -203,32 +204,78 @@ export class BatchTrie {
   commit(): Uint8Array {
     if (this.root === null) return EMPTY_ROOT;
     if (this.root.t === 3) return this.root.hash;
-    const encoded = RLP.encode(this.encode(this.root));
+    const encoded = this.encode(this.root);
     const h = keccak256(encoded);
     this.nodes.set(hex(h), encoded);
     this.root = { t: 3, hash: h };
     return h;
   }
 
-  /** The RLP structure of a node, hashing and storing children of 32 bytes or more. */
-  private encode(node: Node): RlpItem[] {
-    if (node.t === 0) return [hexPrefix(node.path, true), node.value];
-    if (node.t === 1) return [hexPrefix(node.path, false), this.childRef(node.child)];
-    const items: RlpItem[] = new Array(17);
-    for (let i = 0; i < 16; i++) items[i] = node.children[i] === null ? EMPTY : this.childRef(node.children[i]!);
-    items[16] = node.value ?? EMPTY;
-    return items;
+  /**
+   * A node's RLP encoding, written straight into one buffer (the generic encoder's nested arrays and concatenations
+   * were most of the state-root time). Children of 32 bytes or more are hashed and stored.
+   */
+  private encode(node: Node): Uint8Array {
+    if (node.t === 0) {
+      const hp = hexPrefix(node.path, true);
+      const out = listBuffer(rlpStringLength(hp) + rlpStringLength(node.value));
+      writeRlpString(out, writeRlpString(out, out.length - rlpStringLength(hp) - rlpStringLength(node.value), hp), node.value);
+      return out;
+    }
+    if (node.t === 1) {
+      const hp = hexPrefix(node.path, false);
+      const child = this.childRef(node.child);
+      const payload = rlpStringLength(hp) + refLength(child);
+      const out = listBuffer(payload);
+      writeRef(out, writeRlpString(out, out.length - payload, hp), child);
+      return out;
+    }
+    const refs: (Uint8Array | null)[] = new Array(16);
+    let payload = rlpStringLength(node.value ?? EMPTY);
+    for (let i = 0; i < 16; i++) {
+      const c = node.children[i];
+      const r = c === null ? null : this.childRef(c);
+      refs[i] = r;
+      payload += r === null ? 1 : refLength(r);
+    }
+    const out = listBuffer(payload);
+    let pos = out.length - payload;
+    for (let i = 0; i < 16; i++) {
+      const r = refs[i];
+      if (r === null) out[pos++] = 0x80;
+      else pos = writeRef(out, pos, r);
+    }
+    writeRlpString(out, pos, node.value ?? EMPTY);
+    return out;
   }
 
-  private childRef(ref: Ref): RlpItem {
+  /** A child as its parent holds it: its 32-byte hash, or its own encoding when shorter than 32 bytes (embedded). */
+  private childRef(ref: Ref): Uint8Array {
     if (ref.t === 3) return ref.hash;
-    const items = this.encode(ref);
-    const encoded = RLP.encode(items);
-    if (encoded.length < 32) return items;
+    const encoded = this.encode(ref);
+    if (encoded.length < 32) return encoded;
     const h = keccak256(encoded);
     this.nodes.set(hex(h), encoded);
     return h;
   }
+}
+
+/** Encoded size of a child reference: a hash is a 32-byte string, an embedded node is placed as it is. */
+function refLength(r: Uint8Array): number {
+  return r.length === 32 ? 33 : r.length;
+}
+
+/** A buffer for a list of `payload` bytes, its header already written (the payload goes at the end). */
+function listBuffer(payload: number): Uint8Array {
+  const out = new Uint8Array(rlpListLength(payload));
+  writeRlpListHeader(out, 0, payload);
+  return out;
+}
+
+function writeRef(out: Uint8Array, pos: number, r: Uint8Array): number {
+  if (r.length === 32) return writeRlpString(out, pos, r);
+  out.set(r, pos);
+  return pos + r.length;
 }
 
 function equals(a: Uint8Array, b: Uint8Array): boolean {

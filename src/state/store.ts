@@ -15,6 +15,7 @@ import { Account, KECCAK256_NULL, KECCAK256_RLP, bigIntToBytes, bytesToBigInt, c
 import type { Common } from '@ethereumjs/common';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import { bytesEqual, fromHex, hex } from '../util/bytes.ts';
+import { encodeRlp } from '../util/rlp.ts';
 import {
   META_HEAD,
   META_SCHEMA,
@@ -86,7 +87,7 @@ export interface StoreOptions {
 const EMPTY = new Uint8Array(0);
 
 function encodeRecord(r: BlockRecord): Uint8Array {
-  return RLP.encode([
+  return encodeRlp([
     bigIntToBytes(r.number),
     r.hash,
     r.parentHash,
@@ -420,7 +421,7 @@ export class StateStore implements StateReader, NodeSource {
     for (const [h, node] of trie.nodes) ops.push({ type: 'put', key: nodeKey(fromHex(h)), value: node });
     const encodedRecord = encodeRecord(record);
     ops.push({ type: 'put', key: numberKey(P_BLOCK, record.number), value: encodedRecord });
-    ops.push({ type: 'put', key: numberKey(P_RECEIPTS, record.number), value: RLP.encode(receipts) });
+    ops.push({ type: 'put', key: numberKey(P_RECEIPTS, record.number), value: encodeRlp(receipts) });
     if (verification !== undefined) {
       ops.push({ type: 'put', key: numberKey(P_VERIFY, record.number), value: new TextEncoder().encode(verification.json) });
       if (verification.mismatch) ops.push({ type: 'put', key: META_LAST_MISMATCH, value: numberKey(P_VERIFY, record.number).subarray(1) });
@@ -429,7 +430,7 @@ export class StateStore implements StateReader, NodeSource {
     if (trace !== undefined && keep > 0n) ops.push({ type: 'put', key: numberKey(P_TRACE, record.number), value: new TextEncoder().encode(trace) });
     if (record.number >= keep) ops.push({ type: 'del', key: numberKey(P_TRACE, record.number - keep) });
     if (head !== undefined && this.opts.undoDepth > 0) {
-      ops.push({ type: 'put', key: numberKey(P_UNDO, record.number), value: RLP.encode(undo) });
+      ops.push({ type: 'put', key: numberKey(P_UNDO, record.number), value: encodeRlp(undo) });
     }
     if (record.number >= BigInt(this.opts.undoDepth)) {
       ops.push({ type: 'del', key: numberKey(P_UNDO, record.number - BigInt(this.opts.undoDepth)) });

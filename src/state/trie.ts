@@ -4,9 +4,9 @@
  * and collecting new nodes in memory, so the caller can write them in the block's atomic batch. Nodes are content-addressed and never deleted, so older roots stay readable; this is what
  * lets the undo journal restore a previous root by restoring flat records only.
  */
-import { RLP } from '@ethereumjs/rlp';
-import { Account, KECCAK256_RLP } from '@ethereumjs/util';
+import { KECCAK256_RLP, bigIntToUnpaddedBytes, type Account } from '@ethereumjs/util';
 import { fromHex } from '../util/bytes.ts';
+import { encodeRlp } from '../util/rlp.ts';
 import { keccak256 } from '../crypto/index.ts';
 import { BatchTrie } from './mpt.ts';
 import type { StateDiff } from './types.ts';
@@ -50,12 +50,12 @@ export class StateTrie {
       let storageRoot = before?.storageRoot ?? KECCAK256_RLP;
       if (d.storage.size > 0) {
         const st = new BatchTrie(storageRoot, load);
-        for (const [slot, value] of d.storage) await st.put(keccak256(fromHex(slot)), value.length === 0 ? EMPTY : RLP.encode(value));
+        for (const [slot, value] of d.storage) await st.put(keccak256(fromHex(slot)), value.length === 0 ? EMPTY : encodeRlp(value));
         storageRoot = st.commit();
         for (const [h, n] of st.nodes) nodes.set(h, n);
       }
-      const acc = new Account(d.account.nonce, d.account.balance, storageRoot, d.account.codeHash);
-      const rlp = acc.serialize();
+      const { nonce, balance, codeHash } = d.account;
+      const rlp = encodeRlp([bigIntToUnpaddedBytes(nonce), bigIntToUnpaddedBytes(balance), storageRoot, codeHash]);
       await stateTrie.put(hashedAddr, rlp);
       accounts.set(addr, rlp);
     }

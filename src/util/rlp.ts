@@ -1,0 +1,81 @@
+/**
+ * RLP encoding into one buffer: sizes first, then one allocation and one pass of writes. @ethereumjs/rlp builds and
+ * concatenates an array per nested list, which profiles showed as a large share of the main thread's time in
+ * transaction serialization, receipts, trie nodes and the commit batch. Decoding stays with @ethereumjs/rlp.
+ */
+export type RlpInput = Uint8Array | RlpInput[];
+
+function lengthOfLength(n: number): number {
+  return n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x1000000 ? 3 : 4;
+}
+
+/** Encoded size of a byte string. */
+export function rlpStringLength(b: Uint8Array): number {
+  const n = b.length;
+  if (n === 1 && b[0] < 0x80) return 1;
+  return n < 56 ? 1 + n : 1 + lengthOfLength(n) + n;
+}
+
+/** Encoded size of a list whose items take `payload` bytes. */
+export function rlpListLength(payload: number): number {
+  return (payload < 56 ? 1 : 1 + lengthOfLength(payload)) + payload;
+}
+
+function writeLength(out: Uint8Array, pos: number, n: number, short: number, long: number): number {
+  if (n < 56) {
+    out[pos++] = short + n;
+    return pos;
+  }
+  const ll = lengthOfLength(n);
+  out[pos++] = long + ll;
+  for (let i = ll - 1; i >= 0; i--) out[pos++] = (n >>> (8 * i)) & 0xff;
+  return pos;
+}
+
+export function writeRlpString(out: Uint8Array, pos: number, b: Uint8Array): number {
+  if (b.length === 1 && b[0] < 0x80) {
+    out[pos] = b[0];
+    return pos + 1;
+  }
+  pos = writeLength(out, pos, b.length, 0x80, 0xb7);
+  out.set(b, pos);
+  return pos + b.length;
+}
+
+export function writeRlpListHeader(out: Uint8Array, pos: number, payload: number): number {
+  return writeLength(out, pos, payload, 0xc0, 0xf7);
+}
+
+/** Payload sizes of every list in `item`, in the order `write` meets them. */
+function measure(item: RlpInput, sizes: number[]): number {
+  if (item instanceof Uint8Array) return rlpStringLength(item);
+  const at = sizes.length;
+  sizes.push(0);
+  let payload = 0;
+  for (const x of item) payload += measure(x, sizes);
+  sizes[at] = payload;
+  return rlpListLength(payload);
+}
+
+function write(item: RlpInput, out: Uint8Array, pos: number, sizes: number[], next: { i: number }): number {
+  if (item instanceof Uint8Array) return writeRlpString(out, pos, item);
+  pos = writeRlpListHeader(out, pos, sizes[next.i++]);
+  for (const x of item) pos = write(x, out, pos, sizes, next);
+  return pos;
+}
+
+/** A signed transaction's canonical bytes (EIP-2718 type byte first for typed ones), as `tx.serialize()` gives. */
+export function serializeTx(tx: { type: number; raw(): unknown }): Uint8Array {
+  return encodeRlp(tx.raw() as RlpInput, tx.type === 0 ? undefined : tx.type);
+}
+
+/** The RLP encoding of `item` (byte strings and nested lists of them), byte for byte what @ethereumjs/rlp gives. */
+export function encodeRlp(item: RlpInput, prefix?: number): Uint8Array {
+  const sizes: number[] = [];
+  const total = measure(item, sizes);
+  const skip = prefix === undefined ? 0 : 1;
+  const out = new Uint8Array(total + skip);
+  if (prefix !== undefined) out[0] = prefix;
+  write(item, out, skip, sizes, { i: 0 });
+  return out;
+}
