@@ -151,8 +151,11 @@ function mappingSlot(word: Uint8Array, base: number): Uint8Array {
 
 class UnionFind {
   parent: Int32Array;
+  /** Members of each set, valid at its root. */
+  size: Int32Array;
   constructor(n: number) {
     this.parent = new Int32Array(n);
+    this.size = new Int32Array(n).fill(1);
     for (let i = 0; i < n; i++) this.parent[i] = i;
   }
   find(i: number): number {
@@ -165,7 +168,10 @@ class UnionFind {
   union(a: number, b: number): void {
     const ra = this.find(a);
     const rb = this.find(b);
-    if (ra !== rb) this.parent[Math.max(ra, rb)] = Math.min(ra, rb);
+    if (ra === rb) return;
+    const root = Math.min(ra, rb);
+    this.parent[Math.max(ra, rb)] = root;
+    this.size[root] = this.size[ra] + this.size[rb];
   }
 }
 
@@ -192,7 +198,6 @@ export function predictAccess(tx: TypedTransaction, sender: string, hints: HintB
 export function partition(txs: TypedTransaction[], senders: string[], hints: HintBook, workers: number): Partition {
   const n = txs.length;
   const uf = new UnionFind(n);
-  const size = new Int32Array(n).fill(1);
   // Groups grow by merging only up to a worker's fair share. Under skewed traffic (a few hot holders in many token
   // transfers) unbounded merging chains nearly every transaction into one group through shared keys, and the block
   // runs serially although most pairs never conflict. A transaction whose keys span two full groups joins one; its
@@ -214,9 +219,8 @@ export function partition(txs: TypedTransaction[], senders: string[], hints: Hin
       }
       const ra = uf.find(o);
       const rb = uf.find(i);
-      if (ra === rb || (size[rb] > 1 && size[ra] + size[rb] > cap)) continue;
+      if (ra === rb || (uf.size[rb] > 1 && uf.size[ra] + uf.size[rb] > cap)) continue;
       uf.union(ra, rb);
-      size[Math.min(ra, rb)] = size[ra] + size[rb];
     }
   }
   const groups = new Map<number, { txs: number[]; cost: bigint }>();

@@ -7,7 +7,7 @@
  * State is read through an `OverlayStateManager` over the `StateStore`; nothing touches the database until
  * `commit()`, which writes the whole block in one atomic batch.
  */
-import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL, KECCAK256_RLP, equalsBytes, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util';
+import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL, KECCAK256_RLP, equalsBytes, bigIntToAddressBytes, bigIntToBytes, bigIntToUnpaddedBytes, setLengthLeft } from '@ethereumjs/util';
 import { ConsensusType, type Common } from '@ethereumjs/common';
 import { Bloom, createVM, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
 import { createBlock, type Block } from '@ethereumjs/block';
@@ -311,7 +311,7 @@ export class BlockExecutor {
       o.type === 0 ? undefined : o.type,
     );
     run.encodedReceipts.push(encoded);
-    await run.receiptTrie.put(encodeRlp(i === 0 ? EMPTY_BYTES : bigIntToBytes(BigInt(i))), encoded);
+    await run.receiptTrie.put(encodeRlp(bigIntToUnpaddedBytes(BigInt(i))), encoded);
     run.txs.push({ receipt, gasUsed: o.gasUsed, createdAddress: o.createdAddress, reverted: o.status === 0 });
   }
 

@@ -218,8 +218,9 @@ export class BatchTrie {
   private encode(node: Node): Uint8Array {
     if (node.t === 0) {
       const hp = hexPrefix(node.path, true);
-      const out = listBuffer(rlpStringLength(hp) + rlpStringLength(node.value));
-      writeRlpString(out, writeRlpString(out, out.length - rlpStringLength(hp) - rlpStringLength(node.value), hp), node.value);
+      const payload = rlpStringLength(hp) + rlpStringLength(node.value);
+      const out = listBuffer(payload);
+      writeRlpString(out, writeRlpString(out, out.length - payload, hp), node.value);
       return out;
     }
     if (node.t === 1) {
