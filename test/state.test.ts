@@ -87,6 +87,7 @@ test('a block whose batch fails leaves the database exactly as it was', async ()
     open: () => inner.open(),
     close: () => inner.close(),
     get: (k) => inner.get(k),
+    getSync: (k) => inner.getSync(k),
     getMany: (k) => inner.getMany(k),
     iterator: (o) => inner.iterator(o),
     batch: async (ops: KVOp[], o?: { sync?: boolean }) => {

@@ -181,9 +181,9 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
       let stateRootMs = 0;
       let commitMs = 0;
       const graph: GraphTotals = { gas: 0n, critical: 0n };
-      for (const b of blocks) {
+      for (const [i, b] of blocks.entries()) {
         const t0 = performance.now();
-        const { result, stats: s, trace } = await engine.execute(b);
+        const { result, stats: s, trace } = await engine.execute(b, { next: blocks[i + 1] });
         addTrace(graph, trace);
         const t1 = performance.now();
         await engine.commit(result);

@@ -240,7 +240,7 @@ export class BlockExecutor {
       block,
       t0,
       bloom: new Bloom(undefined, vm.common),
-      receiptTrie: new BatchTrie(EMPTY_ROOT, async () => undefined),
+      receiptTrie: new BatchTrie(EMPTY_ROOT, () => undefined),
       txs: [],
       encodedReceipts: [],
       gasUsed: 0n,
@@ -311,7 +311,7 @@ export class BlockExecutor {
       o.type === 0 ? undefined : o.type,
     );
     run.encodedReceipts.push(encoded);
-    await run.receiptTrie.put(encodeRlp(bigIntToUnpaddedBytes(BigInt(i))), encoded);
+    run.receiptTrie.put(encodeRlp(bigIntToUnpaddedBytes(BigInt(i))), encoded);
     run.txs.push({ receipt, gasUsed: o.gasUsed, createdAddress: o.createdAddress, reverted: o.status === 0 });
   }
 

@@ -14,6 +14,7 @@
  */
 import { Hardfork } from '@ethereumjs/common';
 import type { Block } from '@ethereumjs/block';
+import type { TypedTransaction } from '@ethereumjs/tx';
 import { publicToAddress } from '@ethereumjs/util';
 import type { ChainProfile } from '../chain/profile.ts';
 import { HintBook, partition } from '../conflict/index.ts';
@@ -83,6 +84,34 @@ export interface ExecutedBlock {
   trace?: BlockTrace;
 }
 
+/** The next block's senders, recovered by the workers while the current block finishes. */
+interface Ahead {
+  block: Block;
+  /** The 'recover' requests' sequence number (from the same counter as blocks'). */
+  seq: number;
+  raws: Uint8Array[];
+  pubkeys: (Uint8Array | null)[];
+  /** Workers yet to answer. */
+  left: number;
+  busy: number[];
+}
+
+type TxCache = { cache: { hash?: Uint8Array; senderPubKey?: Uint8Array } };
+
+/** The transactions' encodings, their hashes cached on the way (tx.hash() would serialize again, generically). */
+function rawsOf(txs: readonly TypedTransaction[]): Uint8Array[] {
+  return txs.map((t) => {
+    const raw = serializeTx(t);
+    (t as unknown as TxCache).cache.hash ??= keccak256(raw);
+    return raw;
+  });
+}
+
+/** A sender already recovered (by the source, or an earlier pass). */
+function senderPubKeyOf(tx: TypedTransaction): Uint8Array | undefined {
+  return (tx as unknown as TxCache).cache.senderPubKey;
+}
+
 function diffToAccess(diff: StateDiff): TxAccess {
   const access: TxAccess = { reads: new Map(), accounts: new Map(), cleared: [], slots: new Map(), codes: diff.codes, coinbaseDelta: 0n, destroyed: 0n };
   for (const [addr, d] of diff.accounts) {
@@ -102,6 +131,10 @@ export class ParallelExecutor {
   private seq = 0;
   private onMessage: ((w: number, m: ToMain) => void) | undefined;
   private onFailure: ((w: number, e: Error) => void) | undefined;
+  /** Senders of the next block, being recovered by the workers while this one finishes (see `execute`'s `next`). */
+  private ahead: Ahead | undefined;
+  /** Wakes the block waiting on `ahead`. */
+  private nudge: (() => void) | undefined;
 
   /** Chain rules of the current executor (workers keep one EVM per profile). */
   private profile: ChainProfile;
@@ -127,7 +160,14 @@ export class ParallelExecutor {
           return (await self.executor.blockHash(BigInt(key))) ?? null;
         },
       );
-      self.pool.onMessage((w, m) => self.onMessage?.(w, m));
+      self.pool.onMessage((w, m) => {
+        const ahead = self.ahead;
+        if (m.t === 'recovered' && ahead !== undefined && m.seq === ahead.seq) {
+          for (const [i, pk] of m.keys) ahead.pubkeys[i] = pk;
+          ahead.busy[w] += m.busyMs;
+          if (--ahead.left === 0) self.nudge?.();
+        } else self.onMessage?.(w, m);
+      });
       self.pool.onFailure((w, e) => self.onFailure?.(w, e));
       await self.pool.start();
     }
@@ -151,19 +191,25 @@ export class ParallelExecutor {
     this.pool?.broadcast({ t: 'faults', faults });
   }
 
-  /** Execute a block on the store's head state; the result equals serial execution's. */
-  /** Execute a block; `serial` keeps it on the main thread (transactions the workers cannot run, e.g. feeless ones). */
-  async execute(block: Block, opts: { serial?: boolean } = {}): Promise<ExecutedBlock> {
+  /**
+   * Execute a block on the store's head state; the result equals serial execution's. `serial` keeps it on the main
+   * thread (transactions the workers cannot run, e.g. feeless ones). `next`, the block the caller will execute after
+   * this one, lets idle workers recover its senders while this block's last results, state root and commit are
+   * still on the main thread: signature recovery needs no state.
+   */
+  async execute(block: Block, opts: { serial?: boolean; next?: Block } = {}): Promise<ExecutedBlock> {
     const t0 = performance.now();
     const n = block.transactions.length;
     const common = this.executor.vm.common;
     common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
     if (opts.serial === true || this.pool === undefined || n < this.opts.minParallelTxs || !common.gteHardfork(Hardfork.Byzantium)) {
+      this.recoverAhead(opts.next);
       return this.executeSerial(block, t0, 'serial');
     }
     try {
-      return await this.executeParallel(block, t0);
+      return await this.executeParallel(block, t0, opts.next);
     } catch (e) {
+      this.ahead = undefined;
       // An invalid block stays invalid serially; a conservation violation means a wrong write: never paper over it.
       if (e instanceof ParallaxError && (e.code === 'BLOCK_INVALID' || e.code === 'CONSERVATION_VIOLATED')) throw e;
       // A worker crashed, hung or misbehaved: replace what failed and fall back to the serial path.
@@ -251,7 +297,25 @@ export class ParallelExecutor {
     };
   }
 
-  private async executeParallel(block: Block, t0: number): Promise<ExecutedBlock> {
+  /** Send the workers `next`'s signatures to recover, between this block's work and the next block's. */
+  private recoverAhead(next: Block | undefined): void {
+    const pool = this.pool;
+    if (pool === undefined || next === undefined || next.transactions.length < this.opts.minParallelTxs) return;
+    if (this.ahead?.block === next) return;
+    const W = pool.size;
+    const txs = next.transactions;
+    const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), pubkeys: new Array(txs.length).fill(null), left: 0, busy: new Array<number>(W).fill(0) };
+    const shares: [number, Uint8Array][][] = Array.from({ length: W }, () => []);
+    for (let i = 0; i < txs.length; i++) if (senderPubKeyOf(txs[i]) === undefined) shares[i % W].push([i, ahead.raws[i]]);
+    for (let w = 0; w < W; w++) {
+      if (shares[w].length === 0) continue;
+      ahead.left++;
+      pool.send(w, { t: 'recover', seq: ahead.seq, txs: shares[w], ahead: true });
+    }
+    this.ahead = ahead;
+  }
+
+  private async executeParallel(block: Block, t0: number, next: Block | undefined): Promise<ExecutedBlock> {
     const pool = this.pool!;
     const W = pool.size;
     const seq = ++this.seq;
@@ -265,7 +329,7 @@ export class ParallelExecutor {
     let waiting: { index: number; resolve: (r: SpeculativeResult) => void } | undefined;
     let failure: (Error & { worker?: number }) | undefined;
     let wake: (() => void) | undefined;
-    let recoveredLeft = W;
+    let recoveredLeft = 0;
     const pubkeys: (Uint8Array | null)[] = new Array(n).fill(null);
     this.onFailure = (w, e) => {
       failure = Object.assign(new Error(`worker ${w}: ${e.message}`), { worker: w });
@@ -315,23 +379,35 @@ export class ParallelExecutor {
     const coinbase = hex(block.header.coinbase.bytes);
     const pre = diffToAccess(this.executor.state.diff());
     pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre });
-    const raws = txs.map((t) => {
-      const raw = serializeTx(t);
-      // tx.hash() would serialize again with the generic encoder; the trace and the receipts need it.
-      const cache = (t as unknown as { cache: { hash?: Uint8Array } }).cache;
-      cache.hash ??= keccak256(raw);
-      return raw;
-    });
-    // Signature recovery, spread round-robin; skipped for senders already known (e.g. recovered by the source).
+    const ahead = this.ahead?.block === block ? this.ahead : undefined;
+    let waited = 0;
+    if (ahead !== undefined) {
+      // Recovered ahead, during the previous block: wait for what is still under way (queued before this block).
+      const tw = performance.now();
+      this.nudge = () => wake?.();
+      await until(() => ahead.left === 0, 'recovering senders ahead');
+      this.nudge = undefined;
+      waited = performance.now() - tw;
+      this.ahead = undefined;
+      for (let w = 0; w < W; w++) busy[w] += ahead.busy[w];
+    }
+    const raws = ahead?.raws ?? rawsOf(txs);
+    // Signature recovery, spread round-robin; skipped for senders already known (recovered ahead or by the source).
+    // A transaction the ahead pass could not recover (it decoded under the previous block's rules) is tried again.
     const shares: [number, Uint8Array][][] = Array.from({ length: W }, () => []);
     for (let i = 0; i < n; i++) {
-      const cached = (txs[i] as unknown as { cache: { senderPubKey?: Uint8Array } }).cache.senderPubKey;
-      if (cached !== undefined) pubkeys[i] = cached;
+      const known = senderPubKeyOf(txs[i]) ?? ahead?.pubkeys[i] ?? undefined;
+      if (known !== undefined) pubkeys[i] = known;
       else shares[i % W].push([i, raws[i]]);
     }
-    for (let w = 0; w < W; w++) pool.send(w, { t: 'recover', seq, txs: shares[w] });
-    scheduling += performance.now() - ts0;
-    await until(() => recoveredLeft === 0, 'recovering senders');
+    recoveredLeft = 0;
+    for (let w = 0; w < W; w++) {
+      if (shares[w].length === 0) continue;
+      recoveredLeft++;
+      pool.send(w, { t: 'recover', seq, txs: shares[w] });
+    }
+    scheduling += performance.now() - ts0 - waited;
+    if (recoveredLeft > 0) await until(() => recoveredLeft === 0, 'recovering senders');
 
     const ts1 = performance.now();
     const senders: string[] = new Array(n);
@@ -343,6 +419,7 @@ export class ParallelExecutor {
     const part = partition(txs, senders, this.hints, W);
     if (part.stats.largestGroup >= SERIAL_GROUP_SHARE * n) {
       // Predicted to be (almost) one dependency chain: speculation cannot help, run it here directly.
+      this.recoverAhead(next);
       scheduling += performance.now() - ts1;
       for (let i = 0; i < n; i++) {
         if (tracing) records[i] = await this.runTraced(run, i, origin, 'serial');
@@ -380,6 +457,7 @@ export class ParallelExecutor {
         slots: [...slots],
       });
     }
+    this.recoverAhead(next);
     const owner = new Int32Array(n);
     part.assignment.forEach((list, w) => list.forEach((i) => (owner[i] = w)));
     scheduling += performance.now() - ts1;

@@ -29,7 +29,8 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess }
-  | { t: 'recover'; seq: number; txs: [number, Uint8Array][] }
+  /** `ahead`: transactions of the block after the current one (decoded for recovery only, not kept for the run). */
+  | { t: 'recover'; seq: number; txs: [number, Uint8Array][]; ahead?: boolean }
   | {
       t: 'run';
       seq: number;

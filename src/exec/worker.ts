@@ -265,7 +265,8 @@ async function handle(m: ToWorker): Promise<void> {
       const keys: [number, Uint8Array | null][] = [];
       for (const [i, raw] of m.txs) {
         try {
-          keys.push([i, decode(i, raw).getSenderPublicKey()]);
+          const tx = m.ahead === true ? createTxFromRLP(raw, { common: current.txCommon }) : decode(i, raw);
+          keys.push([i, tx.getSenderPublicKey()]);
         } catch {
           keys.push([i, null]);
         }

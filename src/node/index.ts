@@ -31,6 +31,7 @@ import type { WorkerFaults } from '../exec/protocol.ts';
 import type { BlockTrace } from '../insight/trace.ts';
 import { sleep } from '../source/ethereum/rpc.ts';
 import type { BlockSource, ChainSetup, SourceBlock } from '../source/types.ts';
+import type { Block } from '@ethereumjs/block';
 import { createDatabase } from '../state/db.ts';
 import { allocToDiff, commitGenesis } from '../state/genesis.ts';
 import { StateStore, type BlockRecord } from '../state/store.ts';
@@ -207,6 +208,13 @@ export class ParallaxNode {
     const { signal, until, onBlock } = opts;
     const cfg = this.config;
     const prefetched = new Map<bigint, Promise<SourceBlock | undefined | Error>>();
+    /** Prefetched blocks that have arrived: the one after the block being executed is handed to the engine early. */
+    const arrived = new Map<bigint, SourceBlock>();
+    const fetchAhead = (k: bigint) =>
+      this.fetch(k).then((got) => {
+        if (got !== undefined && !(got instanceof Error)) arrived.set(k, got);
+        return got;
+      });
     let matched = 0;
     let mismatched = 0;
     let lastHeadPoll = 0;
@@ -244,10 +252,11 @@ export class ParallaxNode {
         }
         const last = until === undefined ? this.canonicalHead! : minBig(until, this.canonicalHead!);
         for (let k = next; k < next + BigInt(cfg.source.prefetch) && k <= last; k++) {
-          if (!prefetched.has(k)) prefetched.set(k, this.fetch(k));
+          if (!prefetched.has(k)) prefetched.set(k, fetchAhead(k));
         }
         const got = await (prefetched.get(next) ?? this.fetch(next));
         prefetched.delete(next);
+        arrived.delete(next);
         if (got instanceof Error) {
           // An error answer, or an answer that does not check out (wrong hash, undecodable): the block is asked for
           // again after a back-off, never skipped. Anything else is ours and ends the loop.
@@ -267,7 +276,7 @@ export class ParallaxNode {
           await this.unwindReorg(signal);
           continue;
         }
-        const report = await this.executeBlock(got);
+        const report = await this.executeBlock(got, arrived.get(next + 1n)?.block);
         if (report.verification.matched) matched++;
         else mismatched++;
         onBlock?.(report);
@@ -357,7 +366,8 @@ export class ParallaxNode {
     this.log.warn({ from: Number(head.number), to: Number(n), depth }, 'reorganisation: unwound to the common block');
   }
 
-  private async executeBlock({ block, canonical, frontier }: SourceBlock): Promise<BlockReport> {
+  /** Execute, verify and commit one block; `next` (already fetched) gets its senders recovered meanwhile. */
+  private async executeBlock({ block, canonical, frontier }: SourceBlock, next?: Block): Promise<BlockReport> {
     const t0 = performance.now();
     const fault = this.faultPlan.get(block.header.number);
     if (fault !== undefined) this.engine.injectFaults(fault);
@@ -371,7 +381,7 @@ export class ParallaxNode {
         const repairs = frontierRun.repairs.accounts + frontierRun.repairs.slots;
         if (repairs > 0) this.metrics.driftRepairs.inc(repairs);
       } else {
-        executed = await this.engine.execute(block);
+        executed = await this.engine.execute(block, { next });
       }
     } catch (e) {
       if (isParallaxError(e, 'BLOCK_INVALID')) {

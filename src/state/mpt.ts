@@ -12,7 +12,18 @@ import { keccak256 } from '../crypto/index.ts';
 import { hex } from '../util/bytes.ts';
 import { rlpListLength, rlpStringLength, writeRlpListHeader, writeRlpString } from '../util/rlp.ts';
 
-export type NodeLoader = (hashHex: string) => Promise<Uint8Array | undefined>;
+/** A stored node's encoding by hash (hex), read synchronously (LevelDB `getSync`, caches). */
+export type NodeLoader = (hashHex: string) => Uint8Array | undefined;
+
+/**
+ * Decoded nodes by hash (hex), shared across blocks. Nodes are content-addressed and never changed in place (every
+ * update builds new nodes), so an entry stays right forever; the upper levels, rewritten by every block, are found
+ * here decoded instead of being read and decoded again.
+ */
+export interface DecodedNodes {
+  get(hashHex: string): Node | undefined;
+  set(hashHex: string, node: Node): void;
+}
 
 type Nibbles = Uint8Array;
 
@@ -31,7 +42,7 @@ interface Branch {
   children: (Ref | null)[];
   value: Uint8Array | null;
 }
-type Node = Leaf | Ext | Branch;
+export type Node = Leaf | Ext | Branch;
 /** A child: a stored node not loaded yet (its hash), or a node in memory. */
 type Ref = { t: 3; hash: Uint8Array } | Node;
 
@@ -112,39 +123,45 @@ export class BatchTrie {
   private readonly load: NodeLoader;
   /** New nodes by hash (hex), filled by `commit()`. */
   readonly nodes = new Map<string, Uint8Array>();
+  private readonly decoded: DecodedNodes | undefined;
 
-  constructor(root: Uint8Array, load: NodeLoader) {
+  constructor(root: Uint8Array, load: NodeLoader, decoded?: DecodedNodes) {
     this.load = load;
+    this.decoded = decoded;
     this.root = equals(root, EMPTY_ROOT) ? null : { t: 3, hash: root };
   }
 
-  private async resolve(ref: Ref): Promise<Node> {
+  private resolve(ref: Ref): Node {
     if (ref.t !== 3) return ref;
     const h = hex(ref.hash);
-    const raw = this.nodes.get(h) ?? (await this.load(h));
+    const known = this.decoded?.get(h);
+    if (known !== undefined) return known;
+    const raw = this.nodes.get(h) ?? this.load(h);
     if (raw === undefined) throw new Error(`trie node ${h} is missing from the database`);
-    return decodeNode(RLP.decode(raw) as RlpItem[]);
+    const node = decodeNode(RLP.decode(raw) as RlpItem[]);
+    this.decoded?.set(h, node);
+    return node;
   }
 
   /** Set `key` (already hashed) to `value`; an empty value deletes. */
-  async put(key: Uint8Array, value: Uint8Array): Promise<void> {
+  put(key: Uint8Array, value: Uint8Array): void {
     const path = toNibbles(key);
-    this.root = value.length === 0 ? await this.del(this.root, path) : await this.ins(this.root, path, value);
+    this.root = value.length === 0 ? this.del(this.root, path) : this.ins(this.root, path, value);
   }
 
-  private async ins(ref: Ref | null, path: Nibbles, value: Uint8Array): Promise<Node> {
+  private ins(ref: Ref | null, path: Nibbles, value: Uint8Array): Node {
     if (ref === null) return { t: 0, path, value };
-    const node = await this.resolve(ref);
+    const node = this.resolve(ref);
     if (node.t === 2) {
       if (path.length === 0) return { t: 2, children: node.children, value };
       const children = node.children.slice();
-      children[path[0]] = await this.ins(children[path[0]], path.subarray(1), value);
+      children[path[0]] = this.ins(children[path[0]], path.subarray(1), value);
       return { t: 2, children, value: node.value };
     }
     const cp = commonPrefix(node.path, path);
     if (node.t === 0 && cp === node.path.length && cp === path.length) return { t: 0, path, value };
     if (node.t === 1 && cp === node.path.length) {
-      return { t: 1, path: node.path, child: await this.ins(node.child, path.subarray(cp), value) };
+      return { t: 1, path: node.path, child: this.ins(node.child, path.subarray(cp), value) };
     }
     // Split at the first differing nibble: a branch, under an extension if they share a prefix.
     const branch: Branch = { t: 2, children: new Array(16).fill(null), value: null };
@@ -162,14 +179,14 @@ export class BatchTrie {
     return cp === 0 ? branch : { t: 1, path: path.subarray(0, cp), child: branch };
   }
 
-  private async del(ref: Ref | null, path: Nibbles): Promise<Node | null> {
+  private del(ref: Ref | null, path: Nibbles): Node | null {
     if (ref === null) return null;
-    const node = await this.resolve(ref);
+    const node = this.resolve(ref);
     if (node.t === 0) return equalNibbles(node.path, path) ? null : node;
     if (node.t === 1) {
       const cp = commonPrefix(node.path, path);
       if (cp < node.path.length) return node;
-      const child = await this.del(node.child, path.subarray(cp));
+      const child = this.del(node.child, path.subarray(cp));
       if (child === null) return null;
       return this.joinPath(node.path, child);
     }
@@ -178,7 +195,7 @@ export class BatchTrie {
     if (path.length === 0) value = null;
     else {
       if (children[path[0]] === null) return node;
-      children[path[0]] = await this.del(children[path[0]], path.subarray(1));
+      children[path[0]] = this.del(children[path[0]], path.subarray(1));
     }
     // Normalise: a branch left with one child and no value, or only a value, is no branch.
     let count = 0;
@@ -186,7 +203,7 @@ export class BatchTrie {
     for (let i = 0; i < 16; i++) if (children[i] !== null) ((count += 1), (only = i));
     if (value !== null && count === 0) return { t: 0, path: EMPTY, value };
     if (value === null && count === 1) {
-      const child = await this.resolve(children[only]!);
+      const child = this.resolve(children[only]!);
       return this.joinPath(Uint8Array.of(only), child);
     }
     if (value === null && count === 0) return null;
@@ -194,7 +211,7 @@ export class BatchTrie {
   }
 
   /** A node reached through `prefix`: merge the prefix into a leaf or extension, or put an extension above a branch. */
-  private async joinPath(prefix: Nibbles, child: Node): Promise<Node> {
+  private joinPath(prefix: Nibbles, child: Node): Node {
     if (child.t === 0) return { t: 0, path: concatNibbles(prefix, child.path), value: child.value };
     if (child.t === 1) return { t: 1, path: concatNibbles(prefix, child.path), child: child.child };
     return { t: 1, path: prefix, child };
@@ -206,9 +223,26 @@ export class BatchTrie {
     if (this.root.t === 3) return this.root.hash;
     const encoded = this.encode(this.root);
     const h = keccak256(encoded);
-    this.nodes.set(hex(h), encoded);
+    this.stored(h, encoded);
     this.root = { t: 3, hash: h };
     return h;
+  }
+
+  /**
+   * The node `encode` just wrote, as later blocks should find it decoded: its hashed children as hash references,
+   * not this block's in-memory subtree (which would keep every later tree alive through the cache).
+   */
+  private flat: Node | undefined;
+
+  private stored(h: Uint8Array, encoded: Uint8Array): void {
+    const hh = hex(h);
+    this.nodes.set(hh, encoded);
+    if (this.decoded !== undefined) this.decoded.set(hh, this.flat!);
+  }
+
+  /** A child in the copy kept decoded: a hash reference for a hashed child, the node itself if embedded. */
+  private static kept(c: Ref, r: Uint8Array): Ref {
+    return c.t === 3 || r.length < 32 ? c : { t: 3, hash: r };
   }
 
   /**
@@ -216,11 +250,13 @@ export class BatchTrie {
    * were most of the state-root time). Children of 32 bytes or more are hashed and stored.
    */
   private encode(node: Node): Uint8Array {
+    const keep = this.decoded !== undefined;
     if (node.t === 0) {
       const hp = hexPrefix(node.path, true);
       const payload = rlpStringLength(hp) + rlpStringLength(node.value);
       const out = listBuffer(payload);
       writeRlpString(out, writeRlpString(out, out.length - payload, hp), node.value);
+      if (keep) this.flat = node;
       return out;
     }
     if (node.t === 1) {
@@ -229,6 +265,7 @@ export class BatchTrie {
       const payload = rlpStringLength(hp) + refLength(child);
       const out = listBuffer(payload);
       writeRef(out, writeRlpString(out, out.length - payload, hp), child);
+      if (keep) this.flat = { t: 1, path: node.path, child: BatchTrie.kept(node.child, child) };
       return out;
     }
     const refs: (Uint8Array | null)[] = new Array(16);
@@ -247,6 +284,14 @@ export class BatchTrie {
       else pos = writeRef(out, pos, r);
     }
     writeRlpString(out, pos, node.value ?? EMPTY);
+    if (keep) {
+      const children: (Ref | null)[] = new Array(16);
+      for (let i = 0; i < 16; i++) {
+        const c = node.children[i];
+        children[i] = c === null ? null : BatchTrie.kept(c, refs[i]!);
+      }
+      this.flat = { t: 2, children, value: node.value };
+    }
     return out;
   }
 
@@ -256,7 +301,7 @@ export class BatchTrie {
     const encoded = this.encode(ref);
     if (encoded.length < 32) return encoded;
     const h = keccak256(encoded);
-    this.nodes.set(hex(h), encoded);
+    this.stored(h, encoded);
     return h;
   }
 }
@@ -266,9 +311,28 @@ function refLength(r: Uint8Array): number {
   return r.length === 32 ? 33 : r.length;
 }
 
+/**
+ * Node encodings are carved out of shared slabs: a block writes thousands, and a typed array of its own each (an
+ * off-heap backing store apiece) cost more than the hashing. A slab lives as long as any node cut from it; the
+ * nodes go to the block's write batch and are dropped after it.
+ */
+const SLAB_BYTES = 1 << 17;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+function alloc(size: number): Uint8Array {
+  if (size > SLAB_BYTES >> 4) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, size);
+  slabUsed += size;
+  return out;
+}
+
 /** A buffer for a list of `payload` bytes, its header already written (the payload goes at the end). */
 function listBuffer(payload: number): Uint8Array {
-  const out = new Uint8Array(rlpListLength(payload));
+  const out = alloc(rlpListLength(payload));
   writeRlpListHeader(out, 0, payload);
   return out;
 }

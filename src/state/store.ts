@@ -34,6 +34,7 @@ import {
   storageRange,
 } from './keys.ts';
 import { StateTrie, type NodeSource, type TrieUpdate } from './trie.ts';
+import type { Node } from './mpt.ts';
 import type { StateDiff, StateReader } from './types.ts';
 
 /** The subset of abstract-level that the store uses (classic-level on disk, memory-level for throwaway runs). */
@@ -47,7 +48,7 @@ export interface KVStore {
    * through it: an asynchronous get costs a thread-pool round trip per missed key, which left the main thread idle
    * about half the time on blocks of fresh accounts.
    */
-  getSync?(key: Uint8Array): Uint8Array | undefined;
+  getSync(key: Uint8Array): Uint8Array | undefined;
   getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
   batch(ops: KVOp[], options?: { sync?: boolean }): Promise<void>;
   iterator(options: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<[Uint8Array, Uint8Array]>;
@@ -178,8 +179,9 @@ export class StateStore implements StateReader, NodeSource {
   private constructor(db: KVStore, common: Common, opts: StoreOptions) {
     this.db = db;
     this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, ...opts };
-    this.trie = new StateTrie(this);
     const n = this.opts.cacheEntries;
+    // Decoded trie nodes weigh about ten times their encoding: a tenth as many, enough for the levels every block rewrites.
+    this.trie = new StateTrie(this, new BoundedCache<Node>(Math.max(1024, Math.floor(n / 10))));
     this.accountCache = new BoundedCache(n);
     this.storageCache = new BoundedCache(n);
     this.codeCache = new BoundedCache(Math.max(1024, n >> 6));
@@ -257,7 +259,7 @@ export class StateStore implements StateReader, NodeSource {
     this.readLog?.accounts.add(k);
     const cached = this.accountCache.get(k);
     if (cached !== undefined) return cached;
-    const v = (await this.read(accountKey(address))) ?? null;
+    const v = this.read(accountKey(address)) ?? null;
     this.accountCache.set(k, v);
     return v;
   }
@@ -267,7 +269,7 @@ export class StateStore implements StateReader, NodeSource {
     this.readLog?.slots.add(k);
     const cached = this.storageCache.get(k);
     if (cached !== undefined) return cached;
-    const v = (await this.read(storageKey(address, slot))) ?? EMPTY;
+    const v = this.read(storageKey(address, slot)) ?? EMPTY;
     this.storageCache.set(k, v);
     return v;
   }
@@ -277,21 +279,21 @@ export class StateStore implements StateReader, NodeSource {
     const k = hex(codeHash);
     const cached = this.codeCache.get(k);
     if (cached !== undefined) return cached;
-    const v = await this.read(codeKey(codeHash));
+    const v = this.read(codeKey(codeHash));
     if (v === undefined) throw new ParallaxError('STATE_MISSING', `code ${k} is referenced but not stored`, { codeHash: k });
     this.codeCache.set(k, v);
     return v;
   }
 
   /** A state read: synchronous where the database offers it (see `KVStore.getSync`). */
-  private read(key: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined> {
-    return this.db.getSync !== undefined ? this.db.getSync(key) : this.db.get(key);
+  private read(key: Uint8Array): Uint8Array | undefined {
+    return this.db.getSync(key);
   }
 
-  async getNode(hashHex: string): Promise<Uint8Array | undefined> {
+  getNode(hashHex: string): Uint8Array | undefined {
     const cached = this.nodeCache.get(hashHex);
     if (cached !== undefined) return cached;
-    const v = await this.read(nodeKey(fromHex(hashHex)));
+    const v = this.read(nodeKey(fromHex(hashHex)));
     if (v !== undefined) this.nodeCache.set(hashHex, v);
     return v;
   }
@@ -442,7 +444,7 @@ export class StateStore implements StateReader, NodeSource {
     for (const [k, v] of accountUpdates) this.accountCache.set(k, v);
     for (const [k, v] of storageUpdates) this.storageCache.set(k, v);
     for (const [h, code] of diff.codes) this.codeCache.set(h, code);
-    for (const [h, node] of trie.nodes) this.nodeCache.set(h, node);
+    // New trie nodes are not cached raw: the trie keeps them decoded (see StateTrie), and only misses read LevelDB.
     this.headRecord = record;
   }
 

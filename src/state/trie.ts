@@ -8,12 +8,12 @@ import { KECCAK256_RLP, bigIntToUnpaddedBytes, type Account } from '@ethereumjs/
 import { fromHex } from '../util/bytes.ts';
 import { encodeRlp } from '../util/rlp.ts';
 import { keccak256 } from '../crypto/index.ts';
-import { BatchTrie } from './mpt.ts';
+import { BatchTrie, type DecodedNodes } from './mpt.ts';
 import type { StateDiff } from './types.ts';
 
 /** Where trie nodes live: a node lookup by hash (hex, no 0x). */
 export interface NodeSource {
-  getNode(hashHex: string): Promise<Uint8Array | undefined>;
+  getNode(hashHex: string): Uint8Array | undefined;
 }
 
 export interface TrieUpdate {
@@ -29,8 +29,10 @@ export type BaseAccountLoader = (address: Uint8Array) => Promise<Account | undef
 
 export class StateTrie {
   private readonly source: NodeSource;
-  constructor(source: NodeSource) {
+  private readonly decoded: DecodedNodes;
+  constructor(source: NodeSource, decoded: DecodedNodes) {
     this.source = source;
+    this.decoded = decoded;
   }
 
   /** Apply `diff` on top of `parentRoot`. Nothing is written; the result carries what must be. */
@@ -38,25 +40,25 @@ export class StateTrie {
     const nodes = new Map<string, Uint8Array>();
     const accounts = new Map<string, Uint8Array | null>();
     const load = (h: string) => this.source.getNode(h);
-    const stateTrie = new BatchTrie(parentRoot, load);
+    const stateTrie = new BatchTrie(parentRoot, load, this.decoded);
     for (const [addr, d] of diff.accounts) {
       const hashedAddr = keccak256(d.address);
       if (d.account === null) {
-        await stateTrie.put(hashedAddr, EMPTY);
+        stateTrie.put(hashedAddr, EMPTY);
         accounts.set(addr, null);
         continue;
       }
       const before = d.storageCleared ? undefined : await baseAccount(d.address);
       let storageRoot = before?.storageRoot ?? KECCAK256_RLP;
       if (d.storage.size > 0) {
-        const st = new BatchTrie(storageRoot, load);
-        for (const [slot, value] of d.storage) await st.put(keccak256(fromHex(slot)), value.length === 0 ? EMPTY : encodeRlp(value));
+        const st = new BatchTrie(storageRoot, load, this.decoded);
+        for (const [slot, value] of d.storage) st.put(keccak256(fromHex(slot)), value.length === 0 ? EMPTY : encodeRlp(value));
         storageRoot = st.commit();
         for (const [h, n] of st.nodes) nodes.set(h, n);
       }
       const { nonce, balance, codeHash } = d.account;
       const rlp = encodeRlp([bigIntToUnpaddedBytes(nonce), bigIntToUnpaddedBytes(balance), storageRoot, codeHash]);
-      await stateTrie.put(hashedAddr, rlp);
+      stateTrie.put(hashedAddr, rlp);
       accounts.set(addr, rlp);
     }
     const stateRoot = stateTrie.commit();

@@ -331,10 +331,10 @@ export function frontierHeaderHash(h: FrontierHeader): Uint8Array {
 
 /** Ordered trie root of the enveloped receipts (as Frontier and Ethereum compute it). */
 export async function frontierReceiptsRoot(receipts: FrontierReceipt[]): Promise<Uint8Array> {
-  const trie = new BatchTrie(EMPTY_ROOT, async () => undefined);
+  const trie = new BatchTrie(EMPTY_ROOT, () => undefined);
   for (const [i, r] of receipts.entries()) {
     const receipt = { status: r.status as 0 | 1, cumulativeBlockGasUsed: r.cumulativeGasUsed, bitvector: r.logsBloom, logs: r.logs } as TxReceipt;
-    await trie.put(RLP.encode(i), encodeReceipt(receipt, r.type as Parameters<typeof encodeReceipt>[1]));
+    trie.put(RLP.encode(i), encodeReceipt(receipt, r.type as Parameters<typeof encodeReceipt>[1]));
   }
   return trie.commit();
 }
