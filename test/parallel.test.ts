@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBlocks, workloadBlocks } from '../src/bench/workloads.ts';
 import { fingerprint, generator, node, type BlockStats } from './helpers/traffic.ts';
 
@@ -18,7 +21,10 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
     const blocks = randomBlocks(gen, 3, 60 + seed * 10, mix);
     const runs = new Map<number, ReturnType<typeof fingerprint>[]>();
     for (const workers of [1, 2, 4]) {
-      const { store, engine } = await node(gen, setup, workers);
+      // Two workers on LevelDB read committed state directly; four, on an in-memory database, ask the main thread.
+      const dir = workers === 2 ? await mkdtemp(join(tmpdir(), 'parallax-property-')) : undefined;
+      const { store, engine } = await node(gen, setup, workers, {}, dir ?? ':memory:');
+      if (dir !== undefined) assert.equal(store.sharedReads(), dir);
       const prints = [];
       for (const [i, b] of blocks.entries()) {
         // Multi-worker runs name the next block, whose senders the workers recover ahead. The first names the third
@@ -37,6 +43,7 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
       runs.set(workers, prints);
       await engine.close();
       await store.close();
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
     }
     assert.deepEqual(runs.get(2), runs.get(1), `seed ${seed}: 2 workers differ from 1`);
     assert.deepEqual(runs.get(4), runs.get(1), `seed ${seed}: 4 workers differ from 1`);

@@ -378,7 +378,10 @@ export class ParallelExecutor {
     const records: TxRecord[] = new Array(n);
     const coinbase = hex(block.header.coinbase.bytes);
     const pre = diffToAccess(this.executor.state.diff());
-    pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre });
+    const store = this.executor.store;
+    // Workers read committed state from LevelDB themselves where they can; otherwise the predicted keys are sent along.
+    const shared = store.sharedReads();
+    pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared });
     const ahead = this.ahead?.block === block ? this.ahead : undefined;
     let waited = 0;
     if (ahead !== undefined) {
@@ -433,11 +436,10 @@ export class ParallelExecutor {
       this.onFailure = undefined;
       return { result, stats, trace: tracing ? this.trace(result, 'serial', origin, scheduling, records) : undefined };
     }
-    const store = this.executor.store;
     for (let w = 0; w < W; w++) {
       const accounts = new Map<string, Uint8Array | null>();
       const slots = new Map<string, Uint8Array>();
-      for (const i of part.assignment[w]) {
+      for (const i of shared === undefined ? part.assignment[w] : []) {
         const to = txs[i].to;
         if (to !== undefined) part.predicted[i].push('a' + hex(to.bytes));
         for (const k of part.predicted[i]) {

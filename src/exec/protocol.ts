@@ -28,7 +28,8 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess }
+  /** `db`: the LevelDB to read committed state from directly (absent: ask the main thread for every miss). */
+  | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess; db?: string }
   /** `ahead`: transactions of the block after the current one (decoded for recovery only, not kept for the run). */
   | { t: 'recover'; seq: number; txs: [number, Uint8Array][]; ahead?: boolean }
   | {

@@ -2,9 +2,10 @@
  * Execution worker (a worker_threads thread with its own EVM).
  *
  * State design: each worker keeps a replicated read cache of the committed state (accounts, slots, code) that lives
- * across blocks. The main thread owns LevelDB; a cache miss is one request to it, and after every committed block the
- * main thread broadcasts the block's diff so the caches stay exact. Once warm, a worker executes without leaving its
- * thread; the cost of a cold key is one message round trip.
+ * across blocks. A cache miss is read straight from LevelDB (the main thread's database, opened again here through
+ * classic-level's multithreading: committed state only, which is what speculation must see); where that is not
+ * possible (an in-memory database, reads being recorded) it is one request to the main thread. After every committed
+ * block the main thread broadcasts the block's diff so the caches stay exact.
  *
  * Per block the worker runs its partition in block order on an overlay over that cache: the pre-state plus the
  * writes of the partition's earlier transactions. Every run reports its exact read set (value seen per key) and
@@ -13,7 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createBlock, type Block } from '@ethereumjs/block';
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
-import { Account, Address, createAccountFromRLP } from '@ethereumjs/util';
+import { Account, Address, KECCAK256_NULL, createAccountFromRLP, equalsBytes } from '@ethereumjs/util';
 import { runTx, type VM } from '@ethereumjs/vm';
 import type { Common } from '@ethereumjs/common';
 import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
@@ -21,6 +22,8 @@ import { createCommon, type ChainProfile } from '../chain/profile.ts';
 import { loadKzg, nativeCrypto } from '../crypto/index.ts';
 import { errorMessage } from '../errors.ts';
 import { OverlayStateManager, type TxAccess } from '../state/overlay.ts';
+import { openSharedReader } from '../state/db.ts';
+import { accountKey, codeKey, storageKey } from '../state/keys.ts';
 import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
@@ -53,6 +56,24 @@ const EMPTY = new Uint8Array(0);
  */
 const CACHE_LIMIT = 400_000;
 
+/** The main thread's LevelDB, read directly while `direct` (see the 'block' message). */
+let reader: { location: string; db: Awaited<ReturnType<typeof openSharedReader>> } | undefined;
+let direct = false;
+
+async function useDatabase(location: string | undefined): Promise<void> {
+  direct = false;
+  if (location === undefined) return;
+  if (reader?.location !== location) {
+    const old = reader;
+    reader = undefined;
+    await old?.db.close();
+    // A database that cannot be opened here fails the block (the worker is replaced, the block runs serially, and the
+    // reason is logged): never a silent switch to slower reads.
+    reader = { location, db: await openSharedReader(location) };
+  }
+  direct = true;
+}
+
 class WorkerCache implements StateReader {
   accounts = new Map<string, Uint8Array | null>();
   slots = new Map<string, Map<string, Uint8Array>>();
@@ -80,7 +101,7 @@ class WorkerCache implements StateReader {
     const k = hex(address);
     let rlp = this.accounts.get(k);
     if (rlp === undefined) {
-      rlp = await ask('a', k);
+      rlp = direct ? (reader!.db.getSync(accountKey(address)) ?? null) : await ask('a', k);
       this.accounts.set(k, rlp);
     }
     return rlp === null ? undefined : createAccountFromRLP(rlp);
@@ -92,7 +113,7 @@ class WorkerCache implements StateReader {
     let m = this.slots.get(a);
     const v = m?.get(s);
     if (v !== undefined) return v;
-    const got = (await ask('s', a + s)) ?? EMPTY;
+    const got = (direct ? reader!.db.getSync(storageKey(address, slot)) : await ask('s', a + s)) ?? EMPTY;
     this.setSlot(a + s, got, true);
     return got;
   }
@@ -115,7 +136,8 @@ class WorkerCache implements StateReader {
     const k = hex(codeHash);
     let c = this.codes.get(k);
     if (c === undefined) {
-      c = (await ask('c', k)) ?? EMPTY;
+      // Code not found directly is asked for: the main thread raises the typed error for state that is missing.
+      c = (direct && !equalsBytes(codeHash, KECCAK256_NULL) ? reader!.db.getSync(codeKey(codeHash)) : undefined) ?? (await ask('c', k)) ?? EMPTY;
       this.codes.set(k, c);
     }
     return c;
@@ -256,6 +278,7 @@ async function handle(m: ToWorker): Promise<void> {
       current.vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
       current.txCommon.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
       coinbase = m.coinbase;
+      await useDatabase(m.db);
       state.reset(cache);
       await state.apply(m.pre, new Address(fromHex(coinbase)));
       return;

@@ -5,9 +5,21 @@ import type { KVStore } from './store.ts';
 
 export const MEMORY = ':memory:';
 
-/** A LevelDB at `location` (created if missing), or an in-memory database for `:memory:`. Not yet opened. */
+/**
+ * A LevelDB at `location` (created if missing), or an in-memory database for `:memory:`. Not yet opened.
+ * LevelDB is opened with classic-level's `multithreading`, so that execution workers can open the same database and
+ * read committed state on their own thread (see `openSharedReader`).
+ */
 export function createDatabase(location: string): KVStore {
   const opts = { keyEncoding: 'view', valueEncoding: 'view' } as const;
-  const db = location === MEMORY ? new MemoryLevel<Uint8Array, Uint8Array>(opts) : new Level<Uint8Array, Uint8Array>(location, opts);
-  return db as unknown as KVStore;
+  if (location === MEMORY) return new MemoryLevel<Uint8Array, Uint8Array>(opts) as unknown as KVStore;
+  const db = new Level<Uint8Array, Uint8Array>(location, { ...opts, multithreading: true } as typeof opts);
+  return Object.assign(db as unknown as KVStore, { sharedLocation: location });
+}
+
+/** A read handle on a LevelDB another thread of this process opened with `createDatabase` (never creates one). */
+export async function openSharedReader(location: string): Promise<Pick<KVStore, 'getSync' | 'close'>> {
+  const db = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view', multithreading: true, createIfMissing: false } as never);
+  await db.open();
+  return db as unknown as Pick<KVStore, 'getSync' | 'close'>;
 }

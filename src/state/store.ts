@@ -50,6 +50,8 @@ export interface KVStore {
    */
   getSync(key: Uint8Array): Uint8Array | undefined;
   getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+  /** Set on a LevelDB that other threads of this process may open to read (see `createDatabase`). */
+  readonly sharedLocation?: string;
   batch(ops: KVOp[], options?: { sync?: boolean }): Promise<void>;
   iterator(options: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<[Uint8Array, Uint8Array]>;
 }
@@ -236,6 +238,14 @@ export class StateStore implements StateReader, NodeSource {
    */
   recordReads(): void {
     this.readLog = { accounts: new Set(), slots: new Set() };
+  }
+
+  /**
+   * Where other threads may read committed state straight from LevelDB: the database's location, unless it cannot be
+   * shared (in memory, wrapped) or reads are being recorded (they must then all pass through here).
+   */
+  sharedReads(): string | undefined {
+    return this.readLog === undefined ? this.db.sharedLocation : undefined;
   }
 
   takeReads(): ReadLog {
