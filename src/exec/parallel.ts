@@ -416,7 +416,7 @@ export class ParallelExecutor {
     const senders: string[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const pk = pubkeys[i];
-      if (pk !== null) (txs[i] as unknown as { cache: { senderPubKey?: Uint8Array } }).cache.senderPubKey = pk;
+      if (pk !== null) (txs[i] as unknown as TxCache).cache.senderPubKey = pk;
       senders[i] = pk === null ? `invalid-${i}` : hex(publicToAddress(pk));
     }
     const part = partition(txs, senders, this.hints, W);

@@ -295,7 +295,7 @@ export class StateStore implements StateReader, NodeSource {
     return v;
   }
 
-  /** A state read: synchronous where the database offers it (see `KVStore.getSync`). */
+  /** A state read, answered on this thread (see `KVStore.getSync`). */
   private read(key: Uint8Array): Uint8Array | undefined {
     return this.db.getSync(key);
   }
