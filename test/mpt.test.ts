@@ -73,3 +73,71 @@ test('encodeRlp and serializeTx write the bytes @ethereumjs/rlp and @ethereumjs/
   txs.push(gen.ethTransfer(gen.payers[0]), gen.erc20Transfer(gen.holders[0], 0, gen.holders[1], 5n), gen.selfDestruct(gen.payers[1]));
   for (const tx of txs) assert.equal(hex(serializeTx(tx)), hex(tx.serialize()));
 });
+
+/**
+ * The state-trie update split by the root's children (as the workers run it) gives the same root, account records
+ * and node set as the update on one thread: new, changed and deleted accounts, storage written, deleted and cleared.
+ */
+test('a state-trie update split into shards equals the one-thread update, block after block', async () => {
+  const { StateTrie, updateShard, unpackNodes } = await import('../src/state/trie.ts');
+  const { createAccountFromRLP, KECCAK256_NULL } = await import('@ethereumjs/util');
+  const { fromHex } = await import('../src/util/bytes.ts');
+  for (const shards of [2, 3]) {
+    const rng = new Rng(100 + shards);
+    const nodes = new Map<string, Uint8Array>();
+    const source = { getNode: (h: string) => nodes.get(h) };
+    const here = new StateTrie(source, new Map());
+    const split = new StateTrie(source, new Map());
+    let calls = 0;
+    // Each shard keeps its own decoded nodes across blocks, as a worker does.
+    const shardCaches = Array.from({ length: shards }, () => new Map<string, Node>());
+    split.sharder = {
+      shards,
+      minAccounts: 1,
+      run: async (jobs) => {
+        calls++;
+        assert.equal(jobs.length, shards);
+        return jobs.map((j, w) => updateShard(structuredClone(j), (h) => nodes.get(h), shardCaches[w]));
+      },
+    };
+    const records = new Map<string, Uint8Array>();
+    let root = EMPTY_ROOT;
+    const pool = Array.from({ length: 1500 }, (_, i) => hex(keccak256(Uint8Array.of(i >> 8, i & 255)).subarray(12)));
+    for (let block = 0; block < 8; block++) {
+      const accounts = new Map();
+      const touched = 300 + rng.int(400);
+      for (let i = 0; i < touched; i++) {
+        const addr = pool[rng.int(pool.length)];
+        if (accounts.has(addr)) continue;
+        const exists = records.has(addr);
+        const del = exists && rng.next() < 0.15;
+        const storage = new Map<string, Uint8Array>();
+        const slots = rng.next() < 0.3 ? 1 + rng.int(block % 2 === 0 ? 3 : 30) : 0;
+        for (let s = 0; s < slots; s++) {
+          const slot = hex(Uint8Array.from({ length: 32 }, (_, j) => (j === 31 ? rng.int(40) : 0)));
+          storage.set(slot, rng.next() < 0.2 ? new Uint8Array(0) : Uint8Array.from({ length: 1 + rng.int(32) }, () => 1 + rng.int(255)));
+        }
+        const account = del ? null : { nonce: BigInt(rng.int(1000)), balance: BigInt(rng.int(1e9)) * 10n ** 9n, codeHash: KECCAK256_NULL };
+        accounts.set(addr, { address: fromHex(addr), account, storageCleared: exists && !del && rng.next() < 0.05, storage: del ? new Map() : storage });
+      }
+      const diff = { accounts, codes: new Map() } as unknown as Parameters<typeof here.update>[1];
+      const base = (a: Uint8Array) => {
+        const r = records.get(hex(a));
+        return r === undefined ? undefined : createAccountFromRLP(r).storageRoot;
+      };
+      const before = calls;
+      const a = await here.update(root, diff, base);
+      const b = await split.update(root, diff, base);
+      if (block > 0) assert.equal(calls, before + 1, `shards ${shards} block ${block}: the split update ran`);
+      assert.equal(hex(b.stateRoot), hex(a.stateRoot), `shards ${shards} block ${block}: root`);
+      assert.deepEqual([...b.accounts].sort(), [...a.accounts].sort(), `shards ${shards} block ${block}: account records`);
+      const splitNodes = new Map(b.nodes);
+      for (const p of b.packed) unpackNodes(p, (k, v) => splitNodes.set(hex(k.subarray(1)), v.slice()));
+      assert.deepEqual([...splitNodes.keys()].sort(), [...a.nodes.keys()].sort(), `shards ${shards} block ${block}: new nodes`);
+      for (const [h, n] of a.nodes) assert.equal(hex(splitNodes.get(h)!), hex(n));
+      for (const [h, n] of a.nodes) nodes.set(h, n);
+      for (const [k, v] of a.accounts) v === null ? records.delete(k) : records.set(k, v);
+      root = a.stateRoot;
+    }
+  }
+});

@@ -23,7 +23,8 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
     for (const workers of [1, 2, 4]) {
       // Two workers on LevelDB read committed state directly; four, on an in-memory database, ask the main thread.
       const dir = workers === 2 ? await mkdtemp(join(tmpdir(), 'parallax-property-')) : undefined;
-      const { store, engine } = await node(gen, setup, workers, {}, dir ?? ':memory:');
+      // On LevelDB the workers also update the state trie's subtrees (here for every block, however small).
+      const { store, engine } = await node(gen, setup, workers, dir !== undefined ? { minShardedAccounts: 1 } : {}, dir ?? ':memory:');
       if (dir !== undefined) assert.equal(store.sharedReads(), dir);
       const prints = [];
       for (const [i, b] of blocks.entries()) {
@@ -35,6 +36,7 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
         if (workers === 1) assert.equal(stats.mode, 'serial');
         else assert.notEqual(stats.mode, 'fallback', `seed ${seed}: ${stats.fallbackReason ?? ''}`);
         if (stats.mode === 'parallel') parallelBlocks++;
+        assert.equal(stats.rootSharded, dir !== undefined, `seed ${seed} workers ${workers}: root split among workers`);
         reexecuted += stats.reexecuted;
         if (workers === 1) reverted += result.txs.filter((t) => t.reverted).length;
         prints.push(fingerprint(result));
@@ -125,8 +127,8 @@ test('fully contended block (every transaction swaps on one pool): identical to 
   await serial.store.close();
 });
 
-test('a worker that crashes or hangs is replaced and the block re-executed serially, with the serial result', async () => {
-  const gen = generator({ seed: 3 });
+/** Two moderately contended blocks after a setup, and their results on one worker (what a faulty run must still give). */
+async function faultCase(gen: ReturnType<typeof generator>) {
   const setup = gen.setup(400);
   const blocks = randomBlocks(gen, 2, 80, { zipf: 0.5, hotPool: 0.2 });
   const serial = await node(gen, setup, 1);
@@ -137,6 +139,37 @@ test('a worker that crashes or hangs is replaced and the block re-executed seria
     await serial.engine.commit(r.result);
   }
   await serial.store.close();
+  return { setup, blocks, expected };
+}
+
+test('a worker that crashes on its share of the state root is replaced and the root computed on the main thread', async () => {
+  const gen = generator({ seed: 4 });
+  const { setup, blocks, expected } = await faultCase(gen);
+  const dir = await mkdtemp(join(tmpdir(), 'parallax-trie-fault-'));
+  const { store, engine } = await node(gen, setup, 2, { minShardedAccounts: 1 }, dir);
+  try {
+    engine.injectFaults({ crashInTrie: true });
+    const r1 = await engine.execute(blocks[0]);
+    assert.equal(r1.stats.rootSharded, false);
+    assert.match(r1.stats.fallbackReason ?? '', /worker \d failed on its state-root share: .*injected worker crash in a state-root share.*computed on the main thread/);
+    assert.equal(engine.replacements >= 1, true);
+    assert.deepEqual(fingerprint(r1.result), expected[0]);
+    await engine.commit(r1.result);
+    // The replacement takes its share again on the next block.
+    const r2 = await engine.execute(blocks[1]);
+    assert.equal(r2.stats.rootSharded, true);
+    assert.equal(r2.stats.fallbackReason, undefined);
+    assert.deepEqual(fingerprint(r2.result), expected[1]);
+  } finally {
+    await engine.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a worker that crashes or hangs is replaced and the block re-executed serially, with the serial result', async () => {
+  const gen = generator({ seed: 3 });
+  const { setup, blocks, expected } = await faultCase(gen);
   for (const faults of [{ crashAtTx: 17 }, { hangAtTx: 17 }]) {
     const { store, engine } = await node(gen, setup, 2, { txTimeoutMs: 1500 });
     try {

@@ -23,6 +23,7 @@ import { RollbackManager, type CommitInfo, type SpeculativeResult } from '../rol
 import type { TxAccess } from '../state/overlay.ts';
 import type { StateDiff } from '../state/types.ts';
 import type { BlockRecord, PreparedCommit } from '../state/store.ts';
+import type { ShardJob, ShardResult, TrieSharder } from '../state/trie.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type TxRecord } from '../insight/trace.ts';
 import { nodeOf } from '../insight/graph.ts';
@@ -42,6 +43,8 @@ export interface ParallelOptions {
   /** Chain profile for the workers' EVMs (the same rules as the executor's). */
   profile: ChainProfile;
   kzg: boolean;
+  /** Blocks changing at least this many accounts have their state root split among the workers (default 256). */
+  minShardedAccounts?: number;
   /** Test hook: each transaction in a worker waits a random 0..delayMs ms first. */
   delayMs?: number;
   /**
@@ -66,6 +69,8 @@ export interface BlockStats {
   predictedParallelFraction: number;
   /** Busy time of each worker in this block (signature recovery and execution). */
   workerBusyMs: number[];
+  /** The state root was split among the workers (see `TrieSharder`), not computed on the main thread alone. */
+  rootSharded: boolean;
   /** Main-thread time spent preparing and dispatching work (partitioning, messages). */
   schedulingMs: number;
   wallMs: number;
@@ -144,6 +149,7 @@ export class ParallelExecutor {
     this.opts = opts;
     this.profile = opts.profile;
     this.rollback = new RollbackManager(executor, this.hints);
+    this.sharder = { shards: opts.workers, minAccounts: opts.minShardedAccounts ?? 256, run: (jobs) => this.shardTrie(jobs) };
   }
 
   static async create(executor: BlockExecutor, opts: ParallelOptions): Promise<ParallelExecutor> {
@@ -161,6 +167,10 @@ export class ParallelExecutor {
         },
       );
       self.pool.onMessage((w, m) => {
+        if (m.t === 'trie') {
+          if (self.trieJob?.id === m.id) self.trieJob.answer(w, m.result);
+          return;
+        }
         const ahead = self.ahead;
         if (m.t === 'recovered' && ahead !== undefined && m.seq === ahead.seq) {
           for (const [i, pk] of m.keys) ahead.pubkeys[i] = pk;
@@ -168,10 +178,73 @@ export class ParallelExecutor {
           if (--ahead.left === 0) self.nudge?.();
         } else self.onMessage?.(w, m);
       });
-      self.pool.onFailure((w, e) => self.onFailure?.(w, e));
+      self.pool.onFailure((w, e) => {
+        self.trieJob?.fail(w, e);
+        self.onFailure?.(w, e);
+      });
       await self.pool.start();
+      executor.store.shareTrie(self.sharder);
     }
     return self;
+  }
+
+  /** The state-root shares under way: answers by worker, or the failure that ends them. */
+  private trieJob: { id: number; answer(w: number, r: ShardResult): void; fail(w: number, e: Error): void } | undefined;
+  private trieSeq = 0;
+  /** Why the last block's state root was computed on the main thread after all (a worker failed on its share). */
+  private trieFailure: string | undefined;
+  /** The last state root was split among the workers. */
+  private trieSharded = false;
+
+  /**
+   * The store's trie updates split among the workers: each updates the subtrees under its share of the root's
+   * children, reading trie nodes from LevelDB itself, while the main thread waits (it hashes only the root). A worker
+   * that fails or does not answer is replaced and the root computed on the main thread instead, never left wrong.
+   */
+  private readonly sharder: TrieSharder;
+
+  private async shardTrie(jobs: ShardJob[]): Promise<ShardResult[] | undefined> {
+    const pool = this.pool;
+    const location = this.executor.store.db.sharedLocation;
+    if (pool === undefined || location === undefined || jobs.length !== pool.size) return undefined;
+    const id = ++this.trieSeq;
+    const results: (ShardResult | undefined)[] = new Array(jobs.length).fill(undefined);
+    let left = jobs.length;
+    const silent = () => results.flatMap((r, w) => (r === undefined ? [w] : []));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const failed = silent();
+          reject(new Error(`no state-root share from worker${failed.length > 1 ? 's' : ''} ${failed.join(', ')} within ${this.opts.txTimeoutMs} ms`));
+        }, this.opts.txTimeoutMs);
+        this.trieJob = {
+          id,
+          answer: (w, r) => {
+            if (results[w] !== undefined) return;
+            results[w] = r;
+            if (--left === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+          fail: (w, e) => {
+            clearTimeout(timer);
+            reject(new Error(`worker ${w} failed on its state-root share: ${e.message}`));
+          },
+        };
+        jobs.forEach((job, w) => pool.send(w, { t: 'trie', id, db: location, job }, [job.data.buffer as ArrayBuffer]));
+      });
+      this.trieSharded = true;
+      return results as ShardResult[];
+    } catch (e) {
+      this.trieFailure = errorMessage(e);
+      // Every worker without an answer is replaced: the others may have failed the same way (a healthy one still at
+      // work only loses its caches).
+      for (const w of silent()) await pool.replace(w);
+      return undefined;
+    } finally {
+      this.trieJob = undefined;
+    }
   }
 
   get workers(): number {
@@ -183,6 +256,7 @@ export class ParallelExecutor {
   }
 
   async close(): Promise<void> {
+    if (this.pool !== undefined) this.executor.store.shareTrie(undefined);
     await this.pool?.close();
   }
 
@@ -198,6 +272,18 @@ export class ParallelExecutor {
    * still on the main thread: signature recovery needs no state.
    */
   async execute(block: Block, opts: { serial?: boolean; next?: Block } = {}): Promise<ExecutedBlock> {
+    this.trieFailure = undefined;
+    this.trieSharded = false;
+    const done = await this.executeOn(block, opts);
+    done.stats.rootSharded = this.trieSharded;
+    if (this.trieFailure !== undefined) {
+      done.stats.fallbackReason ??= `${this.trieFailure}; the state root was computed on the main thread`;
+      this.trieFailure = undefined;
+    }
+    return done;
+  }
+
+  private async executeOn(block: Block, opts: { serial?: boolean; next?: Block }): Promise<ExecutedBlock> {
     const t0 = performance.now();
     const n = block.transactions.length;
     const common = this.executor.vm.common;
@@ -288,6 +374,7 @@ export class ParallelExecutor {
       rollbackRate: 0,
       parallelFraction: 0,
       groups: n > 0 ? 1 : 0,
+      rootSharded: false,
       largestGroup: n,
       predictedParallelFraction: 0,
       workerBusyMs: [],
@@ -506,6 +593,7 @@ export class ParallelExecutor {
         groups: part.stats.groups,
         largestGroup: part.stats.largestGroup,
         predictedParallelFraction: part.stats.predictedParallelFraction,
+        rootSharded: false,
         workerBusyMs: busy,
         schedulingMs: scheduling,
         wallMs: performance.now() - t0,
@@ -558,6 +646,10 @@ export class ParallelExecutor {
 
   /** Continue on another executor (another store, possibly other chain rules): the workers' caches start over. */
   attach(executor: BlockExecutor, profile?: ChainProfile): void {
+    if (this.pool !== undefined) {
+      this.executor.store.shareTrie(undefined);
+      executor.store.shareTrie(this.sharder);
+    }
     this.executor = executor;
     if (profile !== undefined) this.profile = profile;
     this.rollback.attach(executor);

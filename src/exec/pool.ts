@@ -45,8 +45,9 @@ export class WorkerPool {
     this.failure = l;
   }
 
-  send(w: number, m: ToWorker): void {
-    this.workers[w].postMessage(m);
+  /** `transfer`: buffers handed over, not copied (the sender must not use them again). */
+  send(w: number, m: ToWorker, transfer?: ArrayBuffer[]): void {
+    this.workers[w].postMessage(m, transfer);
   }
 
   broadcast(m: ToWorker): void {

@@ -6,12 +6,15 @@ import type { JSONHeader } from '@ethereumjs/block';
 import type { ChainProfile } from '../chain/profile.ts';
 import type { TxAccess } from '../state/overlay.ts';
 import type { TxOutcome } from './executor.ts';
+import type { ShardJob, ShardResult } from '../state/trie.ts';
 
 export interface WorkerFaults {
   /** Throw (crash the worker) when asked to run this transaction index. */
   crashAtTx?: number;
   /** Never answer for this transaction index. */
   hangAtTx?: number;
+  /** Throw (crash the worker) when asked for its share of a state root. */
+  crashInTrie?: boolean;
 }
 
 export interface WorkerInit {
@@ -48,6 +51,8 @@ export type ToWorker =
       codes: [string, Uint8Array][];
     }
   | { t: 'clear' }
+  /** Update the state-trie subtrees of one shard (see `updateShard`), reading nodes from the LevelDB at `db`. */
+  | { t: 'trie'; id: number; db: string; job: ShardJob }
   /** Test hook: make this worker fail on a transaction index of the next block. */
   | { t: 'faults'; faults: WorkerFaults }
   | { t: 'value'; id: number; value: Uint8Array | null };
@@ -57,6 +62,7 @@ export type ToMain =
   | { t: 'recovered'; seq: number; keys: [number, Uint8Array | null][]; busyMs: number }
   /** Speculative runs, in the order the worker ran them (sent in batches: one message per run cost more than the run). */
   | { t: 'results'; seq: number; runs: RunResult[] }
+  | { t: 'trie'; id: number; result: ShardResult; busyMs: number }
   | { t: 'ready' };
 
 export interface RunResult {

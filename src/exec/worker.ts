@@ -23,7 +23,10 @@ import { loadKzg, nativeCrypto } from '../crypto/index.ts';
 import { errorMessage } from '../errors.ts';
 import { OverlayStateManager, type TxAccess } from '../state/overlay.ts';
 import { openSharedReader } from '../state/db.ts';
-import { accountKey, codeKey, storageKey } from '../state/keys.ts';
+import { accountKey, codeKey, nodeKey, storageKey } from '../state/keys.ts';
+import { updateShard } from '../state/trie.ts';
+import type { Node } from '../state/mpt.ts';
+import { BoundedCache } from '../state/store.ts';
 import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
@@ -33,7 +36,7 @@ import type { RunResult, ToMain, ToWorker, WorkerFaults, WorkerInit } from './pr
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
-const post = (m: ToMain) => port.postMessage(m);
+const post = (m: ToMain, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
 let nextId = 0;
 const pending = new Map<number, (v: Uint8Array | null) => void>();
@@ -55,6 +58,8 @@ const EMPTY = new Uint8Array(0);
  * ever more state; without a bound every worker would keep a copy of all of it.
  */
 const CACHE_LIMIT = 400_000;
+/** Decoded trie nodes a worker keeps for its state-root shares (a node weighs about a kilobyte decoded). */
+const TRIE_NODES = 50_000;
 
 /** The main thread's LevelDB, read directly while `direct` (see the 'block' message). */
 let reader: { location: string; db: Awaited<ReturnType<typeof openSharedReader>> } | undefined;
@@ -245,8 +250,40 @@ function flush(): void {
   outbox = [];
 }
 
-/** Messages are handled strictly in arrival order, one at a time. */
+/** Ahead recovery yields to other messages (a state-root share) after this many transactions. */
+const AHEAD_CHUNK = 32;
+
+/**
+ * Decoded trie nodes of this worker's shards. The main thread gives each worker the same nibble range every block,
+ * so the levels its shards rewrite stay here; nodes are content-addressed, so an entry is never stale.
+ */
+const trieNodes = new BoundedCache<Node>(TRIE_NODES);
+/** The LevelDB trie nodes are read from (its own handle: it may differ from the execution reader's for a moment). */
+let trieDb: { location: string; db: Awaited<ReturnType<typeof openSharedReader>> } | undefined;
+
+async function shardTrie(m: Extract<ToWorker, { t: 'trie' }>): Promise<void> {
+  if (faults.crashInTrie === true) throw new Error('injected worker crash in a state-root share');
+  if (trieDb?.location !== m.db) {
+    const old = trieDb;
+    trieDb = undefined;
+    await old?.db.close();
+    trieDb = { location: m.db, db: await openSharedReader(m.db) };
+  }
+  const db = trieDb.db;
+  const t0 = performance.now();
+  const result = updateShard(m.job, (h) => db.getSync(nodeKey(fromHex(h))), trieNodes);
+  post({ t: 'trie', id: m.id, result, busyMs: performance.now() - t0 }, [result.nodes.buffer as ArrayBuffer, result.accounts.buffer as ArrayBuffer]);
+}
+
+/** Messages are handled strictly in arrival order, one at a time (state-root shares apart: they touch no block state). */
 let queue: Promise<void> = Promise.resolve();
+let trieQueue: Promise<void> = Promise.resolve();
+const crash = (e: unknown) => {
+  // An unexpected failure poisons this worker: crash so the pool replaces it and the block falls back to serial.
+  setImmediate(() => {
+    throw e;
+  });
+};
 port.on('message', (m: ToWorker) => {
   if (m.t === 'value') {
     const r = pending.get(m.id);
@@ -258,12 +295,11 @@ port.on('message', (m: ToWorker) => {
     armedFaults = m.faults;
     return;
   }
-  queue = queue.then(() => handle(m)).catch((e) => {
-    // An unexpected failure poisons this worker: crash so the pool replaces it and the block falls back to serial.
-    setImmediate(() => {
-      throw e;
-    });
-  });
+  if (m.t === 'trie') {
+    trieQueue = trieQueue.then(() => shardTrie(m)).catch(crash);
+    return;
+  }
+  queue = queue.then(() => handle(m)).catch(crash);
 });
 
 async function handle(m: ToWorker): Promise<void> {
@@ -285,8 +321,15 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case 'recover': {
       const t0 = performance.now();
+      let yielded = 0;
       const keys: [number, Uint8Array | null][] = [];
-      for (const [i, raw] of m.txs) {
+      for (const [n, [i, raw]] of m.txs.entries()) {
+        // The next block's senders are not urgent: let a state-root share that arrives meanwhile go first.
+        if (m.ahead === true && n % AHEAD_CHUNK === AHEAD_CHUNK - 1) {
+          const ty = performance.now();
+          await new Promise(setImmediate);
+          yielded += performance.now() - ty;
+        }
         try {
           const tx = m.ahead === true ? createTxFromRLP(raw, { common: current.txCommon }) : decode(i, raw);
           keys.push([i, tx.getSenderPublicKey()]);
@@ -294,7 +337,7 @@ async function handle(m: ToWorker): Promise<void> {
           keys.push([i, null]);
         }
       }
-      post({ t: 'recovered', seq: m.seq, keys, busyMs: performance.now() - t0 });
+      post({ t: 'recovered', seq: m.seq, keys, busyMs: performance.now() - t0 - yielded });
       return;
     }
     case 'run':
@@ -320,6 +363,8 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case 'clear':
       cache.clear();
+      return;
+    case 'trie':
       return;
   }
 }

@@ -401,7 +401,8 @@ export class ParallaxNode {
     if (replaced > 0) {
       this.replacementsSeen += replaced;
       this.metrics.workerReplacements.inc(replaced);
-      this.log.warn({ block: Number(canonical.number), reason: stats.fallbackReason, replaced }, 'worker replaced; the block was re-executed serially');
+      const after = stats.mode === 'fallback' ? 'the block was re-executed serially' : 'its share of the state root was computed on the main thread';
+      this.log.warn({ block: Number(canonical.number), reason: stats.fallbackReason, replaced }, `worker replaced; ${after}`);
     }
     const rec = compare(result, canonical);
     if (frontierRun !== undefined) {

@@ -51,7 +51,8 @@ type RlpItem = Uint8Array | RlpItem[];
 export const EMPTY_ROOT = keccak256(RLP.encode(new Uint8Array(0)));
 const EMPTY = new Uint8Array(0);
 
-function toNibbles(key: Uint8Array): Nibbles {
+/** A key as nibbles (two per byte, high first): the paths `putPath` takes. */
+export function toNibbles(key: Uint8Array): Nibbles {
   const n = new Uint8Array(key.length * 2);
   for (let i = 0; i < key.length; i++) {
     n[2 * i] = key[i] >> 4;
@@ -83,6 +84,12 @@ function decodeHexPrefix(b: Uint8Array): { path: Nibbles; leaf: boolean } {
     path[j++] = b[i] & 15;
   }
   return { path, leaf: flag >= 2 };
+}
+
+/** A child reference as a branch holds it (hash or embedded encoding), as a `Ref`. */
+function refOf(r: Uint8Array): Ref {
+  if (r.length === 32) return { t: 3, hash: r };
+  return decodeNode(RLP.decode(r) as RlpItem[]);
 }
 
 function decodeRef(item: RlpItem): Ref | null {
@@ -129,6 +136,52 @@ export class BatchTrie {
     this.load = load;
     this.decoded = decoded;
     this.root = equals(root, EMPTY_ROOT) ? null : { t: 3, hash: root };
+  }
+
+  /**
+   * The subtree under one child of a branch, given as the branch holds it: a 32-byte hash, an embedded node's
+   * encoding (under 32 bytes), or null for no child. Keys are then nibble paths below that branch (`putPath`), and
+   * `commitRef` gives the reference the branch must hold afterwards. Subtrees under different children share no
+   * node, so they can be updated on different threads.
+   */
+  static below(ref: Uint8Array | null, load: NodeLoader, decoded?: DecodedNodes): BatchTrie {
+    const t = new BatchTrie(EMPTY_ROOT, load, decoded);
+    t.root = ref === null ? null : refOf(ref);
+    return t;
+  }
+
+  /**
+   * The children of the root as the root branch holds them (see `below`), or undefined when the root is not a
+   * branch without a value (a trie this small is not worth splitting).
+   */
+  rootChildren(): (Uint8Array | null)[] | undefined {
+    if (this.root === null) return undefined;
+    const node = this.resolve(this.root);
+    if (node.t !== 2 || node.value !== null) return undefined;
+    return node.children.map((c) => (c === null ? null : this.childRef(c)));
+  }
+
+  /**
+   * Replace the root by a branch holding `children` (references as `commitRef` returns them). Undefined, and the
+   * trie unchanged, if fewer than two children remain: the root would then have to collapse into its only child.
+   */
+  setRootChildren(children: (Uint8Array | null)[]): true | undefined {
+    if (children.filter((c) => c !== null).length < 2) return undefined;
+    this.root = { t: 2, children: children.map((c) => (c === null ? null : refOf(c))), value: null };
+    return true;
+  }
+
+  /** Set the value at a nibble path (each byte 0..15) below this trie's root; an empty value deletes. */
+  putPath(path: Uint8Array, value: Uint8Array): void {
+    this.root = value.length === 0 ? this.del(this.root, path) : this.ins(this.root, path, value);
+  }
+
+  /** Hash every changed node once; the root's reference as a parent branch holds it (see `below`). */
+  commitRef(): Uint8Array | null {
+    if (this.root === null) return null;
+    const r = this.childRef(this.root);
+    if (r.length === 32) this.root = { t: 3, hash: r };
+    return r;
   }
 
   private resolve(ref: Ref): Node {

@@ -33,7 +33,7 @@ import {
   storageKey,
   storageRange,
 } from './keys.ts';
-import { StateTrie, type NodeSource, type TrieUpdate } from './trie.ts';
+import { StateTrie, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
 import type { Node } from './mpt.ts';
 import type { StateDiff, StateReader } from './types.ts';
 
@@ -123,8 +123,16 @@ function decodeRecord(b: Uint8Array, where: string): BlockRecord {
   }
 }
 
+function decodeAccount(address: Uint8Array, rlp: Uint8Array): Account {
+  try {
+    return createAccountFromRLP(rlp);
+  } catch (e) {
+    throw new ParallaxError('DB_CORRUPT', `account record of 0x${hex(address)} does not decode: ${errorMessage(e)}`, { address: '0x' + hex(address) }, { cause: e });
+  }
+}
+
 /** A size-capped map: when full, the oldest half is dropped (insertion order). Cheap and good enough for LRU-ish use. */
-class BoundedCache<V> {
+export class BoundedCache<V> {
   private map = new Map<string, V>();
   private readonly cap: number;
   constructor(cap: number) {
@@ -256,15 +264,14 @@ export class StateStore implements StateReader, NodeSource {
 
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
     const rlp = await this.getAccountRLP(address);
-    if (rlp === null) return undefined;
-    try {
-      return createAccountFromRLP(rlp);
-    } catch (e) {
-      throw new ParallaxError('DB_CORRUPT', `account record of 0x${hex(address)} does not decode: ${errorMessage(e)}`, { address: '0x' + hex(address) }, { cause: e });
-    }
+    return rlp === null ? undefined : decodeAccount(address, rlp);
   }
 
   async getAccountRLP(address: Uint8Array): Promise<Uint8Array | null> {
+    return this.accountRLP(address);
+  }
+
+  private accountRLP(address: Uint8Array): Uint8Array | null {
     const k = hex(address);
     this.readLog?.accounts.add(k);
     const cached = this.accountCache.get(k);
@@ -293,6 +300,18 @@ export class StateStore implements StateReader, NodeSource {
     if (v === undefined) throw new ParallaxError('STATE_MISSING', `code ${k} is referenced but not stored`, { codeHash: k });
     this.codeCache.set(k, v);
     return v;
+  }
+
+  /**
+   * An account's storage root, read off its record without decoding the rest: the record ends with the storage root
+   * and the code hash, each a 32-byte string (0xa0 and the bytes).
+   */
+  private storageRootOf(address: Uint8Array): Uint8Array | undefined {
+    const rlp = this.accountRLP(address);
+    if (rlp === null) return undefined;
+    const n = rlp.length;
+    if (n >= 66 && rlp[n - 66] === 0xa0 && rlp[n - 33] === 0xa0) return rlp.subarray(n - 65, n - 33);
+    return decodeAccount(address, rlp).storageRoot; // not the usual shape: decode it (or report it corrupt)
   }
 
   /** A state read, answered on this thread (see `KVStore.getSync`). */
@@ -370,9 +389,17 @@ export class StateStore implements StateReader, NodeSource {
 
   // ---- writes ---------------------------------------------------------------------------------------------------
 
+  /**
+   * Let other threads update the state trie's subtrees (the parallel engine's workers, which open this database
+   * themselves: see `sharedLocation`); undefined computes every root on this thread.
+   */
+  shareTrie(sharder: TrieSharder | undefined): void {
+    this.trie.sharder = sharder;
+  }
+
   /** Compute the state root of head + diff (nothing written). */
   async computeTrie(diff: StateDiff): Promise<TrieUpdate> {
-    return this.trie.update(this.stateRoot(), diff, (a) => this.getAccount(a));
+    return this.trie.update(this.stateRoot(), diff, (a) => this.storageRootOf(a));
   }
 
   /** Commit a block atomically. `record.stateRoot` must come from `prepared.trie` on the current head. */
@@ -431,6 +458,7 @@ export class StateStore implements StateReader, NodeSource {
     }
     for (const [h, code] of diff.codes) ops.push({ type: 'put', key: codeKey(fromHex(h)), value: code });
     for (const [h, node] of trie.nodes) ops.push({ type: 'put', key: nodeKey(fromHex(h)), value: node });
+    for (const p of trie.packed) unpackNodes(p, (key, value) => ops.push({ type: 'put', key, value }));
     const encodedRecord = encodeRecord(record);
     ops.push({ type: 'put', key: numberKey(P_BLOCK, record.number), value: encodedRecord });
     ops.push({ type: 'put', key: numberKey(P_RECEIPTS, record.number), value: encodeRlp(receipts) });

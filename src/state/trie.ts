@@ -4,12 +4,13 @@
  * and collecting new nodes in memory, so the caller can write them in the block's atomic batch. Nodes are content-addressed and never deleted, so older roots stay readable; this is what
  * lets the undo journal restore a previous root by restoring flat records only.
  */
-import { KECCAK256_RLP, bigIntToUnpaddedBytes, type Account } from '@ethereumjs/util';
+import { KECCAK256_RLP, bigIntToUnpaddedBytes } from '@ethereumjs/util';
 import { fromHex } from '../util/bytes.ts';
 import { encodeRlp } from '../util/rlp.ts';
 import { keccak256 } from '../crypto/index.ts';
-import { BatchTrie, type DecodedNodes } from './mpt.ts';
-import type { StateDiff } from './types.ts';
+import { BatchTrie, toNibbles, type DecodedNodes, type NodeLoader } from './mpt.ts';
+import { P_NODE } from './keys.ts';
+import type { AccountDiff, StateDiff } from './types.ts';
 
 /** Where trie nodes live: a node lookup by hash (hex, no 0x). */
 export interface NodeSource {
@@ -20,23 +21,295 @@ export interface TrieUpdate {
   stateRoot: Uint8Array;
   /** New trie nodes by hash (hex). */
   nodes: Map<string, Uint8Array>;
+  /** More new trie nodes, packed by the threads that updated subtrees (see `PackedNodes`). */
+  packed: Uint8Array[];
   /** Final account record (RLP, with the new storage root) per changed address (hex); null = deleted. */
   accounts: Map<string, Uint8Array | null>;
 }
 
-/** Loads the account record as it is before the block (for its storage root). */
-export type BaseAccountLoader = (address: Uint8Array) => Promise<Account | undefined>;
+/** The storage root of an account as it is before the block (undefined: it does not exist). */
+export type BaseStorageRoot = (address: Uint8Array) => Uint8Array | undefined;
+
+/** One thread's share of a block's state-trie update: the subtrees under some children of the root branch. */
+export interface ShardJob {
+  /** First nibble of the hashed addresses in this share, and one past the last. */
+  from: number;
+  to: number;
+  /** The root branch's references for nibbles from..to-1 before the block (see `BatchTrie.below`). */
+  refs: (Uint8Array | null)[];
+  /** The changed accounts whose hashed address starts with one of those nibbles, packed (see `ShardWriter`). */
+  count: number;
+  data: Uint8Array;
+}
+
+export interface ShardResult {
+  /** The root branch's references for nibbles from..to-1 after the block. */
+  refs: (Uint8Array | null)[];
+  /**
+   * The job's accounts' final records in job order, packed: a 2-byte length, then the RLP (with the new storage
+   * root); length 0 for an account that no longer exists.
+   */
+  accounts: Uint8Array;
+  /** The new trie nodes, packed (see `NodePacker`). */
+  nodes: Uint8Array;
+}
+
+/** Runs shard jobs on other threads, one per job, concurrently; undefined when it cannot (the caller does it here). */
+export interface TrieSharder {
+  readonly shards: number;
+  /** Blocks changing fewer accounts are updated on the calling thread (the messages would cost more). */
+  readonly minAccounts: number;
+  run(jobs: ShardJob[]): Promise<ShardResult[] | undefined>;
+}
+
+/**
+ * A shard job's accounts in one buffer (a single transfer between threads, no per-object cloning). Per account:
+ * a flag byte (1: deleted), the 32-byte hashed address; then, if it exists, its storage root to start from (32),
+ * code hash (32), nonce and balance (a length byte, then the unpadded big-endian bytes), the number of changed
+ * slots (4 bytes) and for each slot its 32 bytes, a length byte and the new value (empty: deleted).
+ */
+class ShardWriter {
+  private buf = new Uint8Array(1 << 16);
+  private pos = 0;
+  count = 0;
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    bigger.set(this.buf.subarray(0, this.pos));
+    this.buf = bigger;
+  }
+  private bytes(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  private short(b: Uint8Array): void {
+    this.buf[this.pos++] = b.length;
+    this.bytes(b);
+  }
+  add(hashed: Uint8Array, d: AccountDiff, storageRoot: Uint8Array): void {
+    this.count++;
+    if (d.account === null) {
+      this.room(33);
+      this.buf[this.pos++] = 1;
+      this.bytes(hashed);
+      return;
+    }
+    const nonce = bigIntToUnpaddedBytes(d.account.nonce);
+    const balance = bigIntToUnpaddedBytes(d.account.balance);
+    this.room(1 + 96 + 2 + nonce.length + balance.length + 4 + d.storage.size * 66);
+    this.buf[this.pos++] = 0;
+    this.bytes(hashed);
+    this.bytes(storageRoot);
+    this.bytes(d.account.codeHash);
+    this.short(nonce);
+    this.short(balance);
+    new DataView(this.buf.buffer).setUint32(this.pos, d.storage.size);
+    this.pos += 4;
+    for (const [slot, value] of d.storage) {
+      this.room(66 + value.length);
+      this.bytes(fromHex(slot));
+      this.short(value);
+    }
+  }
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+/**
+ * Update the subtrees of one shard job: storage tries of its accounts, then their leaves in the state trie. Runs on a
+ * worker (or here, in tests), reading nodes through `load`; deterministic, so the root is the same wherever it runs.
+ */
+export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNodes): ShardResult {
+  const d = job.data;
+  const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  // Accounts by the nibble under the root (their order within a nibble does not change the result).
+  const byNibble: number[][] = Array.from({ length: job.to - job.from }, () => []);
+  const starts: number[] = [];
+  let pos = 0;
+  for (let i = 0; i < job.count; i++) {
+    starts.push(pos);
+    byNibble[(d[pos + 1] >> 4) - job.from].push(i);
+    if (d[pos] === 1) {
+      pos += 33;
+      continue;
+    }
+    pos += 97;
+    pos += 1 + d[pos];
+    pos += 1 + d[pos];
+    const slots = view.getUint32(pos);
+    pos += 4;
+    for (let s = 0; s < slots; s++) pos += 33 + d[pos + 32];
+  }
+  const records: (Uint8Array | null)[] = new Array(job.count);
+  const refs: (Uint8Array | null)[] = [];
+  const packer = new NodePacker();
+  for (let n = 0; n < byNibble.length; n++) {
+    const list = byNibble[n];
+    if (list.length === 0) {
+      refs.push(job.refs[n]);
+      continue;
+    }
+    const sub = BatchTrie.below(job.refs[n], load, decoded);
+    for (const i of list) {
+      let p = starts[i];
+      const path = toNibbles(d.subarray(p + 1, p + 33)).subarray(1);
+      if (d[p] === 1) {
+        sub.putPath(path, EMPTY);
+        records[i] = null;
+        continue;
+      }
+      let storageRoot = d.subarray(p + 33, p + 65);
+      const codeHash = d.subarray(p + 65, p + 97);
+      p += 97;
+      const nonce = d.subarray(p + 1, p + 1 + d[p]);
+      p += 1 + d[p];
+      const balance = d.subarray(p + 1, p + 1 + d[p]);
+      p += 1 + d[p];
+      const slots = view.getUint32(p);
+      p += 4;
+      if (slots > 0) {
+        const st = new BatchTrie(storageRoot, load, decoded);
+        for (let s = 0; s < slots; s++) {
+          const value = d.subarray(p + 33, p + 33 + d[p + 32]);
+          st.put(keccak256(d.subarray(p, p + 32)), value.length === 0 ? EMPTY : encodeRlp(value));
+          p += 33 + value.length;
+        }
+        storageRoot = st.commit();
+        packer.add(st.nodes);
+      }
+      const rlp = encodeRlp([nonce, balance, storageRoot, codeHash]);
+      sub.putPath(path, rlp);
+      records[i] = rlp;
+    }
+    refs.push(sub.commitRef());
+    packer.add(sub.nodes);
+  }
+  let size = 0;
+  for (const r of records) size += 2 + (r?.length ?? 0);
+  const accounts = new Uint8Array(size);
+  let q = 0;
+  for (const r of records) {
+    const len = r?.length ?? 0;
+    accounts[q] = len >> 8;
+    accounts[q + 1] = len & 255;
+    if (r !== null) accounts.set(r, q + 2);
+    q += 2 + len;
+  }
+  return { refs, accounts, nodes: packer.finish() };
+}
+
+function encodeAccount(a: { nonce: bigint; balance: bigint; codeHash: Uint8Array }, storageRoot: Uint8Array): Uint8Array {
+  return encodeRlp([bigIntToUnpaddedBytes(a.nonce), bigIntToUnpaddedBytes(a.balance), storageRoot, a.codeHash]);
+}
+
+/**
+ * Trie nodes packed into one buffer to cross threads as a single transfer: for each node a 4-byte length (big
+ * endian), then its 33-byte database key (see `nodeKey`), then its encoding. The key and the encoding are read back
+ * as views, written to LevelDB without another copy.
+ */
+class NodePacker {
+  private parts: [string, Uint8Array][] = [];
+  private bytes = 0;
+  add(nodes: Map<string, Uint8Array>): void {
+    for (const e of nodes) {
+      this.parts.push(e);
+      this.bytes += 4 + 33 + e[1].length;
+    }
+  }
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.bytes);
+    const view = new DataView(out.buffer);
+    let pos = 0;
+    for (const [h, node] of this.parts) {
+      view.setUint32(pos, node.length);
+      out[pos + 4] = P_NODE;
+      out.set(fromHex(h), pos + 5);
+      out.set(node, pos + 37);
+      pos += 37 + node.length;
+    }
+    return out;
+  }
+}
+
+/** Each packed node's database key and encoding (views into `packed`). */
+export function unpackNodes(packed: Uint8Array, each: (key: Uint8Array, node: Uint8Array) => void): void {
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  let pos = 0;
+  while (pos < packed.length) {
+    const len = view.getUint32(pos);
+    each(packed.subarray(pos + 4, pos + 37), packed.subarray(pos + 37, pos + 37 + len));
+    pos += 37 + len;
+  }
+}
 
 export class StateTrie {
   private readonly source: NodeSource;
   private readonly decoded: DecodedNodes;
+  /** Other threads to update subtrees on (set by the parallel engine while it has workers that can read the database). */
+  sharder: TrieSharder | undefined;
   constructor(source: NodeSource, decoded: DecodedNodes) {
     this.source = source;
     this.decoded = decoded;
   }
 
   /** Apply `diff` on top of `parentRoot`. Nothing is written; the result carries what must be. */
-  async update(parentRoot: Uint8Array, diff: StateDiff, baseAccount: BaseAccountLoader): Promise<TrieUpdate> {
+  async update(parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot): Promise<TrieUpdate> {
+    if (this.sharder !== undefined && diff.accounts.size >= this.sharder.minAccounts) {
+      const sharded = await this.updateSharded(this.sharder, parentRoot, diff, baseStorageRoot);
+      if (sharded !== undefined) return sharded;
+    }
+    return this.updateHere(parentRoot, diff, baseStorageRoot);
+  }
+
+  /**
+   * The same update with the subtrees under the root branch's children split among other threads (contiguous nibble
+   * ranges, the same for every block, so each thread's decoded nodes stay useful); only the root is hashed here.
+   * Undefined when the root is no plain branch, or would not stay one, or the sharder declines.
+   */
+  private async updateSharded(sharder: TrieSharder, parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot): Promise<TrieUpdate | undefined> {
+    const stateTrie = new BatchTrie(parentRoot, (h) => this.source.getNode(h), this.decoded);
+    const children = stateTrie.rootChildren();
+    if (children === undefined) return undefined;
+    const n = sharder.shards;
+    const shardOf = new Uint8Array(16);
+    const ranges: [number, number][] = [];
+    for (let w = 0; w < n; w++) {
+      const from = Math.floor((16 * w) / n);
+      const to = Math.floor((16 * (w + 1)) / n);
+      shardOf.fill(w, from, to);
+      ranges.push([from, to]);
+    }
+    const writers = ranges.map(() => new ShardWriter());
+    const keys: string[][] = ranges.map(() => []);
+    for (const [key, d] of diff.accounts) {
+      const hashed = keccak256(d.address);
+      const w = shardOf[hashed[0] >> 4];
+      const storageRoot = d.account === null || d.storageCleared ? KECCAK256_RLP : (baseStorageRoot(d.address) ?? KECCAK256_RLP);
+      writers[w].add(hashed, d, storageRoot);
+      keys[w].push(key);
+    }
+    const jobs: ShardJob[] = ranges.map(([from, to], w) => ({ from, to, refs: children.slice(from, to), count: writers[w].count, data: writers[w].finish() }));
+    const results = await sharder.run(jobs);
+    if (results === undefined) return undefined;
+    const accounts = new Map<string, Uint8Array | null>();
+    const after = children.slice();
+    for (let w = 0; w < n; w++) {
+      const r = results[w];
+      for (let i = 0; i < r.refs.length; i++) after[jobs[w].from + i] = r.refs[i];
+      let q = 0;
+      for (const key of keys[w]) {
+        const len = (r.accounts[q] << 8) | r.accounts[q + 1];
+        accounts.set(key, len === 0 ? null : r.accounts.subarray(q + 2, q + 2 + len));
+        q += 2 + len;
+      }
+    }
+    if (stateTrie.setRootChildren(after) === undefined) return undefined;
+    const stateRoot = stateTrie.commit();
+    return { stateRoot, nodes: stateTrie.nodes, packed: results.map((r) => r.nodes), accounts };
+  }
+
+  private async updateHere(parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot): Promise<TrieUpdate> {
     const nodes = new Map<string, Uint8Array>();
     const accounts = new Map<string, Uint8Array | null>();
     const load = (h: string) => this.source.getNode(h);
@@ -48,22 +321,20 @@ export class StateTrie {
         accounts.set(addr, null);
         continue;
       }
-      const before = d.storageCleared ? undefined : await baseAccount(d.address);
-      let storageRoot = before?.storageRoot ?? KECCAK256_RLP;
+      let storageRoot = (d.storageCleared ? undefined : baseStorageRoot(d.address)) ?? KECCAK256_RLP;
       if (d.storage.size > 0) {
         const st = new BatchTrie(storageRoot, load, this.decoded);
         for (const [slot, value] of d.storage) st.put(keccak256(fromHex(slot)), value.length === 0 ? EMPTY : encodeRlp(value));
         storageRoot = st.commit();
         for (const [h, n] of st.nodes) nodes.set(h, n);
       }
-      const { nonce, balance, codeHash } = d.account;
-      const rlp = encodeRlp([bigIntToUnpaddedBytes(nonce), bigIntToUnpaddedBytes(balance), storageRoot, codeHash]);
+      const rlp = encodeAccount(d.account, storageRoot);
       stateTrie.put(hashedAddr, rlp);
       accounts.set(addr, rlp);
     }
     const stateRoot = stateTrie.commit();
     for (const [h, n] of stateTrie.nodes) nodes.set(h, n);
-    return { stateRoot, nodes, accounts };
+    return { stateRoot, nodes, packed: [], accounts };
   }
 }
 
