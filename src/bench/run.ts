@@ -24,6 +24,7 @@ import { fromHex, hex } from '../util/bytes.ts';
 import { fixturesDir } from '../util/paths.ts';
 import type { BlockTrace } from '../insight/trace.ts';
 import { readFixture } from '../replay/fixture.ts';
+import { forgetInternedCode } from '../state/overlay.ts';
 import { FixtureReplayer } from '../replay/run.ts';
 import { loadAlloc, runReferenceBlock } from './reference.ts';
 import { TRAFFIC_CHAIN, TrafficGenerator } from './traffic.ts';
@@ -163,6 +164,7 @@ function figuresOf(gas: bigint, txs: number, lat: number[]): EngineFigures {
 
 /** Parallax on a fresh LevelDB: setup blocks unmeasured, then the measured blocks (execute + state root + commit). */
 export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], measured: Block[], workers: number) {
+  forgetInternedCode();
   const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
   const blocks = decodeBlocks(measured, createCommon(TRAFFIC_CHAIN, nativeCrypto()));
   const dir = await mkdtemp(join(tmpdir(), 'parallax-bench-'));
@@ -249,6 +251,7 @@ async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void
 
 /** The fixture blocks through Parallax with `workers` workers (each block on its own pre-state). */
 async function mainnetParallax(raws: Awaited<ReturnType<typeof readFixture>>[], workers: number, txs: number): Promise<{ figures: EngineFigures; bound: number }> {
+  forgetInternedCode();
   const replayer = new FixtureReplayer({ workers });
   const lat: number[] = [];
   let g = 0n;

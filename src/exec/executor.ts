@@ -24,6 +24,7 @@ import { applyDaoFork, isDaoForkBlock } from './dao.ts';
 import './evm-patches.ts';
 import { frontierEvmOptions, type FrontierRules } from '../chain/frontier.ts';
 import { beginFrontierTx, installFrontierMeters } from '../chain/frontier-meters.ts';
+import { pinSender } from './tx-common.ts';
 
 /** The VM a chain runs on: @ethereumjs defaults, or Frontier's precompiles, opcodes and meters where given. */
 export async function createChainVM(common: Common, stateManager: OverlayStateManager, blockchain: EVMMockBlockchainInterface, frontier?: FrontierRules): Promise<VM> {
@@ -277,6 +278,7 @@ export class BlockExecutor {
     const tx = run.block.transactions[i];
     let res: RunTxResult;
     try {
+      pinSender(tx);
       beginFrontierTx(this.vm, tx);
       if (this.feeless?.has(i) === true) {
         // The transaction's nonce is the pallet's own counter, not the sender's (which still increments).

@@ -9,6 +9,9 @@
  * with its own.
  */
 import { Common } from '@ethereumjs/common';
+import type { TypedTransaction } from '@ethereumjs/tx';
+import { Address } from '@ethereumjs/util';
+import { keccak256 } from '../crypto/index.ts';
 
 export function sharedTxCommon(common: Common): Common {
   const shared = common.copy();
@@ -20,4 +23,23 @@ export function sharedTxCommon(common: Common): Common {
     Common.prototype.updateParams.call(shared, params);
   };
   return shared;
+}
+
+type Pinnable = { cache: { senderPubKey?: Uint8Array }; getSenderAddress(): Address };
+
+/**
+ * Fix a transaction's sender: its public key (recovered now unless given) and, on a transaction that is not frozen,
+ * its address, hashed once with the native keccak (the library's `getSenderAddress` hashes the key again with its
+ * pure-JS keccak on every call). A transaction whose sender a source already fixed (Frontier's EthereumChecked calls
+ * carry it in their status) is left as it is. Throws as `getSenderPublicKey` does for a bad signature.
+ */
+export function pinSender(tx: TypedTransaction, pubkey?: Uint8Array): void {
+  if (Object.hasOwn(tx, 'getSenderAddress')) return;
+  const t = tx as unknown as Pinnable;
+  const pk = pubkey ?? tx.getSenderPublicKey();
+  t.cache.senderPubKey = pk;
+  // A frozen transaction (the library's default) keeps the library's method; the workers decode theirs unfrozen.
+  if (!Object.isExtensible(tx)) return;
+  const address = new Address(keccak256(pk).subarray(12));
+  t.getSenderAddress = () => address;
 }

@@ -30,7 +30,7 @@ import { BoundedCache } from '../state/store.ts';
 import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
-import { sharedTxCommon } from './tx-common.ts';
+import { pinSender, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
 import type { RunResult, ToMain, ToWorker, WorkerFaults, WorkerInit } from './protocol.ts';
 
@@ -200,7 +200,8 @@ const decoded = new Map<number, TypedTransaction>();
 function decode(index: number, raw: Uint8Array): TypedTransaction {
   let tx = decoded.get(index);
   if (tx === undefined) {
-    tx = createTxFromRLP(raw, { common: current.txCommon });
+    // Not frozen: its sender's address is pinned after recovery (see pinSender).
+    tx = createTxFromRLP(raw, { common: current.txCommon, freeze: false });
     decoded.set(index, tx);
   }
   return tx;
@@ -223,7 +224,7 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
   state.beginTx(coinbase);
   try {
     const tx = decode(index, raw);
-    if (pubkey !== null) (tx as unknown as { cache: { senderPubKey?: Uint8Array } }).cache.senderPubKey = pubkey;
+    pinSender(tx, pubkey ?? undefined);
     beginFrontierTx(current.vm, tx);
     const res = await runTx(current.vm, { tx, block: block! });
     outcome = outcomeOf(res, tx.type);
@@ -258,18 +259,20 @@ const AHEAD_CHUNK = 32;
  * so the levels its shards rewrite stay here; nodes are content-addressed, so an entry is never stale.
  */
 const trieNodes = new BoundedCache<Node>(TRIE_NODES);
-/** The LevelDB trie nodes are read from (its own handle: it may differ from the execution reader's for a moment). */
+/** A LevelDB handle of the trie shares' own, for a database the execution reader does not have open. */
 let trieDb: { location: string; db: Awaited<ReturnType<typeof openSharedReader>> } | undefined;
 
 async function shardTrie(m: Extract<ToWorker, { t: 'trie' }>): Promise<void> {
   if (faults.crashInTrie === true) throw new Error('injected worker crash in a state-root share');
-  if (trieDb?.location !== m.db) {
+  // Usually the database the block's execution reads (opened at its 'block' message); else a handle of its own.
+  let db = reader?.location === m.db ? reader.db : trieDb?.location === m.db ? trieDb.db : undefined;
+  if (db === undefined) {
     const old = trieDb;
     trieDb = undefined;
     await old?.db.close();
     trieDb = { location: m.db, db: await openSharedReader(m.db) };
+    db = trieDb.db;
   }
-  const db = trieDb.db;
   const t0 = performance.now();
   const result = updateShard(m.job, (h) => db.getSync(nodeKey(fromHex(h))), trieNodes);
   post({ t: 'trie', id: m.id, result, busyMs: performance.now() - t0 }, [result.nodes.buffer as ArrayBuffer, result.accounts.buffer as ArrayBuffer]);

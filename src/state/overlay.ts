@@ -32,6 +32,28 @@ export interface AccountValue {
 }
 
 /** What one transaction read and left written. Keys: 'a' + addr, or 's' + addr + slot (hex). */
+/**
+ * One array per code (by hash) for every overlay on this thread. The interpreter's analysis of a code (jump
+ * destinations, push values: see evm-patches) is cached per array; a store hands out one array per code, but a
+ * fixture replay opens a store per block, and each would otherwise have its contracts analysed again. Code is
+ * content-addressed, so an entry is never stale; past the cap the table starts over (only analyses are lost).
+ */
+const internedCode = new Map<string, Uint8Array>();
+const INTERNED_CODES = 4096;
+
+function intern(hash: string, code: Uint8Array): Uint8Array {
+  const known = internedCode.get(hash);
+  if (known !== undefined) return known;
+  if (internedCode.size >= INTERNED_CODES) internedCode.clear();
+  internedCode.set(hash, code);
+  return code;
+}
+
+/** Start the table over (the benchmark does between engines, so that none inherits another's code analyses). */
+export function forgetInternedCode(): void {
+  internedCode.clear();
+}
+
 export interface TxAccess {
   /** key -> value seen (accountToken for accounts, hex for slots; '' = absent/zero). */
   reads: Map<string, string>;
@@ -264,7 +286,7 @@ export class OverlayStateManager implements StateManagerInterface {
     const h = hex(codeHash);
     const local = this.codes.get(h) ?? this.baseCode.get(h);
     if (local !== undefined) return local;
-    const code = await this.base.getCode(codeHash);
+    const code = intern(h, await this.base.getCode(codeHash));
     this.baseCode.set(h, code);
     return code;
   }
