@@ -13,6 +13,7 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
   let reexecuted = 0;
   let reverted = 0;
   let parallelBlocks = 0;
+  let split = 0;
   for (let seed = 1; seed <= SEEDS; seed++) {
     const gen = generator({ seed });
     const setup = gen.setup(400);
@@ -23,7 +24,7 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
     for (const workers of [1, 2, 4]) {
       // Two workers on LevelDB read committed state directly; four, on an in-memory database, ask the main thread.
       const dir = workers === 2 ? await mkdtemp(join(tmpdir(), 'parallax-property-')) : undefined;
-      // On LevelDB the workers also update the state trie's subtrees (here for every block, however small).
+      // On LevelDB the workers also update the state trie's subtrees (here for blocks however small).
       const { store, engine } = await node(gen, setup, workers, dir !== undefined ? { minShardedAccounts: 1 } : {}, dir ?? ':memory:');
       if (dir !== undefined) assert.equal(store.sharedReads(), dir);
       const prints = [];
@@ -36,7 +37,9 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
         if (workers === 1) assert.equal(stats.mode, 'serial');
         else assert.notEqual(stats.mode, 'fallback', `seed ${seed}: ${stats.fallbackReason ?? ''}`);
         if (stats.mode === 'parallel') parallelBlocks++;
-        assert.equal(stats.rootSharded, dir !== undefined, `seed ${seed} workers ${workers}: root split among workers`);
+        // Split only on LevelDB, and not when one contract's slots are most of the block (then it stays whole).
+        if (stats.rootSharded) split++;
+        if (dir === undefined) assert.equal(stats.rootSharded, false);
         reexecuted += stats.reexecuted;
         if (workers === 1) reverted += result.txs.filter((t) => t.reverted).length;
         prints.push(fingerprint(result));
@@ -55,6 +58,7 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
   assert.ok(reexecuted > 0, 'no transaction was ever re-executed');
   assert.ok(parallelBlocks >= SEEDS * 3, `only ${parallelBlocks} of the multi-worker runs were parallel`);
   assert.ok(reverted > 0, 'no transaction reverted');
+  assert.ok(split >= SEEDS, `only ${split} of the ${SEEDS * 3} blocks on LevelDB had their state root split among the workers`);
   assert.equal(blocksChecked, SEEDS * 3);
 });
 

@@ -62,6 +62,9 @@ export interface TrieSharder {
   run(jobs: ShardJob[]): Promise<ShardResult[] | undefined>;
 }
 
+/** A split is used only if no share holds more than this many times an even share of the leaves to update. */
+const MAX_SHARE_FACTOR = 1.5;
+
 /**
  * A shard job's accounts in one buffer (a single transfer between threads, no per-object cloning). Per account:
  * a flag byte (1: deleted), the 32-byte hashed address; then, if it exists, its storage root to start from (32),
@@ -72,6 +75,8 @@ class ShardWriter {
   private buf = new Uint8Array(1 << 16);
   private pos = 0;
   count = 0;
+  /** Leaves to update: accounts plus changed slots. */
+  work = 0;
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
@@ -88,6 +93,7 @@ class ShardWriter {
   }
   add(hashed: Uint8Array, d: AccountDiff, storageRoot: Uint8Array): void {
     this.count++;
+    this.work += 1 + d.storage.size;
     if (d.account === null) {
       this.room(33);
       this.buf[this.pos++] = 1;
@@ -265,13 +271,23 @@ export class StateTrie {
   /**
    * The same update with the subtrees under the root branch's children split among other threads (contiguous nibble
    * ranges, the same for every block, so each thread's decoded nodes stay useful); only the root is hashed here.
-   * Undefined when the root is no plain branch, or would not stay one, or the sharder declines.
+   * Undefined when one share would hold most of the work, the root is no plain branch or would not stay one, or the
+   * sharder declines.
    */
   private async updateSharded(sharder: TrieSharder, parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot): Promise<TrieUpdate | undefined> {
+    const n = sharder.shards;
+    // An account's storage trie stays with its account: when one contract's slots are most of the block (a token's
+    // balances, a pool's reserves), one worker would do most of the work while the others wait. Not worth it.
+    let total = 0;
+    let largest = 0;
+    for (const d of diff.accounts.values()) {
+      total += 1 + d.storage.size;
+      largest = Math.max(largest, 1 + d.storage.size);
+    }
+    if (largest > (MAX_SHARE_FACTOR / n) * total) return undefined;
     const stateTrie = new BatchTrie(parentRoot, (h) => this.source.getNode(h), this.decoded);
     const children = stateTrie.rootChildren();
     if (children === undefined) return undefined;
-    const n = sharder.shards;
     const shardOf = new Uint8Array(16);
     const ranges: [number, number][] = [];
     for (let w = 0; w < n; w++) {
@@ -289,6 +305,8 @@ export class StateTrie {
       writers[w].add(hashed, d, storageRoot);
       keys[w].push(key);
     }
+    // The same for the nibble ranges as a whole (known only once the addresses are hashed).
+    if (Math.max(...writers.map((w) => w.work)) > (MAX_SHARE_FACTOR / n) * total) return undefined;
     const jobs: ShardJob[] = ranges.map(([from, to], w) => ({ from, to, refs: children.slice(from, to), count: writers[w].count, data: writers[w].finish() }));
     const results = await sharder.run(jobs);
     if (results === undefined) return undefined;
