@@ -58,7 +58,7 @@ const EMPTY = new Uint8Array(0);
  * ever more state; without a bound every worker would keep a copy of all of it.
  */
 const CACHE_LIMIT = 400_000;
-/** Decoded trie nodes a worker keeps for its state-root shares (a node weighs about a kilobyte decoded). */
+/** Decoded trie nodes a worker keeps for its state-root shares: the main thread's bound (a tenth of its 500,000 entries). */
 const TRIE_NODES = 50_000;
 
 /** The main thread's LevelDB, read directly while `direct` (see the 'block' message). */
@@ -282,7 +282,8 @@ async function shardTrie(m: Extract<ToWorker, { t: 'trie' }>): Promise<void> {
 let queue: Promise<void> = Promise.resolve();
 let trieQueue: Promise<void> = Promise.resolve();
 const crash = (e: unknown) => {
-  // An unexpected failure poisons this worker: crash so the pool replaces it and the block falls back to serial.
+  // An unexpected failure poisons this worker: crash so the pool replaces it; the block (or its state root) is then
+  // done on the main thread.
   setImmediate(() => {
     throw e;
   });
