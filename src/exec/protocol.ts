@@ -62,7 +62,7 @@ export type ToMain =
   | { t: 'recovered'; seq: number; keys: [number, Uint8Array | null][]; busyMs: number }
   /** Speculative runs, in the order the worker ran them (sent in batches: one message per run cost more than the run). */
   | { t: 'results'; seq: number; runs: RunResult[] }
-  | { t: 'trie'; id: number; result: ShardResult; busyMs: number }
+  | { t: 'trie'; id: number; result: ShardResult }
   | { t: 'ready' };
 
 export interface RunResult {

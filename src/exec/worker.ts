@@ -61,9 +61,18 @@ const CACHE_LIMIT = 400_000;
 /** Decoded trie nodes a worker keeps for its state-root shares: the main thread's bound (a tenth of its 500,000 entries). */
 const TRIE_NODES = 50_000;
 
+type Handle = { location: string; db: Awaited<ReturnType<typeof openSharedReader>> };
+
 /** The main thread's LevelDB, read directly while `direct` (see the 'block' message). */
-let reader: { location: string; db: Awaited<ReturnType<typeof openSharedReader>> } | undefined;
+let reader: Handle | undefined;
 let direct = false;
+
+/** A handle on the LevelDB at `location`: `old` if it is one, else a new one (`old` is closed). */
+async function reopen(old: Handle | undefined, location: string): Promise<Handle> {
+  if (old?.location === location) return old;
+  await old?.db.close();
+  return { location, db: await openSharedReader(location) };
+}
 
 async function useDatabase(location: string | undefined): Promise<void> {
   direct = false;
@@ -71,10 +80,9 @@ async function useDatabase(location: string | undefined): Promise<void> {
   if (reader?.location !== location) {
     const old = reader;
     reader = undefined;
-    await old?.db.close();
     // A database that cannot be opened here fails the block (the worker is replaced, the block runs serially, and the
     // reason is logged): never a silent switch to slower reads.
-    reader = { location, db: await openSharedReader(location) };
+    reader = await reopen(old, location);
   }
   direct = true;
 }
@@ -260,22 +268,15 @@ const AHEAD_CHUNK = 32;
  */
 const trieNodes = new BoundedCache<Node>(TRIE_NODES);
 /** A LevelDB handle of the trie shares' own, for a database the execution reader does not have open. */
-let trieDb: { location: string; db: Awaited<ReturnType<typeof openSharedReader>> } | undefined;
+let trieDb: Handle | undefined;
 
 async function shardTrie(m: Extract<ToWorker, { t: 'trie' }>): Promise<void> {
   if (faults.crashInTrie === true) throw new Error('injected worker crash in a state-root share');
   // Usually the database the block's execution reads (opened at its 'block' message); else a handle of its own.
-  let db = reader?.location === m.db ? reader.db : trieDb?.location === m.db ? trieDb.db : undefined;
-  if (db === undefined) {
-    const old = trieDb;
-    trieDb = undefined;
-    await old?.db.close();
-    trieDb = { location: m.db, db: await openSharedReader(m.db) };
-    db = trieDb.db;
-  }
-  const t0 = performance.now();
+  if (reader?.location !== m.db) trieDb = await reopen(trieDb, m.db);
+  const db = reader?.location === m.db ? reader.db : trieDb!.db;
   const result = updateShard(m.job, (h) => db.getSync(nodeKey(fromHex(h))), trieNodes);
-  post({ t: 'trie', id: m.id, result, busyMs: performance.now() - t0 }, [result.nodes.buffer as ArrayBuffer, result.accounts.buffer as ArrayBuffer]);
+  post({ t: 'trie', id: m.id, result }, [result.nodes.buffer as ArrayBuffer, result.accounts.buffer as ArrayBuffer]);
 }
 
 /** Messages are handled strictly in arrival order, one at a time (state-root shares apart: they touch no block state). */
@@ -367,8 +368,6 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case 'clear':
       cache.clear();
-      return;
-    case 'trie':
       return;
   }
 }

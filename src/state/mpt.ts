@@ -198,8 +198,7 @@ export class BatchTrie {
 
   /** Set `key` (already hashed) to `value`; an empty value deletes. */
   put(key: Uint8Array, value: Uint8Array): void {
-    const path = toNibbles(key);
-    this.root = value.length === 0 ? this.del(this.root, path) : this.ins(this.root, path, value);
+    this.putPath(toNibbles(key), value);
   }
 
   private ins(ref: Ref | null, path: Nibbles, value: Uint8Array): Node {

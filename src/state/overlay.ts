@@ -31,7 +31,6 @@ export interface AccountValue {
   codeHash: Uint8Array;
 }
 
-/** What one transaction read and left written. Keys: 'a' + addr, or 's' + addr + slot (hex). */
 /**
  * One array per code (by hash) for every overlay on this thread. The interpreter's analysis of a code (jump
  * destinations, push values: see evm-patches) is cached per array; a store hands out one array per code, but a
@@ -54,6 +53,7 @@ export function forgetInternedCode(): void {
   internedCode.clear();
 }
 
+/** What one transaction read and left written. Keys: 'a' + addr, or 's' + addr + slot (hex). */
 export interface TxAccess {
   /** key -> value seen (accountToken for accounts, hex for slots; '' = absent/zero). */
   reads: Map<string, string>;

@@ -21,7 +21,7 @@ export interface TrieUpdate {
   stateRoot: Uint8Array;
   /** New trie nodes by hash (hex). */
   nodes: Map<string, Uint8Array>;
-  /** More new trie nodes, packed by the threads that updated subtrees (see `PackedNodes`). */
+  /** More new trie nodes, packed by the threads that updated subtrees (see `NodePacker`, `unpackNodes`). */
   packed: Uint8Array[];
   /** Final account record (RLP, with the new storage root) per changed address (hex); null = deleted. */
   accounts: Map<string, Uint8Array | null>;
@@ -178,7 +178,7 @@ export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNo
         const st = new BatchTrie(storageRoot, load, decoded);
         for (let s = 0; s < slots; s++) {
           const value = d.subarray(p + 33, p + 33 + d[p + 32]);
-          st.put(keccak256(d.subarray(p, p + 32)), value.length === 0 ? EMPTY : encodeRlp(value));
+          putSlot(st, d.subarray(p, p + 32), value);
           p += 33 + value.length;
         }
         storageRoot = st.commit();
@@ -203,6 +203,11 @@ export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNo
     q += 2 + len;
   }
   return { refs, accounts, nodes: packer.finish() };
+}
+
+/** A storage slot's leaf: keyed by the slot's hash, the value RLP-encoded (a zero value deletes it). */
+function putSlot(trie: BatchTrie, slot: Uint8Array, value: Uint8Array): void {
+  trie.put(keccak256(slot), value.length === 0 ? EMPTY : encodeRlp(value));
 }
 
 function encodeAccount(a: { nonce: bigint; balance: bigint; codeHash: Uint8Array }, storageRoot: Uint8Array): Uint8Array {
@@ -342,7 +347,7 @@ export class StateTrie {
       let storageRoot = (d.storageCleared ? undefined : baseStorageRoot(d.address)) ?? KECCAK256_RLP;
       if (d.storage.size > 0) {
         const st = new BatchTrie(storageRoot, load, this.decoded);
-        for (const [slot, value] of d.storage) st.put(keccak256(fromHex(slot)), value.length === 0 ? EMPTY : encodeRlp(value));
+        for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);
         storageRoot = st.commit();
         for (const [h, n] of st.nodes) nodes.set(h, n);
       }
