@@ -9,7 +9,7 @@
  * with its own.
  */
 import { Common } from '@ethereumjs/common';
-import type { TypedTransaction } from '@ethereumjs/tx';
+import { AccessList2930Tx, Blob4844Tx, EOACode7702Tx, FeeMarket1559Tx, LegacyTx, type TypedTransaction } from '@ethereumjs/tx';
 import { Address } from '@ethereumjs/util';
 import { keccak256 } from '../crypto/index.ts';
 
@@ -42,4 +42,29 @@ export function pinSender(tx: TypedTransaction, pubkey?: Uint8Array): void {
   if (!Object.isExtensible(tx)) return;
   const address = new Address(keccak256(pk).subarray(12));
   t.getSenderAddress = () => address;
+}
+
+/**
+ * Senders' addresses of frozen transactions, computed once.
+ *
+ * The library's `getSenderAddress` hashes the (cached) public key with its pure-JS keccak on every call: 5-7 us, and
+ * the executor, the scheduler and runTx call it several times per transaction. A frozen transaction cannot hold the
+ * address itself, so for transactions whose Common carries a keccak (every Parallax Common has the native one), the
+ * address is computed with it once and kept here. Transactions on a Common without one (the benchmark's reference
+ * engine, on library defaults) keep the library's method.
+ */
+const senderAddresses = new WeakMap<object, Address>();
+for (const Tx of [LegacyTx, AccessList2930Tx, FeeMarket1559Tx, Blob4844Tx, EOACode7702Tx]) {
+  const proto = Tx.prototype as unknown as { getSenderAddress(this: TypedTransaction): Address };
+  const library = proto.getSenderAddress;
+  proto.getSenderAddress = function (this: TypedTransaction): Address {
+    const hash = this.common.customCrypto.keccak256;
+    if (hash === undefined) return library.call(this);
+    let address = senderAddresses.get(this);
+    if (address === undefined) {
+      address = new Address(hash(this.getSenderPublicKey()).subarray(12));
+      senderAddresses.set(this, address);
+    }
+    return address;
+  };
 }
