@@ -54,7 +54,8 @@ const libraryAnalysis = Interpreter.prototype._getValidJumpDestinations;
 
 const SMALL = Array.from({ length: 256 }, (_, i) => BigInt(i));
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-const PUSH2: bigint[] = [];
+/** PUSH2 values by their 16 bits, filled on first use (preallocated: sparse writes would turn a growing array into a dictionary). */
+const PUSH2 = new Array<bigint | undefined>(65536);
 
 /** The big-endian value of `code[from, from + n)`, zero-padded on the right past the end of the code. */
 export function pushValue(code: Uint8Array, from: number, n: number): bigint {
