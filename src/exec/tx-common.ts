@@ -11,7 +11,6 @@
 import { Common } from '@ethereumjs/common';
 import { AccessList2930Tx, Blob4844Tx, EOACode7702Tx, FeeMarket1559Tx, LegacyTx, type TypedTransaction } from '@ethereumjs/tx';
 import { Address } from '@ethereumjs/util';
-import { keccak256 } from '../crypto/index.ts';
 
 export function sharedTxCommon(common: Common): Common {
   const shared = common.copy();
@@ -25,33 +24,26 @@ export function sharedTxCommon(common: Common): Common {
   return shared;
 }
 
-type Pinnable = { cache: { senderPubKey?: Uint8Array }; getSenderAddress(): Address };
+type Pinnable = { cache: { senderPubKey?: Uint8Array } };
 
 /**
- * Fix a transaction's sender: its public key (recovered now unless given) and, on a transaction that is not frozen,
- * its address, hashed once with the native keccak (the library's `getSenderAddress` hashes the key again with its
- * pure-JS keccak on every call). A transaction whose sender a source already fixed (Frontier's EthereumChecked calls
- * carry it in their status) is left as it is. Throws as `getSenderPublicKey` does for a bad signature.
+ * Fix a transaction's sender's public key (recovered now unless given); its address then comes from the one-time
+ * computation below. A transaction whose sender a source already fixed (Frontier's EthereumChecked calls carry it in
+ * their status) is left as it is. Throws as `getSenderPublicKey` does for a bad signature.
  */
 export function pinSender(tx: TypedTransaction, pubkey?: Uint8Array): void {
   if (Object.hasOwn(tx, 'getSenderAddress')) return;
-  const t = tx as unknown as Pinnable;
-  const pk = pubkey ?? tx.getSenderPublicKey();
-  t.cache.senderPubKey = pk;
-  // A frozen transaction (the library's default) keeps the library's method; the workers decode theirs unfrozen.
-  if (!Object.isExtensible(tx)) return;
-  const address = new Address(keccak256(pk).subarray(12));
-  t.getSenderAddress = () => address;
+  (tx as unknown as Pinnable).cache.senderPubKey = pubkey ?? tx.getSenderPublicKey();
 }
 
 /**
- * Senders' addresses of frozen transactions, computed once.
+ * Senders' addresses, computed once.
  *
  * The library's `getSenderAddress` hashes the (cached) public key with its pure-JS keccak on every call: 5-7 us, and
- * the executor, the scheduler and runTx call it several times per transaction. A frozen transaction cannot hold the
- * address itself, so for transactions whose Common carries a keccak (every Parallax Common has the native one), the
- * address is computed with it once and kept here. Transactions on a Common without one (the benchmark's reference
- * engine, on library defaults) keep the library's method.
+ * the executor, the scheduler and runTx call it several times per transaction. A transaction is frozen by default and
+ * cannot hold the address itself, so for transactions whose Common carries a keccak (every Parallax Common has the
+ * native one), the address is computed with it once and kept here. Transactions on a Common without one (the
+ * benchmark's reference engine, on library defaults) keep the library's method.
  */
 const senderAddresses = new WeakMap<object, Address>();
 for (const Tx of [LegacyTx, AccessList2930Tx, FeeMarket1559Tx, Blob4844Tx, EOACode7702Tx]) {

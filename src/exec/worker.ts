@@ -208,8 +208,7 @@ const decoded = new Map<number, TypedTransaction>();
 function decode(index: number, raw: Uint8Array): TypedTransaction {
   let tx = decoded.get(index);
   if (tx === undefined) {
-    // Not frozen: its sender's address is pinned after recovery (see pinSender).
-    tx = createTxFromRLP(raw, { common: current.txCommon, freeze: false });
+    tx = createTxFromRLP(raw, { common: current.txCommon });
     decoded.set(index, tx);
   }
   return tx;
