@@ -30,8 +30,7 @@ import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
 import { pinSender } from './tx-common.ts';
 import { serializeTx } from '../util/rlp.ts';
-import { keccak256 } from '../crypto/index.ts';
-import type { ToMain, WorkerFaults } from './protocol.ts';
+import { packTxs, recoveredAt, type ToMain, type WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
   /** Worker threads; 1 = the serial path on the main thread (no workers). */
@@ -99,7 +98,7 @@ interface Ahead {
   /** The 'recover' requests' sequence number (from the same counter as blocks'). */
   seq: number;
   raws: Uint8Array[];
-  pubkeys: (Uint8Array | null)[];
+  recovered: (Recovered | undefined)[];
   /** Workers yet to answer. */
   left: number;
   busy: number[];
@@ -107,13 +106,27 @@ interface Ahead {
 
 type TxCache = { cache: { hash?: Uint8Array; senderPubKey?: Uint8Array } };
 
-/** The transactions' encodings, their hashes cached on the way (tx.hash() would serialize again, generically). */
+/** What a worker recovered for a transaction: its sender's public key and address, and the transaction's hash. */
+type Recovered = ReturnType<typeof recoveredAt>;
+
+/** The transactions' encodings, for the workers. */
 function rawsOf(txs: readonly TypedTransaction[]): Uint8Array[] {
-  return txs.map((t) => {
-    const raw = serializeTx(t);
-    (t as unknown as TxCache).cache.hash ??= keccak256(raw);
-    return raw;
-  });
+  return txs.map((t) => serializeTx(t));
+}
+
+/** A 'recovered' answer, by transaction index. */
+function takeRecovered(m: Extract<ToMain, { t: 'recovered' }>, into: (Recovered | undefined)[]): void {
+  for (let j = 0; j < m.index.length; j++) if (m.ok[j] === 1) into[m.index[j]] = recoveredAt(m.keys, j);
+}
+
+/**
+ * Fix a transaction's sender (and hash, which tx.hash() would otherwise compute by serializing it again) from what a
+ * worker recovered; returns the sender's address in hex.
+ */
+function pinRecovered(tx: TypedTransaction, r: Recovered): string {
+  pinSender(tx, r.pubkey, r.address);
+  (tx as unknown as TxCache).cache.hash ??= r.hash;
+  return hex(r.address);
 }
 
 /** A sender already recovered (by the source, or an earlier pass). */
@@ -177,7 +190,7 @@ export class ParallelExecutor {
         }
         const ahead = self.ahead;
         if (m.t === 'recovered' && ahead !== undefined && m.seq === ahead.seq) {
-          for (const [i, pk] of m.keys) ahead.pubkeys[i] = pk;
+          takeRecovered(m, ahead.recovered);
           ahead.busy[w] += m.busyMs;
           if (--ahead.left === 0) self.nudge?.();
         } else self.onMessage?.(w, m);
@@ -395,13 +408,14 @@ export class ParallelExecutor {
     if (this.ahead?.block === next) return;
     const W = pool.size;
     const txs = next.transactions;
-    const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), pubkeys: new Array(txs.length).fill(null), left: 0, busy: new Array<number>(W).fill(0) };
-    const shares: [number, Uint8Array][][] = Array.from({ length: W }, () => []);
-    for (let i = 0; i < txs.length; i++) if (senderPubKeyOf(txs[i]) === undefined) shares[i % W].push([i, ahead.raws[i]]);
+    const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), recovered: new Array(txs.length), left: 0, busy: new Array<number>(W).fill(0) };
+    const shares: number[][] = Array.from({ length: W }, () => []);
+    for (let i = 0; i < txs.length; i++) if (senderPubKeyOf(txs[i]) === undefined) shares[i % W].push(i);
     for (let w = 0; w < W; w++) {
       if (shares[w].length === 0) continue;
       ahead.left++;
-      pool.send(w, { t: 'recover', seq: ahead.seq, txs: shares[w], ahead: true });
+      const pack = packTxs(shares[w], ahead.raws);
+      pool.send(w, { t: 'recover', seq: ahead.seq, txs: pack, ahead: true }, [pack.bytes.buffer as ArrayBuffer]);
     }
     this.ahead = ahead;
   }
@@ -421,14 +435,14 @@ export class ParallelExecutor {
     let failure: (Error & { worker?: number }) | undefined;
     let wake: (() => void) | undefined;
     let recoveredLeft = 0;
-    const pubkeys: (Uint8Array | null)[] = new Array(n).fill(null);
+    const recovered: (Recovered | undefined)[] = new Array(n);
     this.onFailure = (w, e) => {
       failure = Object.assign(new Error(`worker ${w}: ${e.message}`), { worker: w });
       wake?.();
     };
     this.onMessage = (w, m) => {
       if (m.t === 'recovered' && m.seq === seq) {
-        for (const [i, pk] of m.keys) pubkeys[i] = pk;
+        takeRecovered(m, recovered);
         busy[w] += m.busyMs;
         if (--recoveredLeft === 0) wake?.();
       } else if (m.t === 'results' && m.seq === seq) {
@@ -472,8 +486,8 @@ export class ParallelExecutor {
     const store = this.executor.store;
     // Workers read committed state from LevelDB themselves where they can; otherwise the predicted keys are sent along.
     const shared = store.sharedReads();
-    pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared });
     const ahead = this.ahead?.block === block ? this.ahead : undefined;
+    pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared, ahead: ahead?.seq });
     let waited = 0;
     if (ahead !== undefined) {
       // Recovered ahead, during the previous block: wait for what is still under way (queued before this block).
@@ -488,17 +502,20 @@ export class ParallelExecutor {
     const raws = ahead?.raws ?? rawsOf(txs);
     // Signature recovery, spread round-robin; skipped for senders already known (recovered ahead or by the source).
     // A transaction the ahead pass could not recover (it decoded under the previous block's rules) is tried again.
-    const shares: [number, Uint8Array][][] = Array.from({ length: W }, () => []);
+    const shares: number[][] = Array.from({ length: W }, () => []);
+    const pubkeys: (Uint8Array | null)[] = new Array(n).fill(null);
     for (let i = 0; i < n; i++) {
-      const known = senderPubKeyOf(txs[i]) ?? ahead?.pubkeys[i] ?? undefined;
+      const known = senderPubKeyOf(txs[i]);
       if (known !== undefined) pubkeys[i] = known;
-      else shares[i % W].push([i, raws[i]]);
+      else if (ahead?.recovered[i] !== undefined) recovered[i] = ahead.recovered[i];
+      else shares[i % W].push(i);
     }
     recoveredLeft = 0;
     for (let w = 0; w < W; w++) {
       if (shares[w].length === 0) continue;
       recoveredLeft++;
-      pool.send(w, { t: 'recover', seq, txs: shares[w] });
+      const pack = packTxs(shares[w], raws);
+      pool.send(w, { t: 'recover', seq, txs: pack }, [pack.bytes.buffer as ArrayBuffer]);
     }
     scheduling += performance.now() - ts0 - waited;
     if (recoveredLeft > 0) await until(() => recoveredLeft === 0, 'recovering senders');
@@ -506,9 +523,11 @@ export class ParallelExecutor {
     const ts1 = performance.now();
     const senders: string[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const pk = pubkeys[i];
-      if (pk !== null) pinSender(txs[i], pk);
-      senders[i] = pk === null ? `invalid-${i}` : hex(txs[i].getSenderAddress().bytes);
+      const r = recovered[i];
+      if (r !== undefined) {
+        pubkeys[i] = r.pubkey;
+        senders[i] = pinRecovered(txs[i], r);
+      } else senders[i] = pubkeys[i] === null ? `invalid-${i}` : hex(txs[i].getSenderAddress().bytes);
     }
     const part = partition(txs, senders, this.hints, W);
     if (part.stats.largestGroup >= SERIAL_GROUP_SHARE * n) {
@@ -542,13 +561,18 @@ export class ParallelExecutor {
           }
         }
       }
-      pool.send(w, {
-        t: 'run',
-        seq,
-        txs: part.assignment[w].map((i) => [i, raws[i], pubkeys[i]] as [number, Uint8Array, Uint8Array | null]),
-        accounts: [...accounts],
-        slots: [...slots],
-      });
+      const list = part.assignment[w];
+      const pack = packTxs(list, raws);
+      const keys = new Uint8Array(list.length * 64);
+      const hasKey = new Uint8Array(list.length);
+      for (let j = 0; j < list.length; j++) {
+        const pk = pubkeys[list[j]];
+        if (pk === null) continue;
+        keys.set(pk, j * 64);
+        hasKey[j] = 1;
+      }
+      const transfer = [pack.bytes.buffer, keys.buffer, hasKey.buffer] as ArrayBuffer[];
+      pool.send(w, { t: 'run', seq, txs: pack, keys, hasKey, accounts: [...accounts], slots: [...slots] }, transfer);
     }
     this.recoverAhead(next);
     const owner = new Int32Array(n);

@@ -32,13 +32,20 @@ export interface WorkerInit {
 
 export type ToWorker =
   /** `db`: the LevelDB to read committed state from directly (absent: ask the main thread for every miss). */
-  | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess; db?: string }
-  /** `ahead`: transactions of the block after the current one (decoded for recovery only, not kept for the run). */
-  | { t: 'recover'; seq: number; txs: [number, Uint8Array][]; ahead?: boolean }
+  /** `ahead`: the `seq` of the 'recover' request that sent this block's transactions ahead, if one did. */
+  | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess; db?: string; ahead?: number }
+  /**
+   * `ahead`: transactions of the block after the current one; the worker keeps them decoded for that block's run
+   * (its 'block' message names this request's `seq` as `ahead`).
+   */
+  | { t: 'recover'; seq: number; txs: TxPack; ahead?: boolean }
   | {
       t: 'run';
       seq: number;
-      txs: [number, Uint8Array, Uint8Array | null][];
+      /** The partition in block order, with the senders' public keys (`keys`, 64 bytes each; `hasKey` 0 = unknown). */
+      txs: TxPack;
+      keys: Uint8Array;
+      hasKey: Uint8Array;
       /** Committed values of the partition's predicted keys, so the worker need not ask for them. */
       accounts: [string, Uint8Array | null][];
       slots: [string, Uint8Array][];
@@ -59,7 +66,11 @@ export type ToWorker =
 
 export type ToMain =
   | { t: 'get'; id: number; kind: 'a' | 's' | 'c' | 'h'; key: string }
-  | { t: 'recovered'; seq: number; keys: [number, Uint8Array | null][]; busyMs: number }
+  /**
+   * Per transaction of the request (`index` in its order): public key, address and transaction hash, `RECOVERED` bytes
+   * at `j * RECOVERED` in `keys` (see `recoveredAt`); `ok[j]` 0 = the signature did not recover.
+   */
+  | { t: 'recovered'; seq: number; index: Int32Array; keys: Uint8Array; ok: Uint8Array; busyMs: number }
   /** Speculative runs, in the order the worker ran them (sent in batches: one message per run cost more than the run). */
   | { t: 'results'; seq: number; runs: RunResult[] }
   | { t: 'trie'; id: number; result: ShardResult }
@@ -73,4 +84,38 @@ export interface RunResult {
   /** When the run started (performance.timeOrigin + performance.now(): comparable across threads) and took. */
   start: number;
   ms: number;
+}
+
+/**
+ * Transactions packed for a message: their encodings back to back in one buffer. Structured clone copies one buffer
+ * instead of building an object per transaction, which cost the main thread several ms per 2,000 transactions.
+ */
+export interface TxPack {
+  index: Int32Array;
+  /** End offset of each encoding in `bytes`; each starts where the previous one ends. */
+  end: Int32Array;
+  bytes: Uint8Array;
+}
+
+export function packTxs(indices: readonly number[], raws: readonly Uint8Array[]): TxPack {
+  const index = Int32Array.from(indices);
+  const end = new Int32Array(indices.length);
+  let size = 0;
+  for (let j = 0; j < indices.length; j++) end[j] = size += raws[indices[j]].length;
+  const bytes = new Uint8Array(size);
+  for (let j = 0; j < indices.length; j++) bytes.set(raws[indices[j]], j === 0 ? 0 : end[j - 1]);
+  return { index, end, bytes };
+}
+
+/** The j-th encoding of a pack (a view, not a copy). */
+export function packedTx(p: TxPack, j: number): Uint8Array {
+  return p.bytes.subarray(j === 0 ? 0 : p.end[j - 1], p.end[j]);
+}
+
+/** Bytes per recovered transaction: public key (64), sender address (20), transaction hash (32). */
+export const RECOVERED = 116;
+
+export function recoveredAt(keys: Uint8Array, j: number): { pubkey: Uint8Array; address: Uint8Array; hash: Uint8Array } {
+  const o = j * RECOVERED;
+  return { pubkey: keys.subarray(o, o + 64), address: keys.subarray(o + 64, o + 84), hash: keys.subarray(o + 84, o + RECOVERED) };
 }

@@ -28,12 +28,14 @@ type Pinnable = { cache: { senderPubKey?: Uint8Array } };
 
 /**
  * Fix a transaction's sender's public key (recovered now unless given); its address then comes from the one-time
- * computation below. A transaction whose sender a source already fixed (Frontier's EthereumChecked calls carry it in
- * their status) is left as it is. Throws as `getSenderPublicKey` does for a bad signature.
+ * computation below, or is `address` when the caller has it already (a worker that recovered the key hashed it
+ * there). A transaction whose sender a source already fixed (Frontier's EthereumChecked calls carry it in their
+ * status) is left as it is. Throws as `getSenderPublicKey` does for a bad signature.
  */
-export function pinSender(tx: TypedTransaction, pubkey?: Uint8Array): void {
+export function pinSender(tx: TypedTransaction, pubkey?: Uint8Array, address?: Uint8Array): void {
   if (Object.hasOwn(tx, 'getSenderAddress')) return;
   (tx as unknown as Pinnable).cache.senderPubKey = pubkey ?? tx.getSenderPublicKey();
+  if (address !== undefined && tx.common.customCrypto.keccak256 !== undefined) senderAddresses.set(tx, new Address(address));
 }
 
 /**

@@ -32,7 +32,8 @@ import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { pinSender, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
-import type { RunResult, ToMain, ToWorker, WorkerFaults, WorkerInit } from './protocol.ts';
+import { RECOVERED, packedTx, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
+import { keccak256 } from '../crypto/index.ts';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -203,7 +204,12 @@ let seq = -1;
 const abortFlag = new Int32Array(init.abortFlag);
 let block: Block | undefined;
 let coinbase = '';
-const decoded = new Map<number, TypedTransaction>();
+let decoded = new Map<number, TypedTransaction>();
+/**
+ * Transactions of the next block decoded by the ahead recovery, kept for its run when its rules (the decoding Common
+ * and hardfork) turn out the same.
+ */
+let aheadDecoded: { seq: number; common: Common; hardfork: string; txs: Map<number, TypedTransaction> } | undefined;
 
 function decode(index: number, raw: Uint8Array): TypedTransaction {
   let tx = decoded.get(index);
@@ -312,11 +318,14 @@ async function handle(m: ToWorker): Promise<void> {
       seq = m.seq;
       faults = armedFaults;
       armedFaults = {};
-      decoded.clear();
       current = await vmFor(m.profile);
       block = createBlock({ header: m.header }, { common: current.common, setHardfork: true });
       current.vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
       current.txCommon.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
+      const kept = aheadDecoded;
+      aheadDecoded = undefined;
+      const reuse = kept !== undefined && kept.seq === m.ahead && kept.common === current.txCommon && kept.hardfork === current.txCommon.hardfork();
+      decoded = reuse ? kept.txs : new Map();
       coinbase = m.coinbase;
       await useDatabase(m.db);
       state.reset(cache);
@@ -326,33 +335,47 @@ async function handle(m: ToWorker): Promise<void> {
     case 'recover': {
       const t0 = performance.now();
       let yielded = 0;
-      const keys: [number, Uint8Array | null][] = [];
-      for (const [n, [i, raw]] of m.txs.entries()) {
+      const { index } = m.txs;
+      const k = index.length;
+      const keys = new Uint8Array(k * RECOVERED);
+      const ok = new Uint8Array(k);
+      if (m.ahead === true) aheadDecoded = { seq: m.seq, common: current.txCommon, hardfork: current.txCommon.hardfork(), txs: new Map() };
+      const kept = aheadDecoded;
+      for (let j = 0; j < k; j++) {
         // The next block's senders are not urgent: let a state-root share that arrives meanwhile go first.
-        if (m.ahead === true && n % AHEAD_CHUNK === AHEAD_CHUNK - 1) {
+        if (m.ahead === true && j % AHEAD_CHUNK === AHEAD_CHUNK - 1) {
           const ty = performance.now();
           await new Promise(setImmediate);
           yielded += performance.now() - ty;
         }
+        const raw = packedTx(m.txs, j);
         try {
-          const tx = m.ahead === true ? createTxFromRLP(raw, { common: current.txCommon }) : decode(i, raw);
-          keys.push([i, tx.getSenderPublicKey()]);
+          let tx: TypedTransaction;
+          if (m.ahead === true) {
+            tx = createTxFromRLP(raw, { common: current.txCommon });
+            kept?.txs.set(index[j], tx);
+          } else tx = decode(index[j], raw);
+          const pk = tx.getSenderPublicKey();
+          keys.set(pk, j * RECOVERED);
+          keys.set(keccak256(pk).subarray(12), j * RECOVERED + 64);
+          keys.set(keccak256(raw), j * RECOVERED + 84);
+          ok[j] = 1;
         } catch {
-          keys.push([i, null]);
+          ok[j] = 0;
         }
       }
-      post({ t: 'recovered', seq: m.seq, keys, busyMs: performance.now() - t0 - yielded });
+      post({ t: 'recovered', seq: m.seq, index, keys, ok, busyMs: performance.now() - t0 - yielded }, [keys.buffer, ok.buffer, index.buffer as ArrayBuffer]);
       return;
     }
     case 'run':
       for (const [a, rlp] of m.accounts) if (!cache.accounts.has(a)) cache.accounts.set(a, rlp);
       for (const [k, v] of m.slots) cache.setSlot(k, v, false);
-      for (const [i, raw, pk] of m.txs) {
+      for (let j = 0; j < m.txs.index.length; j++) {
         if (m.seq !== seq || Atomics.load(abortFlag, 0) >= m.seq) {
           outbox = [];
           return;
         }
-        await runOne(i, raw, pk);
+        await runOne(m.txs.index[j], packedTx(m.txs, j), m.hasKey[j] === 1 ? m.keys.subarray(j * 64, j * 64 + 64) : null);
       }
       flush();
       return;
