@@ -64,7 +64,7 @@ test('encodeRlp and serializeTx write the bytes @ethereumjs/rlp and @ethereumjs/
     assert.equal(hex(encodeRlp(x)), hex(RLP.encode(x as never)), `item ${i}`);
   }
   // Real transactions of every kind the traffic generator makes (typed, with access lists, contract creations).
-  const { serializeTx } = await import('../src/util/rlp.ts');
+  const { serializeTx, uintBytes } = await import('../src/util/rlp.ts');
   const { createCommon } = await import('../src/chain/profile.ts');
   const { nativeCrypto } = await import('../src/crypto/index.ts');
   const { TRAFFIC_CHAIN, TrafficGenerator } = await import('../src/bench/traffic.ts');
@@ -72,6 +72,55 @@ test('encodeRlp and serializeTx write the bytes @ethereumjs/rlp and @ethereumjs/
   const txs = gen.setup(1000).flatMap((b) => b.transactions);
   txs.push(gen.ethTransfer(gen.payers[0]), gen.erc20Transfer(gen.holders[0], 0, gen.holders[1], 5n), gen.selfDestruct(gen.payers[1]));
   for (const tx of txs) assert.equal(hex(serializeTx(tx)), hex(tx.serialize()));
+
+  // Legacy (with and without EIP-155), EIP-2930 and EIP-1559 transactions, signed and unsigned, with integer fields
+  // at every byte-length boundary up to 2^256 - 1 (serializeTx converts integers itself, not through the library).
+  const { createLegacyTx, createAccessList2930Tx, createFeeMarket1559Tx } = await import('@ethereumjs/tx');
+  const { Common, Mainnet, Hardfork } = await import('@ethereumjs/common');
+  const common = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun });
+  const edges = [0n, 1n, 127n, 128n, 255n, 256n, 2n ** 32n - 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n, 2n ** 64n, 2n ** 255n, 2n ** 256n - 1n];
+  const key = keccak256(Uint8Array.of(1));
+  const to = Uint8Array.from({ length: 20 }, (_, i) => i + 1);
+  const accessList: { address: `0x${string}`; storageKeys: `0x${string}`[] }[] = [{ address: `0x${hex(to)}`, storageKeys: [`0x${'00'.repeat(31)}07`, `0x${'ff'.repeat(32)}`] }];
+  let checked = 0;
+  for (const [i, e] of edges.entries()) {
+    const other = edges[(i * 5 + 3) % edges.length];
+    const data = Uint8Array.from({ length: i * 7 }, (_, j) => (j * 31 + i) % 256);
+    const made = [
+      createLegacyTx({ nonce: e % (2n ** 64n - 1n), gasPrice: 1n, gasLimit: e % (2n ** 64n - 1n), to, value: e, data }, { common }),
+      createLegacyTx({ nonce: 1n, gasPrice: e, gasLimit: 1n, value: other, v: 27n, r: e === 0n ? 1n : e, s: other === 0n ? 1n : other }),
+      createAccessList2930Tx({ chainId: 1n, nonce: e % (2n ** 64n - 1n), gasPrice: e, gasLimit: 1n, to, value: other, data, accessList }, { common }),
+      createFeeMarket1559Tx({ chainId: 1n, nonce: 3n, maxPriorityFeePerGas: other < e ? other : e, maxFeePerGas: e, gasLimit: 1n, value: e, data, accessList: i % 2 === 0 ? accessList : [] }, { common }),
+    ];
+    for (const tx of made) {
+      assert.equal(hex(serializeTx(tx)), hex(tx.serialize()), `unsigned type ${tx.type}, integer ${e}`);
+      const signed = tx.type === 0 && tx.v !== undefined ? tx : tx.sign(key);
+      assert.equal(hex(serializeTx(signed)), hex(signed.serialize()), `signed type ${tx.type}, integer ${e}`);
+      checked += 2;
+    }
+  }
+  assert.equal(checked, edges.length * 8);
+  // Every transaction of two real mainnet blocks (legacy, EIP-2930 and EIP-1559 as the chain carried them).
+  const { readFixture, decodeFixture } = await import('../src/replay/fixture.ts');
+  const { fixturesDir } = await import('../src/util/paths.ts');
+  const { readdir } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const dir = join(fixturesDir(), 'mainnet-blocks');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz')).sort((a, b) => parseInt(a) - parseInt(b));
+  const types = new Set<number>();
+  const { loadKzg } = await import('../src/crypto/index.ts');
+  const { MAINNET } = await import('../src/chain/profile.ts');
+  const mainnet = createCommon(MAINNET, nativeCrypto(await loadKzg()));
+  for (const f of files.slice(-2)) {
+    const { block } = decodeFixture(await readFixture(join(dir, f)), mainnet);
+    for (const tx of block.transactions) {
+      types.add(tx.type);
+      assert.equal(hex(serializeTx(tx)), hex(tx.serialize()), `${f} transaction type ${tx.type}`);
+    }
+  }
+  assert.ok(types.has(0) && types.has(2), `mainnet transaction types seen: ${[...types]}`);
+  assert.throws(() => uintBytes(2n ** 256n), RangeError);
+  assert.throws(() => uintBytes(-1n), RangeError);
 });
 
 /**
