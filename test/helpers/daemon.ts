@@ -1,5 +1,6 @@
 /** Test helpers: a Hardhat node with the traffic generator's accounts, and the daemon as a real child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TRAFFIC_CHAIN, TrafficGenerator } from '../../src/bench/traffic.ts';
@@ -60,6 +61,15 @@ export interface DaemonProcess {
   waitFor(pred: (l: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
 }
 
+/**
+ * Daemons still running. A test that fails part-way leaves its daemon running, and the daemon's output pipes would
+ * keep the test file's process alive until the runner's timeout: they are killed once the file's tests are done.
+ */
+const live = new Set<ChildProcess>();
+after(() => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 /** `parallax run` as a child process with JSON logs on stdout. */
 export function spawnDaemon(args: string[], env: Record<string, string> = {}): DaemonProcess {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'run', '--log-format', 'json', '--http-port', '0', ...args], {
@@ -67,6 +77,8 @@ export function spawnDaemon(args: string[], env: Record<string, string> = {}): D
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const lines: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
