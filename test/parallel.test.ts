@@ -14,6 +14,7 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
   let reverted = 0;
   let parallelBlocks = 0;
   let split = 0;
+  let prepared = 0;
   for (let seed = 1; seed <= SEEDS; seed++) {
     const gen = generator({ seed });
     const setup = gen.setup(400);
@@ -37,6 +38,9 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
         if (workers === 1) assert.equal(stats.mode, 'serial');
         else assert.notEqual(stats.mode, 'fallback', `seed ${seed}: ${stats.fallbackReason ?? ''}`);
         if (stats.mode === 'parallel') parallelBlocks++;
+        // The third block's schedule (senders, partition) is prepared while the second block's commit is written.
+        if (stats.preparedAhead) prepared++;
+        if (workers === 1 || i !== 2) assert.equal(stats.preparedAhead, false, `seed ${seed}, ${workers} workers, block ${i}`);
         // Split only on LevelDB, and not when one contract's slots are most of the block (then it stays whole).
         if (stats.rootSharded) split++;
         if (dir === undefined) assert.equal(stats.rootSharded, false);
@@ -59,6 +63,7 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
   assert.ok(parallelBlocks >= SEEDS * 3, `only ${parallelBlocks} of the multi-worker runs were parallel`);
   assert.ok(reverted > 0, 'no transaction reverted');
   assert.ok(split >= SEEDS, `only ${split} of the ${SEEDS * 3} blocks on LevelDB had their state root split among the workers`);
+  assert.equal(prepared, SEEDS * 2, `${prepared} of the ${SEEDS * 2} third blocks of multi-worker runs started on a prepared schedule`);
   assert.equal(blocksChecked, SEEDS * 3);
 });
 

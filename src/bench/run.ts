@@ -42,6 +42,8 @@ export interface EngineFigures {
   rollbackRate?: number;
   parallelFraction?: number;
   schedulingMsPerBlock?: number;
+  /** Main-thread scheduling done ahead, overlapped with the previous block (not in `schedulingMsPerBlock`). */
+  scheduledAheadMsPerBlock?: number;
   peakRssMb: number;
 }
 
@@ -162,11 +164,18 @@ function figuresOf(gas: bigint, txs: number, lat: number[]): EngineFigures {
   };
 }
 
-/** Parallax on a fresh LevelDB: setup blocks unmeasured, then the measured blocks (execute + state root + commit). */
-export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], measured: Block[], workers: number) {
+/**
+ * Parallax on a fresh LevelDB: setup blocks unmeasured, then the measured blocks (execute + state root + commit).
+ * As in a daemon that has the next block fetched, every block is executed knowing its successor, whose senders the
+ * workers recover and whose schedule the main thread prepares while the block finishes: the last setup block knows
+ * the first measured one, and the last measured block knows `tail` (generated, never executed). So each measured
+ * block carries the ahead work of exactly one block.
+ */
+export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], measured: Block[], workers: number, tail?: Block) {
   forgetInternedCode();
   const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-  const blocks = decodeBlocks(measured, createCommon(TRAFFIC_CHAIN, nativeCrypto()));
+  const blocks = decodeBlocks(tail === undefined ? measured : [...measured, tail], createCommon(TRAFFIC_CHAIN, nativeCrypto()));
+  const after = tail === undefined ? undefined : blocks.pop();
   const dir = await mkdtemp(join(tmpdir(), 'parallax-bench-'));
   const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 16 });
   try {
@@ -174,7 +183,7 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
     const executor = await BlockExecutor.create({ common, store });
     const engine = await ParallelExecutor.create(executor, { workers, minParallelTxs: 8, txTimeoutMs: 60_000, profile: TRAFFIC_CHAIN, kzg: false });
     try {
-      for (const b of setup) await engine.commit((await engine.execute(b)).result);
+      for (const [i, b] of setup.entries()) await engine.commit((await engine.execute(b, { next: i === setup.length - 1 ? blocks[0] : undefined })).result);
       const lat: number[] = [];
       const stats: BlockStats[] = [];
       const prints: Fingerprint[] = [];
@@ -185,7 +194,7 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
       const graph: GraphTotals = { gas: 0n, critical: 0n };
       for (const [i, b] of blocks.entries()) {
         const t0 = performance.now();
-        const { result, stats: s, trace } = await engine.execute(b, { next: blocks[i + 1] });
+        const { result, stats: s, trace } = await engine.execute(b, { next: blocks[i + 1] ?? after });
         addTrace(graph, trace);
         const t1 = performance.now();
         await engine.commit(result);
@@ -207,6 +216,7 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
         f.rollbackRate = txs === 0 ? 0 : reexec / txs;
         f.parallelFraction = txs === 0 ? 0 : firstRun / txs;
         f.schedulingMsPerBlock = stats.reduce((a, s) => a + s.schedulingMs, 0) / Math.max(1, stats.length);
+        f.scheduledAheadMsPerBlock = stats.reduce((a, s) => a + s.scheduledAheadMs, 0) / Math.max(1, stats.length);
       }
       return { figures: f, prints, bound: boundOf(graph) };
     } finally {
@@ -262,8 +272,8 @@ async function mainnetParallax(raws: Awaited<ReturnType<typeof readFixture>>[], 
   let commitMs = 0;
   const graph: GraphTotals = { gas: 0n, critical: 0n };
   try {
-    for (const raw of raws) {
-      const r = await replayer.replay(raw);
+    for (const [i, raw] of raws.entries()) {
+      const r = await replayer.replay(raw, raws[i + 1]);
       if (r.mismatches.length > 0) throw new ParallaxError('HEAD_MISMATCH', `${raw.file}: ${r.mismatches.join('; ')}`);
       lat.push(r.ms);
       g += r.gas;
@@ -337,18 +347,20 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
     // One extra block ahead of the measured ones lets the engines warm up (JIT, caches, learned hints).
     const gen = new TrafficGenerator(common, trafficOptionsFor(opts.seed, perBlock, nBlocks + 1, holders));
-    progress(`${name}: generating ${nBlocks + 1} blocks of ${perBlock} transactions (and the setup)`);
+    progress(`${name}: generating ${nBlocks + 2} blocks of ${perBlock} transactions (and the setup)`);
     const setupBlocks = gen.setup(2000);
-    const all = workloadBlocks(gen, name, nBlocks + 1, perBlock);
+    // The first block warms the engines up; the last is only ever the measured blocks' successor (see runParallax).
+    const all = workloadBlocks(gen, name, nBlocks + 2, perBlock);
     const setup = [...setupBlocks, all[0]];
-    const measured = all.slice(1);
+    const measured = all.slice(1, nBlocks + 1);
+    const tail = all[nBlocks + 1];
     const alloc = gen.alloc();
     progress(`${name}: reference (@ethereumjs/vm runBlock)`);
     const ref = await runReference(alloc, setup, measured);
     progress(`${name}: parallax, 1 worker`);
-    const p1 = await runParallax(alloc, gen, setup, measured, 1);
+    const p1 = await runParallax(alloc, gen, setup, measured, 1, tail);
     progress(`${name}: parallax, ${opts.workers} workers`);
-    const pN = await runParallax(alloc, gen, setup, measured, opts.workers);
+    const pN = await runParallax(alloc, gen, setup, measured, opts.workers, tail);
     for (let i = 0; i < measured.length; i++) {
       for (const [label, p] of [['parallax1', p1.prints[i]], ['parallaxN', pN.prints[i]]] as const) {
         const r = ref.prints[i];
@@ -362,7 +374,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (scaleTo > 0) {
       const points: ScalingResult['points'] = [];
       for (let k = 1; k <= scaleTo; k++) {
-        const figures = k === 1 ? p1.figures : k === opts.workers ? pN.figures : (progress(`${name}: scaling, ${k} workers`), (await runParallax(alloc, gen, setup, measured, k)).figures);
+        const figures = k === 1 ? p1.figures : k === opts.workers ? pN.figures : (progress(`${name}: scaling, ${k} workers`), (await runParallax(alloc, gen, setup, measured, k, tail)).figures);
         points.push({ workers: k, mgasPerSec: figures.mgasPerSec, speedup: figures.mgasPerSec / p1.figures.mgasPerSec, rollbackRate: figures.rollbackRate ?? 0 });
       }
       scaling.push({ name, bound: p1.bound, points });

@@ -50,9 +50,12 @@ Examples:
       let refGas = 0n;
       let refMs = 0;
       const rows: unknown[] = [];
-      for (const path of paths) {
-        const raw = await readFixture(path);
-        const r = await replayer.replay(raw);
+      // Each fixture is read one block early: the engine recovers the next block's senders while this one finishes.
+      let upcoming = paths.length > 0 ? await readFixture(paths[0]) : undefined;
+      for (let k = 0; k < paths.length; k++) {
+        const raw = upcoming!;
+        upcoming = k + 1 < paths.length ? await readFixture(paths[k + 1]) : undefined;
+        const r = await replayer.replay(raw, upcoming);
         gas += r.gas;
         ms += r.ms;
         const ok = r.mismatches.length === 0;

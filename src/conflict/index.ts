@@ -44,6 +44,11 @@ export class HintBook {
   private literal = new Map<string, Map<string, number>>();
   private gas = new Map<string, bigint>();
   private readonly maxKeys: number;
+  /**
+   * Bumped whenever the predicted keys can change (a pattern or a literal key added or dropped; gas estimates, which
+   * only weigh groups, do not count): a partition computed at an earlier version may be stale.
+   */
+  version = 0;
   constructor(maxKeysPerCall = 32) {
     this.maxKeys = maxKeysPerCall;
   }
@@ -92,6 +97,7 @@ export class HintBook {
             if (!list.some((p) => p.contract === contract && p.source === source - 1 && p.base === base)) {
               list.push({ contract, source: source - 1, base });
               this.patterns.set(call, list);
+              this.version++;
             }
             return;
           }
@@ -104,7 +110,9 @@ export class HintBook {
       m = new Map();
       this.literal.set(sig, m);
     }
-    m.set(key, (m.get(key) ?? 0) + 1);
+    const count = m.get(key);
+    if (count === undefined) this.version++;
+    m.set(key, (count ?? 0) + 1);
     if (m.size > this.maxKeys) {
       let worst: string | undefined;
       let min = Infinity;

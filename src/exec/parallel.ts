@@ -16,7 +16,7 @@ import { Hardfork } from '@ethereumjs/common';
 import type { Block } from '@ethereumjs/block';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import type { ChainProfile } from '../chain/profile.ts';
-import { HintBook, partition } from '../conflict/index.ts';
+import { HintBook, partition, type Partition } from '../conflict/index.ts';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import { RollbackManager, type CommitInfo, type SpeculativeResult } from '../rollback/index.ts';
 import type { TxAccess } from '../state/overlay.ts';
@@ -30,7 +30,7 @@ import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
 import { pinSender } from './tx-common.ts';
 import { serializeTx } from '../util/rlp.ts';
-import { packTxs, recoveredAt, type ToMain, type WorkerFaults } from './protocol.ts';
+import { packTxs, recoveredAt, type ToMain, type TxPack, type WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
   /** Worker threads; 1 = the serial path on the main thread (no workers). */
@@ -74,8 +74,19 @@ export interface BlockStats {
   workerBusyMs: number[];
   /** The state root was split among the workers (see `TrieSharder`), not computed on the main thread alone. */
   rootSharded: boolean;
-  /** Main-thread time spent preparing and dispatching work (partitioning, messages). */
+  /**
+   * Main-thread time spent preparing and dispatching this block's work (partitioning, messages) on its critical path:
+   * while the workers wait for it.
+   */
   schedulingMs: number;
+  /**
+   * Main-thread time spent on this block's schedule before it started, overlapped with the previous block: its
+   * transactions serialized while the main thread waited for the previous block's first results, and its senders and
+   * partition prepared while the previous block's LevelDB batch was being written. Not in `schedulingMs`.
+   */
+  scheduledAheadMs: number;
+  /** The block's senders and partition were prepared before it started (between the previous block and this one). */
+  preparedAhead: boolean;
   wallMs: number;
   /** Keys that invalidated speculative runs (account 'a'+addr or slot 's'+addr+slot), with counts. */
   conflictKeys: [string, number][];
@@ -134,6 +145,53 @@ function senderPubKeyOf(tx: TypedTransaction): Uint8Array | undefined {
   return (tx as unknown as TxCache).cache.senderPubKey;
 }
 
+/**
+ * A block's schedule: senders, partition, and each worker's run payload (packed transactions and senders' keys).
+ * Made at the block's start, or ahead of it (see `prepareNext`) when its senders were all recovered in time.
+ */
+interface Plan {
+  block: Block;
+  /** The hints' version the partition was computed at (a later conflict may have taught more). */
+  hintsVersion: number;
+  senders: string[];
+  part: Partition;
+  /** Per worker (absent when the block will run serially: predicted to be one chain). */
+  runs?: { txs: TxPack; keys: Uint8Array; hasKey: Uint8Array }[];
+  ms: number;
+}
+
+/** Senders' addresses (every key known, or null for a signature that did not recover), partition and run payloads. */
+function makePlan(block: Block, raws: Uint8Array[], pubkeys: (Uint8Array | null)[], recovered: (Recovered | undefined)[], hints: HintBook, W: number): Plan {
+  const t0 = performance.now();
+  const txs = block.transactions;
+  const n = txs.length;
+  const senders: string[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = recovered[i];
+    if (r !== undefined) {
+      pubkeys[i] = r.pubkey;
+      senders[i] = pinRecovered(txs[i], r);
+    } else senders[i] = pubkeys[i] === null ? `invalid-${i}` : hex(txs[i].getSenderAddress().bytes);
+  }
+  const hintsVersion = hints.version;
+  const part = partition(txs, senders, hints, W);
+  let runs: Plan['runs'];
+  if (part.stats.largestGroup < SERIAL_GROUP_SHARE * n) {
+    runs = part.assignment.map((list) => {
+      const keys = new Uint8Array(list.length * 64);
+      const hasKey = new Uint8Array(list.length);
+      for (let j = 0; j < list.length; j++) {
+        const pk = pubkeys[list[j]];
+        if (pk === null) continue;
+        keys.set(pk, j * 64);
+        hasKey[j] = 1;
+      }
+      return { txs: packTxs(list, raws), keys, hasKey };
+    });
+  }
+  return { block, hintsVersion, senders, part, runs, ms: performance.now() - t0 };
+}
+
 function diffToAccess(diff: StateDiff): TxAccess {
   const access: TxAccess = { reads: new Map(), accounts: new Map(), cleared: [], slots: new Map(), codes: diff.codes, coinbaseDelta: 0n, destroyed: 0n };
   for (const [addr, d] of diff.accounts) {
@@ -157,6 +215,12 @@ export class ParallelExecutor {
   private ahead: Ahead | undefined;
   /** Wakes the block waiting on `ahead`. */
   private nudge: (() => void) | undefined;
+  /** The next block's schedule, prepared while this block's commit was being written (see `prepareNext`). */
+  private prepared: Plan | undefined;
+  /** Main-thread time already spent on the next block's schedule (serializing its transactions for `ahead`). */
+  private aheadMs = 0;
+  /** A block is being executed (`prepareNext` is for the time between blocks). */
+  private executing = false;
 
   /** Chain rules of the current executor (workers keep one EVM per profile). */
   private profile: ChainProfile;
@@ -192,7 +256,11 @@ export class ParallelExecutor {
         if (m.t === 'recovered' && ahead !== undefined && m.seq === ahead.seq) {
           takeRecovered(m, ahead.recovered);
           ahead.busy[w] += m.busyMs;
-          if (--ahead.left === 0) self.nudge?.();
+          if (--ahead.left === 0) {
+            self.nudge?.();
+            // Finished after the last block's commit: prepare now, still between blocks.
+            if (!self.executing) setImmediate(() => self.prepareNext());
+          }
         } else self.onMessage?.(w, m);
       });
       self.pool.onFailure((w, e) => {
@@ -291,7 +359,13 @@ export class ParallelExecutor {
   async execute(block: Block, opts: { serial?: boolean; next?: Block } = {}): Promise<ExecutedBlock> {
     this.trieFailure = undefined;
     this.trieSharded = false;
-    const done = await this.executeOn(block, opts);
+    this.executing = true;
+    let done: ExecutedBlock;
+    try {
+      done = await this.executeOn(block, opts);
+    } finally {
+      this.executing = false;
+    }
     done.stats.rootSharded = this.trieSharded;
     if (this.trieFailure !== undefined) {
       done.stats.fallbackReason ??= `${this.trieFailure}; the state root was computed on the main thread`;
@@ -306,13 +380,19 @@ export class ParallelExecutor {
     const common = this.executor.vm.common;
     common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
     if (opts.serial === true || this.pool === undefined || n < this.opts.minParallelTxs || !common.gteHardfork(Hardfork.Byzantium)) {
-      this.recoverAhead(opts.next);
-      return this.executeSerial(block, t0, 'serial');
+      // The workers would idle through this block: give them the next one's senders first (main-thread time on this
+      // block's path, counted as its scheduling).
+      this.aheadMs = 0;
+      const ms = this.recoverAhead(opts.next);
+      const done = await this.executeSerial(block, t0, 'serial');
+      done.stats.schedulingMs = ms;
+      return done;
     }
     try {
       return await this.executeParallel(block, t0, opts.next);
     } catch (e) {
       this.ahead = undefined;
+      this.prepared = undefined;
       // An invalid block stays invalid serially; a conservation violation means a wrong write: never paper over it.
       if (e instanceof ParallaxError && (e.code === 'BLOCK_INVALID' || e.code === 'CONSERVATION_VIOLATED')) throw e;
       // A worker crashed, hung or misbehaved: replace what failed and fall back to the serial path.
@@ -396,16 +476,23 @@ export class ParallelExecutor {
       predictedParallelFraction: 0,
       workerBusyMs: [],
       schedulingMs: 0,
+      scheduledAheadMs: 0,
+      preparedAhead: false,
       wallMs: performance.now() - t0,
       conflictKeys: [],
     };
   }
 
-  /** Send the workers `next`'s signatures to recover, between this block's work and the next block's. */
-  private recoverAhead(next: Block | undefined): void {
+  /**
+   * Send the workers `next`'s signatures to recover, between this block's work and the next block's. Returns the
+   * main-thread time it took (serializing the transactions); the caller says whose time that was.
+   */
+  private recoverAhead(next: Block | undefined): number {
     const pool = this.pool;
-    if (pool === undefined || next === undefined || next.transactions.length < this.opts.minParallelTxs) return;
-    if (this.ahead?.block === next) return;
+    if (pool === undefined || next === undefined || next.transactions.length < this.opts.minParallelTxs) return 0;
+    if (this.ahead?.block === next) return 0;
+    const t0 = performance.now();
+    this.prepared = undefined;
     const W = pool.size;
     const txs = next.transactions;
     const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), recovered: new Array(txs.length), left: 0, busy: new Array<number>(W).fill(0) };
@@ -418,6 +505,7 @@ export class ParallelExecutor {
       pool.send(w, { t: 'recover', seq: ahead.seq, txs: pack, ahead: true }, [pack.bytes.buffer as ArrayBuffer]);
     }
     this.ahead = ahead;
+    return performance.now() - t0;
   }
 
   private async executeParallel(block: Block, t0: number, next: Block | undefined): Promise<ExecutedBlock> {
@@ -487,53 +575,59 @@ export class ParallelExecutor {
     // Workers read committed state from LevelDB themselves where they can; otherwise the predicted keys are sent along.
     const shared = store.sharedReads();
     const ahead = this.ahead?.block === block ? this.ahead : undefined;
+    const prepared = this.prepared?.block === block && this.prepared.hintsVersion === this.hints.version ? this.prepared : undefined;
+    const scheduledAhead = (ahead !== undefined ? this.aheadMs : 0) + (prepared?.ms ?? 0);
+    this.prepared = undefined;
+    this.aheadMs = 0;
     pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared, ahead: ahead?.seq });
-    let waited = 0;
-    if (ahead !== undefined) {
-      // Recovered ahead, during the previous block: wait for what is still under way (queued before this block).
-      const tw = performance.now();
-      this.nudge = () => wake?.();
-      await until(() => ahead.left === 0, 'recovering senders ahead');
-      this.nudge = undefined;
-      waited = performance.now() - tw;
+    let plan: Plan;
+    if (prepared !== undefined) {
+      // Senders and partition were prepared while the previous block's commit was being written.
       this.ahead = undefined;
-      for (let w = 0; w < W; w++) busy[w] += ahead.busy[w];
+      for (let w = 0; w < W; w++) busy[w] += ahead?.busy[w] ?? 0;
+      plan = prepared;
+    } else {
+      let waited = 0;
+      if (ahead !== undefined) {
+        // Recovered ahead, during the previous block: wait for what is still under way (queued before this block).
+        const tw = performance.now();
+        this.nudge = () => wake?.();
+        await until(() => ahead.left === 0, 'recovering senders ahead');
+        this.nudge = undefined;
+        waited = performance.now() - tw;
+        this.ahead = undefined;
+        for (let w = 0; w < W; w++) busy[w] += ahead.busy[w];
+      }
+      const raws = ahead?.raws ?? rawsOf(txs);
+      // Signature recovery, spread round-robin; skipped for senders already known (recovered ahead or by the source).
+      // A transaction the ahead pass could not recover (it decoded under the previous block's rules) is tried again.
+      const shares: number[][] = Array.from({ length: W }, () => []);
+      const pubkeys: (Uint8Array | null)[] = new Array(n).fill(null);
+      for (let i = 0; i < n; i++) {
+        const known = senderPubKeyOf(txs[i]);
+        if (known !== undefined) pubkeys[i] = known;
+        else if (ahead?.recovered[i] !== undefined) recovered[i] = ahead.recovered[i];
+        else shares[i % W].push(i);
+      }
+      recoveredLeft = 0;
+      for (let w = 0; w < W; w++) {
+        if (shares[w].length === 0) continue;
+        recoveredLeft++;
+        const pack = packTxs(shares[w], raws);
+        pool.send(w, { t: 'recover', seq, txs: pack }, [pack.bytes.buffer as ArrayBuffer]);
+      }
+      scheduling += performance.now() - ts0 - waited;
+      if (recoveredLeft > 0) await until(() => recoveredLeft === 0, 'recovering senders');
+      plan = makePlan(block, raws, pubkeys, recovered, this.hints, W);
+      scheduling += plan.ms;
     }
-    const raws = ahead?.raws ?? rawsOf(txs);
-    // Signature recovery, spread round-robin; skipped for senders already known (recovered ahead or by the source).
-    // A transaction the ahead pass could not recover (it decoded under the previous block's rules) is tried again.
-    const shares: number[][] = Array.from({ length: W }, () => []);
-    const pubkeys: (Uint8Array | null)[] = new Array(n).fill(null);
-    for (let i = 0; i < n; i++) {
-      const known = senderPubKeyOf(txs[i]);
-      if (known !== undefined) pubkeys[i] = known;
-      else if (ahead?.recovered[i] !== undefined) recovered[i] = ahead.recovered[i];
-      else shares[i % W].push(i);
-    }
-    recoveredLeft = 0;
-    for (let w = 0; w < W; w++) {
-      if (shares[w].length === 0) continue;
-      recoveredLeft++;
-      const pack = packTxs(shares[w], raws);
-      pool.send(w, { t: 'recover', seq, txs: pack }, [pack.bytes.buffer as ArrayBuffer]);
-    }
-    scheduling += performance.now() - ts0 - waited;
-    if (recoveredLeft > 0) await until(() => recoveredLeft === 0, 'recovering senders');
-
     const ts1 = performance.now();
-    const senders: string[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const r = recovered[i];
-      if (r !== undefined) {
-        pubkeys[i] = r.pubkey;
-        senders[i] = pinRecovered(txs[i], r);
-      } else senders[i] = pubkeys[i] === null ? `invalid-${i}` : hex(txs[i].getSenderAddress().bytes);
-    }
-    const part = partition(txs, senders, this.hints, W);
-    if (part.stats.largestGroup >= SERIAL_GROUP_SHARE * n) {
+    const dispatchFrom = prepared !== undefined ? ts0 : ts1;
+    const { senders, part, runs } = plan;
+    if (runs === undefined) {
       // Predicted to be (almost) one dependency chain: speculation cannot help, run it here directly.
       this.recoverAhead(next);
-      scheduling += performance.now() - ts1;
+      scheduling += performance.now() - dispatchFrom;
       for (let i = 0; i < n; i++) {
         if (tracing) records[i] = await this.runTraced(run, i, origin, 'serial');
         else await this.executor.runSerial(run, i);
@@ -541,7 +635,7 @@ export class ParallelExecutor {
       const result = await this.executor.finish(run);
       const stats = this.serialStats(n, t0, 'serial');
       Object.assign(stats, { groups: part.stats.groups, largestGroup: part.stats.largestGroup, predictedParallelFraction: part.stats.predictedParallelFraction });
-      Object.assign(stats, { workerBusyMs: busy, schedulingMs: scheduling, serialTail: n });
+      Object.assign(stats, { workerBusyMs: busy, schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: prepared !== undefined, serialTail: n });
       this.onMessage = undefined;
       this.onFailure = undefined;
       return { result, stats, trace: tracing ? this.trace(result, 'serial', origin, scheduling, records) : undefined };
@@ -551,8 +645,8 @@ export class ParallelExecutor {
       const slots = new Map<string, Uint8Array>();
       for (const i of shared === undefined ? part.assignment[w] : []) {
         const to = txs[i].to;
-        if (to !== undefined) part.predicted[i].push('a' + hex(to.bytes));
-        for (const k of part.predicted[i]) {
+        const keys = to === undefined ? part.predicted[i] : [...part.predicted[i], 'a' + hex(to.bytes)];
+        for (const k of keys) {
           if (k[0] === 'a') {
             const a = k.slice(1);
             if (!accounts.has(a)) accounts.set(a, await store.getAccountRLP(fromHex(a)));
@@ -561,23 +655,15 @@ export class ParallelExecutor {
           }
         }
       }
-      const list = part.assignment[w];
-      const pack = packTxs(list, raws);
-      const keys = new Uint8Array(list.length * 64);
-      const hasKey = new Uint8Array(list.length);
-      for (let j = 0; j < list.length; j++) {
-        const pk = pubkeys[list[j]];
-        if (pk === null) continue;
-        keys.set(pk, j * 64);
-        hasKey[j] = 1;
-      }
-      const transfer = [pack.bytes.buffer, keys.buffer, hasKey.buffer] as ArrayBuffer[];
-      pool.send(w, { t: 'run', seq, txs: pack, keys, hasKey, accounts: [...accounts], slots: [...slots] }, transfer);
+      const r = runs[w];
+      const transfer = [r.txs.bytes.buffer, r.keys.buffer, r.hasKey.buffer] as ArrayBuffer[];
+      pool.send(w, { t: 'run', seq, ...r, accounts: [...accounts], slots: [...slots] }, transfer);
     }
-    this.recoverAhead(next);
     const owner = new Int32Array(n);
     part.assignment.forEach((list, w) => list.forEach((i) => (owner[i] = w)));
-    scheduling += performance.now() - ts1;
+    scheduling += performance.now() - dispatchFrom;
+    // The next block's transactions are serialized for the workers at the first wait for a result below.
+    let aheadPending = next !== undefined;
 
     this.rollback.reset();
     this.rollback.senders = senders;
@@ -596,6 +682,13 @@ export class ParallelExecutor {
         break;
       }
       let r = results.get(i);
+      if (r === undefined && aheadPending) {
+        // The main thread would wait here anyway: send the workers the next block's signatures now (time the next
+        // block's schedule took ahead, off this block's path).
+        aheadPending = false;
+        this.aheadMs = this.recoverAhead(next);
+        r = results.get(i);
+      }
       if (r === undefined) {
         let got: SpeculativeResult | undefined;
         waiting = { index: i, resolve: (x) => ((got = x), wake?.()) };
@@ -605,6 +698,7 @@ export class ParallelExecutor {
       const info = await this.rollback.commit(run, r);
       if (tracing) records[i] = this.record(run, r, info, origin);
     }
+    if (aheadPending) scheduling += this.recoverAhead(next);
     this.onMessage = undefined;
     this.onFailure = undefined;
     const result = await this.executor.finish(run);
@@ -624,11 +718,32 @@ export class ParallelExecutor {
         rootSharded: false,
         workerBusyMs: busy,
         schedulingMs: scheduling,
+        scheduledAheadMs: scheduledAhead,
+        preparedAhead: prepared !== undefined,
         wallMs: performance.now() - t0,
         conflictKeys: [...conflictKeys],
       },
       trace: tracing ? this.trace(result, 'parallel', origin, scheduling, records) : undefined,
     };
+  }
+
+  /**
+   * The next block's senders and partition, computed before it starts when every sender was recovered ahead in
+   * time. The partition uses the hints learned so far, including the current block's conflicts; a conflict learned
+   * after this (none is, before the next block starts: blocks commit in order) would make the block partition again.
+   */
+  private prepareNext(): void {
+    const ahead = this.ahead;
+    const pool = this.pool;
+    if (this.executing || ahead === undefined || ahead.left > 0 || pool === undefined || this.prepared?.block === ahead.block) return;
+    const txs = ahead.block.transactions;
+    const pubkeys: (Uint8Array | null)[] = new Array(txs.length).fill(null);
+    for (let i = 0; i < txs.length; i++) {
+      const known = senderPubKeyOf(txs[i]);
+      if (known !== undefined) pubkeys[i] = known;
+      else if (ahead.recovered[i] === undefined) return;
+    }
+    this.prepared = makePlan(ahead.block, ahead.raws, pubkeys, ahead.recovered, this.hints, pool.size);
   }
 
   /** Trace record of a transaction committed by the rollback manager. */
@@ -659,7 +774,13 @@ export class ParallelExecutor {
 
   /** Commit with the block's verification record and trace in the same atomic batch; returns the committed record. */
   async commitWith(result: BlockResult, verification?: PreparedCommit['verification'], trace?: string): Promise<BlockRecord> {
-    const record = await this.executor.commit(result, verification, trace);
+    const committing = this.executor.commit(result, verification, trace);
+    // LevelDB writes the batch on a thread of its own: meanwhile prepare the next block's schedule here.
+    if (this.ahead !== undefined) setImmediate(() => this.prepareNext());
+    const record = await committing;
+    // A write that finished before the immediate ran (an in-memory database): prepare now, still between blocks. Its
+    // time is the next block's `scheduledAheadMs` either way.
+    if (this.ahead !== undefined) this.prepareNext();
     if (this.pool === undefined) return record;
     const accounts: [string, Uint8Array | null][] = [...result.trie.accounts];
     const cleared: string[] = [];

@@ -90,7 +90,12 @@ export function createMetrics(opts: MetricsOptions = {}) {
     driftRepairs: new Counter({ name: 'parallax_drift_repairs_total', help: 'Frontier chains: accounts and slots whose parent state Parallax corrected from the chain before a block (state it lacked or that moved outside the EVM)', registers: reg }),
     workerReplacements: new Counter({ name: 'parallax_worker_replacements_total', help: 'Worker threads replaced after they crashed or hung (their block re-ran serially)', registers: reg }),
     workers: new Gauge({ name: 'parallax_workers', help: 'Execution worker threads (1 = serial path)', registers: reg }),
-    scheduling: new Counter({ name: 'parallax_scheduling_seconds_total', help: 'Main-thread time spent partitioning and dispatching blocks', registers: reg }),
+    scheduling: new Counter({ name: 'parallax_scheduling_seconds_total', help: "Main-thread time spent partitioning and dispatching blocks, on each block's critical path", registers: reg }),
+    schedulingAhead: new Counter({
+      name: 'parallax_scheduling_ahead_seconds_total',
+      help: 'Main-thread time spent on the next block\'s schedule while the previous block finished (serializing, partitioning)',
+      registers: reg,
+    }),
     stateRootSeconds: new Counter({ name: 'parallax_state_root_seconds_total', help: 'Time spent computing state roots', registers: reg }),
     commitSeconds: new Counter({ name: 'parallax_state_commit_seconds_total', help: 'Time spent writing blocks to LevelDB', registers: reg }),
     databaseBytes: new Gauge({
@@ -155,6 +160,7 @@ export function recordBlock(m: Metrics, b: { gas: bigint; txs: number; seconds: 
   m.parallelFraction.set(s.parallelFraction);
   s.workerBusyMs.forEach((ms, w) => m.workerBusy.inc({ worker: String(w) }, ms / 1000));
   m.scheduling.inc(s.schedulingMs / 1000);
+  m.schedulingAhead.inc(s.scheduledAheadMs / 1000);
   m.stateRootSeconds.inc(b.stateRootMs / 1000);
   m.commitSeconds.inc(b.commitMs / 1000);
   if (b.trace !== undefined && b.trace.txs.length > 0) {

@@ -14,7 +14,8 @@ import { createDatabase } from '../state/db.ts';
 import { commitGenesis } from '../state/genesis.ts';
 import { StateStore } from '../state/store.ts';
 import { bytesEqual, prefixed } from '../util/bytes.ts';
-import { decodeFixture, type RawFixture } from './fixture.ts';
+import type { Common } from '@ethereumjs/common';
+import { decodeFixture, type MainnetFixture, type RawFixture } from './fixture.ts';
 
 export interface ReplayResult {
   file: string;
@@ -38,18 +39,37 @@ export interface ReplayOptions {
   txTimeoutMs?: number;
 }
 
+interface Decoded {
+  raw: RawFixture;
+  common: Common;
+  fixture: MainnetFixture;
+}
+
 export class FixtureReplayer {
   private engine: ParallelExecutor | undefined;
   private readonly opts: ReplayOptions;
+  /** The fixture named `next` last time, decoded: the same block object is what the engine prepared ahead. */
+  private following: Decoded | undefined;
 
   constructor(opts: ReplayOptions) {
     this.opts = opts;
   }
 
-  async replay(raw: RawFixture): Promise<ReplayResult> {
-    const path = raw.file;
+  private async decode(raw: RawFixture): Promise<Decoded> {
+    if (this.following?.raw === raw) return this.following;
     const common = createCommon(MAINNET, nativeCrypto(await loadKzg()));
-    const fixture = decodeFixture(raw, common);
+    return { raw, common, fixture: decodeFixture(raw, common) };
+  }
+
+  /**
+   * Replay one fixture block on its pre-state. `next`, the fixture the caller replays after this one, is decoded now
+   * so that the workers recover its senders and the engine prepares its schedule while this block finishes, as the
+   * daemon does with the block it has fetched ahead.
+   */
+  async replay(raw: RawFixture, next?: RawFixture): Promise<ReplayResult> {
+    const path = raw.file;
+    const { common, fixture } = await this.decode(raw);
+    this.following = next === undefined ? undefined : await this.decode(next);
     const { block } = fixture;
     const dir = await mkdtemp(join(tmpdir(), 'parallax-replay-'));
     const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 0 });
@@ -73,7 +93,7 @@ export class FixtureReplayer {
         this.engine.attach(executor);
       }
       const t0 = performance.now();
-      const { result, stats, trace } = await this.engine.execute(block);
+      const { result, stats, trace } = await this.engine.execute(block, { next: this.following?.fixture.block });
       const t1 = performance.now();
       await this.engine.commit(result);
       const t2 = performance.now();
