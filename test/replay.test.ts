@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFixture } from '../src/replay/fixture.ts';
-import { replayFixture } from '../src/replay/run.ts';
+import { FixtureReplayer, replayFixture } from '../src/replay/run.ts';
 import { fixturesDir } from '../src/util/paths.ts';
 import { isParallaxError } from '../src/errors.ts';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
@@ -45,5 +45,23 @@ test('a fixture whose header was tampered with is reported as a mismatch, not as
     await assert.rejects(readFixture(path), (e) => isParallaxError(e, 'FIXTURE_INVALID') && /tampered\.json\.gz/.test(e.message));
   } finally {
     await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('two workers across the London fork: the next block decodes under its own rules ahead, and its schedule is prepared', async () => {
+  const replayer = new FixtureReplayer({ workers: 2, minParallelTxs: 8, txTimeoutMs: 60_000 });
+  try {
+    // 12522062 is a Berlin block; 13217637, after London, holds EIP-1559 transactions that Berlin's rules reject.
+    const raws = await Promise.all(['12522062', '13217637', '14029313'].map((n) => readFixture(join(dir, `${n}.json.gz`))));
+    const results = [];
+    for (const [i, raw] of raws.entries()) results.push(await replayer.replay(raw, raws[i + 1]));
+    for (const r of results) assert.deepEqual(r.mismatches, [], `${r.number}`);
+    const [berlin, london] = results;
+    assert.equal(berlin.stats.preparedAhead, false, 'the first block has no predecessor to be prepared during');
+    assert.ok(london.txs > 1000);
+    assert.equal(london.stats.preparedAhead, true, `13217637 started without a prepared schedule (${london.stats.mode})`);
+    assert.equal(london.stats.mode, 'parallel');
+  } finally {
+    await replayer.close();
   }
 });

@@ -73,7 +73,7 @@ Examples:
         }
         const par = r.stats.mode === 'parallel' ? `  re-exec ${pad(r.stats.reexecuted, 4)}` : `  ${r.stats.mode}`;
         out(
-          `block ${pad(r.number, 9)}  txs ${pad(r.txs, 5)}  gas ${pad(r.gas, 9)}  ms ${pad(r.ms.toFixed(1), 7)}  Mgas/s ${pad(mgas(r.gas, r.ms).toFixed(2), 6)}${par}  ${ok ? 'matched' : 'MISMATCH: ' + r.mismatches.join('; ')}${refText}`,
+          `block ${pad(r.number, 9)}  txs ${pad(r.txs, 5)}  gas ${pad(r.gas, 9)}  ms ${pad(r.ms.toFixed(1), 7)}  Mgas/s ${pad(mgas(r.gas, r.ms).toFixed(2), 6)}  sched ms ${pad(r.stats.schedulingMs.toFixed(2), 6)}${par}  ${ok ? 'matched' : 'MISMATCH: ' + r.mismatches.join('; ')}${refText}`,
         );
         rows.push({ ...r, reference: ref });
       }

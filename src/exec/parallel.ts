@@ -495,6 +495,7 @@ export class ParallelExecutor {
     this.prepared = undefined;
     const W = pool.size;
     const txs = next.transactions;
+    const hardfork = this.executor.vm.common.getHardforkBy({ blockNumber: next.header.number, timestamp: next.header.timestamp });
     const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), recovered: new Array(txs.length), left: 0, busy: new Array<number>(W).fill(0) };
     const shares: number[][] = Array.from({ length: W }, () => []);
     for (let i = 0; i < txs.length; i++) if (senderPubKeyOf(txs[i]) === undefined) shares[i % W].push(i);
@@ -502,7 +503,7 @@ export class ParallelExecutor {
       if (shares[w].length === 0) continue;
       ahead.left++;
       const pack = packTxs(shares[w], ahead.raws);
-      pool.send(w, { t: 'recover', seq: ahead.seq, txs: pack, ahead: true }, [pack.bytes.buffer as ArrayBuffer]);
+      pool.send(w, { t: 'recover', seq: ahead.seq, txs: pack, ahead: true, hardfork }, [pack.bytes.buffer as ArrayBuffer]);
     }
     this.ahead = ahead;
     return performance.now() - t0;

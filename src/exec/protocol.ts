@@ -36,9 +36,10 @@ export type ToWorker =
   | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess; db?: string; ahead?: number }
   /**
    * `ahead`: transactions of the block after the current one; the worker keeps them decoded for that block's run
-   * (its 'block' message names this request's `seq` as `ahead`).
+   * (its 'block' message names this request's `seq` as `ahead`). `hardfork`: that block's rules, under which they
+   * decode (a transaction type the current block's rules lack, at a fork boundary, would not).
    */
-  | { t: 'recover'; seq: number; txs: TxPack; ahead?: boolean }
+  | { t: 'recover'; seq: number; txs: TxPack; ahead?: boolean; hardfork?: string }
   | {
       t: 'run';
       seq: number;

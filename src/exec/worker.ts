@@ -339,30 +339,41 @@ async function handle(m: ToWorker): Promise<void> {
       const k = index.length;
       const keys = new Uint8Array(k * RECOVERED);
       const ok = new Uint8Array(k);
-      if (m.ahead === true) aheadDecoded = { seq: m.seq, common: current.txCommon, hardfork: current.txCommon.hardfork(), txs: new Map() };
+      // The next block's transactions decode under its own rules; the current block's come back after the loop (no
+      // other message of the queue runs meanwhile, and state-root shares do not decode transactions).
+      const txCommon = current.txCommon;
+      const rules = txCommon.hardfork();
+      if (m.ahead === true) {
+        if (m.hardfork !== undefined && m.hardfork !== rules) txCommon.setHardfork(m.hardfork);
+        aheadDecoded = { seq: m.seq, common: txCommon, hardfork: txCommon.hardfork(), txs: new Map() };
+      }
       const kept = aheadDecoded;
-      for (let j = 0; j < k; j++) {
-        // The next block's senders are not urgent: let a state-root share that arrives meanwhile go first.
-        if (m.ahead === true && j % AHEAD_CHUNK === AHEAD_CHUNK - 1) {
-          const ty = performance.now();
-          await new Promise(setImmediate);
-          yielded += performance.now() - ty;
+      try {
+        for (let j = 0; j < k; j++) {
+          // The next block's senders are not urgent: let a state-root share that arrives meanwhile go first.
+          if (m.ahead === true && j % AHEAD_CHUNK === AHEAD_CHUNK - 1) {
+            const ty = performance.now();
+            await new Promise(setImmediate);
+            yielded += performance.now() - ty;
+          }
+          const raw = packedTx(m.txs, j);
+          try {
+            let tx: TypedTransaction;
+            if (m.ahead === true) {
+              tx = createTxFromRLP(raw, { common: current.txCommon });
+              kept?.txs.set(index[j], tx);
+            } else tx = decode(index[j], raw);
+            const pk = tx.getSenderPublicKey();
+            keys.set(pk, j * RECOVERED);
+            keys.set(keccak256(pk).subarray(12), j * RECOVERED + 64);
+            keys.set(keccak256(raw), j * RECOVERED + 84);
+            ok[j] = 1;
+          } catch {
+            ok[j] = 0;
+          }
         }
-        const raw = packedTx(m.txs, j);
-        try {
-          let tx: TypedTransaction;
-          if (m.ahead === true) {
-            tx = createTxFromRLP(raw, { common: current.txCommon });
-            kept?.txs.set(index[j], tx);
-          } else tx = decode(index[j], raw);
-          const pk = tx.getSenderPublicKey();
-          keys.set(pk, j * RECOVERED);
-          keys.set(keccak256(pk).subarray(12), j * RECOVERED + 64);
-          keys.set(keccak256(raw), j * RECOVERED + 84);
-          ok[j] = 1;
-        } catch {
-          ok[j] = 0;
-        }
+      } finally {
+        if (txCommon.hardfork() !== rules) txCommon.setHardfork(rules);
       }
       post({ t: 'recovered', seq: m.seq, index, keys, ok, busyMs: performance.now() - t0 - yielded }, [keys.buffer, ok.buffer, index.buffer as ArrayBuffer]);
       return;
