@@ -30,7 +30,7 @@ import { BoundedCache } from '../state/store.ts';
 import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
-import { pinSender, sharedTxCommon } from './tx-common.ts';
+import { pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
 import { RECOVERED, packedTx, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
 import { keccak256 } from '../crypto/index.ts';
@@ -363,7 +363,7 @@ async function handle(m: ToWorker): Promise<void> {
               tx = createTxFromRLP(raw, { common: current.txCommon });
               kept?.txs.set(index[j], tx);
             } else tx = decode(index[j], raw);
-            const pk = tx.getSenderPublicKey();
+            const pk = recoverSenderKey(tx, raw);
             keys.set(pk, j * RECOVERED);
             keys.set(keccak256(pk).subarray(12), j * RECOVERED + 64);
             keys.set(keccak256(raw), j * RECOVERED + 84);

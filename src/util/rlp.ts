@@ -150,3 +150,57 @@ export function encodeRlp(item: RlpInput, prefix?: number): Uint8Array {
   write(item, out, skip, sizes, { i: 0 });
   return out;
 }
+
+/** Offset just past the RLP item (string or list) that starts at `p`. */
+function itemEnd(b: Uint8Array, p: number): number {
+  const h = b[p];
+  if (h === undefined) throw new RangeError(`RLP item expected at byte ${p} of ${b.length}`);
+  if (h < 0x80) return p + 1;
+  if (h < 0xb8) return p + 1 + (h - 0x80);
+  if (h < 0xc0) return p + 1 + (h - 0xb7) + lengthAt(b, p + 1, h - 0xb7);
+  if (h < 0xf8) return p + 1 + (h - 0xc0);
+  return p + 1 + (h - 0xf7) + lengthAt(b, p + 1, h - 0xf7);
+}
+
+function lengthAt(b: Uint8Array, p: number, ll: number): number {
+  if (p + ll > b.length) throw new RangeError(`RLP length runs past the end (byte ${p} of ${b.length})`);
+  let n = 0;
+  for (let i = 0; i < ll; i++) n = n * 256 + b[p + i];
+  return n;
+}
+
+/**
+ * What a signed transaction's signature signs, cut from its canonical encoding (`serializeTx`, or the bytes a block
+ * carries) instead of re-encoded from its decoded fields: the list items before the signature (its last three),
+ * under a new list header, after the type byte of a typed transaction; for a legacy transaction protected by
+ * EIP-155, followed by its chain id, 0 and 0. The same bytes as the library's `getMessageToSign()` encoding for any
+ * transaction the library decodes (it accepts canonical RLP and integers only). RangeError on bytes that are no list.
+ */
+export function signingPayload(raw: Uint8Array, eip155ChainId?: bigint): Uint8Array {
+  const typed = raw.length > 0 && raw[0] < 0x80;
+  const at = typed ? 1 : 0;
+  const h = raw[at];
+  if (h === undefined || h < 0xc0) throw new RangeError('a transaction encoding must be an RLP list');
+  const start = h < 0xf8 ? at + 1 : at + 1 + (h - 0xf7);
+  const end = itemEnd(raw, at);
+  if (end !== raw.length) throw new RangeError(`transaction encoding has ${raw.length - end} bytes after its list`);
+  // Item ends, to find where the signature (the last three items) begins.
+  const ends: number[] = [];
+  for (let p = start; p < end; p = ends[ends.length - 1]) ends.push(itemEnd(raw, p));
+  if (ends.length < 4 || ends[ends.length - 1] !== end) throw new RangeError(`transaction encoding has ${ends.length} fields`);
+  const unsignedEnd = ends[ends.length - 4];
+  const chainId = !typed && eip155ChainId !== undefined ? uintBytes(eip155ChainId) : undefined;
+  const extra = chainId === undefined ? 0 : rlpStringLength(chainId) + 2;
+  const payload = unsignedEnd - start + extra;
+  const out = new Uint8Array(at + rlpListLength(payload));
+  if (typed) out[0] = raw[0];
+  let pos = writeRlpListHeader(out, at, payload);
+  out.set(raw.subarray(start, unsignedEnd), pos);
+  pos += unsignedEnd - start;
+  if (chainId !== undefined) {
+    pos = writeRlpString(out, pos, chainId);
+    out[pos++] = 0x80;
+    out[pos++] = 0x80;
+  }
+  return out;
+}
