@@ -36,3 +36,17 @@ test('bench --scale 2 --plot: one line per workload, a point per worker count, b
   }
   assert.match(svg, /^<svg [^>]*class="scaling"/);
 });
+
+test('bench --repeat 3: each Parallax engine runs three times, every run checked against the reference, and the table has its median run', async () => {
+  const report = await runBench({ workloads: ['transfers'], workers: 2, quick: true, seed: 7, repeat: 3, size: { blocks: 2, txs: 60, holders: 30 } });
+  const [w] = report.workloads;
+  for (const k of ['parallax1', 'parallaxN'] as const) {
+    const e = w.engines[k];
+    assert.equal(e.runs?.length, 3, `${k}: three runs`);
+    const sorted = [...e.runs!].sort((a, b) => a - b);
+    // Runs over the same transactions: the median by time is the median by throughput.
+    assert.equal(e.tps, sorted[1], `${k}: the reported run is the median`);
+  }
+  assert.equal(w.engines.reference.runs, undefined, 'the reference runs once');
+  assert.equal(w.ratios.parallaxNOverParallax1, w.engines.parallaxN.mgasPerSec / w.engines.parallax1.mgasPerSec);
+});

@@ -45,6 +45,11 @@ export interface EngineFigures {
   /** Main-thread scheduling done ahead, overlapped with the previous block (not in `schedulingMsPerBlock`). */
   scheduledAheadMsPerBlock?: number;
   peakRssMb: number;
+  /**
+   * With --repeat K (Parallax engines only): the transactions per second of each of the K runs, in run order. The
+   * other figures are those of the median run (by total time).
+   */
+  runs?: number[];
 }
 
 export interface WorkloadResult {
@@ -82,6 +87,11 @@ export interface BenchOptions {
   seed: number;
   /** Also run Parallax at every worker count from 1 to this (beyond the core count if asked). */
   scaleTo?: number;
+  /**
+   * Run each Parallax engine this many times (default 1), parallax1 and parallaxN alternating, and report each one's
+   * median run: this machine's run-to-run spread is wide, and alternation spreads slow phases over both engines.
+   */
+  repeat?: number;
   /** Override the generated workloads' size (measured blocks, transactions per block, holders). */
   size?: { blocks: number; txs: number; holders: number };
   onProgress?: (line: string) => void;
@@ -150,6 +160,28 @@ async function runReference(alloc: Alloc, setup: Block[], measured: Block[]): Pr
     prints.push({ stateRoot: hex(r.stateRoot), receiptsRoot: hex(r.receiptsRoot), gasUsed: r.gasUsed });
   }
   return { figures: figuresOf(gas, txs, lat), prints };
+}
+
+/**
+ * Parallax-1 and Parallax-N, `repeat` times each, alternating (1, N, 1, N, ...); each engine's median run by total
+ * time (of an even count, the faster of the middle two), with every run's tx/s in `runs` when there was more than
+ * one. `run` must check each run's results itself.
+ */
+async function alternate<T extends { figures: EngineFigures }>(repeat: number, workers: number, run: (workers: number, k: number) => Promise<T>): Promise<{ p1: T; pN: T }> {
+  const one: T[] = [];
+  const many: T[] = [];
+  for (let k = 0; k < repeat; k++) {
+    one.push(await run(1, k));
+    many.push(await run(workers, k));
+  }
+  return { p1: medianOf(one), pN: medianOf(many) };
+}
+
+function medianOf<T extends { figures: EngineFigures }>(runs: T[]): T {
+  const sorted = [...runs].sort((a, b) => a.figures.ms - b.figures.ms);
+  const median = sorted[(sorted.length - 1) >> 1];
+  if (runs.length > 1) median.figures.runs = runs.map((r) => r.figures.tps);
+  return median;
 }
 
 function figuresOf(gas: bigint, txs: number, lat: number[]): EngineFigures {
@@ -252,10 +284,13 @@ async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void
     }
     engines.reference = figuresOf(gas, txs, lat);
   }
-  for (const [label, workers] of [['parallax1', 1], ['parallaxN', opts.workers]] as const) {
-    progress(`mainnet: parallax, ${workers} worker${workers === 1 ? '' : 's'}`);
-    engines[label] = (await mainnetParallax(raws, workers, txs)).figures;
-  }
+  const repeat = opts.repeat ?? 1;
+  const { p1, pN } = await alternate(repeat, opts.workers, (workers, k) => {
+    progress(`mainnet: parallax, ${workers} worker${workers === 1 ? '' : 's'}${repeat > 1 ? ` (run ${k + 1} of ${repeat})` : ''}`);
+    return mainnetParallax(raws, workers, txs);
+  });
+  engines.parallax1 = p1.figures;
+  engines.parallaxN = pN.figures;
   return workloadResult('mainnet', raws.length, txs, gas, { reference: engines.reference, parallax1: engines.parallax1, parallaxN: engines.parallaxN });
 }
 
@@ -357,18 +392,19 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const alloc = gen.alloc();
     progress(`${name}: reference (@ethereumjs/vm runBlock)`);
     const ref = await runReference(alloc, setup, measured);
-    progress(`${name}: parallax, 1 worker`);
-    const p1 = await runParallax(alloc, gen, setup, measured, 1, tail);
-    progress(`${name}: parallax, ${opts.workers} workers`);
-    const pN = await runParallax(alloc, gen, setup, measured, opts.workers, tail);
-    for (let i = 0; i < measured.length; i++) {
-      for (const [label, p] of [['parallax1', p1.prints[i]], ['parallaxN', pN.prints[i]]] as const) {
-        const r = ref.prints[i];
-        if (p.stateRoot !== r.stateRoot || p.receiptsRoot !== r.receiptsRoot || p.gasUsed !== r.gasUsed) {
-          throw new ParallaxError('HEAD_MISMATCH', `${name} block ${i + 1}: ${label} differs from the reference (state root ${p.stateRoot} vs ${r.stateRoot})`);
+    const repeat = opts.repeat ?? 1;
+    const { p1, pN } = await alternate(repeat, opts.workers, async (workers, k) => {
+      progress(`${name}: parallax, ${workers} worker${workers === 1 ? '' : 's'}${repeat > 1 ? ` (run ${k + 1} of ${repeat})` : ''}`);
+      const p = await runParallax(alloc, gen, setup, measured, workers, tail);
+      // Every run's blocks against the reference's, not only the reported one.
+      for (let i = 0; i < measured.length; i++) {
+        const [q, r] = [p.prints[i], ref.prints[i]];
+        if (q.stateRoot !== r.stateRoot || q.receiptsRoot !== r.receiptsRoot || q.gasUsed !== r.gasUsed) {
+          throw new ParallaxError('HEAD_MISMATCH', `${name} block ${i + 1}: parallax with ${workers} worker${workers === 1 ? '' : 's'} differs from the reference (state root ${q.stateRoot} vs ${r.stateRoot})`);
         }
       }
-    }
+      return p;
+    });
     const txs = measured.reduce((a, b) => a + b.transactions.length, 0);
     const gas = ref.prints.reduce((a, p) => a + p.gasUsed, 0n);
     if (scaleTo > 0) {

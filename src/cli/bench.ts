@@ -38,6 +38,8 @@ function printMain(r: BenchReport): void {
         `${w.name.padEnd(10)} ${name.padEnd(10)} ${pad(f1(e.mgasPerSec, 2), 8)} ${pad(f1(e.tps, 0), 8)} ${pad(f1(e.p50BlockMs), 8)} ${pad(f1(e.p99BlockMs), 8)} ${pad(f1(e.stateRootMs), 8)} ${pad(f1(e.commitMs), 8)} ${pad(pct(e.rollbackRate), 9)} ${pad(pct(e.parallelFraction), 9)} ${pad(f1(e.schedulingMsPerBlock, 2), 9)} ${pad(f1(e.scheduledAheadMsPerBlock, 2), 9)} ${pad(f1(e.peakRssMb, 0), 7)}`,
       );
     }
+    const runs = (['parallax1', 'parallaxN'] as const).flatMap((k) => (w.engines[k].runs === undefined ? [] : [`${k} ${w.engines[k].runs!.map((x) => x.toFixed(0)).join(' / ')}`]));
+    if (runs.length > 0) out(`${w.name.padEnd(10)} runs (tx/s, in run order; the table has each engine's median): ${runs.join('; ')}`);
     out(`${w.name.padEnd(10)} ratios: Parallax-N / reference ${w.ratios.parallaxNOverReference.toFixed(2)}x, Parallax-N / Parallax-1 ${w.ratios.parallaxNOverParallax1.toFixed(2)}x  (${w.blocks} blocks, ${w.txs} txs)`);
   }
 }
@@ -54,6 +56,10 @@ export function registerBench(program: Command): void {
       if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 256) throw new InvalidArgumentError(`expected a worker count from 1 to 256, got "${v}"`);
       return Number(v);
     })
+    .option('--repeat <k>', 'run each Parallax engine k times, alternating, and report its median run (the reference runs once)', (v) => {
+      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 25) throw new InvalidArgumentError(`expected a repeat count from 1 to 25, got "${v}"`);
+      return Number(v);
+    }, 1)
     .option('--plot <file.svg>', 'draw throughput against workers and each speedup beside its bound (uses --scale, default: 1..workers)')
     .option('--json <file>', 'write the report as JSON')
     .addHelpText(
@@ -63,14 +69,16 @@ Examples:
   $ parallax bench --quick                        # every workload, small
   $ parallax bench --workload erc20 --workers 2   # one workload, full size
   $ parallax bench --json bench.json
+  $ parallax bench --workload transfers --repeat 5   # median of 5 runs per Parallax engine
   $ parallax bench --quick --scale 4 --plot scaling.svg   # workers 1..4, plotted`,
     )
-    .action(async (opts: { workload?: BenchWorkload[]; workers: number; quick?: boolean; seed: number; json?: string; scale?: number; plot?: string }) => {
+    .action(async (opts: { workload?: BenchWorkload[]; workers: number; quick?: boolean; seed: number; json?: string; scale?: number; plot?: string; repeat: number }) => {
       const report = await runBench({
         workloads: opts.workload ?? ALL,
         workers: opts.workers,
         quick: opts.quick === true,
         seed: opts.seed,
+        repeat: opts.repeat,
         scaleTo: opts.scale ?? (opts.plot !== undefined ? opts.workers : undefined),
         onProgress: (l) => warn(`[bench] ${l}`),
       });
