@@ -167,12 +167,16 @@ async function runReference(alloc: Alloc, setup: Block[], measured: Block[]): Pr
  * time (of an even count, the faster of the middle two), with every run's tx/s in `runs` when there was more than
  * one. `run` must check each run's results itself.
  */
-async function alternate<T extends { figures: EngineFigures }>(repeat: number, workers: number, run: (workers: number, k: number) => Promise<T>): Promise<{ p1: T; pN: T }> {
+async function alternate<T extends { figures: EngineFigures }>(name: string, repeat: number, workers: number, progress: (l: string) => void, run: (workers: number) => Promise<T>): Promise<{ p1: T; pN: T }> {
   const one: T[] = [];
   const many: T[] = [];
+  const start = (w: number, k: number) => {
+    progress(`${name}: parallax, ${w} worker${w === 1 ? '' : 's'}${repeat > 1 ? ` (run ${k + 1} of ${repeat})` : ''}`);
+    return run(w);
+  };
   for (let k = 0; k < repeat; k++) {
-    one.push(await run(1, k));
-    many.push(await run(workers, k));
+    one.push(await start(1, k));
+    many.push(await start(workers, k));
   }
   return { p1: medianOf(one), pN: medianOf(many) };
 }
@@ -284,11 +288,7 @@ async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void
     }
     engines.reference = figuresOf(gas, txs, lat);
   }
-  const repeat = opts.repeat ?? 1;
-  const { p1, pN } = await alternate(repeat, opts.workers, (workers, k) => {
-    progress(`mainnet: parallax, ${workers} worker${workers === 1 ? '' : 's'}${repeat > 1 ? ` (run ${k + 1} of ${repeat})` : ''}`);
-    return mainnetParallax(raws, workers, txs);
-  });
+  const { p1, pN } = await alternate('mainnet', opts.repeat ?? 1, opts.workers, progress, (workers) => mainnetParallax(raws, workers, txs));
   engines.parallax1 = p1.figures;
   engines.parallaxN = pN.figures;
   return workloadResult('mainnet', raws.length, txs, gas, { reference: engines.reference, parallax1: engines.parallax1, parallaxN: engines.parallaxN });
@@ -392,9 +392,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const alloc = gen.alloc();
     progress(`${name}: reference (@ethereumjs/vm runBlock)`);
     const ref = await runReference(alloc, setup, measured);
-    const repeat = opts.repeat ?? 1;
-    const { p1, pN } = await alternate(repeat, opts.workers, async (workers, k) => {
-      progress(`${name}: parallax, ${workers} worker${workers === 1 ? '' : 's'}${repeat > 1 ? ` (run ${k + 1} of ${repeat})` : ''}`);
+    const { p1, pN } = await alternate(name, opts.repeat ?? 1, opts.workers, progress, async (workers) => {
       const p = await runParallax(alloc, gen, setup, measured, workers, tail);
       // Every run's blocks against the reference's, not only the reported one.
       for (let i = 0; i < measured.length; i++) {

@@ -50,7 +50,9 @@ export function pinSender(tx: TypedTransaction, pubkey?: Uint8Array, address?: U
  * benchmark's reference engine, on library defaults) keep the library's method.
  */
 const senderAddresses = new WeakMap<object, Address>();
-for (const Tx of [LegacyTx, AccessList2930Tx, FeeMarket1559Tx, Blob4844Tx, EOACode7702Tx]) {
+/** Every transaction class the library decodes into (the prototypes patched here). */
+const TX_CLASSES = [LegacyTx, AccessList2930Tx, FeeMarket1559Tx, Blob4844Tx, EOACode7702Tx];
+for (const Tx of TX_CLASSES) {
   const proto = Tx.prototype as unknown as { getSenderAddress(this: TypedTransaction): Address };
   const library = proto.getSenderAddress;
   proto.getSenderAddress = function (this: TypedTransaction): Address {
@@ -71,7 +73,7 @@ for (const Tx of [LegacyTx, AccessList2930Tx, FeeMarket1559Tx, Blob4844Tx, EOACo
  * against about 3 us to cut the payload from its encoding and hash it natively).
  */
 const signingHashes = new WeakMap<object, Uint8Array>();
-for (const Tx of [LegacyTx, AccessList2930Tx, FeeMarket1559Tx, Blob4844Tx, EOACode7702Tx]) {
+for (const Tx of TX_CLASSES) {
   const proto = Tx.prototype as unknown as { getMessageToVerifySignature(this: TypedTransaction): Uint8Array };
   const library = proto.getMessageToVerifySignature;
   proto.getMessageToVerifySignature = function (this: TypedTransaction): Uint8Array {
