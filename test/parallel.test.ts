@@ -199,3 +199,34 @@ test('a worker that crashes or hangs is replaced and the block re-executed seria
     }
   }
 });
+
+test('a worker held up on one transaction leaves its unstarted groups to the other, which takes them from the end; results equal serial', async () => {
+  // Distinct payers: every transfer its own group.
+  const gen = generator({ seed: 21, payers: 400 });
+  const setup = gen.setup(400);
+  const [block] = workloadBlocks(gen, 'transfers', 1, 120);
+  const serial = await node(gen, setup, 1);
+  const expected = fingerprint((await serial.engine.execute(block)).result);
+  await serial.store.close();
+  const { store, engine } = await node(gen, setup, 2);
+  try {
+    // Transaction 0 is first in its home worker's list: that worker stalls before anything else, the other runs its
+    // own 60 transfers and then the stalled one's groups, last first.
+    engine.injectFaults({ stallAtTx: { index: 0, ms: 1500 } });
+    const { result, stats, trace } = await engine.execute(block);
+    assert.equal(stats.mode, 'parallel');
+    assert.deepEqual(fingerprint(result), expected);
+    assert.ok(stats.takenGroups > 0, 'no group was taken by the idle worker');
+    const ranBy = trace!.txs.map((t) => t.attempts[0].worker);
+    const stalled = ranBy[0];
+    const n = block.transactions.length;
+    // 120 equal transfers, each its own group, split 60/60: the other worker ran its own and the taken ones.
+    assert.equal(ranBy.filter((w) => w !== stalled).length, n / 2 + stats.takenGroups);
+    // Taken from the block's end: both last transactions (one of them the stalled worker's) ran on the other.
+    assert.notEqual(ranBy[n - 1], stalled);
+    assert.notEqual(ranBy[n - 2], stalled);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});

@@ -5,9 +5,10 @@
  * creation will occupy, access-list entries, and hints learned from earlier blocks: per contract and function
  * selector, the storage slots and accounts that made earlier speculative runs conflict. Transactions whose predicted
  * sets intersect are grouped (union-find, groups merged up to a worker's share of the block) and run in block order
- * on one worker; groups are spread over the workers
- * by expected cost (longest first onto the least loaded worker). A wrong prediction costs a re-execution, never a
- * wrong result: the rollback manager validates every speculative run against the state it should have seen.
+ * on one worker; groups are spread over the workers by expected cost (longest first onto the least loaded worker),
+ * and a worker that runs out of work takes groups nobody has started (see `RunTable`), so a wrong cost estimate
+ * leaves no worker idle. A wrong prediction costs a re-execution, never a wrong result: the rollback manager
+ * validates every speculative run against the state it should have seen.
  */
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { Capability } from '@ethereumjs/tx';
@@ -27,6 +28,8 @@ export interface Partition {
   assignment: number[][];
   /** Per transaction, the keys predicted (the engine prefetches their values for the workers). */
   predicted: string[][];
+  /** The groups' transactions (each in block order), groups in the order of their first transactions. */
+  groups: number[][];
   stats: PartitionStats;
 }
 
@@ -242,7 +245,8 @@ export function partition(txs: TypedTransaction[], senders: string[], hints: Hin
     g.txs.push(i);
     g.cost += cost[i];
   }
-  const ordered = [...groups.values()].sort((a, b) => (b.cost > a.cost ? 1 : b.cost < a.cost ? -1 : a.txs[0] - b.txs[0]));
+  const inOrder = [...groups.values()];
+  const ordered = [...inOrder].sort((a, b) => (b.cost > a.cost ? 1 : b.cost < a.cost ? -1 : a.txs[0] - b.txs[0]));
   const load = new Array<bigint>(workers).fill(0n);
   const assignment: number[][] = Array.from({ length: workers }, () => []);
   for (const g of ordered) {
@@ -256,6 +260,7 @@ export function partition(txs: TypedTransaction[], senders: string[], hints: Hin
   return {
     assignment,
     predicted,
+    groups: inOrder.map((g) => g.txs),
     stats: { groups: groups.size, largestGroup: largest, predictedParallelFraction: n === 0 ? 0 : 1 - largest / n },
   };
 }

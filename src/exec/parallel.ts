@@ -30,7 +30,7 @@ import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
 import { pinSender } from './tx-common.ts';
 import { serializeTx } from '../util/rlp.ts';
-import { packTxs, recoveredAt, type ToMain, type TxPack, type WorkerFaults } from './protocol.ts';
+import { packTxs, recoveredAt, runTable, type RunTable, type ToMain, type WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
   /** Worker threads; 1 = the serial path on the main thread (no workers). */
@@ -69,6 +69,8 @@ export interface BlockStats {
   parallelFraction: number;
   groups: number;
   largestGroup: number;
+  /** Groups run by a worker other than the one the partition gave them to, which had run out of work first. */
+  takenGroups: number;
   predictedParallelFraction: number;
   /** Busy time of each worker in this block (signature recovery and execution). */
   workerBusyMs: number[];
@@ -155,8 +157,8 @@ interface Plan {
   hintsVersion: number;
   senders: string[];
   part: Partition;
-  /** Per worker (absent when the block will run serially: predicted to be one chain). */
-  runs?: { txs: TxPack; keys: Uint8Array; hasKey: Uint8Array }[];
+  /** The workers' run table and each one's home (absent when the block will run serially: predicted to be one chain). */
+  runs?: { table: RunTable; homes: Int32Array[] };
   ms: number;
 }
 
@@ -177,17 +179,7 @@ function makePlan(block: Block, raws: Uint8Array[], pubkeys: (Uint8Array | null)
   const part = partition(txs, senders, hints, W);
   let runs: Plan['runs'];
   if (part.stats.largestGroup < SERIAL_GROUP_SHARE * n) {
-    runs = part.assignment.map((list) => {
-      const keys = new Uint8Array(list.length * 64);
-      const hasKey = new Uint8Array(list.length);
-      for (let j = 0; j < list.length; j++) {
-        const pk = pubkeys[list[j]];
-        if (pk === null) continue;
-        keys.set(pk, j * 64);
-        hasKey[j] = 1;
-      }
-      return { txs: packTxs(list, raws), keys, hasKey };
-    });
+    runs = { table: runTable(raws, pubkeys, part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
   }
   return { block, hintsVersion, senders, part, runs, ms: performance.now() - t0 };
 }
@@ -471,6 +463,7 @@ export class ParallelExecutor {
       rollbackRate: 0,
       parallelFraction: 0,
       groups: n > 0 ? 1 : 0,
+      takenGroups: 0,
       rootSharded: false,
       largestGroup: n,
       predictedParallelFraction: 0,
@@ -656,12 +649,17 @@ export class ParallelExecutor {
           }
         }
       }
-      const r = runs[w];
-      const transfer = [r.txs.bytes.buffer, r.keys.buffer, r.hasKey.buffer] as ArrayBuffer[];
-      pool.send(w, { t: 'run', seq, ...r, accounts: [...accounts], slots: [...slots] }, transfer);
+      const home = runs.homes[w];
+      pool.send(w, { t: 'run', seq, worker: w, table: runs.table, home, accounts: [...accounts], slots: [...slots] }, [home.buffer as ArrayBuffer]);
     }
-    const owner = new Int32Array(n);
-    part.assignment.forEach((list, w) => list.forEach((i) => (owner[i] = w)));
+    const { groupOf, claims } = runs.table;
+    const homeOf = new Int32Array(part.groups.length);
+    part.assignment.forEach((list, w) => list.forEach((i) => (homeOf[groupOf[i]] = w)));
+    /** The worker running transaction i's group (its home worker while nobody has claimed it). */
+    const owner = (i: number) => {
+      const c = Atomics.load(claims, groupOf[i]);
+      return c === 0 ? homeOf[groupOf[i]] : c - 1;
+    };
     scheduling += performance.now() - dispatchFrom;
     // The next block's transactions are serialized for the workers at the first wait for a result below.
     let aheadPending = next !== undefined;
@@ -693,7 +691,7 @@ export class ParallelExecutor {
       if (r === undefined) {
         let got: SpeculativeResult | undefined;
         waiting = { index: i, resolve: (x) => ((got = x), wake?.()) };
-        await until(() => got !== undefined, `waiting for transaction ${i}`, owner[i]);
+        await until(() => got !== undefined, `waiting for transaction ${i}`, owner(i));
         r = got!;
       } else results.delete(i);
       const info = await this.rollback.commit(run, r);
@@ -715,6 +713,7 @@ export class ParallelExecutor {
         parallelFraction: n === 0 ? 0 : firstRun / n,
         groups: part.stats.groups,
         largestGroup: part.stats.largestGroup,
+        takenGroups: claims.reduce((k, c, g) => (c !== 0 && c - 1 !== homeOf[g] ? k + 1 : k), 0),
         predictedParallelFraction: part.stats.predictedParallelFraction,
         rootSharded: false,
         workerBusyMs: busy,

@@ -13,6 +13,8 @@ export interface WorkerFaults {
   crashAtTx?: number;
   /** Never answer for this transaction index. */
   hangAtTx?: number;
+  /** Stall `ms` before running this transaction index (a slow transaction the partition did not foresee). */
+  stallAtTx?: { index: number; ms: number };
   /** Throw (crash the worker) when asked for its share of a state root. */
   crashInTrie?: boolean;
 }
@@ -43,11 +45,13 @@ export type ToWorker =
   | {
       t: 'run';
       seq: number;
-      /** The partition in block order, with the senders' public keys (`keys`, 64 bytes each; `hasKey` 0 = unknown). */
-      txs: TxPack;
-      keys: Uint8Array;
-      hasKey: Uint8Array;
-      /** Committed values of the partition's predicted keys, so the worker need not ask for them. */
+      /** This worker's index (its claim mark is `worker + 1`). */
+      worker: number;
+      /** The block's run table, shared by all workers (see `RunTable`). */
+      table: RunTable;
+      /** The transactions the partition gave this worker, in block order. */
+      home: Int32Array;
+      /** Committed values of the home transactions' predicted keys, so the worker need not ask for them. */
       accounts: [string, Uint8Array | null][];
       slots: [string, Uint8Array][];
     }
@@ -111,6 +115,67 @@ export function packTxs(indices: readonly number[], raws: readonly Uint8Array[])
 /** The j-th encoding of a pack (a view, not a copy). */
 export function packedTx(p: TxPack, j: number): Uint8Array {
   return p.bytes.subarray(j === 0 ? 0 : p.end[j - 1], p.end[j]);
+}
+
+/**
+ * A block's transactions and groups in shared memory, one copy for all workers (a SharedArrayBuffer crosses
+ * postMessage without a copy). Each worker runs the transactions the partition gave it (its home) in block order;
+ * a worker whose home is done takes whole groups no worker has started, from the block's end backwards. Who runs a
+ * group is decided by claiming it: `claims[g]` goes from 0 to the claimer's index + 1 by compare-and-exchange, by its
+ * home worker when it reaches the group's first transaction, or by a worker taking it. A taken group runs on the
+ * block's pre-state (plus its own writes), as the partition predicted it could; every run is validated anyway.
+ */
+export interface RunTable {
+  /** Every transaction of the block, by index. */
+  txs: TxPack;
+  /** Senders' public keys, 64 bytes at `i * 64`; `hasKey[i]` 0 = unknown (the worker recovers it). */
+  keys: Uint8Array;
+  hasKey: Uint8Array;
+  /** Group of each transaction; groups are numbered in the order of their first transactions. */
+  groupOf: Int32Array;
+  /** Group g's transactions, in block order, are `members[start[g]] .. members[start[g + 1] - 1]`. */
+  start: Int32Array;
+  members: Int32Array;
+  /** 0: unclaimed; w + 1: run by worker w. */
+  claims: Int32Array;
+}
+
+/** `n` elements of `T` over shared memory. */
+function shared<T>(make: new (b: SharedArrayBuffer) => T, bytesPer: number, n: number): T {
+  return new make(new SharedArrayBuffer(Math.max(1, n) * bytesPer));
+}
+
+/** The run table of a block: its encodings, senders' keys (null: unknown) and groups (each in block order). */
+export function runTable(raws: readonly Uint8Array[], pubkeys: readonly (Uint8Array | null)[], groups: readonly (readonly number[])[]): RunTable {
+  const n = raws.length;
+  const end = shared(Int32Array, 4, n);
+  let size = 0;
+  for (let i = 0; i < n; i++) end[i] = size += raws[i].length;
+  const bytes = shared(Uint8Array, 1, size);
+  for (let i = 0; i < n; i++) bytes.set(raws[i], i === 0 ? 0 : end[i - 1]);
+  const index = shared(Int32Array, 4, n);
+  for (let i = 0; i < n; i++) index[i] = i;
+  const keys = shared(Uint8Array, 64, n);
+  const hasKey = shared(Uint8Array, 1, n);
+  for (let i = 0; i < n; i++) {
+    const pk = pubkeys[i];
+    if (pk === null) continue;
+    keys.set(pk, i * 64);
+    hasKey[i] = 1;
+  }
+  const groupOf = shared(Int32Array, 4, n);
+  const start = shared(Int32Array, 4, groups.length + 1);
+  const members = shared(Int32Array, 4, n);
+  let k = 0;
+  groups.forEach((list, g) => {
+    start[g] = k;
+    for (const i of list) {
+      groupOf[i] = g;
+      members[k++] = i;
+    }
+  });
+  start[groups.length] = k;
+  return { txs: { index, end, bytes }, keys, hasKey, groupOf, start, members, claims: shared(Int32Array, 4, groups.length) };
 }
 
 /** Bytes per recovered transaction: public key (64), sender address (20), transaction hash (32). */

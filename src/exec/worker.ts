@@ -204,6 +204,8 @@ let seq = -1;
 const abortFlag = new Int32Array(init.abortFlag);
 let block: Block | undefined;
 let coinbase = '';
+/** The block's writes before its transactions (system operations), the base of every group a worker takes. */
+let blockPre: TxAccess | undefined;
 let decoded = new Map<number, TypedTransaction>();
 /**
  * Transactions of the next block decoded by the ahead recovery, kept for its run when its rules (the decoding Common
@@ -228,6 +230,10 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
   if (faults.hangAtTx === index) {
     flush();
     await new Promise(() => {});
+  }
+  if (faults.stallAtTx?.index === index) {
+    flush();
+    await sleep(faults.stallAtTx.ms);
   }
   if (init.delayMs !== undefined && init.delayMs > 0) await sleep(Math.random() * init.delayMs);
   const mySeq = seq;
@@ -329,6 +335,7 @@ async function handle(m: ToWorker): Promise<void> {
       coinbase = m.coinbase;
       await useDatabase(m.db);
       state.reset(cache);
+      blockPre = m.pre;
       await state.apply(m.pre, new Address(fromHex(coinbase)));
       return;
     }
@@ -378,18 +385,36 @@ async function handle(m: ToWorker): Promise<void> {
       post({ t: 'recovered', seq: m.seq, index, keys, ok, busyMs: performance.now() - t0 - yielded }, [keys.buffer, ok.buffer, index.buffer as ArrayBuffer]);
       return;
     }
-    case 'run':
+    case 'run': {
       for (const [a, rlp] of m.accounts) if (!cache.accounts.has(a)) cache.accounts.set(a, rlp);
       for (const [k, v] of m.slots) cache.setSlot(k, v, false);
-      for (let j = 0; j < m.txs.index.length; j++) {
-        if (m.seq !== seq || Atomics.load(abortFlag, 0) >= m.seq) {
-          outbox = [];
-          return;
+      const { txs, keys, hasKey, groupOf, start, members, claims } = m.table;
+      const me = m.worker + 1;
+      const live = () => m.seq === seq && Atomics.load(abortFlag, 0) < m.seq;
+      const run = (i: number) => runOne(i, packedTx(txs, i), hasKey[i] === 1 ? keys.subarray(i * 64, i * 64 + 64) : null);
+      // Home first, in block order: a group is claimed at its first transaction; one claimed by another worker is
+      // skipped.
+      for (const i of m.home) {
+        if (!live()) return void (outbox = []);
+        const g = groupOf[i];
+        if (members[start[g]] === i ? Atomics.compareExchange(claims, g, 0, me) !== 0 : Atomics.load(claims, g) !== me) continue;
+        await run(i);
+      }
+      // Then groups nobody has started, from the block's end (where their home workers would get last), each on the
+      // block's pre-state.
+      for (let g = claims.length - 1; g >= 0; g--) {
+        if (Atomics.load(claims, g) !== 0 || Atomics.compareExchange(claims, g, 0, me) !== 0) continue;
+        flush();
+        state.reset(cache);
+        await state.apply(blockPre!, new Address(fromHex(coinbase)));
+        for (let k = start[g]; k < start[g + 1]; k++) {
+          if (!live()) return void (outbox = []);
+          await run(members[k]);
         }
-        await runOne(m.txs.index[j], packedTx(m.txs, j), m.hasKey[j] === 1 ? m.keys.subarray(j * 64, j * 64 + 64) : null);
       }
       flush();
       return;
+    }
     case 'commit': {
       for (const [a, rlp] of m.accounts) cache.accounts.set(a, rlp);
       for (const a of m.cleared) cache.dropSlotsOf(a);
