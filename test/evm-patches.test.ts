@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Common, Mainnet } from '@ethereumjs/common';
 import { createEVM } from '@ethereumjs/evm';
-import { hexToBytes } from '@ethereumjs/util';
-import { analyseCode, libraryCodeAnalysis, PushValues } from '../src/exec/evm-patches.ts';
+import { bigIntToBytes, bytesToBigInt, hexToBytes, setLengthLeft } from '@ethereumjs/util';
+import { analyseCode, libraryCodeAnalysis, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -62,5 +62,34 @@ test('the patched code analysis gives the library analysis: jump destinations, o
       // Positions inside push data hold no entry in either analysis.
       for (let pc = 0; pc < code.length; pc++) assert.equal(pc in ours.opcodesCached, pc in lib.opcodesCached, `${hardfork} ${name}: entry presence at ${pc}`);
     }
+  }
+});
+
+test('word conversions give the library conversions, at every byte length and around 2^53', () => {
+  const values: bigint[] = [0n, 1n, 255n, 256n, 2n ** 48n - 1n, 2n ** 48n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 256n - 1n];
+  // Random words of every byte length, from a fixed-seed generator.
+  let x = 0x2545f4914f6cdd1dn;
+  const next = () => (x = (x * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n);
+  for (let len = 1; len <= 32; len++) {
+    for (let k = 0; k < 8; k++) {
+      let v = 0n;
+      for (let b = 0; b < len; b++) v = (v << 8n) | (next() & 255n);
+      values.push(v | (1n << BigInt(8 * len - 1)));
+    }
+  }
+  const memory = new Uint8Array(96).fill(0xab);
+  for (const v of values) {
+    const expected = setLengthLeft(bigIntToBytes(v), 32);
+    assert.deepEqual(wordBytes(v), expected, `wordBytes(${v})`);
+    // Written over non-zero memory at an odd offset: every one of the 32 bytes is set, nothing around them.
+    writeWord(memory, 33, v);
+    assert.deepEqual(memory.subarray(33, 65), expected, `writeWord(${v})`);
+    assert.equal(memory[32], 0xab);
+    assert.equal(memory[65], 0xab);
+    assert.equal(readWord(memory, 33, 65), v, `readWord of ${v}`);
+    assert.equal(readWord(memory, 33, 65), bytesToBigInt(memory.subarray(33, 65)));
+    // Storage values come unpadded: read at their own length.
+    const unpadded = bigIntToBytes(v);
+    assert.equal(readWord(unpadded, 0, unpadded.length), v === 0n ? 0n : bytesToBigInt(unpadded));
   }
 });
