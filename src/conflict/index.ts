@@ -56,6 +56,14 @@ export class HintBook {
     this.maxKeys = maxKeysPerCall;
   }
 
+  /** Forget everything learned. */
+  clear(): void {
+    this.patterns.clear();
+    this.literal.clear();
+    this.gas.clear();
+    this.version++;
+  }
+
   /** Contract + function selector of a call (undefined for creations). */
   static callKey(tx: TypedTransaction): string | undefined {
     if (tx.to === undefined) return undefined;

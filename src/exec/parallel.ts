@@ -19,7 +19,7 @@ import type { ChainProfile } from '../chain/profile.ts';
 import { HintBook, partition, type Partition } from '../conflict/index.ts';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import { RollbackManager, type CommitInfo, type SpeculativeResult } from '../rollback/index.ts';
-import type { TxAccess } from '../state/overlay.ts';
+import { forgetInternedCode, type TxAccess } from '../state/overlay.ts';
 import type { StateDiff } from '../state/types.ts';
 import type { BlockRecord, PreparedCommit } from '../state/store.ts';
 import type { ShardJob, ShardResult, TrieSharder } from '../state/trie.ts';
@@ -808,5 +808,16 @@ export class ParallelExecutor {
   /** After an unwind the workers' caches no longer match the head. */
   invalidateCaches(): void {
     this.pool?.broadcast({ t: 'clear' });
+  }
+
+  /**
+   * Forget what earlier blocks taught, keeping only the threads (and their compiled code): conflict hints and gas
+   * estimates, the workers' caches, and every thread's code table with its code analyses. The benchmark does so after
+   * its warm-up, so that the measured blocks learn nothing from having been seen before.
+   */
+  forgetLearned(): void {
+    this.hints.clear();
+    forgetInternedCode();
+    this.pool?.broadcast({ t: 'clear', code: true });
   }
 }

@@ -62,7 +62,8 @@ export type ToWorker =
       slots: [string, Uint8Array][];
       codes: [string, Uint8Array][];
     }
-  | { t: 'clear' }
+  /** Drop the replicated cache; `code`: also the code table, and with it the interpreter's code analyses. */
+  | { t: 'clear'; code?: boolean }
   /** Update the state-trie subtrees of one shard (see `updateShard`), reading nodes from the LevelDB at `db`. */
   | { t: 'trie'; id: number; db: string; job: ShardJob }
   /** Test hook: make this worker fail on a transaction index of the next block. */

@@ -21,7 +21,7 @@ import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
 import { createCommon, type ChainProfile } from '../chain/profile.ts';
 import { loadKzg, nativeCrypto } from '../crypto/index.ts';
 import { errorMessage } from '../errors.ts';
-import { OverlayStateManager, type TxAccess } from '../state/overlay.ts';
+import { OverlayStateManager, forgetInternedCode, type TxAccess } from '../state/overlay.ts';
 import { openSharedReader } from '../state/db.ts';
 import { accountKey, codeKey, nodeKey, storageKey } from '../state/keys.ts';
 import { updateShard } from '../state/trie.ts';
@@ -426,6 +426,7 @@ async function handle(m: ToWorker): Promise<void> {
     }
     case 'clear':
       cache.clear();
+      if (m.code === true) forgetInternedCode();
       return;
   }
 }

@@ -123,6 +123,11 @@ export class FixtureReplayer {
     }
   }
 
+  /** Forget what the blocks replayed so far taught the engine (see `ParallelExecutor.forgetLearned`). */
+  forgetLearned(): void {
+    this.engine?.forgetLearned();
+  }
+
   async close(): Promise<void> {
     await this.engine?.close();
   }
