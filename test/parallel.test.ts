@@ -230,3 +230,24 @@ test('a worker held up on one transaction leaves its unstarted groups to the oth
     await store.close();
   }
 });
+
+test('forgetLearned: a block partitions as it did before anything was learned', async () => {
+  const gen = generator({ seed: 5, holders: 2000, payers: 400, swappers: 20 });
+  const setup = gen.setup(1000);
+  // Uniform random holders: real collisions the first time, grouped once learned.
+  const [block] = workloadBlocks(gen, 'erc20', 1, 300, { zipf: 0, hotPool: 0 });
+  const { store, engine } = await node(gen, setup, 2);
+  try {
+    const first = (await engine.execute(block)).stats; // not committed: the same head each time
+    const learned = (await engine.execute(block)).stats;
+    engine.forgetLearned();
+    const forgotten = (await engine.execute(block)).stats;
+    assert.ok(first.reexecuted > 0, 'the block had no conflicts to learn from');
+    assert.notDeepEqual([learned.groups, learned.largestGroup], [first.groups, first.largestGroup]);
+    assert.deepEqual([forgotten.groups, forgotten.largestGroup], [first.groups, first.largestGroup]);
+    assert.ok(forgotten.reexecuted > learned.reexecuted, `re-executed ${forgotten.reexecuted} after forgetting, ${learned.reexecuted} with hints`);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
