@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeCall } from '../src/bench/abi.ts';
 import { randomBlocks, workloadBlocks } from '../src/bench/workloads.ts';
 import { fingerprint, generator, node, type BlockStats } from './helpers/traffic.ts';
 
@@ -246,6 +247,34 @@ test('forgetLearned: a block partitions as it did before anything was learned', 
     assert.notDeepEqual([learned.groups, learned.largestGroup], [first.groups, first.largestGroup]);
     assert.deepEqual([forgotten.groups, forgotten.largestGroup], [first.groups, first.largestGroup]);
     assert.ok(forgotten.reexecuted > learned.reexecuted, `re-executed ${forgotten.reexecuted} after forgetting, ${learned.reexecuted} with hints`);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
+test("a call that moves no value does not depend on the callee's balance: calls into WETH commit beside deposits changing it", async () => {
+  const gen = generator({ seed: 31, payers: 60 });
+  const setup = gen.setup(400);
+  // Deposits change WETH's balance; calls of balanceOf pass through WETH's account (read and re-stored) with no value.
+  const txs = [];
+  for (let i = 0; i < 40; i++) {
+    if (i % 4 === 0) txs.push(gen.wrap(gen.payers[i], 10n ** 15n));
+    else txs.push(gen.tx(gen.payers[i], gen.weth, encodeCall('balanceOf(address)', [{ address: gen.holders[0].address.bytes }]), 60_000n));
+  }
+  const block = gen.block(txs);
+  const serial = await node(gen, setup, 1);
+  const expected = fingerprint((await serial.engine.execute(block)).result);
+  await serial.store.close();
+  const { store, engine } = await node(gen, setup, 2);
+  try {
+    const { result, stats, trace } = await engine.execute(block);
+    assert.equal(stats.mode, 'parallel');
+    assert.deepEqual(fingerprint(result), expected);
+    // Both workers ran calls after deposits on the other one: none had to run again.
+    const ranBy = new Set(trace!.txs.map((t) => t.attempts[0].worker));
+    assert.deepEqual([...ranBy].sort(), [0, 1], JSON.stringify({ stats, ranBy: [...ranBy] }));
+    assert.equal(stats.reexecuted, 0, `re-executed ${stats.reexecuted}: ${stats.conflictKeys.map(([k]) => k).join(', ')}`);
   } finally {
     await engine.close();
     await store.close();

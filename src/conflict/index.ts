@@ -97,6 +97,8 @@ export class HintBook {
   learnConflict(tx: TypedTransaction, sender: string, key: string): void {
     const call = HintBook.callKey(tx);
     if (call === undefined) return;
+    // A balance conflict is filed as its account: the predicted keys name accounts (a sender, a value's recipient).
+    if (key[0] === 'b') key = 'a' + key.slice(1);
     if (key[0] === 's') {
       const contract = key.slice(1, 41);
       const slot = key.slice(41);

@@ -17,6 +17,8 @@
  * 2. Self-destruct burns are reported to the state manager (see below).
  *
  * 3. Word conversions without hex strings in MLOAD, MSTORE and SLOAD (see below).
+ *
+ * 4. A call that moves no value does not read the caller's and callee's balances (see below).
  */
 import type { Account, Address } from '@ethereumjs/util';
 
@@ -280,6 +282,44 @@ Interpreter.prototype._selfDestruct = async function (this: SelfDestructThis, to
     const after = (await sm.getAccount(self))?.balance ?? 0n;
     if (after < before) sm.noteBurned(before - after);
   }
+};
+
+/*
+ * 4. Every call debits the caller and credits the callee, even with no value: the library reads both balances
+ * (subtracting and adding zero, checking for underflow and overflow, which zero cannot cause) and re-stores both
+ * accounts. With no value and no block-level access list (EIP-7928, which records balances), these only re-store
+ * the accounts: the same state, and no read of a balance the transaction does not depend on (the overlay tracks
+ * balance reads apart, see state/overlay.ts).
+ */
+interface ValueMessage {
+  value: bigint;
+  caller: Address;
+  to: Address;
+}
+interface EvmThis {
+  common: { isActivatedEIP(eip: number): boolean };
+  journal: { putAccount(address: Address, account: Account): Promise<void> };
+}
+interface EvmProto {
+  _reduceSenderBalance(this: EvmThis, account: Account, message: ValueMessage): Promise<void>;
+  _addToBalance(this: EvmThis, toAccount: Account, message: ValueMessage): Promise<void>;
+}
+const { EVM } = (await import(new URL('./evm.js', base).href)) as { EVM: { prototype: EvmProto } };
+const libraryReduce = EVM.prototype._reduceSenderBalance;
+const libraryAdd = EVM.prototype._addToBalance;
+for (const [f, expected] of [
+  [libraryReduce, 'account.balance -= message.value'],
+  [libraryAdd, 'toAccount.balance + message.value'],
+] as const) {
+  if (!f.toString().includes(expected)) throw new Error(`@ethereumjs/evm: ${f.name} is not the expected one (no "${expected}")`);
+}
+EVM.prototype._reduceSenderBalance = function (this: EvmThis, account: Account, message: ValueMessage): Promise<void> {
+  if (message.value !== 0n || this.common.isActivatedEIP(7928)) return libraryReduce.call(this, account, message);
+  return this.journal.putAccount(message.caller, account);
+};
+EVM.prototype._addToBalance = async function (this: EvmThis, toAccount: Account, message: ValueMessage): Promise<void> {
+  if (message.value !== 0n || this.common.isActivatedEIP(7928)) return libraryAdd.call(this, toAccount, message);
+  await this.journal.putAccount(message.to, toAccount);
 };
 
 export const ANALYSIS_CACHE_INSTALLED = true;

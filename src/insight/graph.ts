@@ -8,7 +8,7 @@
  * schedule, with any number of workers, can finish the block faster than its critical path, so
  * total / critical is an upper bound on the speedup parallel execution can achieve on the block.
  */
-import { accountToken, type TxAccess } from '../state/overlay.ts';
+import { accountToken, balanceToken, type TxAccess } from '../state/overlay.ts';
 import { hex } from '../util/bytes.ts';
 
 /** What one committed transaction did, as far as the graph is concerned. */
@@ -51,15 +51,18 @@ export function nodeOf(access: TxAccess, coinbase: string, gas: bigint, ms: numb
     if (v === null) wiped.push(a);
     const k = 'a' + a;
     const before = access.reads.get(k);
-    if (before !== undefined && before === accountToken(v)) continue;
-    writes.push(k);
+    if (before === undefined || before !== accountToken(v)) writes.push(k);
+    // A balance the transaction never touched is no write of it; one written back unchanged is none either.
+    if (v?.keepBalance === true) continue;
+    const seen = access.reads.get('b' + a);
+    if (seen === undefined || seen !== balanceToken(v)) writes.push('b' + a);
   }
   for (const [k, v] of access.slots) {
     const before = access.reads.get('s' + k);
     if (before !== undefined && before === hex(v)) continue;
     writes.push('s' + k);
   }
-  if (access.coinbaseDelta !== 0n) writes.push('a' + coinbase);
+  if (access.coinbaseDelta !== 0n) writes.push('b' + coinbase);
   return { reads: access.reads.keys(), writes, wiped, gas, ms };
 }
 

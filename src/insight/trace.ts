@@ -7,15 +7,17 @@ import type { ConservationReport } from './conservation.ts';
 import { dependencyGraph, speedupBound, type GraphNode } from './graph.ts';
 
 /** A state key, named: an account or one storage slot of an account (hex without 0x). */
-export type KeyName = { kind: 'account'; address: string } | { kind: 'slot'; address: string; slot: string };
+export type KeyName = { kind: 'account' | 'balance'; address: string } | { kind: 'slot'; address: string; slot: string };
 
+/** A tracking key's name: 'a' + addr an account (nonce, code), 'b' + addr its balance, 's' + addr + slot a slot. */
 export function nameKey(key: string): KeyName {
   if (key[0] === 'a') return { kind: 'account', address: '0x' + key.slice(1) };
+  if (key[0] === 'b') return { kind: 'balance', address: '0x' + key.slice(1) };
   return { kind: 'slot', address: '0x' + key.slice(1, 41), slot: '0x' + key.slice(41) };
 }
 
 export function keyLabel(k: KeyName): string {
-  return k.kind === 'account' ? `account ${k.address}` : `slot ${k.slot} of ${k.address}`;
+  return k.kind === 'slot' ? `slot ${k.slot} of ${k.address}` : k.kind === 'balance' ? `balance of ${k.address}` : `account ${k.address}`;
 }
 
 /** Main thread: re-executions, serial blocks and serial tails run here. */

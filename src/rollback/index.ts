@@ -65,7 +65,7 @@ export class RollbackManager {
 
   set senders(list: string[]) {
     this.blockSenders = list;
-    this.senderKeys = new Set(list.map((s) => 'a' + s));
+    this.senderKeys = new Set(list.flatMap((s) => ['a' + s, 'b' + s]));
   }
 
   constructor(executor: BlockExecutor, hints: HintBook) {
@@ -149,7 +149,10 @@ export class RollbackManager {
   }
 
   private noteWrites(i: number, access: TxAccess): void {
-    for (const a of access.accounts.keys()) this.lastWriter.set('a' + a, i);
+    for (const [a, v] of access.accounts) {
+      this.lastWriter.set('a' + a, i);
+      if (v?.keepBalance !== true) this.lastWriter.set('b' + a, i);
+    }
     for (const k of access.slots.keys()) this.lastWriter.set('s' + k, i);
   }
 }

@@ -11,17 +11,69 @@
  * new code it left changed). The parallel engine validates speculative runs with these. The block's coinbase can be
  * tracked lazily: the fee credit that runTx makes after execution becomes a balance delta instead of a
  * read-modify-write, so fee payments do not make every transaction depend on the one before it.
+ *
+ * An account's balance is tracked apart from the rest of it ('b' + addr beside 'a' + addr): the EVM reads and
+ * re-stores every account a call passes through, also with no value moving (see evm-patches), and a balance that the
+ * transaction never looked at must not make it depend on whoever changed that balance (on mainnet: every ETH-to-token
+ * swap changes WETH's balance, and every call into WETH re-stores its account). The accounts a tracked transaction
+ * gets are `TrackedAccount`s, which note the first time their balance is read or set; a balance never touched is
+ * no read, and an account written with its balance untouched keeps whatever balance the committed state has.
  */
-import { Account, Address, KECCAK256_NULL, KECCAK256_RLP } from '@ethereumjs/util';
+import { Account, Address, KECCAK256_NULL, KECCAK256_RLP, equalsBytes } from '@ethereumjs/util';
 import { OriginalStorageCache } from '@ethereumjs/statemanager';
 import type { AccountFields, StateManagerInterface, StorageDump, StorageRange } from '@ethereumjs/common';
 import { keccak256 } from '../crypto/index.ts';
 import { fromHex, hex, unpad } from '../util/bytes.ts';
 import type { AccountDiff, StateDiff, StateReader } from './types.ts';
 
-/** Account as compared by validation: nonce, balance and code hash (absent = ''). */
-export function accountToken(a: { nonce: bigint; balance: bigint; codeHash: Uint8Array } | undefined | null): string {
-  return a == null ? '' : `${a.nonce}:${a.balance}:${hex(a.codeHash)}`;
+/** Account as compared by validation, without its balance: nonce and code hash (absent = ''). */
+export function accountToken(a: { nonce: bigint; codeHash: Uint8Array } | undefined | null): string {
+  return a == null ? '' : `${a.nonce}:${hex(a.codeHash)}`;
+}
+
+/** An account's balance as compared by validation (absent = ''). */
+export function balanceToken(a: { balance: bigint } | undefined | null): string {
+  return a == null ? '' : a.balance.toString();
+}
+
+/** The balance field itself, read without a `TrackedAccount` noticing. */
+function rawBalance(a: Account): bigint {
+  return (a as unknown as { _balance: bigint })._balance;
+}
+
+/**
+ * An account handed to the EVM during a tracked transaction: the first read or write of its balance is reported
+ * (`onBalance`), once, while that transaction is still the one tracked.
+ */
+class TrackedAccount extends Account {
+  private notify: (() => void) | undefined;
+  constructor(a: Account, notify: () => void) {
+    super(a.nonce, rawBalance(a), a.storageRoot, a.codeHash);
+    this.notify = notify;
+  }
+  private touch(): void {
+    const n = this.notify;
+    if (n === undefined) return;
+    this.notify = undefined;
+    n();
+  }
+  /** The balance was neither read nor set through this object. */
+  get balanceUntouched(): boolean {
+    return this.notify !== undefined;
+  }
+  override get balance(): bigint {
+    this.touch();
+    return super.balance;
+  }
+  /** An account with a nonce or code is not empty whatever its balance: only otherwise is the balance looked at. */
+  override isEmpty(): boolean {
+    if (this.nonce !== 0n || !equalsBytes(this.codeHash, KECCAK256_NULL)) return false;
+    return super.isEmpty();
+  }
+  override set balance(v: bigint) {
+    this.touch();
+    super.balance = v;
+  }
 }
 
 /** An account value in a write set (plain data: crosses threads by structured clone). */
@@ -29,6 +81,8 @@ export interface AccountValue {
   nonce: bigint;
   balance: bigint;
   codeHash: Uint8Array;
+  /** The transaction never touched the balance: applying keeps the committed balance (`balance` is what it saw). */
+  keepBalance?: boolean;
 }
 
 /**
@@ -72,6 +126,10 @@ export interface TxAccess {
 interface Tracker {
   reads: Map<string, string>;
   writtenAccounts: Set<string>;
+  /** Accounts whose balance this transaction read or set (its value before that is in `reads` as 'b' + addr). */
+  balances: Set<string>;
+  /** Accounts last written from an object whose balance was never touched (see `AccountValue.keepBalance`). */
+  keptBalance: Set<string>;
   writtenSlots: Set<string>;
   clears: Set<string>;
   coinbase: string | undefined;
@@ -93,7 +151,7 @@ type UndoEntry =
 const EMPTY = new Uint8Array(0);
 
 function copyAccount(a: Account): Account {
-  return new Account(a.nonce, a.balance, a.storageRoot, a.codeHash);
+  return new Account(a.nonce, rawBalance(a), a.storageRoot, a.codeHash);
 }
 
 export class OverlayStateManager implements StateManagerInterface {
@@ -169,29 +227,48 @@ export class OverlayStateManager implements StateManagerInterface {
   async getAccount(address: Address): Promise<Account | undefined> {
     const addr = hex(address.bytes);
     const acc = await this.currentAccount(addr, address.bytes);
-    if (this.tracker !== undefined) this.trackAccountRead(this.tracker, addr, acc);
+    const t = this.tracker;
+    const lazy = t !== undefined && this.trackAccountRead(t, addr, acc);
     if (acc === undefined) return undefined;
-    const copy = copyAccount(acc);
+    // The lazily tracked coinbase, and a balance already touched in this transaction, need no more noticing.
+    const copy = t === undefined || lazy || t.balances.has(addr) ? copyAccount(acc) : new TrackedAccount(acc, () => this.touchBalance(t, addr));
     // A wiped storage has the empty root until the block's trie update computes the real one (EIP-7610 checks it).
     if (this.cleared.has(addr)) copy.storageRoot = this.hasLiveSlots(addr) ? acc.storageRoot : KECCAK256_RLP;
     return copy;
   }
 
-  private trackAccountRead(t: Tracker, addr: string, acc: Account | undefined): void {
+  /** Record an account read (its balance apart: see `touchBalance`); true for the lazily tracked coinbase. */
+  private trackAccountRead(t: Tracker, addr: string, acc: Account | undefined): boolean {
     if (addr === t.coinbase && t.postExecution) {
       // The fee credit: lazy unless the transaction touched the coinbase itself or the coinbase is empty (then the
       // touch-and-delete rule of EIP-161 depends on its exact state).
-      if (!t.lazyCoinbase && !t.reads.has('a' + addr) && !t.writtenAccounts.has(addr) && acc !== undefined && !acc.isEmpty()) {
+      if (!t.lazyCoinbase && !t.reads.has('a' + addr) && !t.reads.has('b' + addr) && !t.writtenAccounts.has(addr) && acc !== undefined && !acc.isEmpty()) {
         t.lazyCoinbase = true;
       }
       if (t.lazyCoinbase) {
         t.coinbaseView = acc?.balance ?? 0n;
-        return;
+        return true;
       }
     }
-    if (t.writtenAccounts.has(addr)) return;
+    if (t.writtenAccounts.has(addr)) return false;
     const key = 'a' + addr;
     if (!t.reads.has(key)) t.reads.set(key, accountToken(acc));
+    return false;
+  }
+
+  /**
+   * The transaction read or set an account's balance for the first time: a read of the balance it had until then
+   * (unchanged by this transaction, which had not touched it). A no-op once that transaction is no longer tracked.
+   */
+  private touchBalance(t: Tracker, addr: string): void {
+    if (this.tracker !== t || t.balances.has(addr)) return;
+    t.balances.add(addr);
+    t.keptBalance.delete(addr);
+    const key = 'b' + addr;
+    if (!t.reads.has(key)) {
+      const local = this.accounts.get(addr);
+      t.reads.set(key, balanceToken(local !== undefined ? local : this.baseAccounts.get(addr)));
+    }
   }
 
   private markWritten(set: Set<string>, key: string): void {
@@ -228,6 +305,7 @@ export class OverlayStateManager implements StateManagerInterface {
       await this.deleteAccount(address);
       return;
     }
+    if (this.tracker !== undefined) this.noteAccountWrite(this.tracker, addr, account);
     const copy = copyAccount(account);
     const ed = this.existentialDeposit;
     if (ed !== undefined && copy.balance > 0n && ((await this.currentAccount(addr, address.bytes))?.balance ?? 0n) === 0n) {
@@ -250,6 +328,8 @@ export class OverlayStateManager implements StateManagerInterface {
   async deleteAccount(address: Address): Promise<void> {
     const addr = hex(address.bytes);
     const before = await this.currentAccount(addr, address.bytes);
+    // What it held is burned: the deletion depends on the balance.
+    if (this.tracker !== undefined) this.touchBalance(this.tracker, addr);
     const gone = before?.balance ?? 0n;
     if (gone !== 0n) this.noteBurned(gone);
     // Frontier removes a destroyed contract's code and storage, but its Substrate account keeps its nonce.
@@ -264,7 +344,19 @@ export class OverlayStateManager implements StateManagerInterface {
     if (fields.balance !== undefined) acc.balance = fields.balance;
     if (fields.storageRoot !== undefined) acc.storageRoot = fields.storageRoot;
     if (fields.codeHash !== undefined) acc.codeHash = fields.codeHash;
-    this.setAccount(hex(address.bytes), address.bytes, acc);
+    const addr = hex(address.bytes);
+    if (this.tracker !== undefined) this.noteAccountWrite(this.tracker, addr, acc);
+    this.setAccount(addr, address.bytes, copyAccount(acc));
+  }
+
+  /**
+   * An account is being written. From an account whose balance the transaction never touched, the balance stays
+   * the committed one; any other write sets the balance (a new Account, or one whose balance was read or set).
+   */
+  private noteAccountWrite(t: Tracker, addr: string, account: Account): void {
+    if (addr === t.coinbase && t.lazyCoinbase) return;
+    if (account instanceof TrackedAccount && account.balanceUntouched && !t.balances.has(addr)) t.keptBalance.add(addr);
+    else this.touchBalance(t, addr);
   }
 
   // ---- code -----------------------------------------------------------------------------------------------------
@@ -402,6 +494,8 @@ export class OverlayStateManager implements StateManagerInterface {
     this.tracker = {
       reads: new Map(),
       writtenAccounts: new Set(),
+      balances: new Set(),
+      keptBalance: new Set(),
       writtenSlots: new Set(),
       clears: new Set(),
       coinbase,
@@ -428,7 +522,9 @@ export class OverlayStateManager implements StateManagerInterface {
     for (const addr of t.writtenAccounts) {
       const a = this.accounts.get(addr);
       if (a === undefined) continue;
-      accounts.set(addr, a === null ? null : { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash });
+      if (a === null) accounts.set(addr, null);
+      else if (t.keptBalance.has(addr)) accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash, keepBalance: true });
+      else accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash });
       if (a !== null) {
         const code = this.codes.get(hex(a.codeHash));
         if (code !== undefined) codes.set(hex(a.codeHash), code);
@@ -444,9 +540,11 @@ export class OverlayStateManager implements StateManagerInterface {
 
   /** Current value of a tracked key, in the form `TxAccess.reads` records it (validation compares the two). */
   async valueOf(key: string): Promise<string> {
-    if (key.charCodeAt(0) === 97 /* 'a' */) {
+    const c = key.charCodeAt(0);
+    if (c === 97 /* 'a' */ || c === 98 /* 'b' */) {
       const addr = key.slice(1);
-      return accountToken(await this.currentAccount(addr, fromHex(addr)));
+      const acc = await this.currentAccount(addr, fromHex(addr));
+      return c === 97 ? accountToken(acc) : balanceToken(acc);
     }
     const addr = key.slice(1, 41);
     const slot = key.slice(41);
@@ -457,7 +555,9 @@ export class OverlayStateManager implements StateManagerInterface {
   async apply(access: TxAccess, coinbase: Address): Promise<void> {
     for (const [addr, a] of access.accounts) {
       const address = this.addrBytes.get(addr) ?? fromHex(addr);
-      this.setAccount(addr, address, a === null ? null : new Account(a.nonce, a.balance, undefined, a.codeHash));
+      // A balance the run never touched is whatever the committed state holds (its other fields were validated).
+      const balance = a?.keepBalance === true ? ((await this.currentAccount(addr, address))?.balance ?? 0n) : a?.balance;
+      this.setAccount(addr, address, a === null ? null : new Account(a.nonce, balance, undefined, a.codeHash));
       if (a === null) this.wipeStorage(addr, address);
     }
     for (const addr of access.cleared) this.wipeStorage(addr, this.addrBytes.get(addr) ?? fromHex(addr));
