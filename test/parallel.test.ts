@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import type { Block } from '@ethereumjs/block';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,16 @@ import { join } from 'node:path';
 import { encodeCall } from '../src/bench/abi.ts';
 import { randomBlocks, workloadBlocks } from '../src/bench/workloads.ts';
 import { fingerprint, generator, node, type BlockStats } from './helpers/traffic.ts';
+
+/** The block's results on one worker, after the setup: what every parallel run of it must give. */
+async function serialFingerprint(gen: ReturnType<typeof generator>, setup: Block[], block: Block) {
+  const serial = await node(gen, setup, 1);
+  try {
+    return fingerprint((await serial.engine.execute(block)).result);
+  } finally {
+    await serial.store.close();
+  }
+}
 
 const SEEDS = Number(process.env.PARALLAX_PROPERTY_SEEDS ?? 6);
 
@@ -72,9 +83,7 @@ test('the same block under random worker delays gives identical results every ti
   const gen = generator({ seed: 99 });
   const setup = gen.setup(400);
   const [block] = randomBlocks(gen, 1, 120, { zipf: 0.8, hotPool: 0.4 });
-  const serial = await node(gen, setup, 1);
-  const expected = fingerprint((await serial.engine.execute(block)).result);
-  await serial.store.close();
+  const expected = await serialFingerprint(gen, setup, block);
   const { store, engine } = await node(gen, setup, 2, { delayMs: 3 });
   const orders = new Set<string>();
   for (let i = 0; i < 6; i++) {
@@ -206,9 +215,7 @@ test('a worker held up on one transaction leaves its unstarted groups to the oth
   const gen = generator({ seed: 21, payers: 400 });
   const setup = gen.setup(400);
   const [block] = workloadBlocks(gen, 'transfers', 1, 120);
-  const serial = await node(gen, setup, 1);
-  const expected = fingerprint((await serial.engine.execute(block)).result);
-  await serial.store.close();
+  const expected = await serialFingerprint(gen, setup, block);
   const { store, engine } = await node(gen, setup, 2);
   try {
     // Transaction 0 is first in its home worker's list: that worker stalls before anything else, the other runs its
@@ -263,9 +270,7 @@ test("a call that moves no value does not depend on the callee's balance: calls 
     else txs.push(gen.tx(gen.payers[i], gen.weth, encodeCall('balanceOf(address)', [{ address: gen.holders[0].address.bytes }]), 60_000n));
   }
   const block = gen.block(txs);
-  const serial = await node(gen, setup, 1);
-  const expected = fingerprint((await serial.engine.execute(block)).result);
-  await serial.store.close();
+  const expected = await serialFingerprint(gen, setup, block);
   const { store, engine } = await node(gen, setup, 2);
   try {
     const { result, stats, trace } = await engine.execute(block);

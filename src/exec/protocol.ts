@@ -103,12 +103,21 @@ export interface TxPack {
   bytes: Uint8Array;
 }
 
-export function packTxs(indices: readonly number[], raws: readonly Uint8Array[]): TxPack {
-  const index = Int32Array.from(indices);
-  const end = new Int32Array(indices.length);
+/** Typed arrays of `n` elements, over ordinary or shared memory. */
+type Alloc = <T>(make: new (b: ArrayBuffer | SharedArrayBuffer) => T, bytesPer: number, n: number) => T;
+
+const ordinary: Alloc = (make, bytesPer, n) => new make(new ArrayBuffer(n * bytesPer));
+
+/** `n` elements of `T` over shared memory (a SharedArrayBuffer crosses postMessage without a copy). */
+const shared: Alloc = (make, bytesPer, n) => new make(new SharedArrayBuffer(Math.max(1, n) * bytesPer));
+
+export function packTxs(indices: readonly number[], raws: readonly Uint8Array[], alloc: Alloc = ordinary): TxPack {
+  const index = alloc(Int32Array, 4, indices.length);
+  index.set(indices);
+  const end = alloc(Int32Array, 4, indices.length);
   let size = 0;
   for (let j = 0; j < indices.length; j++) end[j] = size += raws[indices[j]].length;
-  const bytes = new Uint8Array(size);
+  const bytes = alloc(Uint8Array, 1, size);
   for (let j = 0; j < indices.length; j++) bytes.set(raws[indices[j]], j === 0 ? 0 : end[j - 1]);
   return { index, end, bytes };
 }
@@ -141,21 +150,10 @@ export interface RunTable {
   claims: Int32Array;
 }
 
-/** `n` elements of `T` over shared memory. */
-function shared<T>(make: new (b: SharedArrayBuffer) => T, bytesPer: number, n: number): T {
-  return new make(new SharedArrayBuffer(Math.max(1, n) * bytesPer));
-}
-
 /** The run table of a block: its encodings, senders' keys (null: unknown) and groups (each in block order). */
 export function runTable(raws: readonly Uint8Array[], pubkeys: readonly (Uint8Array | null)[], groups: readonly (readonly number[])[]): RunTable {
   const n = raws.length;
-  const end = shared(Int32Array, 4, n);
-  let size = 0;
-  for (let i = 0; i < n; i++) end[i] = size += raws[i].length;
-  const bytes = shared(Uint8Array, 1, size);
-  for (let i = 0; i < n; i++) bytes.set(raws[i], i === 0 ? 0 : end[i - 1]);
-  const index = shared(Int32Array, 4, n);
-  for (let i = 0; i < n; i++) index[i] = i;
+  const txs = packTxs(Array.from({ length: n }, (_, i) => i), raws, shared);
   const keys = shared(Uint8Array, 64, n);
   const hasKey = shared(Uint8Array, 1, n);
   for (let i = 0; i < n; i++) {
@@ -176,7 +174,7 @@ export function runTable(raws: readonly Uint8Array[], pubkeys: readonly (Uint8Ar
     }
   });
   start[groups.length] = k;
-  return { txs: { index, end, bytes }, keys, hasKey, groupOf, start, members, claims: shared(Int32Array, 4, groups.length) };
+  return { txs, keys, hasKey, groupOf, start, members, claims: shared(Int32Array, 4, groups.length) };
 }
 
 /** Bytes per recovered transaction: public key (64), sender address (20), transaction hash (32). */

@@ -6,7 +6,7 @@
 import type { ConservationReport } from './conservation.ts';
 import { dependencyGraph, speedupBound, type GraphNode } from './graph.ts';
 
-/** A state key, named: an account or one storage slot of an account (hex without 0x). */
+/** A state key, named: an account (nonce and code), an account's balance, or one storage slot of an account. */
 export type KeyName = { kind: 'account' | 'balance'; address: string } | { kind: 'slot'; address: string; slot: string };
 
 /** A tracking key's name: 'a' + addr an account (nonce, code), 'b' + addr its balance, 's' + addr + slot a slot. */

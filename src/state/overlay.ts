@@ -43,7 +43,7 @@ function rawBalance(a: Account): bigint {
 
 /**
  * An account handed to the EVM during a tracked transaction: the first read or write of its balance is reported
- * (`onBalance`), once, while that transaction is still the one tracked.
+ * (`notify`), once; the overlay ignores a report once that transaction is no longer the one tracked.
  */
 class TrackedAccount extends Account {
   private notify: (() => void) | undefined;
