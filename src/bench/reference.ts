@@ -3,6 +3,7 @@
  * in-memory trie, pure-JS crypto). Every speed figure Parallax reports is printed beside this one, measured in the
  * same run on the same blocks.
  */
+import type { CpuMeter } from './cpu.ts';
 import { Common, Mainnet } from '@ethereumjs/common';
 import { createBlockFromRPC, type Block } from '@ethereumjs/block';
 import { MerkleStateManager } from '@ethereumjs/statemanager';
@@ -41,6 +42,7 @@ export async function runReferenceBlock(
   blockJson: unknown,
   preState: Alloc,
   blockHashes: Map<bigint, Uint8Array>,
+  cpu?: CpuMeter,
 ): Promise<ReferenceRun> {
   // Library defaults: no customCrypto except KZG, which blob blocks cannot do without.
   const common = new Common({ chain: Mainnet, customCrypto: { kzg: await loadKzg() } });
@@ -58,9 +60,11 @@ export async function runReferenceBlock(
     },
   };
   const vm = await createVM({ common, stateManager, blockchain });
+  cpu?.start();
   const t0 = performance.now();
   const res = await runBlock(vm, { block, generate: true, skipBlockValidation: true, skipHeaderValidation: true });
   const ms = performance.now() - t0;
+  cpu?.stop();
   const h = block.header;
   const matched = bytesEqual(res.receiptsRoot, h.receiptTrie) && res.gasUsed === h.gasUsed && bytesEqual(res.logsBloom, h.logsBloom);
   return { gas: res.gasUsed, txs: block.transactions.length, ms, matched };

@@ -27,6 +27,7 @@ import { readFixture } from '../replay/fixture.ts';
 import { forgetInternedCode } from '../state/overlay.ts';
 import { FixtureReplayer } from '../replay/run.ts';
 import { loadAlloc, runReferenceBlock } from './reference.ts';
+import { CpuMeter, type CpuByThread } from './cpu.ts';
 import { TRAFFIC_CHAIN, TrafficGenerator } from './traffic.ts';
 import { trafficOptionsFor, workloadBlocks, type WorkloadName } from './workloads.ts';
 
@@ -45,6 +46,11 @@ export interface EngineFigures {
   /** Main-thread scheduling done ahead, overlapped with the previous block (not in `schedulingMsPerBlock`). */
   scheduledAheadMsPerBlock?: number;
   peakRssMb: number;
+  /**
+   * CPU time by kind of thread over the measured blocks, in ms (see `CpuMeter`); absent where the platform does not
+   * report per-thread CPU time.
+   */
+  cpu?: CpuByThread;
   /**
    * With --repeat K (Parallax engines only): the transactions per second of each of the K runs, in run order. The
    * other figures are those of the median run (by total time).
@@ -151,15 +157,18 @@ async function runReference(alloc: Alloc, setup: Block[], measured: Block[]): Pr
   const prints: Fingerprint[] = [];
   let gas = 0n;
   let txs = 0;
+  const cpu = new CpuMeter();
   for (const b of blocks) {
+    cpu.start();
     const t0 = performance.now();
     const r = await runBlock(vm, { block: b, generate: true, skipBlockValidation: true, skipHeaderValidation: true });
     lat.push(performance.now() - t0);
+    cpu.stop();
     gas += r.gasUsed;
     txs += b.transactions.length;
     prints.push({ stateRoot: hex(r.stateRoot), receiptsRoot: hex(r.receiptsRoot), gasUsed: r.gasUsed });
   }
-  return { figures: figuresOf(gas, txs, lat), prints };
+  return { figures: figuresOf(gas, txs, lat, cpu), prints };
 }
 
 /**
@@ -188,9 +197,10 @@ function medianOf<T extends { figures: EngineFigures }>(runs: T[]): T {
   return median;
 }
 
-function figuresOf(gas: bigint, txs: number, lat: number[]): EngineFigures {
+function figuresOf(gas: bigint, txs: number, lat: number[], cpu?: CpuMeter): EngineFigures {
   const ms = lat.reduce((a, b) => a + b, 0);
   return {
+    cpu: cpu?.supported === true ? { ...cpu.used } : undefined,
     mgasPerSec: ms > 0 ? Number(gas) / ms / 1000 : 0,
     tps: ms > 0 ? (txs * 1000) / ms : 0,
     ms,
@@ -228,13 +238,17 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
       let stateRootMs = 0;
       let commitMs = 0;
       const graph: GraphTotals = { gas: 0n, critical: 0n };
+      // Read before the workers stop: a thread that has ended takes its CPU time with it.
+      const cpu = new CpuMeter();
       for (const [i, b] of blocks.entries()) {
+        cpu.start();
         const t0 = performance.now();
         const { result, stats: s, trace } = await engine.execute(b, { next: blocks[i + 1] ?? after });
         addTrace(graph, trace);
         const t1 = performance.now();
         await engine.commit(result);
         const t2 = performance.now();
+        cpu.stop();
         lat.push(t2 - t0);
         stats.push(s);
         stateRootMs += result.timings.stateRootMs;
@@ -243,7 +257,7 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
         txs += b.transactions.length;
         prints.push({ stateRoot: hex(result.stateRoot), receiptsRoot: hex(result.receiptsRoot), gasUsed: result.gasUsed });
       }
-      const f = figuresOf(gas, txs, lat);
+      const f = figuresOf(gas, txs, lat, cpu);
       const reexec = stats.reduce((a, s) => a + s.reexecuted, 0);
       const firstRun = stats.reduce((a, s) => a + s.parallelFraction * s.txs, 0);
       f.stateRootMs = stateRootMs;
@@ -273,18 +287,19 @@ async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void
   progress(`mainnet: reference (@ethereumjs/vm runBlock) over ${raws.length} blocks, once to warm up and once measured`);
   {
     const lat: number[] = [];
+    const cpu = new CpuMeter();
     gas = 0n;
     for (const [k, raw] of [...raws, ...raws].entries()) {
       const hashes = new Map<bigint, Uint8Array>();
       for (const [n, h] of Object.entries(raw.blockHashes ?? {})) hashes.set(BigInt(n), fromHex(h));
-      const r = await runReferenceBlock(raw.block, raw.preState, hashes);
+      const r = await runReferenceBlock(raw.block, raw.preState, hashes, k < raws.length ? undefined : cpu);
       if (!r.matched) throw new ParallaxError('HEAD_MISMATCH', `reference engine mismatched on ${raw.file}`);
       if (k < raws.length) continue;
       lat.push(r.ms);
       gas += r.gas;
       txs += r.txs;
     }
-    engines.reference = figuresOf(gas, txs, lat);
+    engines.reference = figuresOf(gas, txs, lat, cpu);
   }
   const { p1, pN } = await alternate('mainnet', opts.repeat ?? 1, opts.workers, progress, (workers) => mainnetParallax(raws, workers, txs));
   engines.parallax1 = p1.figures;
@@ -320,6 +335,7 @@ async function mainnetParallax(raws: Fixture[], workers: number, txs: number): P
   let stateRootMs = 0;
   let commitMs = 0;
   const graph: GraphTotals = { gas: 0n, critical: 0n };
+  const cpu = new CpuMeter();
   try {
     for (const [i, raw] of raws.entries()) {
       const r = await replayer.replay(raw, raws[i + 1] ?? raws[0]);
@@ -327,7 +343,7 @@ async function mainnetParallax(raws: Fixture[], workers: number, txs: number): P
     }
     replayer.forgetLearned();
     for (const [i, raw] of raws.entries()) {
-      const r = await replayer.replay(raw, raws[i + 1]);
+      const r = await replayer.replay(raw, raws[i + 1], cpu);
       if (r.mismatches.length > 0) throw new ParallaxError('HEAD_MISMATCH', `${raw.file}: ${r.mismatches.join('; ')}`);
       lat.push(r.ms);
       g += r.gas;
@@ -341,7 +357,7 @@ async function mainnetParallax(raws: Fixture[], workers: number, txs: number): P
   } finally {
     await replayer.close();
   }
-  const f = figuresOf(g, txs, lat);
+  const f = figuresOf(g, txs, lat, cpu);
   f.stateRootMs = stateRootMs;
   f.commitMs = commitMs;
   f.rollbackRate = reexec / Math.max(1, txs);

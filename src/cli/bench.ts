@@ -42,6 +42,22 @@ function printMain(r: BenchReport): void {
     if (runs.length > 0) out(`${w.name.padEnd(10)} runs (tx/s, in run order; the table has each engine's median): ${runs.join('; ')}`);
     out(`${w.name.padEnd(10)} ratios: Parallax-N / reference ${w.ratios.parallaxNOverReference.toFixed(2)}x, Parallax-N / Parallax-1 ${w.ratios.parallaxNOverParallax1.toFixed(2)}x  (${w.blocks} blocks, ${w.txs} txs)`);
   }
+  printCpu(r);
+}
+
+/** CPU per transaction by kind of thread over the measured blocks (where the platform reports it). */
+function printCpu(r: BenchReport): void {
+  if (!r.workloads.some((w) => Object.values(w.engines).some((e) => e.cpu !== undefined))) return;
+  out('CPU per transaction over the measured blocks, us (threads: main, execution workers, V8 helpers = GC and compiler, libuv = LevelDB I/O, other); cores = CPU time / wall time');
+  out(`${'workload'.padEnd(10)} ${'engine'.padEnd(10)} ${pad('total', 8)} ${pad('main', 8)} ${pad('workers', 8)} ${pad('v8', 8)} ${pad('libuv', 8)} ${pad('other', 8)} ${pad('cores', 6)}`);
+  for (const w of r.workloads) {
+    for (const [name, e] of Object.entries(w.engines) as [string, EngineFigures][]) {
+      const c = e.cpu;
+      if (c === undefined || w.txs === 0) continue;
+      const us = (ms: number) => pad(((ms * 1000) / w.txs).toFixed(0), 8);
+      out(`${w.name.padEnd(10)} ${name.padEnd(10)} ${us(c.total)} ${us(c.main)} ${us(c.workers)} ${us(c.v8)} ${us(c.libuv)} ${us(c.other)} ${pad(e.ms > 0 ? (c.total / e.ms).toFixed(2) : '-', 6)}`);
+    }
+  }
 }
 
 export function registerBench(program: Command): void {

@@ -15,6 +15,7 @@ import { commitGenesis } from '../state/genesis.ts';
 import { StateStore } from '../state/store.ts';
 import { bytesEqual, prefixed } from '../util/bytes.ts';
 import type { Common } from '@ethereumjs/common';
+import type { CpuMeter } from '../bench/cpu.ts';
 import { decodeFixture, type MainnetFixture, type RawFixture } from './fixture.ts';
 
 export interface ReplayResult {
@@ -64,9 +65,10 @@ export class FixtureReplayer {
   /**
    * Replay one fixture block on its pre-state. `next`, the fixture the caller replays after this one, is decoded now
    * so that the workers recover its senders and the engine prepares its schedule while this block finishes, as the
-   * daemon does with the block it has fetched ahead.
+   * daemon does with the block it has fetched ahead. `cpu` measures the threads' CPU over the timed part (execution,
+   * state root and commit).
    */
-  async replay(raw: RawFixture, next?: RawFixture): Promise<ReplayResult> {
+  async replay(raw: RawFixture, next?: RawFixture, cpu?: CpuMeter): Promise<ReplayResult> {
     const path = raw.file;
     const { common, fixture } = await this.decode(raw);
     this.following = next === undefined ? undefined : await this.decode(next);
@@ -92,11 +94,13 @@ export class FixtureReplayer {
       } else {
         this.engine.attach(executor);
       }
+      cpu?.start();
       const t0 = performance.now();
       const { result, stats, trace } = await this.engine.execute(block, { next: this.following?.fixture.block });
       const t1 = performance.now();
       await this.engine.commit(result);
       const t2 = performance.now();
+      cpu?.stop();
       const mismatches: string[] = [];
       const h = block.header;
       if (!bytesEqual(result.receiptsRoot, h.receiptTrie)) {
