@@ -200,13 +200,13 @@ function medianOf<T extends { figures: EngineFigures }>(runs: T[]): T {
 function figuresOf(gas: bigint, txs: number, lat: number[], cpu?: CpuMeter): EngineFigures {
   const ms = lat.reduce((a, b) => a + b, 0);
   return {
-    cpu: cpu?.supported === true ? { ...cpu.used } : undefined,
     mgasPerSec: ms > 0 ? Number(gas) / ms / 1000 : 0,
     tps: ms > 0 ? (txs * 1000) / ms : 0,
     ms,
     p50BlockMs: percentile(lat, 50),
     p99BlockMs: percentile(lat, 99),
     peakRssMb: rssMb(),
+    cpu: cpu?.supported === true ? { ...cpu.used } : undefined,
   };
 }
 
