@@ -8,34 +8,27 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { CpuMeter, readCpu } from '../src/bench/cpu.ts';
 
-/** Spin on this thread until it has used `ms` of CPU by its own count. */
-const SPIN = `
-  const until = (ms) => { const t0 = process.threadCpuUsage(); let x = 0;
-    for (;;) { for (let i = 0; i < 1e5; i++) x += Math.sqrt(i);
-      const u = process.threadCpuUsage(t0); if ((u.user + u.system) / 1000 >= ms) return x; } };
-`;
-
-function spinMain(ms: number): void {
+/** Spin on the calling thread until it has used `ms` of CPU by its own count (the worker runs this same source). */
+function spin(ms: number): number {
   const t0 = process.threadCpuUsage();
   let x = 0;
   for (;;) {
     for (let i = 0; i < 1e5; i++) x += Math.sqrt(i);
     const u = process.threadCpuUsage(t0);
-    if ((u.user + u.system) / 1000 >= ms) break;
+    if ((u.user + u.system) / 1000 >= ms) return x;
   }
-  assert.ok(x > 0);
 }
 
 test('CpuMeter: a worker thread\'s CPU is the workers\', the main thread\'s is main\'s', { skip: readCpu() === undefined ? 'no per-thread CPU counters on this platform' : false }, async () => {
   const meter = new CpuMeter();
   assert.equal(meter.supported, true);
   // The worker waits for a message before spinning, so that the reading before it sees the thread at (near) zero.
-  const worker = new Worker(`${SPIN} const { parentPort } = require('node:worker_threads');
-    parentPort.once('message', () => { until(300); parentPort.postMessage('done'); });`, { eval: true });
+  const worker = new Worker(`const spin = ${spin.toString()}; const { parentPort } = require('node:worker_threads');
+    parentPort.once('message', () => { spin(300); parentPort.postMessage('done'); });`, { eval: true });
   await new Promise((resolve) => worker.once('online', resolve));
   meter.start();
   worker.postMessage('go');
-  spinMain(200);
+  assert.ok(spin(200) > 0);
   await new Promise((resolve) => worker.once('message', resolve));
   meter.stop();
   const used = meter.used;
