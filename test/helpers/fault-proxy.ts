@@ -77,6 +77,11 @@ export class FaultProxy {
     await this.listen(this.port);
   }
 
+  /** WebSocket connections piped now. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
   /** Cut the piped WebSocket connections mid-stream. */
   dropConnections(): number {
     const n = this.sockets.size;
