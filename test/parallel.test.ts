@@ -1,5 +1,5 @@
 import { test } from 'node:test';
-import type { Block } from '@ethereumjs/block';
+import { createBlockFromRLP, type Block } from '@ethereumjs/block';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -144,6 +144,57 @@ test('fully contended block (every transaction swaps on one pool): identical to 
   await parallel.engine.close();
   await parallel.store.close();
   await serial.store.close();
+});
+
+test('blocks run on the main thread: the block after the next goes to the workers during the commit, not on their path; results as serial', async () => {
+  const gen = generator({ seed: 12 });
+  const setup = gen.setup(400);
+  const blocks = workloadBlocks(gen, 'contended', 4, 60);
+  // Each engine decodes its own copy of the blocks: no engine finds senders another one recovered. The two-worker
+  // engines run on LevelDB, which their workers read themselves, as a daemon's do.
+  const copy = () => blocks.map((b) => createBlockFromRLP(b.serialize(), { common: b.common }));
+  const dirs = [await mkdtemp(join(tmpdir(), 'parallax-later-')), await mkdtemp(join(tmpdir(), 'parallax-later-'))];
+  const engines = [
+    { name: 'one worker', ...(await node(gen, setup, 1)), blocks: copy(), lookahead: 0, stats: [] as BlockStats[] },
+    { name: 'next only', ...(await node(gen, setup, 2, {}, dirs[0])), blocks: copy(), lookahead: 1, stats: [] as BlockStats[] },
+    { name: 'next and after', ...(await node(gen, setup, 2, {}, dirs[1])), blocks: copy(), lookahead: 2, stats: [] as BlockStats[] },
+  ];
+  try {
+    for (let i = 0; i < blocks.length; i++) {
+      const prints = [];
+      for (const e of engines) {
+        const next = e.lookahead >= 1 ? e.blocks[i + 1] : undefined;
+        const after = e.lookahead >= 2 ? e.blocks[i + 2] : undefined;
+        const { result, stats } = await e.engine.execute(e.blocks[i], { next, after });
+        assert.notEqual(stats.mode, 'fallback', `${e.name}, block ${i}: ${stats.fallbackReason ?? ''}`);
+        prints.push(fingerprint(result));
+        e.stats.push(stats);
+        await e.engine.commit(result);
+      }
+      assert.deepEqual(prints[1], prints[0], `block ${i}: two workers (next only) differ from one`);
+      assert.deepEqual(prints[2], prints[0], `block ${i}: two workers (next and after) differ from one`);
+    }
+    // A block planned (during its predecessor's commit) to run on the main thread, with a successor: with `after`
+    // given, the successor's transactions went to the workers during the predecessor's commit; with `next` only, on
+    // the block's path.
+    const modes = (e: (typeof engines)[number]) => e.stats.map((s) => `${s.mode}${s.preparedAhead ? ' (prepared)' : ''}`).join(', ');
+    const [, one, two] = engines;
+    let checked = 0;
+    for (let i = 1; i < blocks.length - 1; i++) {
+      if (two.stats[i].mode === 'serial' && two.stats[i].preparedAhead) {
+        checked++;
+        assert.equal(two.stats[i].aheadOnPath, 0, `block ${i}: the next block's transactions were serialized on its path`);
+      }
+      if (one.stats[i].mode === 'serial') assert.equal(one.stats[i].aheadOnPath, blocks[i + 1].transactions.length, `block ${i}, next only`);
+    }
+    assert.ok(checked >= 2, `only ${checked} blocks were planned ahead to run on the main thread: ${modes(two)}`);
+  } finally {
+    for (const e of engines) {
+      await e.engine.close();
+      await e.store.close();
+    }
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  }
 });
 
 /** Two moderately contended blocks after a setup, and their results on one worker (what a faulty run must still give). */

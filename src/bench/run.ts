@@ -212,16 +212,17 @@ function figuresOf(gas: bigint, txs: number, lat: number[], cpu?: CpuMeter): Eng
 
 /**
  * Parallax on a fresh LevelDB: setup blocks unmeasured, then the measured blocks (execute + state root + commit).
- * As in a daemon that has the next block fetched, every block is executed knowing its successor, whose senders the
- * workers recover and whose schedule the main thread prepares while the block finishes: the last setup block knows
- * the first measured one, and the last measured block knows `tail` (generated, never executed). So each measured
- * block carries the ahead work of exactly one block.
+ * As in a daemon catching up, with the next blocks fetched, every block is executed knowing its two successors: the
+ * workers recover the next block's senders and the main thread prepares its schedule while the block finishes, and
+ * if that schedule runs the next block on the main thread, the one after it is sent to the workers during the
+ * block's commit. The last setup block knows the first two measured ones, and the last measured blocks know `tails`
+ * (generated, never executed; two of them). So each measured block carries the ahead work of exactly one block.
  */
-export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], measured: Block[], workers: number, tail?: Block) {
+export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], measured: Block[], workers: number, tails: Block[] = []) {
   forgetInternedCode();
   const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-  const blocks = decodeBlocks(tail === undefined ? measured : [...measured, tail], createCommon(TRAFFIC_CHAIN, nativeCrypto()));
-  const after = tail === undefined ? undefined : blocks.pop();
+  const all = decodeBlocks([...measured, ...tails], createCommon(TRAFFIC_CHAIN, nativeCrypto()));
+  const blocks = all.slice(0, measured.length);
   const dir = await mkdtemp(join(tmpdir(), 'parallax-bench-'));
   const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 16 });
   try {
@@ -229,7 +230,10 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
     const executor = await BlockExecutor.create({ common, store });
     const engine = await ParallelExecutor.create(executor, { workers, minParallelTxs: 8, txTimeoutMs: 60_000, profile: TRAFFIC_CHAIN, kzg: false });
     try {
-      for (const [i, b] of setup.entries()) await engine.commit((await engine.execute(b, { next: i === setup.length - 1 ? blocks[0] : undefined })).result);
+      for (const [i, b] of setup.entries()) {
+        const last = i === setup.length - 1;
+        await engine.commit((await engine.execute(b, { next: last ? all[0] : undefined, after: last ? all[1] : undefined })).result);
+      }
       const lat: number[] = [];
       const stats: BlockStats[] = [];
       const prints: Fingerprint[] = [];
@@ -243,7 +247,7 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
       for (const [i, b] of blocks.entries()) {
         cpu.start();
         const t0 = performance.now();
-        const { result, stats: s, trace } = await engine.execute(b, { next: blocks[i + 1] ?? after });
+        const { result, stats: s, trace } = await engine.execute(b, { next: all[i + 1], after: all[i + 2] });
         addTrace(graph, trace);
         const t1 = performance.now();
         await engine.commit(result);
@@ -414,18 +418,19 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
     // One extra block ahead of the measured ones lets the engines warm up (JIT, caches, learned hints).
     const gen = new TrafficGenerator(common, trafficOptionsFor(opts.seed, perBlock, nBlocks + 1, holders));
-    progress(`${name}: generating ${nBlocks + 2} blocks of ${perBlock} transactions (and the setup)`);
+    progress(`${name}: generating ${nBlocks + 3} blocks of ${perBlock} transactions (and the setup)`);
     const setupBlocks = gen.setup(2000);
-    // The first block warms the engines up; the last is only ever the measured blocks' successor (see runParallax).
-    const all = workloadBlocks(gen, name, nBlocks + 2, perBlock);
+    // The first block warms the engines up; the last two are only ever the measured blocks' successors (see
+    // runParallax).
+    const all = workloadBlocks(gen, name, nBlocks + 3, perBlock);
     const setup = [...setupBlocks, all[0]];
     const measured = all.slice(1, nBlocks + 1);
-    const tail = all[nBlocks + 1];
+    const tails = all.slice(nBlocks + 1);
     const alloc = gen.alloc();
     progress(`${name}: reference (@ethereumjs/vm runBlock)`);
     const ref = await runReference(alloc, setup, measured);
     const { p1, pN } = await alternate(name, opts.repeat ?? 1, opts.workers, progress, async (workers) => {
-      const p = await runParallax(alloc, gen, setup, measured, workers, tail);
+      const p = await runParallax(alloc, gen, setup, measured, workers, tails);
       // Every run's blocks against the reference's, not only the reported one.
       for (let i = 0; i < measured.length; i++) {
         const [q, r] = [p.prints[i], ref.prints[i]];
@@ -440,7 +445,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (scaleTo > 0) {
       const points: ScalingResult['points'] = [];
       for (let k = 1; k <= scaleTo; k++) {
-        const figures = k === 1 ? p1.figures : k === opts.workers ? pN.figures : (progress(`${name}: scaling, ${k} workers`), (await runParallax(alloc, gen, setup, measured, k, tail)).figures);
+        const figures = k === 1 ? p1.figures : k === opts.workers ? pN.figures : (progress(`${name}: scaling, ${k} workers`), (await runParallax(alloc, gen, setup, measured, k, tails)).figures);
         points.push({ workers: k, mgasPerSec: figures.mgasPerSec, speedup: figures.mgasPerSec / p1.figures.mgasPerSec, rollbackRate: figures.rollbackRate ?? 0 });
       }
       scaling.push({ name, bound: p1.bound, points });

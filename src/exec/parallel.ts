@@ -89,6 +89,11 @@ export interface BlockStats {
   scheduledAheadMs: number;
   /** The block's senders and partition were prepared before it started (between the previous block and this one). */
   preparedAhead: boolean;
+  /**
+   * Transactions of the next block serialized for the workers on this block's path (in `schedulingMs`): a block run
+   * on the main thread has no wait to hide that in, unless the previous block's commit already sent them.
+   */
+  aheadOnPath: number;
   wallMs: number;
   /** Keys that invalidated speculative runs (account 'a'+addr or slot 's'+addr+slot), with counts. */
   conflictKeys: [string, number][];
@@ -115,6 +120,11 @@ interface Ahead {
   /** Workers yet to answer. */
   left: number;
   busy: number[];
+  /**
+   * Main-thread time spent sending these transactions off the path of any block (while a block waited for its first
+   * results, or for its commit's write); 0 when that was on a block's path and counted as its scheduling.
+   */
+  ms: number;
 }
 
 type TxCache = { cache: { hash?: Uint8Array; senderPubKey?: Uint8Array } };
@@ -209,8 +219,16 @@ export class ParallelExecutor {
   private nudge: (() => void) | undefined;
   /** The next block's schedule, prepared while this block's commit was being written (see `prepareNext`). */
   private prepared: Plan | undefined;
-  /** Main-thread time already spent on the next block's schedule (serializing its transactions for `ahead`). */
-  private aheadMs = 0;
+  /**
+   * Senders of the block after the next one, sent to the workers while this block's commit was being written because
+   * the next block was planned to run on the main thread (see `prepareNext`): it becomes `ahead` when the next block
+   * starts.
+   */
+  private later: Ahead | undefined;
+  /** The blocks the caller said follow the block being executed (`execute`'s `next` and `after`). */
+  private upcoming: { next?: Block; after?: Block } = {};
+  /** Transactions serialized for ahead recovery on the current block's path (its `aheadOnPath`). */
+  private aheadOnPath = 0;
   /** A block is being executed (`prepareNext` is for the time between blocks). */
   private executing = false;
 
@@ -244,11 +262,11 @@ export class ParallelExecutor {
           if (self.trieJob?.id === m.id) self.trieJob.answer(w, m.result);
           return;
         }
-        const ahead = self.ahead;
-        if (m.t === 'recovered' && ahead !== undefined && m.seq === ahead.seq) {
+        const ahead = m.t === 'recovered' ? [self.ahead, self.later].find((a) => a?.seq === m.seq) : undefined;
+        if (m.t === 'recovered' && ahead !== undefined) {
           takeRecovered(m, ahead.recovered);
           ahead.busy[w] += m.busyMs;
-          if (--ahead.left === 0) {
+          if (--ahead.left === 0 && ahead === self.ahead) {
             self.nudge?.();
             // Finished after the last block's commit: prepare now, still between blocks.
             if (!self.executing) setImmediate(() => self.prepareNext());
@@ -346,9 +364,13 @@ export class ParallelExecutor {
    * Execute a block on the store's head state; the result equals serial execution's. `serial` keeps it on the main
    * thread (transactions the workers cannot run, e.g. feeless ones). `next`, the block the caller will execute after
    * this one, lets idle workers recover its senders while this block's last results, state root and commit are
-   * still on the main thread: signature recovery needs no state.
+   * still on the main thread: signature recovery needs no state. `after`, the block after `next`, when known: if
+   * `next` is planned to run on the main thread, `after`'s transactions go to the workers during this block's commit
+   * (the main thread waits for LevelDB's write then), so that `next`'s path has none of that work.
    */
-  async execute(block: Block, opts: { serial?: boolean; next?: Block } = {}): Promise<ExecutedBlock> {
+  async execute(block: Block, opts: { serial?: boolean; next?: Block; after?: Block } = {}): Promise<ExecutedBlock> {
+    this.upcoming = { next: opts.next, after: opts.next === undefined ? undefined : opts.after };
+    this.aheadOnPath = 0;
     this.trieFailure = undefined;
     this.trieSharded = false;
     this.executing = true;
@@ -359,6 +381,7 @@ export class ParallelExecutor {
       this.executing = false;
     }
     done.stats.rootSharded = this.trieSharded;
+    done.stats.aheadOnPath = this.aheadOnPath;
     if (this.trieFailure !== undefined) {
       done.stats.fallbackReason ??= `${this.trieFailure}; the state root was computed on the main thread`;
       this.trieFailure = undefined;
@@ -374,8 +397,7 @@ export class ParallelExecutor {
     if (opts.serial === true || this.pool === undefined || n < this.opts.minParallelTxs || !common.gteHardfork(Hardfork.Byzantium)) {
       // The workers would idle through this block: give them the next one's senders first (main-thread time on this
       // block's path, counted as its scheduling).
-      this.aheadMs = 0;
-      const ms = this.recoverAhead(opts.next);
+      const ms = this.recoverAhead(opts.next, true);
       const done = await this.executeSerial(block, t0, 'serial');
       done.stats.schedulingMs = ms;
       return done;
@@ -384,6 +406,7 @@ export class ParallelExecutor {
       return await this.executeParallel(block, t0, opts.next);
     } catch (e) {
       this.ahead = undefined;
+      this.later = undefined;
       this.prepared = undefined;
       // An invalid block stays invalid serially; a conservation violation means a wrong write: never paper over it.
       if (e instanceof ParallaxError && (e.code === 'BLOCK_INVALID' || e.code === 'CONSERVATION_VIOLATED')) throw e;
@@ -471,25 +494,36 @@ export class ParallelExecutor {
       schedulingMs: 0,
       scheduledAheadMs: 0,
       preparedAhead: false,
+      aheadOnPath: 0,
       wallMs: performance.now() - t0,
       conflictKeys: [],
     };
   }
 
   /**
-   * Send the workers `next`'s signatures to recover, between this block's work and the next block's. Returns the
-   * main-thread time it took (serializing the transactions); the caller says whose time that was.
+   * Send the workers `next`'s signatures to recover, between this block's work and the next block's: as `ahead`, the
+   * next block's, or as `later`, the block after it. Returns the main-thread time it took (serializing the
+   * transactions). `onPath`: that time was on the current block's path, counted as its scheduling by the caller
+   * (and `next`'s transactions in `aheadOnPath`); otherwise it becomes `next`'s own `scheduledAheadMs`.
    */
-  private recoverAhead(next: Block | undefined): number {
+  private recoverAhead(next: Block | undefined, onPath: boolean, slot: 'ahead' | 'later' = 'ahead'): number {
     const pool = this.pool;
     if (pool === undefined || next === undefined || next.transactions.length < this.opts.minParallelTxs) return 0;
     if (this.ahead?.block === next) return 0;
+    if (this.later?.block === next) {
+      // Sent during the previous block's commit.
+      if (slot === 'ahead') {
+        this.prepared = undefined;
+        this.ahead = this.later;
+        this.later = undefined;
+      }
+      return 0;
+    }
     const t0 = performance.now();
-    this.prepared = undefined;
     const W = pool.size;
     const txs = next.transactions;
     const hardfork = this.executor.vm.common.getHardforkBy({ blockNumber: next.header.number, timestamp: next.header.timestamp });
-    const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), recovered: new Array(txs.length), left: 0, busy: new Array<number>(W).fill(0) };
+    const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), recovered: new Array(txs.length), left: 0, busy: new Array<number>(W).fill(0), ms: 0 };
     const shares: number[][] = Array.from({ length: W }, () => []);
     for (let i = 0; i < txs.length; i++) if (senderPubKeyOf(txs[i]) === undefined) shares[i % W].push(i);
     for (let w = 0; w < W; w++) {
@@ -498,8 +532,15 @@ export class ParallelExecutor {
       const pack = packTxs(shares[w], ahead.raws);
       pool.send(w, { t: 'recover', seq: ahead.seq, txs: pack, ahead: true, hardfork }, [pack.bytes.buffer as ArrayBuffer]);
     }
-    this.ahead = ahead;
-    return performance.now() - t0;
+    if (slot === 'ahead') {
+      this.prepared = undefined;
+      this.ahead = ahead;
+      this.later = undefined;
+    } else this.later = ahead;
+    const ms = performance.now() - t0;
+    if (onPath) this.aheadOnPath += txs.length;
+    else ahead.ms = ms;
+    return ms;
   }
 
   private async executeParallel(block: Block, t0: number, next: Block | undefined): Promise<ExecutedBlock> {
@@ -570,9 +611,8 @@ export class ParallelExecutor {
     const shared = store.sharedReads();
     const ahead = this.ahead?.block === block ? this.ahead : undefined;
     const prepared = this.prepared?.block === block && this.prepared.hintsVersion === this.hints.version ? this.prepared : undefined;
-    const scheduledAhead = (ahead !== undefined ? this.aheadMs : 0) + (prepared?.ms ?? 0);
+    const scheduledAhead = (ahead?.ms ?? 0) + (prepared?.ms ?? 0);
     this.prepared = undefined;
-    this.aheadMs = 0;
     pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared, ahead: ahead?.seq });
     let plan: Plan;
     if (prepared !== undefined) {
@@ -620,7 +660,7 @@ export class ParallelExecutor {
     const { senders, part, runs } = plan;
     if (runs === undefined) {
       // Predicted to be (almost) one dependency chain: speculation cannot help, run it here directly.
-      this.recoverAhead(next);
+      this.recoverAhead(next, true);
       scheduling += performance.now() - dispatchFrom;
       for (let i = 0; i < n; i++) {
         if (tracing) records[i] = await this.runTraced(run, i, origin, 'serial');
@@ -685,7 +725,7 @@ export class ParallelExecutor {
         // The main thread would wait here anyway: send the workers the next block's signatures now (time the next
         // block's schedule took ahead, off this block's path).
         aheadPending = false;
-        this.aheadMs = this.recoverAhead(next);
+        this.recoverAhead(next, false);
         r = results.get(i);
       }
       if (r === undefined) {
@@ -697,7 +737,7 @@ export class ParallelExecutor {
       const info = await this.rollback.commit(run, r);
       if (tracing) records[i] = this.record(run, r, info, origin);
     }
-    if (aheadPending) scheduling += this.recoverAhead(next);
+    if (aheadPending) scheduling += this.recoverAhead(next, true);
     this.onMessage = undefined;
     this.onFailure = undefined;
     const result = await this.executor.finish(run);
@@ -720,6 +760,7 @@ export class ParallelExecutor {
         schedulingMs: scheduling,
         scheduledAheadMs: scheduledAhead,
         preparedAhead: prepared !== undefined,
+        aheadOnPath: 0,
         wallMs: performance.now() - t0,
         conflictKeys: [...conflictKeys],
       },
@@ -744,6 +785,9 @@ export class ParallelExecutor {
       else if (ahead.recovered[i] === undefined) return;
     }
     this.prepared = makePlan(ahead.block, ahead.raws, pubkeys, ahead.recovered, this.hints, pool.size);
+    // The next block will run on the main thread, with no wait in which to send its successor's transactions to the
+    // workers: send them now, while this block's write is under way.
+    if (this.prepared.runs === undefined && this.upcoming.next === ahead.block) this.recoverAhead(this.upcoming.after, false, 'later');
   }
 
   /** Trace record of a transaction committed by the rollback manager. */

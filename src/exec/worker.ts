@@ -208,10 +208,13 @@ let coinbase = '';
 let blockPre: TxAccess | undefined;
 let decoded = new Map<number, TypedTransaction>();
 /**
- * Transactions of the next block decoded by the ahead recovery, kept for its run when its rules (the decoding Common
- * and hardfork) turn out the same.
+ * Transactions of coming blocks decoded by the ahead recovery, by the 'recover' request's seq, kept for the block's run
+ * when its rules (the decoding Common and hardfork) turn out the same. At most two blocks: the next one, and the one
+ * after it when the next runs on the main thread.
  */
-let aheadDecoded: { seq: number; common: Common; hardfork: string; txs: Map<number, TypedTransaction> } | undefined;
+type AheadTxs = { common: Common; hardfork: string; txs: Map<number, TypedTransaction> };
+const aheadDecoded = new Map<number, AheadTxs>();
+const AHEAD_BLOCKS = 2;
 
 function decode(index: number, raw: Uint8Array): TypedTransaction {
   let tx = decoded.get(index);
@@ -328,9 +331,9 @@ async function handle(m: ToWorker): Promise<void> {
       block = createBlock({ header: m.header }, { common: current.common, setHardfork: true });
       current.vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
       current.txCommon.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
-      const kept = aheadDecoded;
-      aheadDecoded = undefined;
-      const reuse = kept !== undefined && kept.seq === m.ahead && kept.common === current.txCommon && kept.hardfork === current.txCommon.hardfork();
+      const kept = m.ahead === undefined ? undefined : aheadDecoded.get(m.ahead);
+      if (m.ahead !== undefined) aheadDecoded.delete(m.ahead);
+      const reuse = kept !== undefined && kept.common === current.txCommon && kept.hardfork === current.txCommon.hardfork();
       decoded = reuse ? kept.txs : new Map();
       coinbase = m.coinbase;
       await useDatabase(m.db);
@@ -350,11 +353,14 @@ async function handle(m: ToWorker): Promise<void> {
       // other message of the queue runs meanwhile, and state-root shares do not decode transactions).
       const txCommon = current.txCommon;
       const rules = txCommon.hardfork();
+      let kept: AheadTxs | undefined;
       if (m.ahead === true) {
         if (m.hardfork !== undefined && m.hardfork !== rules) txCommon.setHardfork(m.hardfork);
-        aheadDecoded = { seq: m.seq, common: txCommon, hardfork: txCommon.hardfork(), txs: new Map() };
+        kept = { common: txCommon, hardfork: txCommon.hardfork(), txs: new Map() };
+        aheadDecoded.set(m.seq, kept);
+        // Requests whose block was never run here (run serially, or replaced after a reorg): the oldest go.
+        for (const old of aheadDecoded.keys()) if (aheadDecoded.size > AHEAD_BLOCKS) aheadDecoded.delete(old);
       }
-      const kept = aheadDecoded;
       try {
         for (let j = 0; j < k; j++) {
           // The next block's senders are not urgent: let a state-root share that arrives meanwhile go first.

@@ -208,7 +208,9 @@ export class ParallaxNode {
     const { signal, until, onBlock } = opts;
     const cfg = this.config;
     const prefetched = new Map<bigint, Promise<SourceBlock | undefined | Error>>();
-    /** Prefetched blocks that have arrived: the one after the block being executed is handed to the engine early. */
+    /**
+     * Prefetched blocks that have arrived: the two after the block being executed are handed to the engine early.
+     */
     const arrived = new Map<bigint, SourceBlock>();
     const fetchAhead = (k: bigint) =>
       this.fetch(k).then((got) => {
@@ -276,7 +278,7 @@ export class ParallaxNode {
           await this.unwindReorg(signal);
           continue;
         }
-        const report = await this.executeBlock(got, arrived.get(next + 1n)?.block);
+        const report = await this.executeBlock(got, arrived.get(next + 1n)?.block, arrived.get(next + 2n)?.block);
         if (report.verification.matched) matched++;
         else mismatched++;
         onBlock?.(report);
@@ -366,8 +368,11 @@ export class ParallaxNode {
     this.log.warn({ from: Number(head.number), to: Number(n), depth }, 'reorganisation: unwound to the common block');
   }
 
-  /** Execute, verify and commit one block; `next` (already fetched) gets its senders recovered meanwhile. */
-  private async executeBlock({ block, canonical, frontier }: SourceBlock, next?: Block): Promise<BlockReport> {
+  /**
+   * Execute, verify and commit one block; `next` (already fetched) gets its senders recovered meanwhile, and `after`
+   * (the block after it, if fetched too) during the commit when `next` is to run on the main thread.
+   */
+  private async executeBlock({ block, canonical, frontier }: SourceBlock, next?: Block, after?: Block): Promise<BlockReport> {
     const t0 = performance.now();
     const fault = this.faultPlan.get(block.header.number);
     if (fault !== undefined) this.engine.injectFaults(fault);
@@ -381,7 +386,7 @@ export class ParallaxNode {
         const repairs = frontierRun.repairs.accounts + frontierRun.repairs.slots;
         if (repairs > 0) this.metrics.driftRepairs.inc(repairs);
       } else {
-        executed = await this.engine.execute(block, { next });
+        executed = await this.engine.execute(block, { next, after });
       }
     } catch (e) {
       if (isParallaxError(e, 'BLOCK_INVALID')) {
