@@ -99,6 +99,15 @@ export class HintBook {
     if (call === undefined) return;
     // A balance conflict is filed as its account: the predicted keys name accounts (a sender, a value's recipient).
     if (key[0] === 'b') key = 'a' + key.slice(1);
+    const sig = HintBook.signature(tx, call, sender);
+    let m = this.literal.get(sig);
+    const count = m?.get(key);
+    if (count !== undefined) {
+      // Filed literally for this signature already: the search below found no mapping pattern for it (up to 192
+      // hashes), and would not now, the addresses in the calldata being the same.
+      m!.set(key, count + 1);
+      return;
+    }
     if (key[0] === 's') {
       const contract = key.slice(1, 41);
       const slot = key.slice(41);
@@ -117,15 +126,12 @@ export class HintBook {
         }
       }
     }
-    const sig = HintBook.signature(tx, call, sender);
-    let m = this.literal.get(sig);
     if (m === undefined) {
       m = new Map();
       this.literal.set(sig, m);
     }
-    const count = m.get(key);
-    if (count === undefined) this.version++;
-    m.set(key, (count ?? 0) + 1);
+    this.version++;
+    m.set(key, 1);
     if (m.size > this.maxKeys) {
       let worst: string | undefined;
       let min = Infinity;

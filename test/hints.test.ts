@@ -1,0 +1,60 @@
+/**
+ * The conflict detector's hint book: what a conflict teaches about later transactions. A conflicting storage slot
+ * that is a Solidity mapping entry of the sender or of a calldata word becomes a pattern, predicting the same
+ * function's slot for every later caller; any other key is remembered literally under the function and the
+ * addresses its calldata names, counted, and the least-seen dropped beyond the per-signature limit. Slots are
+ * computed here from their definition (keccak256 of the 32-byte key and the mapping's base slot), not by the book.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { keccak256 } from 'ethereum-cryptography/keccak.js';
+import { HintBook } from '../src/conflict/index.ts';
+import { hex } from '../src/util/bytes.ts';
+import { generator } from './helpers/traffic.ts';
+
+/** The storage slot of `mapping(address => ...)` entry `addr` declared at slot `base`. */
+function mappingEntry(addr: Uint8Array, base: number): string {
+  const b = new Uint8Array(64);
+  b.set(addr, 12);
+  b[63] = base;
+  return hex(keccak256(b));
+}
+
+const gen = generator({ seed: 21 });
+const [h0, h1, h2, h3] = gen.holders;
+const token = hex(gen.tokens[0].bytes);
+const pair = (i: number) => hex(gen.pools[i].pair.bytes);
+const reserves = '0'.repeat(63) + '8';
+
+test('hints: a mapping entry of the sender or a calldata address becomes a pattern for every later caller', () => {
+  const book = new HintBook();
+  const first = gen.erc20Transfer(h0, 0, h1, 5n);
+  book.learnConflict(first, hex(h0.address.bytes), 's' + token + mappingEntry(h1.address.bytes, 0));
+  book.learnConflict(first, hex(h0.address.bytes), 's' + token + mappingEntry(h0.address.bytes, 0));
+  const later = gen.erc20Transfer(h2, 0, h3, 7n);
+  const keys = book.predictKeys(later, hex(h2.address.bytes));
+  assert.deepEqual(new Set(keys), new Set(['s' + token + mappingEntry(h3.address.bytes, 0), 's' + token + mappingEntry(h2.address.bytes, 0)]));
+  // Another token's transfers are another call: nothing predicted.
+  assert.deepEqual(book.predictKeys(gen.erc20Transfer(h2, 1, h3, 7n), hex(h2.address.bytes)), []);
+});
+
+test('hints: other keys are literal, filed under the function and the addresses in its calldata, counted and capped', () => {
+  const book = new HintBook(2);
+  const swap = (from: typeof h0, pool: number) => gen.swap(from, pool, true, 10n ** 15n);
+  const v0 = book.version;
+  book.learnConflict(swap(h0, 0), hex(h0.address.bytes), 's' + pair(0) + reserves);
+  assert.equal(book.version, v0 + 1, 'a new key changes what is predicted');
+  // Learned again, from other senders: counted, nothing new to predict.
+  book.learnConflict(swap(h1, 0), hex(h1.address.bytes), 's' + pair(0) + reserves);
+  book.learnConflict(swap(h2, 0), hex(h2.address.bytes), 's' + pair(0) + reserves);
+  assert.equal(book.version, v0 + 1, 'a key learned again changes nothing predicted');
+  // A swap on the same pool by someone else is predicted to touch the reserves; one on another pool is not.
+  assert.deepEqual(book.predictKeys(swap(h3, 0), hex(h3.address.bytes)), ['s' + pair(0) + reserves]);
+  assert.deepEqual(book.predictKeys(swap(h3, 1), hex(h3.address.bytes)), []);
+  // Beyond two keys per signature the least seen goes: the reserves (seen three times) stay, the older of two keys
+  // seen once is dropped.
+  const other = (k: number) => 's' + pair(0) + k.toString(16).padStart(64, '0');
+  book.learnConflict(swap(h0, 0), hex(h0.address.bytes), other(9));
+  book.learnConflict(swap(h0, 0), hex(h0.address.bytes), other(10));
+  assert.deepEqual(book.predictKeys(swap(h3, 0), hex(h3.address.bytes)), ['s' + pair(0) + reserves, other(10)]);
+});
