@@ -197,6 +197,23 @@ test('blocks run on the main thread: the block after the next goes to the worker
   }
 });
 
+test('closing the engine while its workers recover the next block\'s senders stops them between two tasks', async () => {
+  const gen = generator({ seed: 13, payers: 1000 });
+  const setup = gen.setup(50);
+  const blocks = workloadBlocks(gen, 'transfers', 2, 1000);
+  const { store, engine } = await node(gen, setup, 2);
+  try {
+    await engine.execute(blocks[0], { next: blocks[1] });
+  } finally {
+    // The workers are still recovering the next block's 1,000 senders (native secp256k1 and keccak): asked to stop,
+    // each exits at its next message; none has to be terminated from outside, where a native call can be cut.
+    const t0 = performance.now();
+    await engine.close();
+    await store.close();
+    assert.equal(engine.terminatedWorkers, 0, `workers terminated from outside after ${Math.round(performance.now() - t0)} ms`);
+  }
+});
+
 /** Two moderately contended blocks after a setup, and their results on one worker (what a faulty run must still give). */
 async function faultCase(gen: ReturnType<typeof generator>) {
   const setup = gen.setup(400);

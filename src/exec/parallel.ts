@@ -350,6 +350,11 @@ export class ParallelExecutor {
     return this.pool?.replacements ?? 0;
   }
 
+  /** Workers that had to be terminated from outside, not having stopped when asked (on close or replacement). */
+  get terminatedWorkers(): number {
+    return this.pool?.terminated ?? 0;
+  }
+
   async close(): Promise<void> {
     if (this.pool !== undefined) this.executor.store.shareTrie(undefined);
     await this.pool?.close();

@@ -14,6 +14,32 @@ type FailureListener = (worker: number, error: Error) => void;
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
+/** How long a worker asked to stop has before it is terminated from outside. */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * End a worker. Terminating one from outside while it is inside a native addon's call (keccak and secp256k1 of the
+ * senders it recovers ahead, LevelDB reads) makes node-addon-api abort the whole process ("Error::Error
+ * napi_create_reference", seen when the benchmark closed an engine whose workers were still recovering the next
+ * block's senders). So the worker is asked to stop: it exits at its next message, between two tasks. One that does
+ * not within `STOP_GRACE_MS` (hung in a loop) is terminated.
+ */
+function stopWorker(worker: Worker, onTerminate: () => void): Promise<void> {
+  // An ended worker's threadId is -1: nothing to wait for.
+  if (worker.threadId < 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      onTerminate();
+      void worker.terminate().then(() => resolve(), () => resolve());
+    }, STOP_GRACE_MS);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    worker.postMessage({ t: 'stop' } satisfies ToWorker);
+  });
+}
+
 export class WorkerPool {
   readonly size: number;
   private readonly init: Omit<WorkerInit, 'abortFlag'>;
@@ -24,6 +50,8 @@ export class WorkerPool {
   private closing = false;
   /** Worker replacements so far (crashes and hangs). */
   replacements = 0;
+  /** Workers that did not stop when asked (see `stopWorker`) and were terminated from outside. */
+  terminated = 0;
   private readonly abortFlag = new SharedArrayBuffer(4);
 
   constructor(size: number, init: Omit<WorkerInit, 'abortFlag'>, serve: StateServer) {
@@ -84,13 +112,13 @@ export class WorkerPool {
     });
   }
 
-  /** Terminate worker `index` and start a fresh one in its place (its cache starts cold). */
+  /** Stop worker `index` and start a fresh one in its place (its cache starts cold). */
   async replace(index: number): Promise<void> {
     const old = this.workers[index];
     this.replacements++;
     const fresh = await this.spawn(index);
     this.workers[index] = fresh;
-    await old.terminate();
+    await stopWorker(old, () => this.terminated++);
   }
 
   /** Stop the workers' remaining transactions of block `seq` (and earlier) at their next transaction boundary. */
@@ -100,6 +128,6 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => stopWorker(w, () => this.terminated++)));
   }
 }

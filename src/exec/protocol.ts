@@ -68,6 +68,8 @@ export type ToWorker =
   | { t: 'trie'; id: number; db: string; job: ShardJob }
   /** Test hook: make this worker fail on a transaction index of the next block. */
   | { t: 'faults'; faults: WorkerFaults }
+  /** End the worker between two tasks (see `WorkerPool.close`), without waiting for its queue. */
+  | { t: 'stop' }
   | { t: 'value'; id: number; value: Uint8Array | null };
 
 export type ToMain =

@@ -314,6 +314,11 @@ port.on('message', (m: ToWorker) => {
     armedFaults = m.faults;
     return;
   }
+  if (m.t === 'stop') {
+    // A message runs between two tasks, never inside a native call (keccak, secp256k1, LevelDB), where being
+    // terminated from outside makes node-addon-api abort the whole process.
+    process.exit(0);
+  }
   if (m.t === 'trie') {
     trieQueue = trieQueue.then(() => shardTrie(m)).catch(crash);
     return;
