@@ -4,11 +4,12 @@ import { Common } from '@ethereumjs/common';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RLP } from '@ethereumjs/rlp';
+import { createBlockFromRPC } from '@ethereumjs/block';
 import { Capability, createFeeMarket1559Tx, createLegacyTx, createTxFromRLP } from '@ethereumjs/tx';
 import { Address, createAddressFromString } from '@ethereumjs/util';
 import { chainConfig, createCommon, MAINNET } from '../src/chain/profile.ts';
 import { keccak256, loadKzg, nativeCrypto } from '../src/crypto/index.ts';
-import { recoverSenderKey } from '../src/exec/tx-common.ts';
+import { recoverSenderKey, sharedTxCommon } from '../src/exec/tx-common.ts';
 import { decodeFixture, readFixture } from '../src/replay/fixture.ts';
 import { hex } from '../src/util/bytes.ts';
 import { fixturesDir } from '../src/util/paths.ts';
@@ -59,6 +60,34 @@ test('signing payloads cut from the encoding equal the library encoding, and sen
     });
   }
   for (const kind of ['type 0 EIP-155', 'type 0 pre-EIP-155', 'type 1', 'type 2', 'type 3']) assert.ok((seen.get(kind) ?? 0) > 0, `fixtures cover ${kind}`);
+});
+
+test("blocks decoded on a shared Common of their own (the daemon's sources) equal the library's decode on all 30 mainnet blocks; blocks never share one", async () => {
+  const dir = join(fixturesDir(), 'mainnet-blocks');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz')).sort((a, b) => parseInt(a) - parseInt(b));
+  const common = createCommon(MAINNET, nativeCrypto(await loadKzg()));
+  const blocks: { file: string; shared: Common; block: ReturnType<typeof createBlockFromRPC>; library: string }[] = [];
+  for (const f of files) {
+    const raw = await readFixture(join(dir, f));
+    const library = createBlockFromRPC(raw.block, [], { common, setHardfork: true });
+    const shared = sharedTxCommon(common);
+    const block = createBlockFromRPC(raw.block, [], { common: shared, setHardfork: true });
+    assert.equal(block.common, shared, `${f}: the header is on the block's shared Common`);
+    assert.equal(hex(block.hash()), hex(library.hash()), `${f}: block hash`);
+    assert.equal(block.transactions.length, library.transactions.length, `${f}: transactions`);
+    block.transactions.forEach((tx, i) => {
+      assert.equal(tx.common, shared, `${f} tx ${i}: on the block's shared Common`);
+      assert.equal(hex(tx.hash()), hex(library.transactions[i].hash()), `${f} tx ${i}: hash`);
+      assert.ok(tx.getSenderAddress().equals(library.transactions[i].getSenderAddress()), `${f} tx ${i}: sender`);
+    });
+    blocks.push({ file: f, shared, block, library: hex(library.hash()) });
+  }
+  // The fixtures span forks (London to Cancun): had two blocks one Common, the later fork would be the earlier
+  // header's, and its hash would change (a header reads its Common's fork when hashed).
+  assert.ok(new Set(blocks.map((b) => b.shared.hardfork())).size >= 2, 'the fixtures span at least two forks');
+  assert.equal(new Set(blocks.map((b) => b.shared)).size, blocks.length, 'one Common per block');
+  // Re-encoded now (the hash is cached; the encoding is not), each header still hashes to the chain's hash.
+  for (const { file, block, library } of blocks) assert.equal(hex(keccak256(block.header.serialize())), library, `${file}: header encoding after the later decodes`);
 });
 
 test('recoverSenderKey: a signature that recovers no key fails as the library fails; bytes that are no transaction list are a RangeError', () => {

@@ -22,6 +22,7 @@ import { loadKzg, nativeCrypto } from '../crypto/index.ts';
 import { ParallaxError, isParallaxError } from '../errors.ts';
 import { BlockExecutor } from '../exec/executor.ts';
 import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
+import { sharedTxCommon } from '../exec/tx-common.ts';
 import type { Logger } from '../log/index.ts';
 import { recordBlock, type Metrics } from '../metrics/index.ts';
 import { SourceHealth, type SourceErrorKind } from '../source/index.ts';
@@ -314,8 +315,10 @@ export class ParallaxNode {
   }
 
   private fetch(n: bigint): Promise<SourceBlock | undefined | Error> {
-    // Each block gets its own Common: decoding sets the fork, and prefetched blocks may be of different forks.
-    return this.source.block(n, this.common.copy()).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    // Each block gets its own Common: decoding sets the fork, and prefetched blocks may be of different forks. Its
+    // transactions share it (see sharedTxCommon): the library would copy it and merge its parameter tables once per
+    // transaction, which is most of the cost of decoding a block.
+    return this.source.block(n, sharedTxCommon(this.common)).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   }
 
   private async pollHeads(signal?: AbortSignal): Promise<void> {

@@ -12,6 +12,7 @@ import { nativeCrypto } from '../../crypto/index.ts';
 import { ParallaxError } from '../../errors.ts';
 import { BlockExecutor } from '../../exec/executor.ts';
 import { ParallelExecutor } from '../../exec/parallel.ts';
+import { sharedTxCommon } from '../../exec/tx-common.ts';
 import { createDatabase } from '../../state/db.ts';
 import { commitGenesis } from '../../state/genesis.ts';
 import { StateStore } from '../../state/store.ts';
@@ -90,10 +91,12 @@ export async function followSelendra(o: SelendraFollowOptions): Promise<{ matche
     let repairs = 0;
     for (let n = o.from; n <= to; n++) {
       if (o.signal?.aborted) break;
-      let fb = await source.block(n, common);
+      // The block's transactions share one Common of its own (see sharedTxCommon).
+      const blockCommon = sharedTxCommon(common);
+      let fb = await source.block(n, blockCommon);
       while (fb === undefined && o.wait && !o.signal?.aborted) {
         await new Promise((r) => setTimeout(r, 200));
-        fb = await source.block(n, common);
+        fb = await source.block(n, blockCommon);
       }
       if (fb === undefined) break;
       const rv = await api.rpc.state.getRuntimeVersion(fb.hash);

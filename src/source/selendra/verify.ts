@@ -14,6 +14,7 @@ import { KECCAK256_NULL } from '@ethereumjs/util';
 import { keccak256 } from '../../crypto/index.ts';
 import type { BlockResult, BlockExecutor, PreStateRepair } from '../../exec/executor.ts';
 import type { ExecutedBlock } from '../../exec/parallel.ts';
+import { sharedTxCommon } from '../../exec/tx-common.ts';
 import type { StateStore } from '../../state/store.ts';
 import { bytesEqual, fromHex, hex } from '../../util/bytes.ts';
 import { executableBlock, type FrontierBlock } from './index.ts';
@@ -53,7 +54,8 @@ export async function runFrontierBlock(o: {
   common: Common;
 }): Promise<FrontierRun> {
   const fb = o.block;
-  const block = executableBlock(fb, o.common);
+  // Built on a Common of the block's own that its transactions share (see sharedTxCommon), not on the executor's.
+  const block = executableBlock(fb, sharedTxCommon(o.common));
   const repair: PreStateRepair = { accounts: [], slots: [] };
   const repaired = new Set<string>();
   let executed: ExecutedBlock | undefined;
