@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runBench } from '../src/bench/run.ts';
+import { inChild, runBench, type GeneratedInput } from '../src/bench/run.ts';
+import { isParallaxError } from '../src/errors.ts';
 import { scalingSvg } from '../src/insight/plot.ts';
 
 test('bench --scale 2 --plot: one line per workload, a point per worker count, bounds from the dependency graphs', async () => {
@@ -49,4 +50,29 @@ test('bench --repeat 3: each Parallax engine runs three times, every run checked
   }
   assert.equal(w.engines.reference.runs, undefined, 'the reference runs once');
   assert.equal(w.ratios.parallaxNOverParallax1, w.engines.parallaxN.mgasPerSec / w.engines.parallax1.mgasPerSec);
+});
+
+test("bench engine processes: an error in an engine's process is passed on, a typed one with its code, any other with its message and the job's name", async () => {
+  const genesis = { number: 0n, hash: new Uint8Array(32), parentHash: new Uint8Array(32), timestamp: 0n };
+  const input: GeneratedInput = { alloc: { '0x00000000000000000000000000000000000000aa': { balance: 'ten' } }, genesis, setup: [], measured: [], tails: [] };
+  await assert.rejects(inChild({ t: 'parallax', input, workers: 1 }), (e: unknown) => {
+    assert.ok(isParallaxError(e, 'FIXTURE_INVALID'), String(e));
+    assert.match((e as Error).message, /"ten" is not a number/);
+    return true;
+  });
+  // Bytes that are no block: the library's own error, passed on with its message.
+  await assert.rejects(inChild({ t: 'reference', input: { ...input, alloc: {}, measured: [new Uint8Array([0xc0])] } }), (e: unknown) => {
+    assert.ok(!isParallaxError(e), 'not one of ours');
+    assert.match((e as Error).message, /^the benchmark's reference process: .+/);
+    return true;
+  });
+  // A process that cannot even start its job (a mainnet run with no fixtures where it looks).
+  const saved = process.env.PARALLAX_FIXTURES;
+  process.env.PARALLAX_FIXTURES = '/nonexistent-parallax-fixtures';
+  try {
+    await assert.rejects(inChild({ t: 'mainnet-reference', quick: true }), /^Error: the benchmark's mainnet-reference process: .*(ENOENT|no such file)/);
+  } finally {
+    if (saved === undefined) delete process.env.PARALLAX_FIXTURES;
+    else process.env.PARALLAX_FIXTURES = saved;
+  }
 });

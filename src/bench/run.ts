@@ -4,10 +4,15 @@
  *   parallax1  Parallax's serial path (one worker: the main thread)
  *   parallaxN  Parallax with N worker threads
  * Every measured block's state root, receipts root and gas are checked equal across the three engines.
+ *
+ * Each engine run is a process of its own (see `inChild` and engine-process.ts), given the workload's blocks as bytes:
+ * its peak RSS is its own, and no engine runs on a heap, a JIT state or caches another one left behind.
  */
+import { fork } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createBlockFromRLP, type Block } from '@ethereumjs/block';
 import { Common } from '@ethereumjs/common';
 import { MerkleStateManager } from '@ethereumjs/statemanager';
@@ -16,7 +21,7 @@ import { chainConfig, createCommon } from '../chain/profile.ts';
 import { nativeCrypto } from '../crypto/index.ts';
 import { BlockExecutor } from '../exec/executor.ts';
 import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
-import { ParallaxError } from '../errors.ts';
+import { ParallaxError, type ErrorCode } from '../errors.ts';
 import { createDatabase } from '../state/db.ts';
 import { commitGenesis, type Alloc } from '../state/genesis.ts';
 import { StateStore } from '../state/store.ts';
@@ -136,22 +141,38 @@ interface Fingerprint {
 }
 
 /**
- * Each engine gets the measured blocks decoded from their bytes with its own Common, as a node receives them: no
- * engine inherits senders another one recovered (a decoded transaction caches its sender's key), and the reference's
- * transactions recover with the library's default crypto.
+ * Each engine decodes the blocks from their bytes with its own Common, as a node receives them: no engine inherits
+ * senders another one recovered (a decoded transaction caches its sender's key), and the reference's transactions
+ * recover with the library's default crypto.
  */
-function decodeBlocks(blocks: Block[], common: Common): Block[] {
-  return blocks.map((b) => createBlockFromRLP(b.serialize(), { common }));
+
+/**
+ * A generated workload as an engine's process receives it: the genesis (state and header) and the blocks' encodings.
+ * `setup` blocks run unmeasured (the last one warms the engine up), then `measured`; `tails` are only ever the last
+ * measured blocks' successors (see `runParallax`).
+ */
+export interface GeneratedInput {
+  alloc: Alloc;
+  genesis: TrafficGenerator['genesis'];
+  setup: Uint8Array[];
+  measured: Uint8Array[];
+  tails: Uint8Array[];
+}
+
+function decodeAll(encoded: Uint8Array[], common: Common): Block[] {
+  return encoded.map((e) => createBlockFromRLP(e, { common }));
 }
 
 /** The reference engine over a MerkleStateManager initialised from the generator's genesis. */
-async function runReference(alloc: Alloc, setup: Block[], measured: Block[]): Promise<{ figures: EngineFigures; prints: Fingerprint[] }> {
+async function runReference(input: GeneratedInput): Promise<{ figures: EngineFigures; prints: Fingerprint[] }> {
   const common = new Common({ chain: chainConfig(TRAFFIC_CHAIN), hardfork: 'cancun' });
   const stateManager = new MerkleStateManager({ common });
-  await loadAlloc(stateManager, alloc);
+  await loadAlloc(stateManager, input.alloc);
   const vm: VM = await createVM({ common, stateManager });
-  // The unmeasured setup keeps the generator's blocks (native sender recovery): only the measured blocks matter here.
-  const blocks = decodeBlocks(measured, common);
+  // The unmeasured setup is decoded with native crypto (its senders recover fast): only the measured blocks matter
+  // here, and those recover with the library's default crypto.
+  const setup = decodeAll(input.setup, createCommon(TRAFFIC_CHAIN, nativeCrypto()));
+  const blocks = decodeAll(input.measured, common);
   for (const b of setup) await runBlock(vm, { block: b, generate: true, skipBlockValidation: true, skipHeaderValidation: true });
   const lat: number[] = [];
   const prints: Fingerprint[] = [];
@@ -218,15 +239,16 @@ function figuresOf(gas: bigint, txs: number, lat: number[], cpu?: CpuMeter): Eng
  * block's commit. The last setup block knows the first two measured ones, and the last measured blocks know `tails`
  * (generated, never executed; two of them). So each measured block carries the ahead work of exactly one block.
  */
-export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Block[], measured: Block[], workers: number, tails: Block[] = []) {
+export async function runParallax(input: GeneratedInput, workers: number) {
   forgetInternedCode();
   const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-  const all = decodeBlocks([...measured, ...tails], createCommon(TRAFFIC_CHAIN, nativeCrypto()));
-  const blocks = all.slice(0, measured.length);
+  const setup = decodeAll(input.setup, createCommon(TRAFFIC_CHAIN, nativeCrypto()));
+  const all = decodeAll([...input.measured, ...input.tails], createCommon(TRAFFIC_CHAIN, nativeCrypto()));
+  const blocks = all.slice(0, input.measured.length);
   const dir = await mkdtemp(join(tmpdir(), 'parallax-bench-'));
   const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 16 });
   try {
-    await commitGenesis(store, alloc, gen.genesis, 'bench genesis');
+    await commitGenesis(store, input.alloc, input.genesis, 'bench genesis');
     const executor = await BlockExecutor.create({ common, store });
     const engine = await ParallelExecutor.create(executor, { workers, minParallelTxs: 8, txTimeoutMs: 60_000, profile: TRAFFIC_CHAIN, kzg: false });
     try {
@@ -284,31 +306,32 @@ export async function runParallax(alloc: Alloc, gen: TrafficGenerator, setup: Bl
 
 /** The 30 mainnet fixture blocks (each on its own pre-state): reference, Parallax-1 and Parallax-N. */
 async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void): Promise<WorkloadResult> {
-  const raws = await mainnetFixtures(opts.quick);
-  const engines: Record<string, EngineFigures> = {};
+  const blocks = (await mainnetFiles(opts.quick)).length;
+  progress(`mainnet: reference (@ethereumjs/vm runBlock) over ${blocks} blocks, once to warm up and once measured`);
+  const ref = await inChild<{ figures: EngineFigures; gas: bigint; txs: number }>({ t: 'mainnet-reference', quick: opts.quick });
+  const { p1, pN } = await alternate('mainnet', opts.repeat ?? 1, opts.workers, progress, (workers) =>
+    inChild<{ figures: EngineFigures; bound: number }>({ t: 'mainnet-parallax', quick: opts.quick, workers, txs: ref.txs }),
+  );
+  return workloadResult('mainnet', blocks, ref.txs, ref.gas, { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures });
+}
+
+/** The reference engine over the fixture blocks (each on its own pre-state), once to warm up and once measured. */
+async function mainnetReference(raws: Fixture[]): Promise<{ figures: EngineFigures; gas: bigint; txs: number }> {
+  const lat: number[] = [];
+  const cpu = new CpuMeter();
   let gas = 0n;
   let txs = 0;
-  progress(`mainnet: reference (@ethereumjs/vm runBlock) over ${raws.length} blocks, once to warm up and once measured`);
-  {
-    const lat: number[] = [];
-    const cpu = new CpuMeter();
-    gas = 0n;
-    for (const [k, raw] of [...raws, ...raws].entries()) {
-      const hashes = new Map<bigint, Uint8Array>();
-      for (const [n, h] of Object.entries(raw.blockHashes ?? {})) hashes.set(BigInt(n), fromHex(h));
-      const r = await runReferenceBlock(raw.block, raw.preState, hashes, k < raws.length ? undefined : cpu);
-      if (!r.matched) throw new ParallaxError('HEAD_MISMATCH', `reference engine mismatched on ${raw.file}`);
-      if (k < raws.length) continue;
-      lat.push(r.ms);
-      gas += r.gas;
-      txs += r.txs;
-    }
-    engines.reference = figuresOf(gas, txs, lat, cpu);
+  for (const [k, raw] of [...raws, ...raws].entries()) {
+    const hashes = new Map<bigint, Uint8Array>();
+    for (const [n, h] of Object.entries(raw.blockHashes ?? {})) hashes.set(BigInt(n), fromHex(h));
+    const r = await runReferenceBlock(raw.block, raw.preState, hashes, k < raws.length ? undefined : cpu);
+    if (!r.matched) throw new ParallaxError('HEAD_MISMATCH', `reference engine mismatched on ${raw.file}`);
+    if (k < raws.length) continue;
+    lat.push(r.ms);
+    gas += r.gas;
+    txs += r.txs;
   }
-  const { p1, pN } = await alternate('mainnet', opts.repeat ?? 1, opts.workers, progress, (workers) => mainnetParallax(raws, workers, txs));
-  engines.parallax1 = p1.figures;
-  engines.parallaxN = pN.figures;
-  return workloadResult('mainnet', raws.length, txs, gas, { reference: engines.reference, parallax1: engines.parallax1, parallaxN: engines.parallaxN });
+  return { figures: figuresOf(gas, txs, lat, cpu), gas, txs };
 }
 
 type Fixture = Awaited<ReturnType<typeof readFixture>>;
@@ -321,10 +344,14 @@ type Fixture = Awaited<ReturnType<typeof readFixture>>;
  * `forgetLearned`): only the threads and their compiled code stay warm.
  */
 async function mainnetFixtures(quick: boolean): Promise<Fixture[]> {
+  return Promise.all((await mainnetFiles(quick)).map((f) => readFixture(f)));
+}
+
+async function mainnetFiles(quick: boolean): Promise<string[]> {
   const dir = join(fixturesDir(), 'mainnet-blocks');
   let files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz')).sort((a, b) => parseInt(a) - parseInt(b));
   if (quick) files = files.filter((_, i) => i % 5 === 0);
-  return Promise.all(files.map((f) => readFixture(join(dir, f))));
+  return files.map((f) => join(dir, f));
 }
 
 /** The fixture blocks through Parallax with `workers` workers (each block on its own pre-state), after a warm-up pass. */
@@ -401,12 +428,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       const w = await mainnetWorkload(opts, progress);
       workloads.push(w);
       if (scaleTo > 0) {
-        const raws = await mainnetFixtures(opts.quick);
         const points: ScalingResult['points'] = [];
         let bound = 1;
         for (let k = 1; k <= scaleTo; k++) {
           progress(`mainnet: scaling, ${k} worker${k === 1 ? '' : 's'}`);
-          const r = await mainnetParallax(raws, k, w.txs);
+          const r = await inChild<{ figures: EngineFigures; bound: number }>({ t: 'mainnet-parallax', quick: opts.quick, workers: k, txs: w.txs });
           if (k === 1) bound = r.bound;
           const base = points[0]?.mgasPerSec ?? r.figures.mgasPerSec;
           points.push({ workers: k, mgasPerSec: r.figures.mgasPerSec, speedup: r.figures.mgasPerSec / base, rollbackRate: r.figures.rollbackRate ?? 0 });
@@ -423,14 +449,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     // The first block warms the engines up; the last two are only ever the measured blocks' successors (see
     // runParallax).
     const all = workloadBlocks(gen, name, nBlocks + 3, perBlock);
-    const setup = [...setupBlocks, all[0]];
+    const bytes = (bs: Block[]) => bs.map((b) => b.serialize());
+    const input: GeneratedInput = { alloc: gen.alloc(), genesis: gen.genesis, setup: bytes([...setupBlocks, all[0]]), measured: bytes(all.slice(1, nBlocks + 1)), tails: bytes(all.slice(nBlocks + 1)) };
     const measured = all.slice(1, nBlocks + 1);
-    const tails = all.slice(nBlocks + 1);
-    const alloc = gen.alloc();
+    type Run = { figures: EngineFigures; prints: Fingerprint[]; bound: number };
+    const parallax = (workers: number) => inChild<Run>({ t: 'parallax', input, workers });
     progress(`${name}: reference (@ethereumjs/vm runBlock)`);
-    const ref = await runReference(alloc, setup, measured);
+    const ref = await inChild<{ figures: EngineFigures; prints: Fingerprint[] }>({ t: 'reference', input });
     const { p1, pN } = await alternate(name, opts.repeat ?? 1, opts.workers, progress, async (workers) => {
-      const p = await runParallax(alloc, gen, setup, measured, workers, tails);
+      const p = await parallax(workers);
       // Every run's blocks against the reference's, not only the reported one.
       for (let i = 0; i < measured.length; i++) {
         const [q, r] = [p.prints[i], ref.prints[i]];
@@ -445,7 +472,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (scaleTo > 0) {
       const points: ScalingResult['points'] = [];
       for (let k = 1; k <= scaleTo; k++) {
-        const figures = k === 1 ? p1.figures : k === opts.workers ? pN.figures : (progress(`${name}: scaling, ${k} workers`), (await runParallax(alloc, gen, setup, measured, k, tails)).figures);
+        const figures = k === 1 ? p1.figures : k === opts.workers ? pN.figures : (progress(`${name}: scaling, ${k} workers`), (await parallax(k)).figures);
         points.push({ workers: k, mgasPerSec: figures.mgasPerSec, speedup: figures.mgasPerSec / p1.figures.mgasPerSec, rollbackRate: figures.rollbackRate ?? 0 });
       }
       scaling.push({ name, bound: p1.bound, points });
@@ -461,3 +488,56 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     scaling: scaleTo > 0 ? scaling : undefined,
   };
 }
+
+/** One engine run, as `inChild` hands it to a process of its own. */
+export type EngineJob =
+  | { t: 'reference'; input: GeneratedInput }
+  | { t: 'parallax'; input: GeneratedInput; workers: number }
+  | { t: 'mainnet-reference'; quick: boolean }
+  | { t: 'mainnet-parallax'; quick: boolean; workers: number; txs: number };
+
+/** Run `job` in this process (what engine-process.ts does with the job it is sent). */
+export async function runJob(job: EngineJob): Promise<unknown> {
+  switch (job.t) {
+    case 'reference':
+      return runReference(job.input);
+    case 'parallax':
+      return runParallax(job.input, job.workers);
+    case 'mainnet-reference':
+      return mainnetReference(await mainnetFixtures(job.quick));
+    case 'mainnet-parallax':
+      return mainnetParallax(await mainnetFixtures(job.quick), job.workers, job.txs);
+  }
+}
+
+const ENGINE_PROCESS = fileURLToPath(new URL('./engine-process.ts', import.meta.url));
+
+/**
+ * Run `job` in a child process (the same Node, the same V8 flags but the test runner's) and return its result. The
+ * child's output and errors go to this process's; a typed error there is the same typed error here, and a child that
+ * dies without answering is a WORKER_FAILED naming the job.
+ */
+export function inChild<T>(job: EngineJob): Promise<T> {
+  const what = `the benchmark's ${job.t} process${'workers' in job ? ` (${job.workers} worker${job.workers === 1 ? '' : 's'})` : ''}`;
+  return new Promise<T>((resolve, reject) => {
+    const child = fork(ENGINE_PROCESS, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--test')),
+    });
+    let answer: ChildAnswer | undefined;
+    child.on('message', (m: ChildAnswer) => {
+      answer = m;
+    });
+    child.once('error', (e) => reject(new ParallaxError('WORKER_FAILED', `${what} could not start: ${e.message}`, {}, { cause: e })));
+    child.once('exit', (code, signal) => {
+      if (answer?.ok === true) resolve(answer.result as T);
+      else if (answer?.ok === false) reject(answer.code === undefined ? new Error(`${what}: ${answer.message}`) : new ParallaxError(answer.code, answer.message, answer.details));
+      else reject(new ParallaxError('WORKER_FAILED', `${what} ended (${signal ?? `exit code ${code}`}) without a result`));
+    });
+    child.send(job);
+  });
+}
+
+/** What an engine process sends back: its result, or the error that ended it. */
+export type ChildAnswer = { ok: true; result: unknown } | { ok: false; message: string; code?: ErrorCode; details?: Record<string, unknown> };

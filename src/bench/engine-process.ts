@@ -1,0 +1,24 @@
+/**
+ * An engine run of the benchmark in a process of its own (see `inChild` in run.ts): receives one job, runs it, sends
+ * back its result or its error, and exits.
+ */
+import { isParallaxError, errorMessage } from '../errors.ts';
+import { runJob, type ChildAnswer, type EngineJob } from './run.ts';
+
+if (process.send === undefined) {
+  process.stderr.write('engine-process.ts is started by the benchmark (parallax bench), not by hand\n');
+  process.exit(2);
+}
+const send = (a: ChildAnswer) => new Promise<void>((resolve) => process.send!(a, undefined, {}, () => resolve()));
+
+process.once('message', async (job: EngineJob) => {
+  let answer: ChildAnswer;
+  try {
+    answer = { ok: true, result: await runJob(job) };
+  } catch (e) {
+    answer = isParallaxError(e) ? { ok: false, message: e.message, code: e.code, details: e.details } : { ok: false, message: errorMessage(e) };
+  }
+  await send(answer);
+  // Engines close their workers and databases; exiting here also ends anything a failed run left open.
+  process.exit(answer.ok ? 0 : 1);
+});
