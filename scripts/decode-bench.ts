@@ -4,7 +4,7 @@
  * decoded on a per-block Common that their transactions share (`sharedTxCommon`, what the daemon does). Both decodes
  * run alternately in one process on the same blocks, and must agree on every hash and sender.
  *
- *   node scripts/decode-bench.ts [--rounds 5]
+ *   npm run bench:decode [-- --rounds 5]      (or node scripts/decode-bench.ts under Node >= 22.18)
  *
  * Blocks: the 30 mainnet fixture blocks from their JSON-RPC form (the Ethereum source's path), and two generated
  * blocks of 2,000 transactions (ETH transfers, ERC-20 transfers) from their RLP.

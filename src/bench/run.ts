@@ -141,12 +141,6 @@ interface Fingerprint {
 }
 
 /**
- * Each engine decodes the blocks from their bytes with its own Common, as a node receives them: no engine inherits
- * senders another one recovered (a decoded transaction caches its sender's key), and the reference's transactions
- * recover with the library's default crypto.
- */
-
-/**
  * A generated workload as an engine's process receives it: the genesis (state and header) and the blocks' encodings.
  * `setup` blocks run unmeasured (the last one warms the engine up), then `measured`; `tails` are only ever the last
  * measured blocks' successors (see `runParallax`).
@@ -159,6 +153,11 @@ export interface GeneratedInput {
   tails: Uint8Array[];
 }
 
+/**
+ * Each engine decodes the blocks from their bytes with its own Common, as a node receives them: no engine inherits
+ * senders another one recovered (a decoded transaction caches its sender's key), and the reference's transactions
+ * recover with the library's default crypto.
+ */
 function decodeAll(encoded: Uint8Array[], common: Common): Block[] {
   return encoded.map((e) => createBlockFromRLP(e, { common }));
 }
