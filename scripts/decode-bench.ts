@@ -10,8 +10,6 @@
  * blocks of 2,000 transactions (ETH transfers, ERC-20 transfers) from their RLP.
  */
 import { parseArgs } from 'node:util';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createBlockFromRLP, createBlockFromRPC, type Block } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { createCommon, MAINNET } from '../src/chain/profile.ts';
@@ -19,9 +17,9 @@ import { loadKzg, nativeCrypto } from '../src/crypto/index.ts';
 import { sharedTxCommon } from '../src/exec/tx-common.ts';
 import { TRAFFIC_CHAIN, TrafficGenerator } from '../src/bench/traffic.ts';
 import { trafficOptionsFor, workloadBlocks } from '../src/bench/workloads.ts';
+import { mainnetFiles } from '../src/bench/run.ts';
 import { readFixture } from '../src/replay/fixture.ts';
 import { hex } from '../src/util/bytes.ts';
-import { fixturesDir } from '../src/util/paths.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
 const rounds = Number(values.rounds);
@@ -36,9 +34,7 @@ interface Set {
 const fingerprint = (bs: Block[]) => bs.map((b) => [hex(b.hash()), ...b.transactions.map((t) => `${hex(t.hash())}:${t.getSenderAddress().toString()}`)].join(',')).join(';');
 
 async function sets(): Promise<{ set: Set; common: Common }[]> {
-  const dir = join(fixturesDir(), 'mainnet-blocks');
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz')).sort((a, b) => parseInt(a) - parseInt(b));
-  const raws = await Promise.all(files.map((f) => readFixture(join(dir, f))));
+  const raws = await Promise.all((await mainnetFiles(false)).map((f) => readFixture(f)));
   const mainnet = createCommon(MAINNET, nativeCrypto(await loadKzg()));
   const traffic = createCommon(TRAFFIC_CHAIN, nativeCrypto());
   process.stdout.write('generating 2 blocks of 2,000 transactions each...\n');

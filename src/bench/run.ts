@@ -241,8 +241,9 @@ function figuresOf(gas: bigint, txs: number, lat: number[], cpu?: CpuMeter): Eng
 export async function runParallax(input: GeneratedInput, workers: number) {
   forgetInternedCode();
   const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-  const setup = decodeAll(input.setup, createCommon(TRAFFIC_CHAIN, nativeCrypto()));
-  const all = decodeAll([...input.measured, ...input.tails], createCommon(TRAFFIC_CHAIN, nativeCrypto()));
+  const decoding = createCommon(TRAFFIC_CHAIN, nativeCrypto());
+  const setup = decodeAll(input.setup, decoding);
+  const all = decodeAll([...input.measured, ...input.tails], decoding);
   const blocks = all.slice(0, input.measured.length);
   const dir = await mkdtemp(join(tmpdir(), 'parallax-bench-'));
   const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 16 });
@@ -346,7 +347,8 @@ async function mainnetFixtures(quick: boolean): Promise<Fixture[]> {
   return Promise.all((await mainnetFiles(quick)).map((f) => readFixture(f)));
 }
 
-async function mainnetFiles(quick: boolean): Promise<string[]> {
+/** Paths of the mainnet fixture blocks in block order (every fifth with `quick`). */
+export async function mainnetFiles(quick: boolean): Promise<string[]> {
   const dir = join(fixturesDir(), 'mainnet-blocks');
   let files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz')).sort((a, b) => parseInt(a) - parseInt(b));
   if (quick) files = files.filter((_, i) => i % 5 === 0);
