@@ -118,6 +118,11 @@ export function installFrontierMeters(vm: VM, rules: FrontierRules): void {
   });
 }
 
+/** Whether `vm` runs under Frontier's meters (installed by `installFrontierMeters`). */
+export function hasFrontierRules(vm: VM): boolean {
+  return installed.has(vm);
+}
+
 /** Start metering a transaction (before runTx). A no-op on a VM without Frontier rules. */
 export function beginFrontierTx(vm: VM, tx: TypedTransaction): void {
   const self = installed.get(vm);

@@ -25,6 +25,7 @@ import './evm-patches.ts';
 import { frontierEvmOptions, type FrontierRules } from '../chain/frontier.ts';
 import { beginFrontierTx, installFrontierMeters } from '../chain/frontier-meters.ts';
 import { pinSender } from './tx-common.ts';
+import { runPlainTransfer } from './transfer.ts';
 
 /** The VM a chain runs on: @ethereumjs defaults, or Frontier's precompiles, opcodes and meters where given. */
 export async function createChainVM(common: Common, stateManager: OverlayStateManager, blockchain: EVMMockBlockchainInterface, frontier?: FrontierRules): Promise<VM> {
@@ -276,15 +277,18 @@ export class BlockExecutor {
   async runSerial(run: BlockRun, i: number): Promise<void> {
     this.checkGas(run, i);
     const tx = run.block.transactions[i];
-    let res: RunTxResult;
+    let outcome: TxOutcome;
     try {
       pinSender(tx);
       beginFrontierTx(this.vm, tx);
       if (this.feeless?.has(i) === true) {
         // The transaction's nonce is the pallet's own counter, not the sender's (which still increments).
-        res = await runTx(this.vm, { tx, block: this.feelessView(run.block), blockGasUsed: run.receiptGasUsed, skipNonce: true });
+        const res = await runTx(this.vm, { tx, block: this.feelessView(run.block), blockGasUsed: run.receiptGasUsed, skipNonce: true });
+        outcome = outcomeOf(res, tx.type);
       } else {
-        res = await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed });
+        outcome =
+          (await runPlainTransfer(this.vm, this.state, tx, run.block)) ??
+          outcomeOf(await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed }), tx.type);
       }
     } catch (e) {
       // Our own database failing is not the transaction's fault: say so, never call the block invalid.
@@ -294,7 +298,7 @@ export class BlockExecutor {
       }
       return this.fail(run, `transaction ${i} is invalid: ${errorMessage(e)}`, { tx: i }, e);
     }
-    await this.record(run, i, outcomeOf(res, tx.type));
+    await this.record(run, i, outcome);
   }
 
   /** Add transaction `i`'s outcome (from here or from a validated speculative run) to the block's receipts. */

@@ -30,6 +30,7 @@ import { BoundedCache } from '../state/store.ts';
 import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
+import { runPlainTransfer } from './transfer.ts';
 import { pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
 import { RECOVERED, packedTx, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
@@ -248,8 +249,7 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
     const tx = decode(index, raw);
     pinSender(tx, pubkey ?? undefined);
     beginFrontierTx(current.vm, tx);
-    const res = await runTx(current.vm, { tx, block: block! });
-    outcome = outcomeOf(res, tx.type);
+    outcome = (await runPlainTransfer(current.vm, state, tx, block!)) ?? outcomeOf(await runTx(current.vm, { tx, block: block! }), tx.type);
   } catch (e) {
     error = errorMessage(e);
   } finally {

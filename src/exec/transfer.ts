@@ -1,0 +1,133 @@
+/**
+ * Plain value transfers without the EVM: a transaction that sends ether (or nothing) to an account without code, with
+ * no data and no access list, runs no bytecode, so what @ethereumjs/vm `runTx` does for it reduces to the sender's
+ * fee and nonce, the value moving, the refund of unused gas, the coinbase's fee and EIP-161's clean-up of touched empty
+ * accounts. `runTx` spends about 110 us on such a transaction (call frames, three journal checkpoints, warm-address
+ * sets, events, bloom); this applies the same state changes through the same state manager and journal calls, in
+ * `runTx`'s order, so that the overlay tracks the same reads and writes (conflict detection depends on that) and the
+ * state, receipt and gas come out identical.
+ *
+ * Anything this cannot vouch for goes to `runTx` instead (`undefined` is returned before anything is written): a
+ * transaction `runTx` would reject (it then throws its own error), rules that change a transfer's gas or state (EIP-2780,
+ * 7708, 7778, 7928, 8037, binary-tree and Verkle state), Frontier's meters, proof-of-authority coinbases, forks before
+ * Byzantium (receipts there carry an intermediate state root), precompiles and accounts with code (including EIP-7702
+ * delegations) on either end, and a self-transfer.
+ */
+import { ConsensusType, Hardfork } from '@ethereumjs/common';
+import { Capability, getCalldataFloorGas, type TypedTransaction } from '@ethereumjs/tx';
+import { Account, KECCAK256_NULL, MAX_INTEGER, equalsBytes } from '@ethereumjs/util';
+import type { Block } from '@ethereumjs/block';
+import type { VM } from '@ethereumjs/vm';
+import { hasFrontierRules } from '../chain/frontier-meters.ts';
+import type { OverlayStateManager } from '../state/overlay.ts';
+import type { TxOutcome } from './executor.ts';
+
+/** EIPs under which a value transfer costs or changes more than the classic rules say. */
+const EXCLUDED_EIPS = [2780, 4762, 6800, 7708, 7778, 7864, 7928, 8037];
+
+const EMPTY_BLOOM = new Uint8Array(256);
+
+/** Whether the VM's rules allow the fast path at all (checked once per VM and hardfork). */
+const rulesChecked = new WeakMap<VM, { hardfork: string; ok: boolean }>();
+
+function rulesAllow(vm: VM): boolean {
+  const hardfork = vm.common.hardfork();
+  const seen = rulesChecked.get(vm);
+  if (seen !== undefined && seen.hardfork === hardfork) return seen.ok;
+  const c = vm.common;
+  const ok =
+    !hasFrontierRules(vm) &&
+    c.gteHardfork(Hardfork.Byzantium) &&
+    c.consensusType() !== ConsensusType.ProofOfAuthority &&
+    !EXCLUDED_EIPS.some((eip) => c.isActivatedEIP(eip));
+  rulesChecked.set(vm, { hardfork, ok });
+  return ok;
+}
+
+/**
+ * Run `tx` as a plain transfer on `vm`'s state if it is one this path vouches for; `undefined` (nothing read is
+ * changed, nothing written) when `runTx` must run it instead.
+ */
+export async function runPlainTransfer(vm: VM, state: OverlayStateManager, tx: TypedTransaction, block: Block): Promise<TxOutcome | undefined> {
+  const to = tx.to;
+  if (to === undefined || tx.data.length !== 0 || tx.type > 2) return undefined;
+  if (!rulesAllow(vm)) return undefined;
+  const common = vm.common;
+  if (tx.common.hardfork() !== block.common.hardfork() || block.common.hardfork() !== common.hardfork()) return undefined;
+  if (tx.supports(Capability.EIP2718TypedTransaction)) {
+    if (!common.isActivatedEIP(2930)) return undefined;
+    if ((tx as { accessList: unknown[] }).accessList.length !== 0) return undefined;
+    if (tx.supports(Capability.EIP1559FeeMarket) && !common.isActivatedEIP(1559)) return undefined;
+  }
+  const header = block.header;
+  if (header.gasLimit < tx.gasLimit) return undefined;
+  if (vm.evm.getPrecompile === undefined || vm.evm.getPrecompile(to) !== undefined) return undefined;
+  const caller = tx.getSenderAddress();
+  if (equalsBytes(caller.bytes, to.bytes)) return undefined;
+
+  const intrinsicGas = tx.getIntrinsicGas();
+  const floorGas = getCalldataFloorGas(tx, caller);
+  if (tx.gasLimit < (intrinsicGas > floorGas ? intrinsicGas : floorGas)) return undefined;
+  const baseFee = header.baseFeePerGas ?? 0n;
+  const eip1559 = common.isActivatedEIP(1559);
+  const feeMarket = tx.supports(Capability.EIP1559FeeMarket);
+  const maxFeePerGas = feeMarket ? (tx as { maxFeePerGas: bigint }).maxFeePerGas : (tx as { gasPrice: bigint }).gasPrice;
+  if (eip1559 && maxFeePerGas < baseFee) return undefined;
+
+  // runTx's first step (EIP-161 clean-up of accounts an earlier step left touched), so that what is checked below is
+  // what runTx would see; runTx repeats it as a no-op when it takes the transaction after all.
+  const journal = vm.evm.journal;
+  await journal.cleanup();
+  // Everything `runTx` would check, on the state as it is: any doubt and it runs there (and rejects what it rejects).
+  const recipient = await state.getAccount(to);
+  if (recipient !== undefined && !equalsBytes(recipient.codeHash, KECCAK256_NULL)) return undefined;
+  if (recipient !== undefined && recipient.balance + tx.value > MAX_INTEGER) return undefined;
+  let from = await state.getAccount(caller);
+  if (from === undefined || !equalsBytes(from.codeHash, KECCAK256_NULL)) return undefined;
+  if (from.nonce !== tx.nonce) return undefined;
+  if (from.balance < tx.getUpfrontCost(baseFee)) return undefined;
+  if (feeMarket && from.balance < tx.value + tx.gasLimit * maxFeePerGas) return undefined;
+
+  let gasPrice: bigint;
+  let inclusionFeePerGas = 0n;
+  if (feeMarket) {
+    inclusionFeePerGas = (tx as { getEffectivePriorityFee(b: bigint): bigint }).getEffectivePriorityFee(baseFee);
+    gasPrice = inclusionFeePerGas + baseFee;
+  } else {
+    gasPrice = maxFeePerGas;
+    if (eip1559) inclusionFeePerGas = gasPrice - baseFee;
+  }
+  const txCost = tx.gasLimit * gasPrice;
+  if (from.balance - txCost < tx.value) return undefined;
+
+  // From here on the transaction runs; the calls below are runTx's, in its order.
+  await state.checkpoint();
+  // The up-front gas purchase, then the nonce.
+  from.balance -= txCost;
+  await journal.putAccount(caller, from);
+  from.nonce += 1n;
+  await journal.putAccount(caller, from);
+  // The call: the value leaves the sender and reaches the recipient (created if absent); no code runs.
+  const sender = (await state.getAccount(caller)) ?? new Account();
+  sender.balance -= tx.value;
+  await journal.putAccount(caller, sender);
+  const target = (await state.getAccount(to)) ?? new Account();
+  target.balance += tx.value;
+  await journal.putAccount(to, target);
+  state.markPostExecution();
+  // Gas: the intrinsic cost alone (no execution, no refund), at least the calldata floor where EIP-7623 applies.
+  let gasUsed = intrinsicGas;
+  if (common.isActivatedEIP(7623) && gasUsed < floorGas) gasUsed = floorGas;
+  from = (await state.getAccount(caller)) ?? new Account();
+  from.balance += txCost - gasUsed * gasPrice;
+  await journal.putAccount(caller, from);
+  const coinbase = header.coinbase;
+  const miner = (await state.getAccount(coinbase)) ?? new Account();
+  miner.balance += eip1559 ? gasUsed * inclusionFeePerGas : gasUsed * gasPrice;
+  await journal.putAccount(coinbase, miner);
+  // EIP-161: touched accounts left empty are removed.
+  await journal.cleanup();
+  state.originalStorageCache.clear();
+  await state.commit();
+  return { type: tx.type, status: 1, gasUsed, blockGasSpent: gasUsed, logs: [], bloom: EMPTY_BLOOM };
+}
