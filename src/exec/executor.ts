@@ -7,13 +7,13 @@
  * State is read through an `OverlayStateManager` over the `StateStore`; nothing touches the database until
  * `commit()`, which writes the whole block in one atomic batch.
  */
-import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL, KECCAK256_RLP, equalsBytes, bigIntToAddressBytes, bigIntToBytes, bigIntToUnpaddedBytes, setLengthLeft } from '@ethereumjs/util';
+import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL, KECCAK256_RLP, equalsBytes, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util';
 import { ConsensusType, type Common } from '@ethereumjs/common';
 import { Bloom, createVM, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
 import { createBlock, type Block } from '@ethereumjs/block';
 import type { EVMMockBlockchainInterface, Log } from '@ethereumjs/evm';
 import { ParallaxError, errorMessage } from '../errors.ts';
-import { encodeRlp, type RlpInput } from '../util/rlp.ts';
+import { encodeRlp, uintBytes, type RlpInput } from '../util/rlp.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
 import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
 import type { BlockRecord, PreparedCommit, StateStore } from '../state/store.ts';
@@ -305,7 +305,11 @@ export class BlockExecutor {
   async record(run: BlockRun, i: number, o: TxOutcome): Promise<void> {
     run.gasUsed += o.blockGasSpent;
     run.receiptGasUsed += o.gasUsed;
-    run.bloom.or(new Bloom(o.bloom, this.vm.common));
+    // A transaction's bloom is made of its logs: without logs there is nothing to add.
+    if (o.logs.length > 0) {
+      const into = run.bloom.bitvector;
+      for (let b = 0; b < 256; b++) into[b] |= o.bloom[b];
+    }
     const receipt = {
       ...(o.stateRoot !== undefined ? { stateRoot: o.stateRoot } : { status: o.status }),
       cumulativeBlockGasUsed: run.receiptGasUsed,
@@ -313,11 +317,12 @@ export class BlockExecutor {
       logs: o.logs,
     } as TxReceipt;
     const encoded = encodeRlp(
-      [o.stateRoot ?? (o.status === 0 ? EMPTY_BYTES : STATUS_OK), bigIntToBytes(run.receiptGasUsed), o.bloom, o.logs as RlpInput[]],
+      // (bigIntToBytes encodes 0 as one zero byte, uintBytes as none: only 0 takes the library's way.)
+      [o.stateRoot ?? (o.status === 0 ? EMPTY_BYTES : STATUS_OK), run.receiptGasUsed === 0n ? bigIntToBytes(0n) : uintBytes(run.receiptGasUsed), o.bloom, o.logs as RlpInput[]],
       o.type === 0 ? undefined : o.type,
     );
     run.encodedReceipts.push(encoded);
-    run.receiptTrie.put(encodeRlp(bigIntToUnpaddedBytes(BigInt(i))), encoded);
+    run.receiptTrie.put(encodeRlp(uintBytes(BigInt(i))), encoded);
     run.txs.push({ receipt, gasUsed: o.gasUsed, createdAddress: o.createdAddress, reverted: o.status === 0 });
   }
 
