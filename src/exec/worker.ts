@@ -382,8 +382,12 @@ async function handle(m: ToWorker): Promise<void> {
               kept?.txs.set(index[j], tx);
             } else tx = decode(index[j], raw);
             const pk = recoverSenderKey(tx, raw);
+            const address = keccak256(pk).subarray(12);
+            // The transaction object runs here later (kept, or decoded for the current block): its sender's address
+            // is known now, not hashed again when the run asks for it.
+            pinSender(tx, pk, address);
             keys.set(pk, j * RECOVERED);
-            keys.set(keccak256(pk).subarray(12), j * RECOVERED + 64);
+            keys.set(address, j * RECOVERED + 64);
             keys.set(keccak256(raw), j * RECOVERED + 84);
             ok[j] = 1;
           } catch {
