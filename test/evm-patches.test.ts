@@ -5,9 +5,13 @@ import { createRequire } from 'node:module';
 import { Common, Mainnet } from '@ethereumjs/common';
 import { createEVM } from '@ethereumjs/evm';
 import { bigIntToBytes, bytesToBigInt, hexToBytes, setLengthLeft } from '@ethereumjs/util';
-import { analyseCode, libraryCodeAnalysis, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
+import { analyseCode, libraryCodeAnalysis, minimalBytes, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
 
 const require = createRequire(import.meta.url);
+// The library's storage-value padding, which SSTORE's gas applies to loaded values (not exported by the package).
+const { setLengthLeftStorage } = (await import(new URL('./opcodes/util.js', import.meta.resolve('@ethereumjs/evm')).href)) as {
+  setLengthLeftStorage(v: Uint8Array): Uint8Array;
+};
 
 /** Deployed bytecode of real contracts from npm packages, plus edge cases. */
 function codes(): [string, Uint8Array][] {
@@ -91,5 +95,11 @@ test('word conversions give the library conversions, at every byte length and ar
     // Storage values come unpadded: read at their own length.
     const unpadded = bigIntToBytes(v);
     assert.equal(readWord(unpadded, 0, unpadded.length), v === 0n ? 0n : bytesToBigInt(unpadded));
+    if (v === 0n) continue;
+    // SSTORE's value: the library's minimal bytes. A loaded value, padded: what the library's padding makes of it.
+    assert.deepEqual(minimalBytes(v), bigIntToBytes(v), `minimalBytes(${v})`);
+    assert.deepEqual(padWord(unpadded), setLengthLeftStorage(unpadded), `padWord of ${v}`);
+    assert.deepEqual(setLengthLeftStorage(padWord(unpadded)), setLengthLeftStorage(unpadded));
   }
+  assert.equal(padWord(new Uint8Array(0)).length, 0, 'zero stays empty');
 });
