@@ -7,7 +7,8 @@
  * `runTx`'s order, so that the overlay tracks the same reads and writes (conflict detection depends on that) and the
  * state, receipt and gas come out identical.
  *
- * Anything this cannot vouch for goes to `runTx` instead (`undefined` is returned before anything is written): a
+ * Anything this cannot vouch for goes to `runTx` instead (`undefined` is returned before the transaction changes any
+ * state; only runTx's own first step, the EIP-161 clean-up of accounts left touched, may have run): a
  * transaction `runTx` would reject (it then throws its own error), rules that change a transfer's gas or state (EIP-2780,
  * 7708, 7778, 7928, 8037, binary-tree and Verkle state), Frontier's meters, proof-of-authority coinbases, forks before
  * Byzantium (receipts there carry an intermediate state root), precompiles and accounts with code (including EIP-7702
@@ -24,8 +25,6 @@ import type { TxOutcome } from './executor.ts';
 
 /** EIPs under which a value transfer costs or changes more than the classic rules say. */
 const EXCLUDED_EIPS = [2780, 4762, 6800, 7708, 7778, 7864, 7928, 8037];
-
-const EMPTY_BLOOM = new Uint8Array(256);
 
 /** Whether the VM's rules allow the fast path at all (checked once per VM and hardfork). */
 const rulesChecked = new WeakMap<VM, { hardfork: string; ok: boolean }>();
@@ -45,8 +44,8 @@ function rulesAllow(vm: VM): boolean {
 }
 
 /**
- * Run `tx` as a plain transfer on `vm`'s state if it is one this path vouches for; `undefined` (nothing read is
- * changed, nothing written) when `runTx` must run it instead.
+ * Run `tx` as a plain transfer on `vm`'s state if it is one this path vouches for; `undefined` when `runTx` must run
+ * it instead (the transaction has changed nothing then).
  */
 export async function runPlainTransfer(vm: VM, state: OverlayStateManager, tx: TypedTransaction, block: Block): Promise<TxOutcome | undefined> {
   const to = tx.to;
@@ -129,5 +128,6 @@ export async function runPlainTransfer(vm: VM, state: OverlayStateManager, tx: T
   await journal.cleanup();
   state.originalStorageCache.clear();
   await state.commit();
-  return { type: tx.type, status: 1, gasUsed, blockGasSpent: gasUsed, logs: [], bloom: EMPTY_BLOOM };
+  // No logs, so an empty bloom (an array of its own: receipts hand theirs on).
+  return { type: tx.type, status: 1, gasUsed, blockGasSpent: gasUsed, logs: [], bloom: new Uint8Array(256) };
 }
