@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { Common, Mainnet } from '@ethereumjs/common';
 import { createEVM } from '@ethereumjs/evm';
 import { bigIntToBytes, bytesToBigInt, hexToBytes, setLengthLeft } from '@ethereumjs/util';
-import { analyseCode, libraryCodeAnalysis, minimalBytes, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
+import { uintBytes } from '../src/util/rlp.ts';
+import { analyseCode, libraryCodeAnalysis, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
 
 const require = createRequire(import.meta.url);
 // The library's storage-value padding, which SSTORE's gas applies to loaded values (not exported by the package).
@@ -97,7 +98,7 @@ test('word conversions give the library conversions, at every byte length and ar
     assert.equal(readWord(unpadded, 0, unpadded.length), v === 0n ? 0n : bytesToBigInt(unpadded));
     if (v === 0n) continue;
     // SSTORE's value: the library's minimal bytes. A loaded value, padded: what the library's padding makes of it.
-    assert.deepEqual(minimalBytes(v), bigIntToBytes(v), `minimalBytes(${v})`);
+    assert.deepEqual(uintBytes(v), bigIntToBytes(v), `uintBytes(${v})`);
     assert.deepEqual(padWord(unpadded), setLengthLeftStorage(unpadded), `padWord of ${v}`);
     assert.deepEqual(setLengthLeftStorage(padWord(unpadded)), setLengthLeftStorage(unpadded));
   }

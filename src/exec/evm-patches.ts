@@ -23,6 +23,7 @@
  * 5. Storage values loaded 32 bytes long, and SSTORE's and LOG's word conversions without hex strings (see below).
  */
 import type { Account, Address } from '@ethereumjs/util';
+import { uintBytes } from '../util/rlp.ts';
 
 type Analysis = { jumps: Uint8Array; pushes: object; opcodesCached: unknown[] };
 interface OpEntry {
@@ -353,14 +354,6 @@ export function padWord(v: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The minimal big-endian bytes of `v` > 0 (the library's `bigIntToBytes` for positive values). */
-export function minimalBytes(v: bigint): Uint8Array {
-  const w = wordBytes(v);
-  let i = 0;
-  while (w[i] === 0) i++;
-  return w.subarray(i);
-}
-
 interface SstoreState {
   stack: { popN(n: number): bigint[] };
   interpreter: { _evm: { common: { isActivatedEIP(eip: number): boolean } }; storageStore(key: Uint8Array, value: Uint8Array): Promise<void> };
@@ -369,7 +362,7 @@ const librarySstore = handlers.get(0x55)!;
 replaceHandler(handlers, 0x55, 'setLengthLeft(bigIntToBytes(key), 32)', (async (runState: SstoreState, common: unknown) => {
   if (runState.interpreter._evm.common.isActivatedEIP(8037)) return librarySstore(runState as never, common);
   const [key, val] = runState.stack.popN(2);
-  await runState.interpreter.storageStore(wordBytes(key!), val === 0n ? new Uint8Array(0) : minimalBytes(val!));
+  await runState.interpreter.storageStore(wordBytes(key!), val === 0n ? new Uint8Array(0) : uintBytes(val!));
 }) as unknown as Handler);
 
 interface LogState {
