@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Common, Mainnet } from '@ethereumjs/common';
 import { createEVM } from '@ethereumjs/evm';
-import { bigIntToBytes, bytesToBigInt, hexToBytes, setLengthLeft } from '@ethereumjs/util';
+import { Account, Address, bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util';
 import { uintBytes } from '../src/util/rlp.ts';
-import { analyseCode, libraryCodeAnalysis, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
+import { analyseCode, libraryCodeAnalysis, libraryMemoryGas, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
 
 const require = createRequire(import.meta.url);
 // The library's storage-value padding, which SSTORE's gas applies to loaded values (not exported by the package).
@@ -103,4 +103,117 @@ test('word conversions give the library conversions, at every byte length and ar
     assert.deepEqual(setLengthLeftStorage(padWord(unpadded)), setLengthLeftStorage(unpadded));
   }
   assert.equal(padWord(new Uint8Array(0)).length, 0, 'zero stays empty');
+});
+
+test('the synchronous memory gas handlers give the library handlers: gas, memory size, errors', async () => {
+  const { dynamicGasHandlers } = (await import(new URL('./opcodes/gas.js', import.meta.resolve('@ethereumjs/evm')).href)) as {
+    dynamicGasHandlers: Map<number, (rs: unknown, gas: bigint, common: Common) => bigint | Promise<bigint>>;
+  };
+  const words = [0n, 1n, 31n, 32n, 33n, 1000n, 2n ** 32n, 2n ** 255n];
+  const ops = [...libraryMemoryGas.keys()];
+  assert.ok(ops.length >= 14, 'the replaced handlers are listed');
+  let compared = 0;
+  for (const hardfork of ['byzantium', 'cancun', 'prague']) {
+    // The EVM adds its gas parameters to the Common it is given.
+    const common = ((await createEVM({ common: new Common({ chain: Mainnet, hardfork }) })) as unknown as { common: Common }).common;
+    for (const op of ops) {
+      const ours = dynamicGasHandlers.get(op)!;
+      const lib = libraryMemoryGas.get(op) as (rs: unknown, gas: bigint, common: Common) => Promise<bigint>;
+      assert.notEqual(ours, lib, `0x${op.toString(16)} is replaced`);
+      for (const a of words) for (const b of words) for (const c of [0n, 32n, 2n ** 64n]) {
+        for (const [memoryWordCount, isStatic] of [[0n, false], [40n, false], [0n, true]] as const) {
+          const state = () => ({
+            stack: { peek: (n = 1) => [a, b, c].slice(0, n) },
+            opCode: op,
+            env: { eof: undefined },
+            interpreter: { isStatic: () => isStatic, getReturnDataSize: () => 64n },
+            memoryWordCount,
+            highestMemCost: memoryWordCount * 3n,
+          });
+          const run = async (f: typeof lib, rs: ReturnType<typeof state>) => {
+            try {
+              return { gas: await f(rs, 10n, common), words: rs.memoryWordCount, cost: rs.highestMemCost };
+            } catch (e) {
+              return { error: (e as { error?: string }).error ?? String(e) };
+            }
+          };
+          let direct: unknown;
+          try {
+            direct = ours(state(), 10n, common);
+          } catch {
+            direct = 0n;
+          }
+          assert.equal(typeof direct, 'bigint', `0x${op.toString(16)} answers without a promise`);
+          assert.deepEqual(await run(ours as typeof lib, state()), await run(lib, state()), `0x${op.toString(16)} ${hardfork} stack ${a} ${b} ${c} words ${memoryWordCount} static ${isStatic}`);
+          compared++;
+        }
+      }
+    }
+  }
+  assert.ok(compared > 10_000);
+});
+
+/**
+ * Runs each code as a call, once on the patched loop and once on the library's (a step listener sends the
+ * interpreter back to it), on the same pre-state, and compares everything the call gives back.
+ */
+test('the synchronous opcode loop gives the library loop: real contracts and pseudo-random code', async () => {
+  const caller = new Address(hexToBytes('0x00000000000000000000000000000000000000c0'));
+  const target = new Address(hexToBytes('0x00000000000000000000000000000000000000aa'));
+  const weth = codes().find(([n]) => n === 'WETH9')![1];
+  const erc20 = codes().find(([n]) => n === 'OpenZeppelin ERC20')![1];
+  const sel = (s: string) => s.slice(0, 10);
+  const word = (v: bigint) => bytesToHex(setLengthLeft(bigIntToBytes(v), 32)).slice(2);
+  // WETH9: deposit 5 ether, transfer 2 to another account, withdraw more than is left (reverts), withdraw 1.
+  const scripts: [string, Uint8Array, { data: string; value?: bigint }[]][] = [
+    ['WETH9', weth, [
+      { data: sel('0xd0e30db0'), value: 5n * 10n ** 18n },
+      { data: sel('0xa9059cbb') + word(0xbbn) + word(2n * 10n ** 18n) },
+      { data: sel('0x2e1a7d4d') + word(9n * 10n ** 18n) },
+      { data: sel('0x2e1a7d4d') + word(10n ** 18n) },
+      { data: sel('0x70a08231') + word(0xc0n) },
+    ]],
+    // Without a constructor's state: name() reads empty strings, transfer() reverts for want of a balance.
+    ['OpenZeppelin ERC20', erc20, [{ data: sel('0x06fdde03') }, { data: sel('0xa9059cbb') + word(0xbbn) + word(1n) }, { data: '0x1234' }]],
+  ];
+  // Pseudo-random programs: PUSHes of small values mixed with arithmetic, memory, storage, log, jump and halting
+  // opcodes, so most run for a while before they stop (some run out of gas, fail a jump or underflow the stack).
+  let seed = 11;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const pool = [0x01, 0x02, 0x03, 0x04, 0x0a, 0x10, 0x14, 0x16, 0x19, 0x1b, 0x20, 0x35, 0x36, 0x37, 0x3d, 0x3e, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5e, 0x80, 0x81, 0x90, 0xa0, 0xa1, 0xa2, 0xf3, 0xfd, 0xfe, 0x00, 0x31, 0x47];
+  for (let k = 0; k < 300; k++) {
+    const code: number[] = [];
+    while (code.length < 120) {
+      if (rnd(2) === 0) code.push(0x60, rnd(3) === 0 ? rnd(256) : rnd(70));
+      else code.push(pool[rnd(pool.length)]!);
+    }
+    scripts.push([`random program ${k}`, Uint8Array.from(code), [{ data: '0x' + word(BigInt(k)) }]]);
+  }
+  let calls = 0;
+  for (const hardfork of ['byzantium', 'cancun', 'prague']) {
+    const outcomes: string[][] = [];
+    for (const withListener of [false, true]) {
+      const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork }) });
+      if (withListener) evm.events!.on('step', () => {});
+      const out: string[] = [];
+      for (const [name, code, txs] of scripts) {
+        await evm.stateManager.putAccount(caller, new Account(0n, 10n ** 20n));
+        await evm.stateManager.putCode(target, code);
+        for (const tx of txs) {
+          const r = await evm.runCall({ caller, origin: caller, to: target, data: hexToBytes(tx.data as `0x${string}`), value: tx.value ?? 0n, gasLimit: 300_000n });
+          const e = r.execResult;
+          const logs = (e.logs ?? []).map((l) => l.map((x: unknown) => (x instanceof Uint8Array ? bytesToHex(x) : (x as Uint8Array[]).map(bytesToHex).join())).join('/'));
+          const balance = (await evm.stateManager.getAccount(caller))?.balance;
+          const slot0 = bytesToHex(await evm.stateManager.getStorage(target, new Uint8Array(32)));
+          out.push(`${name}: ${e.executionGasUsed} ${e.gasRefund} ${e.exceptionError?.error ?? 'ok'} ${bytesToHex(e.returnValue)} [${logs.join(';')}] ${balance} ${slot0}`);
+        }
+      }
+      outcomes.push(out);
+      calls += out.length;
+    }
+    assert.deepEqual(outcomes[0], outcomes[1], hardfork);
+    const distinct = new Set(outcomes[0]!.map((o) => o.split(' ')[3]));
+    assert.ok(distinct.size >= 4, `${hardfork}: the programs end in several ways (${[...distinct].join(', ')})`);
+  }
+  assert.ok(calls > 1800);
 });

@@ -21,6 +21,8 @@
  * 4. A call that moves no value does not read the caller's and callee's balances (see below).
  *
  * 5. Storage values loaded 32 bytes long, and SSTORE's and LOG's word conversions without hex strings (see below).
+ *
+ * 6. Opcodes stepped synchronously, awaiting only the steps that return a promise (see below).
  */
 import type { Account, Address } from '@ethereumjs/util';
 import { uintBytes } from '../util/rlp.ts';
@@ -188,12 +190,12 @@ replaceHandler(handlers, 0x54, 'setLengthLeft(bigIntToBytes(key), 32)', async (r
   runState.stack.push(value.length === 0 ? SMALL[0]! : readWord(value, 0, value.length));
 });
 const librarySloadGas = dynamicGasHandlers.get(0x54)!;
-replaceHandler(dynamicGasHandlers, 0x54, 'setLengthLeft(bigIntToBytes(key), 32)', async (runState, gas, common) => {
+replaceHandler(dynamicGasHandlers, 0x54, 'setLengthLeft(bigIntToBytes(key), 32)', ((runState: PushState, gas: bigint, common: { isActivatedEIP(eip: number): boolean }) => {
   // Verkle witnesses (EIP-6800, EIP-7864) charge differently: the library's handler.
   if (common.isActivatedEIP(6800) || common.isActivatedEIP(7864)) return librarySloadGas(runState, gas, common);
   if (common.isActivatedEIP(2929)) gas += accessStorageEIP2929(runState, wordBytes(runState.stack.peek()[0]!), false, common, true);
   return gas;
-});
+}) as GasHandler);
 
 /** Jump destinations and opcode table entries of `code`, as the library computes them (push values lazily). */
 export function analyseCode(code: Uint8Array, table: readonly unknown[]): Analysis {
@@ -381,3 +383,214 @@ const logHandler = ((runState: LogState) => {
 for (let op = 0xa0; op <= 0xa4; op++) replaceHandler(handlers, op, 'setLengthLeft(bigIntToBytes(a), 32)', logHandler);
 
 export const ANALYSIS_CACHE_INSTALLED = true;
+
+/*
+ * 6. Opcodes stepped without a promise each. The library's loop awaits `runStep`, an async method, for every opcode,
+ * and `runStep` awaits the opcode's dynamic-gas handler (all of them async functions) and, for async opcodes, the
+ * handler: at least one promise and one trip through the microtask queue per opcode, most of them for arithmetic,
+ * stack and memory opcodes that never wait for anything. The loop below runs a step synchronously and awaits only
+ * what is a promise (a state read, a call); the memory-only gas handlers are replaced by synchronous ones with the
+ * same arithmetic. The step does what `runStep` does, in the same order: gas handler, invalid-opcode check, base and
+ * dynamic gas, program counter, EIP-7928's pending post-call out-of-gas, handler. The library's loop and step stay in
+ * charge wherever they do something this one does not: EOF code, the performance profiler, step listeners or debug
+ * output (tracers, the Frontier meters), and code-chunk witnesses (EIP-6800/7864).
+ */
+interface StepEntry {
+  opcodeInfo: { code: number; feeBigInt: bigint; dynamicGas: boolean; isInvalid: boolean; isAsync: boolean };
+  opHandler: (runState: unknown, common: unknown) => unknown;
+  gasHandler: (runState: unknown, gas: bigint, common: unknown) => bigint | Promise<bigint>;
+}
+interface StepRunState {
+  programCounter: number;
+  opCode: number;
+  code: Uint8Array;
+  gasLeft: bigint;
+  validJumps: Uint8Array;
+  cachedPushes: object;
+  shouldDoJumpAnalysis: boolean;
+  env: { accessWitness?: { revert(): void } };
+  eip8037BurnLeftoverAfterCreateHaltOntoAlive?: boolean;
+}
+interface RunThis {
+  _runState: StepRunState;
+  _evm: { DEBUG: boolean; events: { listenerCount(e: string): number } };
+  common: { isActivatedEIP(eip: number): boolean };
+  profilerOpts?: { enabled?: boolean };
+  lookupOpInfo(op: number): StepEntry;
+  useGas(amount: bigint, context: unknown): void;
+  _getValidJumpDestinations(code: Uint8Array): { jumps: Uint8Array; pushes: object; opcodesCached: StepEntry[] };
+}
+type RunResult = { runState: StepRunState; exceptionError: unknown };
+const runProto = Interpreter.prototype as unknown as {
+  run(this: RunThis, code: Uint8Array, opts?: { pc?: number }): Promise<RunResult>;
+  runStep(this: RunThis, entry?: StepEntry): Promise<void>;
+};
+const { EVMError, EVMErrorTypeString } = (await import(new URL('./errors.js', base).href)) as {
+  EVMError: { new (message: string): Error; errorMessages: Record<string, string> };
+  EVMErrorTypeString: string;
+};
+const { consumeEip7928PostTargetCallOog } = (await import(new URL('./opcodes/EIP7928.js', base).href)) as {
+  consumeEip7928PostTargetCallOog(runState: unknown): void;
+};
+const { subMemUsage, divCeil, trap } = (await import(new URL('./opcodes/util.js', base).href)) as {
+  subMemUsage(runState: unknown, offset: bigint, length: bigint, common: unknown): bigint;
+  divCeil(a: bigint, b: bigint): bigint;
+  trap(message: string): never;
+};
+const libraryRun = runProto.run;
+for (const [f, expected] of [
+  [libraryRun, 'await this.runStep(opCodeObj)'],
+  [runProto.runStep, 'consumeEip7928PostTargetCallOog(this._runState);'],
+] as const) {
+  if (!f.toString().includes(expected)) throw new Error(`@ethereumjs/evm: Interpreter.${f.name} is not the expected one (no "${expected}")`);
+}
+
+/** One opcode, as `runStep` runs it; a promise only when the gas handler or the opcode's handler returned one. */
+function step(it: RunThis, rs: StepRunState, entry: StepEntry): Promise<void> | undefined {
+  const info = entry.opcodeInfo;
+  if (info.dynamicGas) {
+    const gas = entry.gasHandler(rs, info.feeBigInt, it.common);
+    if (typeof gas !== 'bigint') return gas.then((g) => finishStep(it, rs, entry, g));
+    return finishStep(it, rs, entry, gas);
+  }
+  return finishStep(it, rs, entry, info.feeBigInt);
+}
+
+function finishStep(it: RunThis, rs: StepRunState, entry: StepEntry, gas: bigint): Promise<void> | undefined {
+  const info = entry.opcodeInfo;
+  if (info.isInvalid) throw new EVMError(EVMError.errorMessages.INVALID_OPCODE!);
+  it.useGas(gas, info);
+  rs.programCounter++;
+  consumeEip7928PostTargetCallOog(rs);
+  const out = entry.opHandler(rs, it.common);
+  return info.isAsync ? (out as Promise<void>) : undefined;
+}
+
+runProto.run = async function (this: RunThis, code: Uint8Array, opts: { pc?: number } = {}): Promise<RunResult> {
+  const c = this.common;
+  const rs = this._runState;
+  if (
+    (code[0] === 0xef && c.isActivatedEIP(3540)) ||
+    this.profilerOpts?.enabled === true ||
+    this._evm.DEBUG ||
+    this._evm.events.listenerCount('step') > 0 ||
+    c.isActivatedEIP(6800) ||
+    c.isActivatedEIP(7864) ||
+    rs.env.accessWitness !== undefined
+  ) {
+    return libraryRun.call(this, code, opts);
+  }
+  rs.code = code;
+  rs.programCounter = opts.pc ?? rs.programCounter;
+  const pc = rs.programCounter;
+  if (pc !== 0 && (pc < 0 || pc >= code.length)) throw new Error('Internal error: program counter not in range');
+  let err: unknown;
+  let cached: StepEntry[] | undefined;
+  while (rs.programCounter < code.length) {
+    let entry: StepEntry;
+    if (cached === undefined) {
+      const op = code[rs.programCounter]!;
+      // As the library: the code is analysed at its first jump (JUMP, JUMPI, or 0x5e, which was JUMPSUB).
+      if (op === 0x56 || op === 0x57 || op === 0x5e) {
+        const { jumps, pushes, opcodesCached } = this._getValidJumpDestinations(code);
+        rs.validJumps = jumps;
+        rs.cachedPushes = pushes;
+        rs.shouldDoJumpAnalysis = false;
+        cached = opcodesCached;
+      }
+      rs.opCode = op;
+      entry = this.lookupOpInfo(op);
+    } else {
+      entry = cached[rs.programCounter]!;
+      rs.opCode = entry.opcodeInfo.code;
+    }
+    try {
+      const wait = step(this, rs, entry);
+      if (wait !== undefined) await wait;
+    } catch (e) {
+      (rs.env as { accessWitness?: { revert(): void } }).accessWitness?.revert();
+      if (!('errorType' in (e as object) && (e as { errorType: string }).errorType === EVMErrorTypeString)) throw e;
+      if ((e as { error: string }).error !== EVMError.errorMessages.STOP) err = e;
+      break;
+    }
+  }
+  if (err === undefined && rs.eip8037BurnLeftoverAfterCreateHaltOntoAlive === true && rs.gasLeft > 0n) {
+    rs.gasLeft = 0n;
+    err = new EVMError(EVMError.errorMessages.OUT_OF_GAS!);
+  }
+  return { runState: rs, exceptionError: err };
+};
+
+// The memory-only dynamic-gas handlers, synchronous. Each replaces a library handler that awaits nothing.
+type SyncGas = (runState: GasState, gas: bigint, common: GasCommon) => bigint;
+interface GasState {
+  stack: { peek(n?: number): bigint[] };
+  opCode: number;
+  env: { eof?: unknown };
+  interpreter: { isStatic(): boolean; getReturnDataSize(): bigint };
+}
+interface GasCommon {
+  param(name: string): bigint;
+  isActivatedEIP(eip: number): boolean;
+}
+const syncGas = dynamicGasHandlers as unknown as Map<number, SyncGas | GasHandler>;
+/** Memory expansion for `length` bytes at `offset`, plus `perWord` per 32-byte word copied (none when 0). */
+function copyGas(rs: GasState, gas: bigint, common: GasCommon, offset: bigint, length: bigint): bigint {
+  gas += subMemUsage(rs, offset, length, common);
+  if (length !== 0n) gas += common.param('copyGas') * divCeil(length, 32n);
+  return gas;
+}
+const memoryGas: [number, string, SyncGas][] = [
+  [0x0a, "common.param('expByteGas')", (rs, gas, common) => {
+    const exponent = rs.stack.peek(2)[1]!;
+    if (exponent === 0n) return gas;
+    const byteLength = Math.ceil(exponent.toString(2).length / 8);
+    if (byteLength < 1 || byteLength > 32) trap(EVMError.errorMessages.OUT_OF_RANGE!);
+    return gas + BigInt(byteLength) * common.param('expByteGas');
+  }],
+  [0x20, "common.param('keccak256WordGas') * divCeil(length, BIGINT_32)", (rs, gas, common) => {
+    const [offset, length] = rs.stack.peek(2) as [bigint, bigint];
+    return gas + subMemUsage(rs, offset, length, common) + common.param('keccak256WordGas') * divCeil(length, 32n);
+  }],
+  [0x37, 'const [memOffset, _dataOffset, dataLength] = runState.stack.peek(3)', (rs, gas, common) => {
+    const [memOffset, , dataLength] = rs.stack.peek(3) as [bigint, bigint, bigint];
+    return copyGas(rs, gas, common, memOffset, dataLength);
+  }],
+  [0x3e, 'runState.interpreter.getReturnDataSize()', (rs, gas, common) => {
+    const [memOffset, returnDataOffset, dataLength] = rs.stack.peek(3) as [bigint, bigint, bigint];
+    if (returnDataOffset + dataLength > rs.interpreter.getReturnDataSize() && rs.env.eof === undefined) trap(EVMError.errorMessages.OUT_OF_GAS!);
+    return copyGas(rs, gas, common, memOffset, dataLength);
+  }],
+  [0x51, 'subMemUsage(runState, pos, BIGINT_32, common)', (rs, gas, common) => gas + subMemUsage(rs, rs.stack.peek()[0]!, 32n, common)],
+  [0x52, 'subMemUsage(runState, offset, BIGINT_32, common)', (rs, gas, common) => gas + subMemUsage(rs, rs.stack.peek()[0]!, 32n, common)],
+  [0x53, 'subMemUsage(runState, offset, BIGINT_1, common)', (rs, gas, common) => gas + subMemUsage(rs, rs.stack.peek()[0]!, 1n, common)],
+  [0x5e, 'const wordsCopied = (length + BIGINT_31) / BIGINT_32', (rs, gas, common) => {
+    const [dst, src, length] = rs.stack.peek(3) as [bigint, bigint, bigint];
+    gas += 3n * ((length + 31n) / 32n);
+    gas += subMemUsage(rs, src, length, common);
+    return gas + subMemUsage(rs, dst, length, common);
+  }],
+  [0xf3, 'subMemUsage(runState, offset, length, common)', (rs, gas, common) => {
+    const [offset, length] = rs.stack.peek(2) as [bigint, bigint];
+    return gas + subMemUsage(rs, offset, length, common);
+  }],
+  [0xfd, 'subMemUsage(runState, offset, length, common)', (rs, gas, common) => {
+    const [offset, length] = rs.stack.peek(2) as [bigint, bigint];
+    return gas + subMemUsage(rs, offset, length, common);
+  }],
+];
+const logGas: SyncGas = (rs, gas, common) => {
+  if (rs.interpreter.isStatic()) trap(EVMError.errorMessages.STATIC_STATE_CHANGE!);
+  const [memOffset, memLength] = rs.stack.peek(2) as [bigint, bigint];
+  const topics = rs.opCode - 0xa0;
+  if (topics < 0 || topics > 4) trap(EVMError.errorMessages.OUT_OF_RANGE!);
+  gas += subMemUsage(rs, memOffset, memLength, common);
+  return gas + common.param('logTopicGas') * BigInt(topics) + memLength * common.param('logDataGas');
+};
+for (let op = 0xa0; op <= 0xa4; op++) memoryGas.push([op, "common.param('logTopicGas') * BigInt(topicsCount)", logGas]);
+/** The library's handlers that the synchronous ones replaced, by opcode (for the equivalence test). */
+export const libraryMemoryGas = new Map<number, unknown>();
+for (const [op, expected, f] of memoryGas) {
+  libraryMemoryGas.set(op, syncGas.get(op));
+  replaceHandler(syncGas, op, expected, f);
+}
