@@ -6,7 +6,7 @@ import { Common, Mainnet } from '@ethereumjs/common';
 import { createEVM } from '@ethereumjs/evm';
 import { Account, Address, bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util';
 import { uintBytes } from '../src/util/rlp.ts';
-import { analyseCode, libraryCodeAnalysis, libraryMemoryGas, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
+import { analyseCode, libraryCodeAnalysis, libraryGasHandlers, MEMORY_GAS_OPCODES, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
 
 const require = createRequire(import.meta.url);
 // The library's storage-value padding, which SSTORE's gas applies to loaded values (not exported by the package).
@@ -110,7 +110,7 @@ test('the synchronous memory gas handlers give the library handlers: gas, memory
     dynamicGasHandlers: Map<number, (rs: unknown, gas: bigint, common: Common) => bigint | Promise<bigint>>;
   };
   const words = [0n, 1n, 31n, 32n, 33n, 1000n, 2n ** 32n, 2n ** 255n];
-  const ops = [...libraryMemoryGas.keys()];
+  const ops = [...MEMORY_GAS_OPCODES];
   assert.ok(ops.length >= 14, 'the replaced handlers are listed');
   let compared = 0;
   for (const hardfork of ['byzantium', 'cancun', 'prague']) {
@@ -118,7 +118,7 @@ test('the synchronous memory gas handlers give the library handlers: gas, memory
     const common = ((await createEVM({ common: new Common({ chain: Mainnet, hardfork }) })) as unknown as { common: Common }).common;
     for (const op of ops) {
       const ours = dynamicGasHandlers.get(op)!;
-      const lib = libraryMemoryGas.get(op) as (rs: unknown, gas: bigint, common: Common) => Promise<bigint>;
+      const lib = libraryGasHandlers.get(op) as (rs: unknown, gas: bigint, common: Common) => Promise<bigint>;
       assert.notEqual(ours, lib, `0x${op.toString(16)} is replaced`);
       for (const a of words) for (const b of words) for (const c of [0n, 32n, 2n ** 64n]) {
         for (const [memoryWordCount, isStatic] of [[0n, false], [40n, false], [0n, true]] as const) {
@@ -154,10 +154,22 @@ test('the synchronous memory gas handlers give the library handlers: gas, memory
 });
 
 /**
- * Runs each code as a call, once on the patched loop and once on the library's (a step listener sends the
- * interpreter back to it), on the same pre-state, and compares everything the call gives back.
+ * Runs each code as a call, once on the patched loop and gas handlers, and once on the library's loop (a step listener
+ * sends the interpreter back to it) with the library's gas handlers (an EVM copies the handler table when it is
+ * created), on the same pre-state, and compares everything the call gives back.
  */
-test('the synchronous opcode loop gives the library loop: real contracts and pseudo-random code', async () => {
+test('the synchronous opcode loop and gas handlers give the library ones: real contracts and pseudo-random code', async () => {
+  const { dynamicGasHandlers } = (await import(new URL('./opcodes/gas.js', import.meta.resolve('@ethereumjs/evm')).href)) as { dynamicGasHandlers: Map<number, unknown> };
+  assert.ok(libraryGasHandlers.has(0x54) && libraryGasHandlers.has(0x55) && libraryGasHandlers.size >= 16);
+  const createLibraryEvm = async (common: Common) => {
+    const patched = new Map([...libraryGasHandlers.keys()].map((op) => [op, dynamicGasHandlers.get(op)]));
+    for (const [op, f] of libraryGasHandlers) dynamicGasHandlers.set(op, f);
+    try {
+      return await createEVM({ common });
+    } finally {
+      for (const [op, f] of patched) dynamicGasHandlers.set(op, f);
+    }
+  };
   const caller = new Address(hexToBytes('0x00000000000000000000000000000000000000c0'));
   const target = new Address(hexToBytes('0x00000000000000000000000000000000000000aa'));
   const weth = codes().find(([n]) => n === 'WETH9')![1];
@@ -193,7 +205,8 @@ test('the synchronous opcode loop gives the library loop: real contracts and pse
   for (const hardfork of ['byzantium', 'cancun', 'prague']) {
     const outcomes: string[][] = [];
     for (const withListener of [false, true]) {
-      const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork }) });
+      const common = new Common({ chain: Mainnet, hardfork });
+      const evm = withListener ? await createLibraryEvm(common) : await createEVM({ common });
       if (withListener) evm.events!.on('step', () => {});
       const out: string[] = [];
       for (const [name, code, txs] of scripts) {
