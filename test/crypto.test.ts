@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keccak_256 } from '@noble/hashes/sha3.js';
-import { keccak256 } from '../src/crypto/index.ts';
+import { bn254 as curve } from '@noble/curves/bn254.js';
+import { Common, Mainnet } from '@ethereumjs/common';
+import { createEVM, EVM, EVMMockBlockchain } from '@ethereumjs/evm';
+import { SimpleStateManager } from '@ethereumjs/statemanager';
+import { Address, bytesToHex } from '@ethereumjs/util';
+import { keccak256, loadBn254 } from '../src/crypto/index.ts';
+import { BlockExecutor } from '../src/exec/executor.ts';
+import { openStore } from './helpers/store.ts';
 import { hex } from '../src/util/bytes.ts';
 
 test('keccak256 gives @noble keccak_256 at every length across three sponge blocks, on views, in arrays of its own', () => {
@@ -21,4 +28,66 @@ test('keccak256 gives @noble keccak_256 at every length across three sponge bloc
   // No result is a view of memory a later hash reuses.
   for (const [out, was] of results) assert.equal(hex(out), was, 'a later hash changed an earlier result');
   assert.equal(hex(keccak256(new TextEncoder().encode('abc'))), '4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45');
+});
+
+/**
+ * The BN254 precompiles on rustbn-wasm against the EVM's default (@noble), called through the EVM: same return data,
+ * same gas, and failing on the same inputs (points off the curve, coordinates past the field, G2 points outside the
+ * subgroup, short and long inputs).
+ */
+test('BN254 precompiles on rustbn-wasm give the default implementation\'s results', async () => {
+  const common = new Common({ chain: Mainnet, hardfork: 'cancun' });
+  // Built directly: `createEVM` replaces the `bn254` it is given with the default.
+  const ours = new EVM({ common, stateManager: new SimpleStateManager(), blockchain: new EVMMockBlockchain(), bn254: await loadBn254() });
+  const library = await createEVM({ common: common.copy() });
+  assert.notEqual((ours as unknown as { _bn254: unknown })._bn254, (library as unknown as { _bn254: unknown })._bn254);
+  // The executor's EVM (the one every Parallax thread runs) has this implementation.
+  const executor = await BlockExecutor.create({ common, store: await openStore(common) });
+  assert.equal((executor.vm.evm as unknown as { _bn254: unknown })._bn254, await loadBn254());
+  const b32 = (v: bigint) => v.toString(16).padStart(64, '0');
+  const P = curve.G1.Point;
+  const Q = curve.G2.Point;
+  const p = curve.fields.Fp.ORDER;
+  const g1 = (pt: InstanceType<typeof P>) => (pt.equals(P.ZERO) ? b32(0n) + b32(0n) : b32(pt.toAffine().x) + b32(pt.toAffine().y));
+  const g2 = (pt: InstanceType<typeof Q>) => {
+    const a = pt.toAffine();
+    return b32(a.x.c1) + b32(a.x.c0) + b32(a.y.c1) + b32(a.y.c0);
+  };
+  const points = [1n, 2n, 7n, 123456789n, 2n ** 200n + 17n].map((k) => P.BASE.multiply(k));
+  const scalars = [0n, 1n, 2n, 3n, 2n ** 128n + 1n, curve.fields.Fr.ORDER - 1n, curve.fields.Fr.ORDER, 2n ** 256n - 1n];
+  const calls: [number, string][] = [];
+  for (const a of points) for (const b of points) calls.push([6, g1(a) + g1(b)]);
+  calls.push([6, g1(points[0]!) + g1(points[0]!.negate())]);
+  calls.push([6, b32(1n) + b32(3n) + g1(points[1]!)]); // (1, 3) is not on the curve
+  calls.push([6, b32(p) + b32(0n) + g1(points[1]!)]); // x past the field
+  calls.push([6, g1(points[2]!).slice(0, 70)]); // short: padded with zeros
+  for (const a of points) for (const k of scalars) calls.push([7, g1(a) + b32(k)]);
+  calls.push([7, b32(0n) + b32(0n) + b32(5n)]);
+  calls.push([7, b32(1n) + b32(3n) + b32(5n)]);
+  calls.push([7, g1(points[3]!) + b32(9n) + 'ff'.repeat(40)]); // long: cut to 96 bytes
+  // Pairings: e(aG1, bG2) e(-abG1, G2) = 1, a wrong product, the empty input, a G2 point off the subgroup.
+  for (const [a, b] of [[3n, 5n], [11n, 2n ** 70n]] as const) {
+    const ok = g1(P.BASE.multiply(a)) + g2(Q.BASE.multiply(b)) + g1(P.BASE.multiply(a * b).negate()) + g2(Q.BASE);
+    const wrong = g1(P.BASE.multiply(a)) + g2(Q.BASE.multiply(b)) + g1(P.BASE.multiply(a * b + 1n).negate()) + g2(Q.BASE);
+    calls.push([8, ok], [8, wrong]);
+  }
+  calls.push([8, '']);
+  calls.push([8, g1(P.BASE) + b32(1n) + b32(1n) + b32(1n) + b32(1n)]);
+  calls.push([8, g1(P.BASE) + g2(Q.BASE).slice(0, 200)]); // not a multiple of 192 bytes
+  const results = new Set<string>();
+  for (const [to, data] of calls) {
+    const run = async (evm: typeof ours) => {
+      const address = new Uint8Array(20);
+      address[19] = to;
+      const r = await evm.runCall({ to: new Address(address), data: Buffer.from(data, 'hex'), gasLimit: 1_000_000n });
+      return `${r.execResult.exceptionError === undefined ? 'ok' : 'failed'} ${r.execResult.executionGasUsed} ${bytesToHex(r.execResult.returnValue)}`;
+    };
+    const mine = await run(ours);
+    assert.equal(mine, await run(library), `precompile ${to} on ${data.slice(0, 80)}...`);
+    results.add(`${to} ${mine.split(' ')[0]}`);
+    if (to === 8 && mine.startsWith('ok')) results.add(`8 ok ${BigInt(mine.split(' ')[2]!)}`);
+  }
+  assert.ok(results.has('8 ok 1') && results.has('8 ok 0'), 'pairing checks both hold and fail');
+  // Every precompile both succeeded and failed on some input.
+  for (const to of [6, 7, 8]) for (const k of ['ok', 'failed']) assert.ok(results.has(`${to} ${k}`), `precompile ${to} ${k}`);
 });

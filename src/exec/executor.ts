@@ -11,7 +11,7 @@ import { Account, Address, GWEI_TO_WEI, KECCAK256_NULL, KECCAK256_RLP, equalsByt
 import { ConsensusType, type Common } from '@ethereumjs/common';
 import { Bloom, createVM, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm';
 import { createBlock, type Block } from '@ethereumjs/block';
-import type { EVMMockBlockchainInterface, Log } from '@ethereumjs/evm';
+import { EVM, type EVMMockBlockchainInterface, type Log } from '@ethereumjs/evm';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import { encodeRlp, uintBytes, type RlpInput } from '../util/rlp.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
@@ -25,13 +25,19 @@ import './evm-patches.ts';
 import { frontierEvmOptions, type FrontierRules } from '../chain/frontier.ts';
 import { beginFrontierTx, installFrontierMeters } from '../chain/frontier-meters.ts';
 import { pinSender } from './tx-common.ts';
+import { loadBn254 } from '../crypto/index.ts';
 import { runPlainTransfer } from './transfer.ts';
 
-/** The VM a chain runs on: @ethereumjs defaults, or Frontier's precompiles, opcodes and meters where given. */
+/**
+ * The VM a chain runs on: @ethereumjs defaults with the BN254 precompiles on rustbn-wasm (see crypto/index.ts), or
+ * Frontier's precompiles, opcodes and meters where given.
+ */
 export async function createChainVM(common: Common, stateManager: OverlayStateManager, blockchain: EVMMockBlockchainInterface, frontier?: FrontierRules): Promise<VM> {
-  const evmOpts = frontier === undefined ? undefined : frontierEvmOptions(frontier, common);
+  const evmOpts = frontier === undefined ? {} : frontierEvmOptions(frontier, common);
   stateManager.existentialDeposit = frontier === undefined ? undefined : BigInt(frontier.existentialDeposit);
-  const vm = await createVM({ common, stateManager, blockchain, setHardfork: false, ...(evmOpts === undefined ? {} : { evmOpts }) });
+  // The EVM is built here because `createEVM` (which `createVM` would call) replaces any `bn254` it is given.
+  const evm = new EVM({ common, stateManager, blockchain, ...evmOpts, bn254: await loadBn254() });
+  const vm = await createVM({ common, stateManager, blockchain, setHardfork: false, evm });
   if (frontier !== undefined) installFrontierMeters(vm, frontier);
   return vm;
 }
