@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Common, Mainnet } from '@ethereumjs/common';
-import { createEVM } from '@ethereumjs/evm';
+import { createEVM, type InterpreterStep } from '@ethereumjs/evm';
 import { Account, Address, bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util';
 import { uintBytes } from '../src/util/rlp.ts';
-import { analyseCode, libraryCodeAnalysis, libraryGasHandlers, MEMORY_GAS_OPCODES, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
+import { analyseCode, libraryCodeAnalysis, libraryGasHandlers, MEMORY_GAS_OPCODES, onSteps, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
 
 const require = createRequire(import.meta.url);
 // The library's storage-value padding, which SSTORE's gas applies to loaded values (not exported by the package).
@@ -153,6 +153,62 @@ test('the synchronous memory gas handlers give the library handlers: gas, memory
   assert.ok(compared > 10_000);
 });
 
+type Script = [string, Uint8Array, { data: string; value?: bigint }[]];
+const CALLER = new Address(hexToBytes('0x00000000000000000000000000000000000000c0'));
+const TARGET = new Address(hexToBytes('0x00000000000000000000000000000000000000aa'));
+const word = (v: bigint) => bytesToHex(setLengthLeft(bigIntToBytes(v), 32)).slice(2);
+
+/** Real contracts' calls, and pseudo-random programs. */
+function scripts(): Script[] {
+  const weth = codes().find(([n]) => n === 'WETH9')![1];
+  const erc20 = codes().find(([n]) => n === 'OpenZeppelin ERC20')![1];
+  const sel = (s: string) => s.slice(0, 10);
+  // WETH9: deposit 5 ether, transfer 2 to another account, withdraw more than is left (reverts), withdraw 1.
+  const out: Script[] = [
+    ['WETH9', weth, [
+      { data: sel('0xd0e30db0'), value: 5n * 10n ** 18n },
+      { data: sel('0xa9059cbb') + word(0xbbn) + word(2n * 10n ** 18n) },
+      { data: sel('0x2e1a7d4d') + word(9n * 10n ** 18n) },
+      { data: sel('0x2e1a7d4d') + word(10n ** 18n) },
+      { data: sel('0x70a08231') + word(0xc0n) },
+    ]],
+    // Without a constructor's state: name() reads empty strings, transfer() reverts for want of a balance.
+    ['OpenZeppelin ERC20', erc20, [{ data: sel('0x06fdde03') }, { data: sel('0xa9059cbb') + word(0xbbn) + word(1n) }, { data: '0x1234' }]],
+  ];
+  // Pseudo-random programs: PUSHes of small values mixed with arithmetic, memory, storage, log, jump, call and halting
+  // opcodes, so most run for a while before they stop (some run out of gas, fail a jump or underflow the stack).
+  let seed = 11;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const pool = [0x01, 0x02, 0x03, 0x04, 0x0a, 0x10, 0x14, 0x16, 0x19, 0x1b, 0x20, 0x35, 0x36, 0x37, 0x3d, 0x3e, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5e, 0x80, 0x81, 0x90, 0xa0, 0xa1, 0xa2, 0xf3, 0xfd, 0xfe, 0x00, 0x31, 0x47, 0x3b];
+  for (let k = 0; k < 300; k++) {
+    const code: number[] = [];
+    while (code.length < 120) {
+      if (rnd(2) === 0) code.push(0x60, rnd(3) === 0 ? rnd(256) : rnd(70));
+      else code.push(pool[rnd(pool.length)]!);
+    }
+    out.push([`random program ${k}`, Uint8Array.from(code), [{ data: '0x' + word(BigInt(k)) }]]);
+  }
+  return out;
+}
+
+/** Every script's calls on `evm`, each on a fresh deployment: what each call gives back, and the state after it. */
+async function runScripts(evm: Awaited<ReturnType<typeof createEVM>>, list: Script[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const [name, code, txs] of list) {
+    await evm.stateManager.putAccount(CALLER, new Account(0n, 10n ** 20n));
+    await evm.stateManager.putCode(TARGET, code);
+    for (const tx of txs) {
+      const r = await evm.runCall({ caller: CALLER, origin: CALLER, to: TARGET, data: hexToBytes(tx.data as `0x${string}`), value: tx.value ?? 0n, gasLimit: 300_000n });
+      const e = r.execResult;
+      const logs = (e.logs ?? []).map((l) => l.map((x: unknown) => (x instanceof Uint8Array ? bytesToHex(x) : (x as Uint8Array[]).map(bytesToHex).join())).join('/'));
+      const balance = (await evm.stateManager.getAccount(CALLER))?.balance;
+      const slot0 = bytesToHex(await evm.stateManager.getStorage(TARGET, new Uint8Array(32)));
+      out.push(`${name}: ${e.executionGasUsed} ${e.gasRefund} ${e.exceptionError?.error ?? 'ok'} ${bytesToHex(e.returnValue)} [${logs.join(';')}] ${balance} ${slot0}`);
+    }
+  }
+  return out;
+}
+
 /**
  * Runs each code as a call, once on the patched loop and gas handlers, and once on the library's loop (a step listener
  * sends the interpreter back to it) with the library's gas handlers (an EVM copies the handler table when it is
@@ -170,37 +226,7 @@ test('the synchronous opcode loop and gas handlers give the library ones: real c
       for (const [op, f] of patched) dynamicGasHandlers.set(op, f);
     }
   };
-  const caller = new Address(hexToBytes('0x00000000000000000000000000000000000000c0'));
-  const target = new Address(hexToBytes('0x00000000000000000000000000000000000000aa'));
-  const weth = codes().find(([n]) => n === 'WETH9')![1];
-  const erc20 = codes().find(([n]) => n === 'OpenZeppelin ERC20')![1];
-  const sel = (s: string) => s.slice(0, 10);
-  const word = (v: bigint) => bytesToHex(setLengthLeft(bigIntToBytes(v), 32)).slice(2);
-  // WETH9: deposit 5 ether, transfer 2 to another account, withdraw more than is left (reverts), withdraw 1.
-  const scripts: [string, Uint8Array, { data: string; value?: bigint }[]][] = [
-    ['WETH9', weth, [
-      { data: sel('0xd0e30db0'), value: 5n * 10n ** 18n },
-      { data: sel('0xa9059cbb') + word(0xbbn) + word(2n * 10n ** 18n) },
-      { data: sel('0x2e1a7d4d') + word(9n * 10n ** 18n) },
-      { data: sel('0x2e1a7d4d') + word(10n ** 18n) },
-      { data: sel('0x70a08231') + word(0xc0n) },
-    ]],
-    // Without a constructor's state: name() reads empty strings, transfer() reverts for want of a balance.
-    ['OpenZeppelin ERC20', erc20, [{ data: sel('0x06fdde03') }, { data: sel('0xa9059cbb') + word(0xbbn) + word(1n) }, { data: '0x1234' }]],
-  ];
-  // Pseudo-random programs: PUSHes of small values mixed with arithmetic, memory, storage, log, jump and halting
-  // opcodes, so most run for a while before they stop (some run out of gas, fail a jump or underflow the stack).
-  let seed = 11;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
-  const pool = [0x01, 0x02, 0x03, 0x04, 0x0a, 0x10, 0x14, 0x16, 0x19, 0x1b, 0x20, 0x35, 0x36, 0x37, 0x3d, 0x3e, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5e, 0x80, 0x81, 0x90, 0xa0, 0xa1, 0xa2, 0xf3, 0xfd, 0xfe, 0x00, 0x31, 0x47];
-  for (let k = 0; k < 300; k++) {
-    const code: number[] = [];
-    while (code.length < 120) {
-      if (rnd(2) === 0) code.push(0x60, rnd(3) === 0 ? rnd(256) : rnd(70));
-      else code.push(pool[rnd(pool.length)]!);
-    }
-    scripts.push([`random program ${k}`, Uint8Array.from(code), [{ data: '0x' + word(BigInt(k)) }]]);
-  }
+  const list = scripts();
   let calls = 0;
   for (const hardfork of ['byzantium', 'cancun', 'prague']) {
     const outcomes: string[][] = [];
@@ -208,19 +234,7 @@ test('the synchronous opcode loop and gas handlers give the library ones: real c
       const common = new Common({ chain: Mainnet, hardfork });
       const evm = withListener ? await createLibraryEvm(common) : await createEVM({ common });
       if (withListener) evm.events!.on('step', () => {});
-      const out: string[] = [];
-      for (const [name, code, txs] of scripts) {
-        await evm.stateManager.putAccount(caller, new Account(0n, 10n ** 20n));
-        await evm.stateManager.putCode(target, code);
-        for (const tx of txs) {
-          const r = await evm.runCall({ caller, origin: caller, to: target, data: hexToBytes(tx.data as `0x${string}`), value: tx.value ?? 0n, gasLimit: 300_000n });
-          const e = r.execResult;
-          const logs = (e.logs ?? []).map((l) => l.map((x: unknown) => (x instanceof Uint8Array ? bytesToHex(x) : (x as Uint8Array[]).map(bytesToHex).join())).join('/'));
-          const balance = (await evm.stateManager.getAccount(caller))?.balance;
-          const slot0 = bytesToHex(await evm.stateManager.getStorage(target, new Uint8Array(32)));
-          out.push(`${name}: ${e.executionGasUsed} ${e.gasRefund} ${e.exceptionError?.error ?? 'ok'} ${bytesToHex(e.returnValue)} [${logs.join(';')}] ${balance} ${slot0}`);
-        }
-      }
+      const out = await runScripts(evm, list);
       outcomes.push(out);
       calls += out.length;
     }
@@ -229,4 +243,38 @@ test('the synchronous opcode loop and gas handlers give the library ones: real c
     assert.ok(distinct.size >= 4, `${hardfork}: the programs end in several ways (${[...distinct].join(', ')})`);
   }
   assert.ok(calls > 1800);
+});
+
+/**
+ * A listener registered with `onSteps` for some opcodes gets, on the fast loop, exactly the step events a listener on
+ * the library's loop gets for those opcodes (program counter, gas left, dynamic fee, stack, memory size, depth), and
+ * the calls give the same results.
+ */
+test('onSteps: a listener gets the same steps of its opcodes as on the library loop, and nothing else changes', async () => {
+  const names = ['SLOAD', 'SSTORE', 'CALL', 'STATICCALL', 'BALANCE', 'EXTCODESIZE', 'LOG1'];
+  const list = scripts();
+  for (const hardfork of ['byzantium', 'cancun']) {
+    const seen: string[][] = [];
+    const outcomes: string[][] = [];
+    for (const filtered of [true, false]) {
+      const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork }) });
+      const steps: string[] = [];
+      let all = 0;
+      const listener = (s: InterpreterStep, resolve?: (r?: unknown) => void) => {
+        all++;
+        if (names.includes(s.opcode.name)) steps.push(`${s.opcode.name} pc ${s.pc} gas ${s.gasLeft} fee ${s.opcode.dynamicFee} stack ${s.stack.join(',')} mem ${s.memoryWordCount} depth ${s.depth}`);
+        resolve?.();
+      };
+      if (filtered) onSteps(evm.events!, names, listener);
+      else evm.events!.on('step', listener);
+      outcomes.push(await runScripts(evm, list));
+      seen.push(steps);
+      if (filtered) assert.equal(all, steps.length, 'the fast loop made events for the named opcodes only');
+      else assert.ok(all > steps.length * 3, 'the library loop made an event for every step');
+    }
+    assert.deepEqual(outcomes[0], outcomes[1], `${hardfork}: results`);
+    assert.deepEqual(seen[0], seen[1], `${hardfork}: step events of the named opcodes`);
+    const kinds = new Set(seen[0]!.map((x) => x.split(' ')[0]));
+    assert.ok(seen[0]!.length >= 40 && kinds.size >= 5, `${hardfork}: ${seen[0]!.length} steps of ${[...kinds].join(', ')} compared`);
+  }
 });

@@ -14,6 +14,7 @@ import type { TypedTransaction } from '@ethereumjs/tx';
 import { EVMError, type InterpreterStep } from '@ethereumjs/evm';
 import { Address } from '@ethereumjs/util';
 import type { VM } from '@ethereumjs/vm';
+import { onSteps } from '../exec/evm-patches.ts';
 import type { FrontierRules } from './frontier.ts';
 
 /** Sizes (bytes) of the records a proof carries (pallet-evm). */
@@ -109,7 +110,8 @@ export function installFrontierMeters(vm: VM, rules: FrontierRules): void {
     }
     return result;
   };
-  vm.evm.events!.on('step', async (step: InterpreterStep, resolve?: (result?: unknown) => void) => {
+  // Step events for the metered opcodes only (the interpreter's fast loop runs the others without building one).
+  onSteps(vm.evm.events!, METERED_OPCODES, async (step: InterpreterStep, resolve?: (result?: unknown) => void) => {
     try {
       if (self.tx !== undefined) await record(self, self.tx, step);
     } finally {
@@ -166,6 +168,9 @@ function stackAddress(step: InterpreterStep, fromTop: number): Address {
   const hex = v.toString(16).padStart(40, '0').slice(-40);
   return new Address(Uint8Array.from(Buffer.from(hex, 'hex')));
 }
+
+/** The opcodes `record` meters (every case of its switch). */
+export const METERED_OPCODES = ['BALANCE', 'EXTCODESIZE', 'EXTCODEHASH', 'EXTCODECOPY', 'CALL', 'CALLCODE', 'DELEGATECALL', 'STATICCALL', 'SLOAD', 'SSTORE', 'CREATE', 'CREATE2', 'SELFDESTRUCT'] as const;
 
 /** Record an opcode's external operations (pallet-evm `record_external_dynamic_opcode_cost` and the gasometer's). */
 async function record(self: Installed, m: TxMeter, step: InterpreterStep): Promise<void> {

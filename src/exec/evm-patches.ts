@@ -22,14 +22,16 @@
  *
  * 5. Storage values loaded 32 bytes long, and SSTORE's and LOG's word conversions without hex strings (see below).
  *
- * 6. Opcodes stepped synchronously, awaiting only the steps that return a promise (see below).
+ * 6. Opcodes stepped synchronously, awaiting only the steps that return a promise; step listeners that declare the
+ *    opcodes they need (`onSteps`) get those steps only (see below).
  */
 import type { Account, Address } from '@ethereumjs/util';
+import type { InterpreterStep } from '@ethereumjs/evm';
 import { uintBytes } from '../util/rlp.ts';
 
 type Analysis = { jumps: Uint8Array; pushes: object; opcodesCached: unknown[] };
 interface OpEntry {
-  opcodeInfo: { name: string; fee: number; dynamicGas: boolean; isInvalid: boolean };
+  opcodeInfo: { name: string; fullName: string; fee: number; dynamicGas: boolean; isInvalid: boolean };
   opHandler: unknown;
   gasHandler: unknown;
 }
@@ -458,8 +460,10 @@ export const ANALYSIS_CACHE_INSTALLED = true;
  * what is a promise (a state read, a call); the memory-only gas handlers are replaced by synchronous ones with the
  * same arithmetic. The step does what `runStep` does, in the same order: gas handler, invalid-opcode check, base and
  * dynamic gas, program counter, EIP-7928's pending post-call out-of-gas, handler. The library's loop and step stay in
- * charge wherever they do something this one does not: EOF code, the performance profiler, step listeners or debug
- * output (tracers, the Frontier meters), and code-chunk witnesses (EIP-6800/7864).
+ * charge wherever they do something this one does not: EOF code, the performance profiler, debug output, code-chunk
+ * witnesses (EIP-6800/7864), and step listeners (tracers) unless every one of them was registered with `onSteps`: a
+ * listener that needs a few opcodes (the Frontier meters) gets the library's own `runStep`, event and all, for those,
+ * instead of an event (with a copy of the stack and of the memory) for every opcode.
  */
 interface StepEntry {
   opcodeInfo: { code: number; feeBigInt: bigint; dynamicGas: boolean; isInvalid: boolean; isAsync: boolean };
@@ -479,10 +483,11 @@ interface StepRunState {
 }
 interface RunThis {
   _runState: StepRunState;
-  _evm: { DEBUG: boolean; events: { listenerCount(e: string): number } };
+  _evm: { DEBUG: boolean; events: { listenerCount(e: string): number; listeners(e: string): unknown[] }; _opcodeMap: OpEntry[] };
   common: { isActivatedEIP(eip: number): boolean };
   profilerOpts?: { enabled?: boolean };
   lookupOpInfo(op: number): StepEntry;
+  runStep(entry?: StepEntry): Promise<void>;
   useGas(amount: bigint, context: unknown): void;
   _getValidJumpDestinations(code: Uint8Array): { jumps: Uint8Array; pushes: object; opcodesCached: StepEntry[] };
 }
@@ -523,14 +528,48 @@ function finishStep(it: RunThis, rs: StepRunState, entry: StepEntry, gas: bigint
   return info.isAsync ? (out as Promise<void>) : undefined;
 }
 
+type StepListener = (step: InterpreterStep, resolve?: (result?: unknown) => void) => void;
+/** The opcodes (by name) each listener registered with `onSteps` needs a step event for. */
+const stepOpcodes = new WeakMap<object, ReadonlySet<string>>();
+/** Per opcode table, the opcodes the listeners need, as flags by opcode byte (see `stepFilter`). */
+const stepFilters = new WeakMap<object, { listeners: unknown[]; flags: Uint8Array }>();
+
+/**
+ * Register a `step` listener that only needs the steps of the named opcodes (as step events name them: LOG1, not LOG): the interpreter keeps its fast loop and
+ * runs the library's `runStep` (which builds the event and calls every listener) for those opcodes only. Other
+ * listeners on the same EVM may be called for those steps too, and all of them for every step wherever the library's
+ * loop runs: a listener must ignore opcodes it did not ask for.
+ */
+export function onSteps(events: { on(e: 'step', f: StepListener): unknown }, opcodes: readonly string[], listener: StepListener): void {
+  stepOpcodes.set(listener, new Set(opcodes));
+  events.on('step', listener);
+}
+
+/** Flags by opcode byte for the steps the listeners need; undefined if one of them needs every step. */
+function stepFilter(table: OpEntry[], listeners: unknown[]): Uint8Array | undefined {
+  const cached = stepFilters.get(table);
+  if (cached !== undefined && cached.listeners.length === listeners.length && cached.listeners.every((l, i) => l === listeners[i])) return cached.flags;
+  const flags = new Uint8Array(256);
+  for (const l of listeners) {
+    const names = stepOpcodes.get(l as object);
+    if (names === undefined) return undefined;
+    // By the name a step event carries (`fullName`: LOG1, PUSH2, ...).
+    for (let op = 0; op < 256; op++) if (table[op] !== undefined && names.has(table[op]!.opcodeInfo.fullName)) flags[op] = 1;
+  }
+  stepFilters.set(table, { listeners, flags });
+  return flags;
+}
+
 runProto.run = async function (this: RunThis, code: Uint8Array, opts: { pc?: number } = {}): Promise<RunResult> {
   const c = this.common;
   const rs = this._runState;
+  const listeners = this._evm.events.listenerCount('step') > 0 ? this._evm.events.listeners('step') : undefined;
+  const observed = listeners === undefined ? undefined : stepFilter(this._evm._opcodeMap, listeners);
   if (
     (code[0] === 0xef && c.isActivatedEIP(3540)) ||
     this.profilerOpts?.enabled === true ||
     this._evm.DEBUG ||
-    this._evm.events.listenerCount('step') > 0 ||
+    (listeners !== undefined && observed === undefined) ||
     c.isActivatedEIP(6800) ||
     c.isActivatedEIP(7864) ||
     rs.env.accessWitness !== undefined
@@ -562,7 +601,7 @@ runProto.run = async function (this: RunThis, code: Uint8Array, opts: { pc?: num
       rs.opCode = entry.opcodeInfo.code;
     }
     try {
-      const wait = step(this, rs, entry);
+      const wait = observed !== undefined && observed[rs.opCode] === 1 ? this.runStep(entry) : step(this, rs, entry);
       if (wait !== undefined) await wait;
     } catch (e) {
       (rs.env as { accessWitness?: { revert(): void } }).accessWitness?.revert();
