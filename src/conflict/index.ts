@@ -146,8 +146,8 @@ export class HintBook {
     this.gas.set(call, prev === undefined ? gas : (prev * 3n + gas) / 4n);
   }
 
-  predictKeys(tx: TypedTransaction, sender: string): string[] {
-    const call = HintBook.callKey(tx);
+  /** The keys learned hints predict for `tx` (`call`: its `callKey`, when the caller has it already). */
+  predictKeys(tx: TypedTransaction, sender: string, call: string | undefined = HintBook.callKey(tx)): string[] {
     if (call === undefined) return [];
     const keys: string[] = [];
     const patterns = this.patterns.get(call);
@@ -158,7 +158,8 @@ export class HintBook {
         if (w !== undefined) keys.push('s' + p.contract + hex(mappingSlot(w, p.base)));
       }
     }
-    const lit = this.literal.get(HintBook.signature(tx, call, sender));
+    // Nothing filed literally yet (a block before any conflict): no signature to compute.
+    const lit = this.literal.size === 0 ? undefined : this.literal.get(HintBook.signature(tx, call, sender));
     if (lit !== undefined) for (const k of lit.keys()) keys.push(k);
     return keys;
   }
@@ -202,13 +203,16 @@ class UnionFind {
   }
 }
 
-/** The keys a transaction is predicted to write or depend on. `sender` is the recovered sender (hex). */
-export function predictAccess(tx: TypedTransaction, sender: string, hints: HintBook): string[] {
+/**
+ * The keys a transaction is predicted to write or depend on. `sender` is the recovered sender (hex); `call` its
+ * `HintBook.callKey`, when the caller has it already (it starts with the recipient's address in hex).
+ */
+export function predictAccess(tx: TypedTransaction, sender: string, hints: HintBook, call: string | undefined = HintBook.callKey(tx)): string[] {
   const keys = ['a' + sender];
   if (tx.to === undefined) {
     keys.push('a' + hex(createContractAddress(tx.getSenderAddress(), tx.nonce).bytes));
   } else if (tx.value > 0n) {
-    keys.push('a' + hex(tx.to.bytes));
+    keys.push('a' + call!.slice(0, 40));
   }
   if (tx.supports(Capability.EIP2930AccessLists)) {
     for (const [addr, slots] of (tx as unknown as { accessList: [Uint8Array, Uint8Array[]][] }).accessList) {
@@ -217,7 +221,7 @@ export function predictAccess(tx: TypedTransaction, sender: string, hints: HintB
       for (const s of slots) keys.push('s' + a + hex(s));
     }
   }
-  for (const k of hints.predictKeys(tx, sender)) keys.push(k);
+  for (const k of hints.predictKeys(tx, sender, call)) keys.push(k);
   return keys;
 }
 
@@ -237,7 +241,7 @@ export function partition(txs: TypedTransaction[], senders: string[], hints: Hin
   for (let i = 0; i < n; i++) {
     const call = HintBook.callKey(txs[i]);
     cost[i] = hints.expectedGas(txs[i], call);
-    const keys = (predicted[i] = predictAccess(txs[i], senders[i], hints));
+    const keys = (predicted[i] = predictAccess(txs[i], senders[i], hints, call));
     for (const k of keys) {
       const o = owner.get(k);
       if (o === undefined) {
