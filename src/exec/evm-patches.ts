@@ -478,7 +478,7 @@ interface StepRunState {
   validJumps: Uint8Array;
   cachedPushes: object;
   shouldDoJumpAnalysis: boolean;
-  env: { accessWitness?: { revert(): void } };
+  env: { accessWitness?: unknown };
   eip8037BurnLeftoverAfterCreateHaltOntoAlive?: boolean;
 }
 interface RunThis {
@@ -604,7 +604,7 @@ runProto.run = async function (this: RunThis, code: Uint8Array, opts: { pc?: num
       const wait = observed !== undefined && observed[rs.opCode] === 1 ? this.runStep(entry) : step(this, rs, entry);
       if (wait !== undefined) await wait;
     } catch (e) {
-      (rs.env as { accessWitness?: { revert(): void } }).accessWitness?.revert();
+      // (The library reverts code-chunk witness changes here; with a witness this loop is not used.)
       if (!('errorType' in (e as object) && (e as { errorType: string }).errorType === EVMErrorTypeString)) throw e;
       if ((e as { error: string }).error !== EVMError.errorMessages.STOP) err = e;
       break;
@@ -630,12 +630,19 @@ interface GasCommon {
   isActivatedEIP(eip: number): boolean;
 }
 const syncGas = dynamicGasHandlers as unknown as Map<number, SyncGas | GasHandler>;
-/** Memory expansion for `length` bytes at `offset`, plus `perWord` per 32-byte word copied (none when 0). */
+/** Memory expansion for `length` bytes at `offset`, plus the copy gas per 32-byte word copied (none when 0). */
 function copyGas(rs: GasState, gas: bigint, common: GasCommon, offset: bigint, length: bigint): bigint {
   gas += subMemUsage(rs, offset, length, common);
   if (length !== 0n) gas += common.param('copyGas') * divCeil(length, 32n);
   return gas;
 }
+/** Memory expansion for the 32-byte word at the offset on top of the stack (MLOAD, MSTORE). */
+const wordGas: SyncGas = (rs, gas, common) => gas + subMemUsage(rs, rs.stack.peek()[0]!, 32n, common);
+/** Memory expansion for the range (offset, length) on top of the stack (RETURN, REVERT). */
+const rangeGas: SyncGas = (rs, gas, common) => {
+  const [offset, length] = rs.stack.peek(2) as [bigint, bigint];
+  return gas + subMemUsage(rs, offset, length, common);
+};
 const memoryGas: [number, string, SyncGas][] = [
   [0x0a, "common.param('expByteGas')", (rs, gas, common) => {
     const exponent = rs.stack.peek(2)[1]!;
@@ -657,8 +664,8 @@ const memoryGas: [number, string, SyncGas][] = [
     if (returnDataOffset + dataLength > rs.interpreter.getReturnDataSize() && rs.env.eof === undefined) trap(EVMError.errorMessages.OUT_OF_GAS!);
     return copyGas(rs, gas, common, memOffset, dataLength);
   }],
-  [0x51, 'subMemUsage(runState, pos, BIGINT_32, common)', (rs, gas, common) => gas + subMemUsage(rs, rs.stack.peek()[0]!, 32n, common)],
-  [0x52, 'subMemUsage(runState, offset, BIGINT_32, common)', (rs, gas, common) => gas + subMemUsage(rs, rs.stack.peek()[0]!, 32n, common)],
+  [0x51, 'subMemUsage(runState, pos, BIGINT_32, common)', wordGas],
+  [0x52, 'subMemUsage(runState, offset, BIGINT_32, common)', wordGas],
   [0x53, 'subMemUsage(runState, offset, BIGINT_1, common)', (rs, gas, common) => gas + subMemUsage(rs, rs.stack.peek()[0]!, 1n, common)],
   [0x5e, 'const wordsCopied = (length + BIGINT_31) / BIGINT_32', (rs, gas, common) => {
     const [dst, src, length] = rs.stack.peek(3) as [bigint, bigint, bigint];
@@ -666,14 +673,8 @@ const memoryGas: [number, string, SyncGas][] = [
     gas += subMemUsage(rs, src, length, common);
     return gas + subMemUsage(rs, dst, length, common);
   }],
-  [0xf3, 'subMemUsage(runState, offset, length, common)', (rs, gas, common) => {
-    const [offset, length] = rs.stack.peek(2) as [bigint, bigint];
-    return gas + subMemUsage(rs, offset, length, common);
-  }],
-  [0xfd, 'subMemUsage(runState, offset, length, common)', (rs, gas, common) => {
-    const [offset, length] = rs.stack.peek(2) as [bigint, bigint];
-    return gas + subMemUsage(rs, offset, length, common);
-  }],
+  [0xf3, 'subMemUsage(runState, offset, length, common)', rangeGas],
+  [0xfd, 'subMemUsage(runState, offset, length, common)', rangeGas],
 ];
 const logGas: SyncGas = (rs, gas, common) => {
   if (rs.interpreter.isStatic()) trap(EVMError.errorMessages.STATIC_STATE_CHANGE!);
