@@ -309,6 +309,46 @@ test('a worker held up on one transaction leaves its unstarted groups to the oth
   }
 });
 
+test("senders are claimed in chunks: a worker held up on a block's transactions leaves the next block's recovery to the other", async () => {
+  // Distinct payers: every transfer its own group, so the stall holds up only its worker.
+  const gen = generator({ seed: 22, payers: 400 });
+  const setup = gen.setup(400);
+  const blocks = workloadBlocks(gen, 'transfers', 2, 120);
+  const serial = await node(gen, setup, 1);
+  const expected: ReturnType<typeof fingerprint>[] = [];
+  try {
+    for (const b of blocks) {
+      const { result } = await serial.engine.execute(b);
+      expected.push(fingerprint(result));
+      await serial.engine.commit(result);
+    }
+  } finally {
+    await serial.store.close();
+  }
+  // A copy decoded anew: the serial run pinned its senders on the originals.
+  const [a, b] = blocks.map((x) => createBlockFromRLP(x.serialize(), { common: x.common }));
+  const { store, engine } = await node(gen, setup, 2);
+  try {
+    // The worker running transaction 0 sleeps 1.5 s in it, before it could look at the next block's senders, sent to
+    // both workers at the main thread's first wait; the other runs its share and the taken groups, then claims them.
+    engine.injectFaults({ stallAtTx: { index: 0, ms: 1500 } });
+    const first = await engine.execute(a, { next: b });
+    assert.equal(first.stats.mode, 'parallel');
+    assert.deepEqual(fingerprint(first.result), expected[0]);
+    await engine.commit(first.result);
+    const stalled = first.trace!.txs[0].attempts[0].worker;
+    const second = await engine.execute(b);
+    assert.equal(second.stats.mode, 'parallel');
+    assert.deepEqual(fingerprint(second.result), expected[1]);
+    // Every sender of the second block was recovered ahead, all by the worker that was free.
+    assert.equal(second.stats.recoveredBy.reduce((x, y) => x + y, 0), b.transactions.length);
+    assert.equal(second.stats.recoveredBy[stalled], 0, `recovered per worker: ${second.stats.recoveredBy.join(', ')}`);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
 test('forgetLearned: a block partitions as it did before anything was learned', async () => {
   const gen = generator({ seed: 5, holders: 2000, payers: 400, swappers: 20 });
   const setup = gen.setup(1000);

@@ -30,7 +30,7 @@ import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
 import { pinSender } from './tx-common.ts';
 import { serializeTx } from '../util/rlp.ts';
-import { packTxs, recoveredAt, runTable, type RunTable, type ToMain, type WorkerFaults } from './protocol.ts';
+import { recoverJob, recoveredAt, runTable, takeRecovered, type RecoverJob, type RunTable, type ToMain, type WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
   /** Worker threads; 1 = the serial path on the main thread (no workers). */
@@ -74,6 +74,11 @@ export interface BlockStats {
   predictedParallelFraction: number;
   /** Busy time of each worker in this block (signature recovery and execution). */
   workerBusyMs: number[];
+  /**
+   * Senders of this block each worker recovered (ahead, or at the block's start): workers claim them in chunks, so
+   * one busy with the previous block's transactions leaves them to one that is idle.
+   */
+  recoveredBy: number[];
   /** The state root was split among the workers (see `TrieSharder`), not computed on the main thread alone. */
   rootSharded: boolean;
   /**
@@ -116,10 +121,14 @@ interface Ahead {
   /** The 'recover' requests' sequence number (from the same counter as blocks'). */
   seq: number;
   raws: Uint8Array[];
+  /** The shared job (none when every sender was known); its results go into `recovered` when it completes. */
+  job?: RecoverJob;
   recovered: (Recovered | undefined)[];
   /** Workers yet to answer. */
   left: number;
   busy: number[];
+  /** Senders each worker recovered. */
+  counts: number[];
   /**
    * Main-thread time spent sending these transactions off the path of any block (while a block waited for its first
    * results, or for its commit's write); 0 when that was on a block's path and counted as its scheduling.
@@ -135,11 +144,6 @@ type Recovered = ReturnType<typeof recoveredAt>;
 /** The transactions' encodings, for the workers. */
 function rawsOf(txs: readonly TypedTransaction[]): Uint8Array[] {
   return txs.map((t) => serializeTx(t));
-}
-
-/** A 'recovered' answer, by transaction index. */
-function takeRecovered(m: Extract<ToMain, { t: 'recovered' }>, into: (Recovered | undefined)[]): void {
-  for (let j = 0; j < m.index.length; j++) if (m.ok[j] === 1) into[m.index[j]] = recoveredAt(m.keys, j);
 }
 
 /**
@@ -264,9 +268,10 @@ export class ParallelExecutor {
         }
         const ahead = m.t === 'recovered' ? [self.ahead, self.later].find((a) => a?.seq === m.seq) : undefined;
         if (m.t === 'recovered' && ahead !== undefined) {
-          takeRecovered(m, ahead.recovered);
           ahead.busy[w] += m.busyMs;
-          if (--ahead.left === 0 && ahead === self.ahead) {
+          ahead.counts[w] += m.count;
+          if (--ahead.left === 0) takeRecovered(ahead.job!, ahead.recovered);
+          if (ahead.left === 0 && ahead === self.ahead) {
             self.nudge?.();
             // Finished after the last block's commit: prepare now, still between blocks.
             if (!self.executing) setImmediate(() => self.prepareNext());
@@ -496,6 +501,7 @@ export class ParallelExecutor {
       largestGroup: n,
       predictedParallelFraction: 0,
       workerBusyMs: [],
+      recoveredBy: [],
       schedulingMs: 0,
       scheduledAheadMs: 0,
       preparedAhead: false,
@@ -528,14 +534,15 @@ export class ParallelExecutor {
     const W = pool.size;
     const txs = next.transactions;
     const hardfork = this.executor.vm.common.getHardforkBy({ blockNumber: next.header.number, timestamp: next.header.timestamp });
-    const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), recovered: new Array(txs.length), left: 0, busy: new Array<number>(W).fill(0), ms: 0 };
-    const shares: number[][] = Array.from({ length: W }, () => []);
-    for (let i = 0; i < txs.length; i++) if (senderPubKeyOf(txs[i]) === undefined) shares[i % W].push(i);
-    for (let w = 0; w < W; w++) {
-      if (shares[w].length === 0) continue;
-      ahead.left++;
-      const pack = packTxs(shares[w], ahead.raws);
-      pool.send(w, { t: 'recover', seq: ahead.seq, txs: pack, ahead: true, hardfork }, [pack.bytes.buffer as ArrayBuffer]);
+    const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), recovered: new Array(txs.length), left: 0, busy: new Array<number>(W).fill(0), counts: new Array<number>(W).fill(0), ms: 0 };
+    const unknown: number[] = [];
+    for (let i = 0; i < txs.length; i++) if (senderPubKeyOf(txs[i]) === undefined) unknown.push(i);
+    if (unknown.length > 0) {
+      // Every worker gets the job and claims chunks of it when it comes to it: one still running this block's
+      // transactions finds them taken by one that was idle.
+      const job = (ahead.job = recoverJob(unknown, ahead.raws));
+      ahead.left = W;
+      for (let w = 0; w < W; w++) pool.send(w, { t: 'recover', seq: ahead.seq, job, ahead: true, hardfork });
     }
     if (slot === 'ahead') {
       this.prepared = undefined;
@@ -555,6 +562,7 @@ export class ParallelExecutor {
     const txs = block.transactions;
     const n = txs.length;
     const busy = new Array<number>(W).fill(0);
+    const recoveredBy = new Array<number>(W).fill(0);
     let scheduling = 0;
 
     // Results and failures of this block arrive through these.
@@ -563,6 +571,7 @@ export class ParallelExecutor {
     let failure: (Error & { worker?: number }) | undefined;
     let wake: (() => void) | undefined;
     let recoveredLeft = 0;
+    let job: RecoverJob | undefined;
     const recovered: (Recovered | undefined)[] = new Array(n);
     this.onFailure = (w, e) => {
       failure = Object.assign(new Error(`worker ${w}: ${e.message}`), { worker: w });
@@ -570,9 +579,12 @@ export class ParallelExecutor {
     };
     this.onMessage = (w, m) => {
       if (m.t === 'recovered' && m.seq === seq) {
-        takeRecovered(m, recovered);
         busy[w] += m.busyMs;
-        if (--recoveredLeft === 0) wake?.();
+        recoveredBy[w] += m.count;
+        if (--recoveredLeft === 0) {
+          takeRecovered(job!, recovered);
+          wake?.();
+        }
       } else if (m.t === 'results' && m.seq === seq) {
         for (const x of m.runs) {
           busy[w] += x.ms;
@@ -623,7 +635,10 @@ export class ParallelExecutor {
     if (prepared !== undefined) {
       // Senders and partition were prepared while the previous block's commit was being written.
       this.ahead = undefined;
-      for (let w = 0; w < W; w++) busy[w] += ahead?.busy[w] ?? 0;
+      for (let w = 0; w < W; w++) {
+        busy[w] += ahead?.busy[w] ?? 0;
+        recoveredBy[w] += ahead?.counts[w] ?? 0;
+      }
       plan = prepared;
     } else {
       let waited = 0;
@@ -635,25 +650,28 @@ export class ParallelExecutor {
         this.nudge = undefined;
         waited = performance.now() - tw;
         this.ahead = undefined;
-        for (let w = 0; w < W; w++) busy[w] += ahead.busy[w];
+        for (let w = 0; w < W; w++) {
+          busy[w] += ahead.busy[w];
+          recoveredBy[w] += ahead.counts[w];
+        }
       }
       const raws = ahead?.raws ?? rawsOf(txs);
-      // Signature recovery, spread round-robin; skipped for senders already known (recovered ahead or by the source).
-      // A transaction the ahead pass could not recover (it decoded under the previous block's rules) is tried again.
-      const shares: number[][] = Array.from({ length: W }, () => []);
+      // Signature recovery, claimed in chunks by every worker; skipped for senders already known (recovered ahead or
+      // by the source). A transaction the ahead pass could not recover (it decoded under the previous block's rules)
+      // is tried again.
+      const unknown: number[] = [];
       const pubkeys: (Uint8Array | null)[] = new Array(n).fill(null);
       for (let i = 0; i < n; i++) {
         const known = senderPubKeyOf(txs[i]);
         if (known !== undefined) pubkeys[i] = known;
         else if (ahead?.recovered[i] !== undefined) recovered[i] = ahead.recovered[i];
-        else shares[i % W].push(i);
+        else unknown.push(i);
       }
       recoveredLeft = 0;
-      for (let w = 0; w < W; w++) {
-        if (shares[w].length === 0) continue;
-        recoveredLeft++;
-        const pack = packTxs(shares[w], raws);
-        pool.send(w, { t: 'recover', seq, txs: pack }, [pack.bytes.buffer as ArrayBuffer]);
+      if (unknown.length > 0) {
+        job = recoverJob(unknown, raws);
+        recoveredLeft = W;
+        for (let w = 0; w < W; w++) pool.send(w, { t: 'recover', seq, job });
       }
       scheduling += performance.now() - ts0 - waited;
       if (recoveredLeft > 0) await until(() => recoveredLeft === 0, 'recovering senders');
@@ -674,7 +692,7 @@ export class ParallelExecutor {
       const result = await this.executor.finish(run);
       const stats = this.serialStats(n, t0, 'serial');
       Object.assign(stats, { groups: part.stats.groups, largestGroup: part.stats.largestGroup, predictedParallelFraction: part.stats.predictedParallelFraction });
-      Object.assign(stats, { workerBusyMs: busy, schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: prepared !== undefined, serialTail: n });
+      Object.assign(stats, { workerBusyMs: busy, recoveredBy, schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: prepared !== undefined, serialTail: n });
       this.onMessage = undefined;
       this.onFailure = undefined;
       return { result, stats, trace: tracing ? this.trace(result, 'serial', origin, scheduling, records) : undefined };
@@ -762,6 +780,7 @@ export class ParallelExecutor {
         predictedParallelFraction: part.stats.predictedParallelFraction,
         rootSharded: false,
         workerBusyMs: busy,
+        recoveredBy,
         schedulingMs: scheduling,
         scheduledAheadMs: scheduledAhead,
         preparedAhead: prepared !== undefined,

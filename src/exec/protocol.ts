@@ -41,7 +41,7 @@ export type ToWorker =
    * (its 'block' message names this request's `seq` as `ahead`). `hardfork`: that block's rules, under which they
    * decode (a transaction type the current block's rules lack, at a fork boundary, would not).
    */
-  | { t: 'recover'; seq: number; txs: TxPack; ahead?: boolean; hardfork?: string }
+  | { t: 'recover'; seq: number; job: RecoverJob; ahead?: boolean; hardfork?: string }
   | {
       t: 'run';
       seq: number;
@@ -75,10 +75,10 @@ export type ToWorker =
 export type ToMain =
   | { t: 'get'; id: number; kind: 'a' | 's' | 'c' | 'h'; key: string }
   /**
-   * Per transaction of the request (`index` in its order): public key, address and transaction hash, `RECOVERED` bytes
-   * at `j * RECOVERED` in `keys` (see `recoveredAt`); `ok[j]` 0 = the signature did not recover.
+   * This worker found no more of the request's transactions to claim: it recovered `count` of them (written into the
+   * request's `RecoverJob`) in `busyMs`. The job is complete when every worker it was sent to has answered.
    */
-  | { t: 'recovered'; seq: number; index: Int32Array; keys: Uint8Array; ok: Uint8Array; busyMs: number }
+  | { t: 'recovered'; seq: number; count: number; busyMs: number }
   /** Speculative runs, in the order the worker ran them (sent in batches: one message per run cost more than the run). */
   | { t: 'results'; seq: number; runs: RunResult[] }
   | { t: 'trie'; id: number; result: ShardResult }
@@ -181,6 +181,38 @@ export function runTable(raws: readonly Uint8Array[], pubkeys: readonly (Uint8Ar
 
 /** Bytes per recovered transaction: public key (64), sender address (20), transaction hash (32). */
 export const RECOVERED = 116;
+
+/** Transactions a worker claims from a `RecoverJob` at a time (about 1 ms of recovery). */
+export const RECOVER_CHUNK = 16;
+
+/**
+ * Senders to recover, in shared memory, sent to every worker: each claims chunks of `RECOVER_CHUNK` transactions
+ * (`next`, advanced by `Atomics.add`) until none are left, so a worker still busy with a block's runs when the job
+ * arrives leaves its share to one that is idle. Per transaction j (transaction `txs.index[j]` of its block):
+ * `RECOVERED` bytes at `j * RECOVERED` in `keys` (see `recoveredAt`), and `ok[j]`: 1 recovered, 2 the signature did
+ * not recover (0 only while the job is under way).
+ */
+export interface RecoverJob {
+  txs: TxPack;
+  next: Int32Array;
+  keys: Uint8Array;
+  ok: Uint8Array;
+}
+
+export function recoverJob(indices: readonly number[], raws: readonly Uint8Array[]): RecoverJob {
+  const k = indices.length;
+  return { txs: packTxs(indices, raws, shared), next: shared(Int32Array, 4, 1), keys: shared(Uint8Array, RECOVERED, k), ok: shared(Uint8Array, 1, k) };
+}
+
+/**
+ * A finished job's results by transaction index (`into[txs.index[j]]`), copied out of shared memory: the keys are
+ * pinned on transaction objects that outlive the job.
+ */
+export function takeRecovered(job: RecoverJob, into: (ReturnType<typeof recoveredAt> | undefined)[]): void {
+  const keys = job.keys.slice();
+  const { index } = job.txs;
+  for (let j = 0; j < index.length; j++) if (Atomics.load(job.ok, j) === 1) into[index[j]] = recoveredAt(keys, j);
+}
 
 export function recoveredAt(keys: Uint8Array, j: number): { pubkey: Uint8Array; address: Uint8Array; hash: Uint8Array } {
   const o = j * RECOVERED;

@@ -33,7 +33,7 @@ import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { runPlainTransfer } from './transfer.ts';
 import { pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
-import { RECOVERED, packedTx, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
+import { RECOVERED, RECOVER_CHUNK, packedTx, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
 import { keccak256 } from '../crypto/index.ts';
 
 const port = parentPort!;
@@ -273,9 +273,6 @@ function flush(): void {
   outbox = [];
 }
 
-/** Ahead recovery yields to other messages (a state-root share) after this many transactions. */
-const AHEAD_CHUNK = 32;
-
 /**
  * Decoded trie nodes of this worker's shards. The main thread gives each worker the same nibble range every block,
  * so the levels its shards rewrite stay here; nodes are content-addressed, so an entry is never stale.
@@ -350,10 +347,10 @@ async function handle(m: ToWorker): Promise<void> {
     case 'recover': {
       const t0 = performance.now();
       let yielded = 0;
-      const { index } = m.txs;
+      let count = 0;
+      const { job } = m;
+      const { index } = job.txs;
       const k = index.length;
-      const keys = new Uint8Array(k * RECOVERED);
-      const ok = new Uint8Array(k);
       // The next block's transactions decode under its own rules; the current block's come back after the loop (no
       // other message of the queue runs meanwhile, and state-root shares do not decode transactions).
       const txCommon = current.txCommon;
@@ -367,37 +364,42 @@ async function handle(m: ToWorker): Promise<void> {
         for (const old of aheadDecoded.keys()) if (aheadDecoded.size > AHEAD_BLOCKS) aheadDecoded.delete(old);
       }
       try {
-        for (let j = 0; j < k; j++) {
+        for (;;) {
+          const from = Atomics.add(job.next, 0, RECOVER_CHUNK);
+          if (from >= k) break;
+          for (let j = from; j < Math.min(k, from + RECOVER_CHUNK); j++) {
+            const raw = packedTx(job.txs, j);
+            try {
+              let tx: TypedTransaction;
+              if (m.ahead === true) {
+                tx = createTxFromRLP(raw, { common: current.txCommon });
+                kept?.txs.set(index[j], tx);
+              } else tx = decode(index[j], raw);
+              const pk = recoverSenderKey(tx, raw);
+              const address = keccak256(pk).subarray(12);
+              // The transaction object runs here later (kept, or decoded for the current block), if this worker
+              // runs it: its sender's address is known now, not hashed again when the run asks for it.
+              pinSender(tx, pk, address);
+              job.keys.set(pk, j * RECOVERED);
+              job.keys.set(address, j * RECOVERED + 64);
+              job.keys.set(keccak256(raw), j * RECOVERED + 84);
+              Atomics.store(job.ok, j, 1);
+            } catch {
+              Atomics.store(job.ok, j, 2);
+            }
+            count++;
+          }
           // The next block's senders are not urgent: let a state-root share that arrives meanwhile go first.
-          if (m.ahead === true && j % AHEAD_CHUNK === AHEAD_CHUNK - 1) {
+          if (m.ahead === true) {
             const ty = performance.now();
             await new Promise(setImmediate);
             yielded += performance.now() - ty;
-          }
-          const raw = packedTx(m.txs, j);
-          try {
-            let tx: TypedTransaction;
-            if (m.ahead === true) {
-              tx = createTxFromRLP(raw, { common: current.txCommon });
-              kept?.txs.set(index[j], tx);
-            } else tx = decode(index[j], raw);
-            const pk = recoverSenderKey(tx, raw);
-            const address = keccak256(pk).subarray(12);
-            // The transaction object runs here later (kept, or decoded for the current block): its sender's address
-            // is known now, not hashed again when the run asks for it.
-            pinSender(tx, pk, address);
-            keys.set(pk, j * RECOVERED);
-            keys.set(address, j * RECOVERED + 64);
-            keys.set(keccak256(raw), j * RECOVERED + 84);
-            ok[j] = 1;
-          } catch {
-            ok[j] = 0;
           }
         }
       } finally {
         if (txCommon.hardfork() !== rules) txCommon.setHardfork(rules);
       }
-      post({ t: 'recovered', seq: m.seq, index, keys, ok, busyMs: performance.now() - t0 - yielded }, [keys.buffer, ok.buffer, index.buffer as ArrayBuffer]);
+      post({ t: 'recovered', seq: m.seq, count, busyMs: performance.now() - t0 - yielded });
       return;
     }
     case 'run': {
