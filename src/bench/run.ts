@@ -235,8 +235,9 @@ function figuresOf(gas: bigint, txs: number, lat: number[], cpu?: CpuMeter): Eng
  * As in a daemon catching up, with the next blocks fetched, every block is executed knowing its two successors: the
  * workers recover the next block's senders and the main thread prepares its schedule while the block finishes, and
  * if that schedule runs the next block on the main thread, the one after it is sent to the workers during the
- * block's commit. The last setup block knows the first two measured ones, and the last measured blocks know `tails`
- * (generated, never executed; two of them). So each measured block carries the ahead work of exactly one block.
+ * block's commit. Setup blocks know theirs too (the last ones know the first measured blocks), so the first measured
+ * block follows a block prepared like every other, and the last measured blocks know `tails` (generated, never
+ * executed; two of them). So each measured block carries the ahead work of exactly one block.
  */
 export async function runParallax(input: GeneratedInput, workers: number) {
   forgetInternedCode();
@@ -252,10 +253,8 @@ export async function runParallax(input: GeneratedInput, workers: number) {
     const executor = await BlockExecutor.create({ common, store });
     const engine = await ParallelExecutor.create(executor, { workers, minParallelTxs: 8, txTimeoutMs: 60_000, profile: TRAFFIC_CHAIN, kzg: false });
     try {
-      for (const [i, b] of setup.entries()) {
-        const last = i === setup.length - 1;
-        await engine.commit((await engine.execute(b, { next: last ? all[0] : undefined, after: last ? all[1] : undefined })).result);
-      }
+      const chain = [...setup, ...all];
+      for (const [i, b] of setup.entries()) await engine.commit((await engine.execute(b, { next: chain[i + 1], after: chain[i + 2] })).result);
       const lat: number[] = [];
       const stats: BlockStats[] = [];
       const prints: Fingerprint[] = [];
