@@ -535,10 +535,10 @@ const stepOpcodes = new WeakMap<object, ReadonlySet<string>>();
 const stepFilters = new WeakMap<object, { listeners: unknown[]; flags: Uint8Array }>();
 
 /**
- * Register a `step` listener that only needs the steps of the named opcodes (as step events name them: LOG1, not LOG): the interpreter keeps its fast loop and
- * runs the library's `runStep` (which builds the event and calls every listener) for those opcodes only. Other
- * listeners on the same EVM may be called for those steps too, and all of them for every step wherever the library's
- * loop runs: a listener must ignore opcodes it did not ask for.
+ * Register a `step` listener that only needs the steps of the named opcodes (as step events name them: LOG1, not
+ * LOG): the interpreter keeps its fast loop and runs the library's `runStep` (which builds the event and calls every
+ * listener) for those opcodes only. Other listeners on the same EVM may be called for those steps too, and all of
+ * them for every step wherever the library's loop runs: a listener must ignore opcodes it did not ask for.
  */
 export function onSteps(events: { on(e: 'step', f: StepListener): unknown }, opcodes: readonly string[], listener: StepListener): void {
   stepOpcodes.set(listener, new Set(opcodes));

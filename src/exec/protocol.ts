@@ -95,8 +95,8 @@ export interface RunResult {
 }
 
 /**
- * Transactions packed for a message: their encodings back to back in one buffer. Structured clone copies one buffer
- * instead of building an object per transaction, which cost the main thread several ms per 2,000 transactions.
+ * Transactions packed for the workers: their encodings back to back in one buffer, in shared memory (a run table's or
+ * a recovery job's), so that every worker reads the same copy and no object is built per transaction.
  */
 export interface TxPack {
   index: Int32Array;
@@ -105,21 +105,18 @@ export interface TxPack {
   bytes: Uint8Array;
 }
 
-/** Typed arrays of `n` elements, over ordinary or shared memory. */
-type Alloc = <T>(make: new (b: ArrayBuffer | SharedArrayBuffer) => T, bytesPer: number, n: number) => T;
-
-const ordinary: Alloc = (make, bytesPer, n) => new make(new ArrayBuffer(n * bytesPer));
-
 /** `n` elements of `T` over shared memory (a SharedArrayBuffer crosses postMessage without a copy). */
-const shared: Alloc = (make, bytesPer, n) => new make(new SharedArrayBuffer(Math.max(1, n) * bytesPer));
+function shared<T>(make: new (b: SharedArrayBuffer) => T, bytesPer: number, n: number): T {
+  return new make(new SharedArrayBuffer(Math.max(1, n) * bytesPer));
+}
 
-export function packTxs(indices: readonly number[], raws: readonly Uint8Array[], alloc: Alloc = ordinary): TxPack {
-  const index = alloc(Int32Array, 4, indices.length);
+function packTxs(indices: readonly number[], raws: readonly Uint8Array[]): TxPack {
+  const index = shared(Int32Array, 4, indices.length);
   index.set(indices);
-  const end = alloc(Int32Array, 4, indices.length);
+  const end = shared(Int32Array, 4, indices.length);
   let size = 0;
   for (let j = 0; j < indices.length; j++) end[j] = size += raws[indices[j]].length;
-  const bytes = alloc(Uint8Array, 1, size);
+  const bytes = shared(Uint8Array, 1, size);
   for (let j = 0; j < indices.length; j++) bytes.set(raws[indices[j]], j === 0 ? 0 : end[j - 1]);
   return { index, end, bytes };
 }
@@ -155,7 +152,7 @@ export interface RunTable {
 /** The run table of a block: its encodings, senders' keys (null: unknown) and groups (each in block order). */
 export function runTable(raws: readonly Uint8Array[], pubkeys: readonly (Uint8Array | null)[], groups: readonly (readonly number[])[]): RunTable {
   const n = raws.length;
-  const txs = packTxs(Array.from({ length: n }, (_, i) => i), raws, shared);
+  const txs = packTxs(Array.from({ length: n }, (_, i) => i), raws);
   const keys = shared(Uint8Array, 64, n);
   const hasKey = shared(Uint8Array, 1, n);
   for (let i = 0; i < n; i++) {
@@ -201,7 +198,7 @@ export interface RecoverJob {
 
 export function recoverJob(indices: readonly number[], raws: readonly Uint8Array[]): RecoverJob {
   const k = indices.length;
-  return { txs: packTxs(indices, raws, shared), next: shared(Int32Array, 4, 1), keys: shared(Uint8Array, RECOVERED, k), ok: shared(Uint8Array, 1, k) };
+  return { txs: packTxs(indices, raws), next: shared(Int32Array, 4, 1), keys: shared(Uint8Array, RECOVERED, k), ok: shared(Uint8Array, 1, k) };
 }
 
 /**
