@@ -6,10 +6,13 @@ import { join } from 'node:path';
 import { RLP } from '@ethereumjs/rlp';
 import { createBlockFromRPC } from '@ethereumjs/block';
 import { Capability, createFeeMarket1559Tx, createLegacyTx, createTxFromRLP } from '@ethereumjs/tx';
-import { Address, createAddressFromString } from '@ethereumjs/util';
+import { Address, SECP256K1_ORDER, bigIntToUnpaddedBytes, concatBytes, createAddressFromString } from '@ethereumjs/util';
+import { workloadBlocks } from '../src/bench/workloads.ts';
+import type { TypedTransaction } from '@ethereumjs/tx';
+import { generator } from './helpers/traffic.ts';
 import { chainConfig, createCommon, MAINNET } from '../src/chain/profile.ts';
 import { keccak256, loadKzg, nativeCrypto } from '../src/crypto/index.ts';
-import { recoverSenderKey, sharedTxCommon } from '../src/exec/tx-common.ts';
+import { decodeTx, decodeTxFast, recoverSenderKey, sharedTxCommon } from '../src/exec/tx-common.ts';
 import { decodeFixture, readFixture } from '../src/replay/fixture.ts';
 import { hex } from '../src/util/bytes.ts';
 import { fixturesDir } from '../src/util/paths.ts';
@@ -104,5 +107,121 @@ test('recoverSenderKey: a signature that recovers no key fails as the library fa
   assert.throws(() => recoverSenderKey(noKey), /Invalid Signature/);
   for (const bad of [good.subarray(0, good.length - 1), Uint8Array.of(...good, 0), Uint8Array.of(2, 0x80), Uint8Array.of(0xc1, 0x80)]) {
     assert.throws(() => signingPayload(bad), RangeError);
+  }
+});
+
+/** Everything of a decoded transaction that execution can see, as comparable strings (the Common by identity). */
+function txView(tx: TypedTransaction, common: Common): string[] {
+  const own = tx as unknown as Record<string, unknown>;
+  const field = (v: unknown): string =>
+    v instanceof Uint8Array ? 'bytes ' + hex(v) : typeof v === 'bigint' ? 'n ' + v : v instanceof Address ? 'address ' + v.toString() : v === common ? 'the Common' : JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? hex(x) : x));
+  return [
+    'keys ' + Object.keys(tx).join(','),
+    'prototype ' + Object.getPrototypeOf(tx).constructor.name,
+    'frozen ' + Object.isFrozen(tx),
+    ...Object.keys(tx)
+      .filter((k) => k !== 'cache' && k !== 'txOptions')
+      .map((k) => `${k} ${field(own[k])}`),
+    'hash ' + hex(tx.hash()),
+    'encoding ' + hex(tx.serialize()),
+    'sender ' + tx.getSenderAddress().toString(),
+    'upfront ' + tx.getUpfrontCost(7n),
+    'intrinsic ' + tx.getIntrinsicGas(),
+    'json ' + field(tx.toJSON()),
+  ];
+}
+
+test('decodeTx: EIP-1559 transactions decoded without the library constructor equal its decode (mainnet fixtures and every generated workload); the rest goes to the library', async () => {
+  const dir = join(fixturesDir(), 'mainnet-blocks');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz'));
+  const mainnet = createCommon(MAINNET, nativeCrypto(await loadKzg()));
+  const batches: { name: string; common: Common; raws: Uint8Array[] }[] = [];
+  for (const f of files) {
+    const { block } = decodeFixture(await readFixture(join(dir, f)), mainnet);
+    const common = sharedTxCommon(block.common);
+    batches.push({ name: f, common, raws: block.transactions.map((t) => serializeTx(t)) });
+  }
+  const gen = generator({ seed: 11, holders: 300, swappers: 60, payers: 200 });
+  gen.setup(200);
+  for (const name of ['transfers', 'erc20', 'uniswap'] as const) {
+    const common = sharedTxCommon(gen.common);
+    batches.push({ name, common, raws: workloadBlocks(gen, name, 1, 150)[0].transactions.map((t) => serializeTx(t)) });
+  }
+  let fast = 0;
+  let library = 0;
+  for (const { name, common, raws } of batches) {
+    raws.forEach((raw, i) => {
+      const ours = decodeTx(raw, common);
+      const theirs = createTxFromRLP(raw, { common });
+      const taken = decodeTxFast(raw, common) !== undefined;
+      if (taken) fast++;
+      else library++;
+      assert.deepEqual(txView(ours, common), txView(theirs, common), `${name} tx ${i} (type ${theirs.type}, ${taken ? 'fast path' : 'library'})`);
+      assert.equal(recoverSenderKey(decodeTx(raw, common), raw).length, 64, `${name} tx ${i}: sender recovers`);
+      // Taken exactly for signed EIP-1559 calls and transfers without an access list (the first on a Common primes it).
+      const expected = theirs.type === 2 && theirs.to !== undefined && (theirs as { accessList: unknown[] }).accessList.length === 0;
+      if (i > 0) assert.equal(taken, expected, `${name} tx ${i}: fast path ${taken}, expected ${expected}`);
+    });
+  }
+  assert.ok(fast >= 2000, `fast path taken ${fast} times`);
+  assert.ok(library >= 1000, `library decodes ${library}`);
+});
+
+test('decodeTx: what the library rejects is rejected with its error; unusual but valid encodings decode as the library decodes them', () => {
+  const [k] = keys(1);
+  const common = sharedTxCommon(devCommon());
+  const to = createAddressFromString('0x00000000000000000000000000000000000000aa');
+  const signed = createFeeMarket1559Tx({ nonce: 3n, to, value: 5n, gasLimit: 21_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 7n, chainId: common.chainId() }, { common }).sign(k.priv);
+  const good = serializeTx(signed);
+  assert.ok(decodeTxFast(good, common) === undefined, 'not taken before the library has decoded on this Common');
+  decodeTx(good, common);
+  assert.ok(decodeTxFast(good, common) !== undefined, 'taken once primed');
+  // Fields as RLP items, each given encoded (so that non-canonical encodings can be written).
+  const str = (b: Uint8Array) => RLP.encode(b);
+  const num = (n: bigint) => str(bigIntToUnpaddedBytes(n));
+  const listHeader = (n: number) => (n < 56 ? [0xc0 + n] : [0xf7 + bigIntToUnpaddedBytes(BigInt(n)).length, ...bigIntToUnpaddedBytes(BigInt(n))]);
+  const tx2 = (items: Uint8Array[], trailing: number[] = []) => {
+    const payload = concatBytes(...items);
+    return Uint8Array.of(2, ...listHeader(payload.length), ...payload, ...trailing);
+  };
+  const f = { chainId: num(common.chainId()), nonce: num(3n), tip: num(7n), max: num(10n ** 10n), gas: num(21_000n), to: str(to.bytes), value: num(5n), data: str(new Uint8Array()), access: Uint8Array.of(0xc0), v: num(signed.v!), r: num(signed.r!), s: num(signed.s!) };
+  const items = (o: Partial<typeof f> = {}) => Object.values({ ...f, ...o });
+  assert.deepEqual(tx2(items()), good, 'the hand-made encoding is the canonical one');
+  const highS = SECP256K1_ORDER - signed.s!;
+  const rejected: [string, Uint8Array][] = [
+    ['s above n/2', tx2(items({ s: num(highS), v: num(1n - signed.v!) }))],
+    ['y-parity 2', tx2(items({ v: num(2n) }))],
+    ['leading zero in the nonce', tx2(items({ nonce: str(Uint8Array.of(0, 3)) }))],
+    ['a single byte below 0x80 behind a prefix', tx2(items({ value: Uint8Array.of(0x81, 0x05) }))],
+    ['another chain id', tx2(items({ chainId: num(common.chainId() + 1n) }))],
+    ['max fee below the tip', tx2(items({ tip: num(10n ** 11n) }))],
+    ['gas limit above 2^64-1', tx2(items({ gas: num(1n << 64n) }))],
+    ['nonce 2^64-1', tx2(items({ nonce: num((1n << 64n) - 1n) }))],
+    ['eleven fields', tx2(items().slice(0, 11))],
+    ['a byte after the list', tx2(items(), [0])],
+    ['a recipient of 19 bytes', tx2(items({ to: str(to.bytes.subarray(1)) }))],
+    ['a list where the value goes', tx2(items({ value: Uint8Array.of(0xc0) }))],
+  ];
+  for (const [what, raw] of rejected) {
+    assert.equal(decodeTxFast(raw, common), undefined, `${what}: not taken`);
+    let message: string | undefined;
+    try {
+      createTxFromRLP(raw, { common });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.ok(message !== undefined, `${what}: the library rejects it`);
+    assert.throws(() => decodeTx(raw, common), (e: Error) => e.message === message, `${what}: the library's error`);
+  }
+  const accepted: [string, Uint8Array, boolean][] = [
+    ['the signed transfer', good, true],
+    ['a contract creation', tx2(items({ to: str(new Uint8Array()) })), false],
+    ['an access list', tx2(items({ access: RLP.encode([[to.bytes, [new Uint8Array(32)]]]) as Uint8Array<ArrayBuffer> })), false],
+    ['a long data field', tx2(items({ data: str(new Uint8Array(300).fill(7)) })), true],
+    ['value zero', tx2(items({ value: num(0n) })), true],
+  ];
+  for (const [what, raw, taken] of accepted) {
+    assert.equal(decodeTxFast(raw, common) !== undefined, taken, `${what}: fast path ${taken}`);
+    assert.deepEqual(txView(decodeTx(raw, common), common), txView(createTxFromRLP(raw, { common }), common), what);
   }
 });

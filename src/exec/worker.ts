@@ -13,7 +13,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createBlock, type Block } from '@ethereumjs/block';
-import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
+import type { TypedTransaction } from '@ethereumjs/tx';
 import { Account, Address, KECCAK256_NULL, createAccountFromRLP, equalsBytes } from '@ethereumjs/util';
 import { runTx, type VM } from '@ethereumjs/vm';
 import type { Common } from '@ethereumjs/common';
@@ -31,7 +31,7 @@ import type { StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { runPlainTransfer } from './transfer.ts';
-import { pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
+import { decodeTx, pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
 import { RECOVERED, RECOVER_CHUNK, packedTx, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
 import { keccak256 } from '../crypto/index.ts';
@@ -220,7 +220,7 @@ const AHEAD_BLOCKS = 2;
 function decode(index: number, raw: Uint8Array): TypedTransaction {
   let tx = decoded.get(index);
   if (tx === undefined) {
-    tx = createTxFromRLP(raw, { common: current.txCommon });
+    tx = decodeTx(raw, current.txCommon);
     decoded.set(index, tx);
   }
   return tx;
@@ -372,7 +372,7 @@ async function handle(m: ToWorker): Promise<void> {
             try {
               let tx: TypedTransaction;
               if (m.ahead === true) {
-                tx = createTxFromRLP(raw, { common: current.txCommon });
+                tx = decodeTx(raw, current.txCommon);
                 kept?.txs.set(index[j], tx);
               } else tx = decode(index[j], raw);
               const pk = recoverSenderKey(tx, raw);
