@@ -631,14 +631,18 @@ export class ParallelExecutor {
     const scheduledAhead = (ahead?.ms ?? 0) + (prepared?.ms ?? 0);
     this.prepared = undefined;
     pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared, ahead: ahead?.seq });
+    /** The ahead recovery's work counts as this block's (it recovered this block's senders). */
+    const countAhead = (a: Ahead) => {
+      for (let w = 0; w < W; w++) {
+        busy[w] += a.busy[w];
+        recoveredBy[w] += a.counts[w];
+      }
+    };
     let plan: Plan;
     if (prepared !== undefined) {
       // Senders and partition were prepared while the previous block's commit was being written.
       this.ahead = undefined;
-      for (let w = 0; w < W; w++) {
-        busy[w] += ahead?.busy[w] ?? 0;
-        recoveredBy[w] += ahead?.counts[w] ?? 0;
-      }
+      if (ahead !== undefined) countAhead(ahead);
       plan = prepared;
     } else {
       let waited = 0;
@@ -650,10 +654,7 @@ export class ParallelExecutor {
         this.nudge = undefined;
         waited = performance.now() - tw;
         this.ahead = undefined;
-        for (let w = 0; w < W; w++) {
-          busy[w] += ahead.busy[w];
-          recoveredBy[w] += ahead.counts[w];
-        }
+        countAhead(ahead);
       }
       const raws = ahead?.raws ?? rawsOf(txs);
       // Signature recovery, claimed in chunks by every worker; skipped for senders already known (recovered ahead or

@@ -12,6 +12,7 @@ import { Common } from '@ethereumjs/common';
 import { AccessList2930Tx, Blob4844Tx, Capability, EOACode7702Tx, FeeMarket1559Tx, LegacyTx, createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx';
 import { Address, MAX_INTEGER, SECP256K1_ORDER_DIV_2 } from '@ethereumjs/util';
 import { keccak256 } from '../crypto/index.ts';
+import { hex } from '../util/bytes.ts';
 import { serializeTx, signingPayload } from '../util/rlp.ts';
 
 export function sharedTxCommon(common: Common): Common {
@@ -149,26 +150,33 @@ const decodeOptions = new WeakMap<Common, { common: Common }>();
 /** Commons on which the library has decoded a transaction and which its transactions keep as they are. */
 const primed = new WeakSet<Common>();
 
+/**
+ * A long-form RLP length: the `ll` bytes at `p`, or -1 where that is not canonical (more than 3 bytes, a leading
+ * zero, below 56, or past the end).
+ */
+function longLength(raw: Uint8Array, p: number, ll: number): number {
+  if (ll > 3 || p + ll > raw.length || raw[p] === 0) return -1;
+  let len = 0;
+  for (let i = 0; i < ll; i++) len = len * 256 + raw[p + i];
+  return len < 56 ? -1 : len;
+}
+
 /** Start and end of each of the 12 fields, or undefined where the encoding is not plain canonical RLP. */
 function fields1559(raw: Uint8Array): Int32Array | undefined {
-  const n = raw.length;
-  let p = 1;
-  const h = raw[p];
+  const h = raw[1];
   if (h === undefined || h < 0xc0) return undefined;
+  let p: number;
   let end: number;
   if (h < 0xf8) {
-    end = p + 1 + (h - 0xc0);
-    p += 1;
+    p = 2;
+    end = p + (h - 0xc0);
   } else {
-    const ll = h - 0xf7;
-    if (ll > 3 || p + 1 + ll > n || raw[p + 1] === 0) return undefined;
-    let len = 0;
-    for (let i = 0; i < ll; i++) len = len * 256 + raw[p + 1 + i];
-    if (len < 56) return undefined;
-    end = p + 1 + ll + len;
-    p += 1 + ll;
+    const len = longLength(raw, 2, h - 0xf7);
+    if (len < 0) return undefined;
+    p = 2 + (h - 0xf7);
+    end = p + len;
   }
-  if (end !== n) return undefined;
+  if (end !== raw.length) return undefined;
   const at = new Int32Array(24);
   for (let f = 0; f < 12; f++) {
     if (p >= end) return undefined;
@@ -184,12 +192,9 @@ function fields1559(raw: Uint8Array): Int32Array | undefined {
       // A single byte below 0x80 is its own encoding.
       if (b === 0x81 && raw[s] < 0x80) return undefined;
     } else if (b < 0xc0) {
-      const ll = b - 0xb7;
-      if (ll > 3 || p + 1 + ll > end || raw[p + 1] === 0) return undefined;
-      let len = 0;
-      for (let i = 0; i < ll; i++) len = len * 256 + raw[p + 1 + i];
-      if (len < 56) return undefined;
-      s = p + 1 + ll;
+      const len = longLength(raw, p + 1, b - 0xb7);
+      if (len < 0) return undefined;
+      s = p + 1 + (b - 0xb7);
       e = s + len;
     } else if (b === 0xc0 && f === 8) {
       // The empty access list: the only list taken here.
@@ -210,17 +215,18 @@ function uintAt(raw: Uint8Array, s: number, e: number): bigint {
     for (let i = s; i < e; i++) x = x * 256 + raw[i];
     return BigInt(x);
   }
-  return BigInt('0x' + Buffer.from(raw.buffer, raw.byteOffset + s, e - s).toString('hex'));
+  return BigInt('0x' + hex(raw.subarray(s, e)));
 }
 
+/** Fields holding numbers (nonce, tip, max fee, gas, value, y-parity, r, s): no leading zeros, at most 32 bytes. */
+const NUMBER_FIELDS = [1, 2, 3, 4, 6, 9, 10, 11];
 const MAX_UINT64 = (1n << 64n) - 1n;
 
 function decodeFeeMarket(raw: Uint8Array, opts: { common: Common }): TypedTransaction | undefined {
   const at = fields1559(raw);
   if (at === undefined) return undefined;
   const common = opts.common;
-  // Numbers (nonce, tips, gas, value, y-parity, r, s) without leading zeros, at most 32 bytes; the recipient 20 bytes.
-  for (const f of [1, 2, 3, 4, 6, 9, 10, 11]) {
+  for (const f of NUMBER_FIELDS) {
     const s = at[2 * f];
     const e = at[2 * f + 1];
     if (e - s > 32 || (e > s && raw[s] === 0)) return undefined;
