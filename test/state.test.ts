@@ -8,7 +8,10 @@ import { commitGenesis } from '../src/state/genesis.ts';
 import { StateStore, type KVStore, type KVOp } from '../src/state/store.ts';
 import { createDatabase } from '../src/state/db.ts';
 import { isParallaxError } from '../src/errors.ts';
-import { hex } from '../src/util/bytes.ts';
+import { fromHex, hex } from '../src/util/bytes.ts';
+import { Account, Address, KECCAK256_NULL } from '@ethereumjs/util';
+import { OverlayStateManager } from '../src/state/overlay.ts';
+import { NOT_NOW, type StateReader } from '../src/state/types.ts';
 import { devCommon } from './helpers/chain.ts';
 import { buildTestChain } from './helpers/workload.ts';
 import { dumpState, openStore, startChain } from './helpers/store.ts';
@@ -152,4 +155,68 @@ test('crash: kill -9 while blocks commit; reopening yields the last committed bl
       await rm(dir, { recursive: true, force: true });
     }
   }
+});
+
+test('the overlay answers reads of the store on the call, as its asynchronous reads do', async () => {
+  const { store, executor } = await startChain(common, chain);
+  for (const block of chain.blocks) await executor.commit(await executor.execute(block));
+  const alloc = await dumpState(store);
+  const refuse = () => Promise.reject(new Error('an asynchronous read where the store could answer at once'));
+  // One overlay whose base only answers on the call (its asynchronous reads fail), one whose base has no such reads.
+  const nowOnly: StateReader = { accountNow: (a) => store.accountNow(a), storageNow: (a, k) => store.storageNow(a, k), getAccount: refuse, getStorage: refuse, getCode: (h) => store.getCode(h) };
+  const laterOnly: StateReader = { getAccount: (a) => store.getAccount(a), getStorage: (a, k) => store.getStorage(a, k), getCode: (h) => store.getCode(h) };
+  const now = new OverlayStateManager(nowOnly);
+  const later = new OverlayStateManager(laterOnly);
+  const entries = Object.entries(alloc).map(([a, v]) => ({ addr: a.slice(2), ...v }));
+  const contract = entries.find((e) => e.code !== '0x' && Object.keys(e.storage ?? {}).length >= 2);
+  const eoas = entries.filter((e) => e.code === '0x' && BigInt(e.balance ?? 0) > 0n);
+  assert.ok(contract !== undefined && eoas.length >= 3, `test chain state: a contract with two slots, ${eoas.length} funded accounts`);
+  const [changed, deleted, untouched] = eoas;
+  const [writtenSlot, keptSlot] = Object.keys(contract.storage!).map((k) => k.slice(2));
+  const fresh = 'ab'.repeat(20);
+  const absent = 'cd'.repeat(20);
+  const addr = (a: string) => new Address(fromHex(a));
+  const keys = [fresh, absent, ...entries.map((e) => e.addr)].flatMap((a) => ['a' + a, 'b' + a]);
+  for (const slot of Object.keys(contract.storage!)) keys.push('s' + contract.addr + slot.slice(2));
+  keys.push('s' + contract.addr + '11'.repeat(32));
+  const sameBothWays = async (when: string) => {
+    for (const k of keys) {
+      const v = now.valueNow(k);
+      assert.notEqual(v, NOT_NOW, `${when}: ${k}`);
+      assert.equal(v, await later.valueOf(k), `${when}: ${k}`);
+    }
+  };
+  // The same writes on both: an account changed, one deleted, one created, a slot changed.
+  for (const o of [now, later]) {
+    await o.putAccount(addr(changed.addr), new Account(7n, 123n));
+    await o.deleteAccount(addr(deleted.addr));
+    await o.putAccount(addr(fresh), new Account(0n, 5n));
+    await o.putStorage(addr(contract.addr), fromHex(writtenSlot), fromHex('2a'));
+  }
+  await sameBothWays('after the writes');
+  assert.equal(now.valueNow('a' + changed.addr), `7:${hex(KECCAK256_NULL)}`);
+  assert.equal(now.valueNow('b' + changed.addr), '123');
+  assert.equal(now.valueNow('a' + deleted.addr), '');
+  assert.equal(now.valueNow('b' + fresh), '5');
+  assert.equal(now.valueNow('a' + absent), '');
+  assert.equal(now.valueNow('b' + untouched.addr), BigInt(untouched.balance!).toString());
+  assert.equal(now.valueNow('s' + contract.addr + writtenSlot), '2a');
+  assert.equal(now.valueNow('s' + contract.addr + keptSlot), hex(fromHex(contract.storage!['0x' + keptSlot])));
+  // Reads through the state manager's interface come out the same both ways.
+  for (const e of entries) {
+    const [a, b] = [await now.getAccount(addr(e.addr)), await later.getAccount(addr(e.addr))];
+    assert.equal(a?.balance, b?.balance, e.addr);
+    assert.equal(a?.nonce, b?.nonce, e.addr);
+  }
+  // The contract destroyed: its slots read as empty both ways.
+  for (const o of [now, later]) await o.deleteAccount(addr(contract.addr));
+  await sameBothWays('after the contract was destroyed');
+  assert.equal(now.valueNow('s' + contract.addr + keptSlot), '');
+  // A base without reads on the call leaves the overlay to read later what this block has not read or written.
+  const cold = new OverlayStateManager(laterOnly);
+  assert.equal(cold.valueNow('a' + untouched.addr), NOT_NOW);
+  assert.equal(cold.valueNow('s' + contract.addr + keptSlot), NOT_NOW);
+  await cold.getAccount(addr(untouched.addr));
+  assert.equal(cold.valueNow('b' + untouched.addr), BigInt(untouched.balance!).toString());
+  await store.close();
 });

@@ -27,7 +27,7 @@ import { accountKey, codeKey, nodeKey, storageKey } from '../state/keys.ts';
 import { updateShard } from '../state/trie.ts';
 import type { Node } from '../state/mpt.ts';
 import { BoundedCache } from '../state/store.ts';
-import type { StateReader } from '../state/types.ts';
+import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { runPlainTransfer } from './transfer.ts';
@@ -113,22 +113,43 @@ class WorkerCache implements StateReader {
   }
 
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
+    const now = this.accountNow(address);
+    if (now !== NOT_NOW) return now;
+    const k = hex(address);
+    const rlp = await ask('a', k);
+    this.accounts.set(k, rlp);
+    return rlp === null ? undefined : createAccountFromRLP(rlp);
+  }
+
+  /** Cached, or read from LevelDB while `direct`; else only the main thread can answer. */
+  accountNow(address: Uint8Array): Account | undefined | NotNow {
     const k = hex(address);
     let rlp = this.accounts.get(k);
     if (rlp === undefined) {
-      rlp = direct ? (reader!.db.getSync(accountKey(address)) ?? null) : await ask('a', k);
+      if (!direct) return NOT_NOW;
+      rlp = reader!.db.getSync(accountKey(address)) ?? null;
       this.accounts.set(k, rlp);
     }
     return rlp === null ? undefined : createAccountFromRLP(rlp);
   }
 
   async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
+    const now = this.storageNow(address, slot);
+    if (now !== NOT_NOW) return now;
     const a = hex(address);
     const s = hex(slot);
-    let m = this.slots.get(a);
-    const v = m?.get(s);
+    const got = (await ask('s', a + s)) ?? EMPTY;
+    this.setSlot(a + s, got, true);
+    return got;
+  }
+
+  storageNow(address: Uint8Array, slot: Uint8Array): Uint8Array | NotNow {
+    const a = hex(address);
+    const s = hex(slot);
+    const v = this.slots.get(a)?.get(s);
     if (v !== undefined) return v;
-    const got = (direct ? reader!.db.getSync(storageKey(address, slot)) : await ask('s', a + s)) ?? EMPTY;
+    if (!direct) return NOT_NOW;
+    const got = reader!.db.getSync(storageKey(address, slot)) ?? EMPTY;
     this.setSlot(a + s, got, true);
     return got;
   }

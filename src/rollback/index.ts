@@ -10,6 +10,7 @@
 import { HintBook } from '../conflict/index.ts';
 import type { BlockExecutor, BlockRun, TxOutcome } from '../exec/executor.ts';
 import type { TxAccess } from '../state/overlay.ts';
+import { NOT_NOW } from '../state/types.ts';
 import { hex } from '../util/bytes.ts';
 
 export interface SpeculativeResult {
@@ -82,12 +83,18 @@ export class RollbackManager {
     this.counts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
   }
 
-  /** The keys whose committed values differ from what the run saw (none: the run is valid). */
-  async staleKeys(access: TxAccess): Promise<string[]> {
+  /**
+   * The keys whose committed values differ from what the run saw (none: the run is valid). Each value is read on this
+   * call where the state can answer so (every read of the main thread's store can: see `StateReader.accountNow`),
+   * without a promise per key; otherwise asynchronously.
+   */
+  private async staleKeys(access: TxAccess): Promise<string[]> {
     const state = this.executor.state;
     const stale: string[] = [];
     for (const [key, seen] of access.reads) {
-      if ((await state.valueOf(key)) !== seen) {
+      let now = state.valueNow(key);
+      if (now === NOT_NOW) now = await state.valueOf(key);
+      if (now !== seen) {
         stale.push(key);
         if (stale.length === STALE_SHOWN) break;
       }

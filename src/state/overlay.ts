@@ -24,7 +24,7 @@ import { OriginalStorageCache } from '@ethereumjs/statemanager';
 import type { AccountFields, StateManagerInterface, StorageDump, StorageRange } from '@ethereumjs/common';
 import { keccak256 } from '../crypto/index.ts';
 import { fromHex, hex, unpad } from '../util/bytes.ts';
-import type { AccountDiff, StateDiff, StateReader } from './types.ts';
+import { NOT_NOW, type AccountDiff, type NotNow, type StateDiff, type StateReader } from './types.ts';
 
 /** Account as compared by validation, without its balance: nonce and code hash (absent = ''). */
 export function accountToken(a: { nonce: bigint; codeHash: Uint8Array } | undefined | null): string {
@@ -215,18 +215,42 @@ export class OverlayStateManager implements StateManagerInterface {
 
   // ---- accounts -------------------------------------------------------------------------------------------------
 
-  private async currentAccount(addr: string, address: Uint8Array): Promise<Account | undefined> {
+  /**
+   * The account as the block has it so far, answered on this call when this block wrote or read it already or the
+   * base can answer at once (see `StateReader.accountNow`); else NOT_NOW, and `baseAccountLater` reads it.
+   */
+  private accountNow(addr: string, address: Uint8Array): Account | undefined | NotNow {
     const local = this.accounts.get(addr);
     if (local !== undefined) return local ?? undefined;
-    if (this.baseAccounts.has(addr)) return this.baseAccounts.get(addr);
+    const seen = this.baseAccounts.get(addr);
+    if (seen !== undefined || this.baseAccounts.has(addr)) return seen;
+    if (this.base.accountNow === undefined) return NOT_NOW;
+    const acc = this.base.accountNow(address);
+    if (acc !== NOT_NOW) this.baseAccounts.set(addr, acc);
+    return acc;
+  }
+
+  /** The base's account where `accountNow` could not answer. */
+  private async baseAccountLater(addr: string, address: Uint8Array): Promise<Account | undefined> {
     const acc = await this.base.getAccount(address);
     this.baseAccounts.set(addr, acc);
     return acc;
   }
 
+  private async currentAccount(addr: string, address: Uint8Array): Promise<Account | undefined> {
+    const acc = this.accountNow(addr, address);
+    return acc !== NOT_NOW ? acc : this.baseAccountLater(addr, address);
+  }
+
   async getAccount(address: Address): Promise<Account | undefined> {
     const addr = hex(address.bytes);
-    const acc = await this.currentAccount(addr, address.bytes);
+    let acc = this.accountNow(addr, address.bytes);
+    if (acc === NOT_NOW) acc = await this.baseAccountLater(addr, address.bytes);
+    return this.handOut(addr, acc);
+  }
+
+  /** What `getAccount` returns for the current account `acc`: a copy, tracked as the transaction's read. */
+  private handOut(addr: string, acc: Account | undefined): Account | undefined {
     const t = this.tracker;
     const lazy = t !== undefined && this.trackAccountRead(t, addr, acc);
     if (acc === undefined) return undefined;
@@ -393,7 +417,8 @@ export class OverlayStateManager implements StateManagerInterface {
     if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
     const addr = hex(address.bytes);
     const slot = hex(key);
-    const v = await this.slotValue(addr, slot, address.bytes, key);
+    let v = this.slotNow(addr, slot, address.bytes, key);
+    if (v === NOT_NOW) v = await this.baseSlotLater(addr, slot, address.bytes, key);
     const t = this.tracker;
     if (t !== undefined && !t.clears.has(addr)) {
       const ck = 's' + addr + slot;
@@ -402,15 +427,23 @@ export class OverlayStateManager implements StateManagerInterface {
     return v;
   }
 
-  private async slotValue(addr: string, slot: string, address: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
+  /** A slot's value as the block has it so far, or NOT_NOW (see `accountNow`). */
+  private slotNow(addr: string, slot: string, address: Uint8Array, key: Uint8Array): Uint8Array | NotNow {
     const local = this.storage.get(addr)?.get(slot);
     if (local !== undefined) return local;
     if (this.cleared.has(addr)) return EMPTY;
     const ck = addr + slot;
     const cached = this.baseStorage.get(ck);
     if (cached !== undefined) return cached;
+    if (this.base.storageNow === undefined) return NOT_NOW;
+    const v = this.base.storageNow(address, key);
+    if (v !== NOT_NOW) this.baseStorage.set(ck, v);
+    return v;
+  }
+
+  private async baseSlotLater(addr: string, slot: string, address: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
     const v = await this.base.getStorage(address, key);
-    this.baseStorage.set(ck, v);
+    this.baseStorage.set(addr + slot, v);
     return v;
   }
 
@@ -418,7 +451,8 @@ export class OverlayStateManager implements StateManagerInterface {
     if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
     if (value.length > 32) throw new Error('Storage value cannot be longer than 32 bytes');
     const addr = hex(address.bytes);
-    const acc = await this.currentAccount(addr, address.bytes);
+    let acc = this.accountNow(addr, address.bytes);
+    if (acc === NOT_NOW) acc = await this.baseAccountLater(addr, address.bytes);
     if (this.tracker !== undefined) this.trackAccountRead(this.tracker, addr, acc);
     if (acc === undefined) throw new Error('putStorage() called on non-existing account');
     const slot = hex(key);
@@ -540,15 +574,32 @@ export class OverlayStateManager implements StateManagerInterface {
 
   /** Current value of a tracked key, in the form `TxAccess.reads` records it (validation compares the two). */
   async valueOf(key: string): Promise<string> {
+    const now = this.valueNow(key);
+    if (now !== NOT_NOW) return now;
     const c = key.charCodeAt(0);
     if (c === 97 /* 'a' */ || c === 98 /* 'b' */) {
       const addr = key.slice(1);
-      const acc = await this.currentAccount(addr, fromHex(addr));
+      const acc = await this.baseAccountLater(addr, fromHex(addr));
       return c === 97 ? accountToken(acc) : balanceToken(acc);
     }
     const addr = key.slice(1, 41);
     const slot = key.slice(41);
-    return hex(await this.slotValue(addr, slot, fromHex(addr), fromHex(slot)));
+    return hex(await this.baseSlotLater(addr, slot, fromHex(addr), fromHex(slot)));
+  }
+
+  /** `valueOf`, answered on this call, or NOT_NOW where the base cannot answer at once. */
+  valueNow(key: string): string | NotNow {
+    const c = key.charCodeAt(0);
+    if (c === 97 /* 'a' */ || c === 98 /* 'b' */) {
+      const addr = key.slice(1);
+      const acc = this.accountNow(addr, this.addrBytes.get(addr) ?? fromHex(addr));
+      if (acc === NOT_NOW) return NOT_NOW;
+      return c === 97 ? accountToken(acc) : balanceToken(acc);
+    }
+    const addr = key.slice(1, 41);
+    const slot = key.slice(41);
+    const v = this.slotNow(addr, slot, this.addrBytes.get(addr) ?? fromHex(addr), fromHex(slot));
+    return v === NOT_NOW ? NOT_NOW : hex(v);
   }
 
   /** Apply a validated transaction's writes, as if it had run here. */
@@ -556,7 +607,12 @@ export class OverlayStateManager implements StateManagerInterface {
     for (const [addr, a] of access.accounts) {
       const address = this.addrBytes.get(addr) ?? fromHex(addr);
       // A balance the run never touched is whatever the committed state holds (its other fields were validated).
-      const balance = a?.keepBalance === true ? ((await this.currentAccount(addr, address))?.balance ?? 0n) : a?.balance;
+      let balance = a?.balance;
+      if (a?.keepBalance === true) {
+        let cur = this.accountNow(addr, address);
+        if (cur === NOT_NOW) cur = await this.baseAccountLater(addr, address);
+        balance = cur?.balance ?? 0n;
+      }
       this.setAccount(addr, address, a === null ? null : new Account(a.nonce, balance, undefined, a.codeHash));
       if (a === null) this.wipeStorage(addr, address);
     }
@@ -574,9 +630,12 @@ export class OverlayStateManager implements StateManagerInterface {
     for (const [h, code] of access.codes) this.codes.set(h, code);
     this.destroyed += access.destroyed;
     if (access.coinbaseDelta !== 0n) {
-      const acc = (await this.getAccount(coinbase)) ?? new Account();
+      const addr = hex(coinbase.bytes);
+      let cur = this.accountNow(addr, coinbase.bytes);
+      if (cur === NOT_NOW) cur = await this.baseAccountLater(addr, coinbase.bytes);
+      const acc = this.handOut(addr, cur) ?? new Account();
       acc.balance += access.coinbaseDelta;
-      this.setAccount(hex(coinbase.bytes), coinbase.bytes, acc);
+      this.setAccount(addr, coinbase.bytes, acc);
     }
     // Nothing applied here can be reverted: keep the undo log empty outside checkpoints.
     if (this.marks.length === 0) this.undo.length = 0;

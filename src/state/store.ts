@@ -263,7 +263,12 @@ export class StateStore implements StateReader, NodeSource {
   }
 
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
-    const rlp = await this.getAccountRLP(address);
+    return this.accountNow(address);
+  }
+
+  /** `getAccount`, answered on this call (every read of the store is: caches, then LevelDB's synchronous get). */
+  accountNow(address: Uint8Array): Account | undefined {
+    const rlp = this.accountRLP(address);
     return rlp === null ? undefined : decodeAccount(address, rlp);
   }
 
@@ -282,6 +287,11 @@ export class StateStore implements StateReader, NodeSource {
   }
 
   async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
+    return this.storageNow(address, slot);
+  }
+
+  /** `getStorage`, answered on this call. */
+  storageNow(address: Uint8Array, slot: Uint8Array): Uint8Array {
     const k = hex(address) + hex(slot);
     this.readLog?.slots.add(k);
     const cached = this.storageCache.get(k);

@@ -1,11 +1,24 @@
 import type { Account } from '@ethereumjs/util';
 
-/** Read access to a committed state: what execution sees below its own block overlay. */
+/** What a reader's synchronous reads return when only its asynchronous read can answer (see `StateReader`). */
+export const NOT_NOW: unique symbol = Symbol('not now');
+export type NotNow = typeof NOT_NOW;
+
+/**
+ * Read access to a committed state: what execution sees below its own block overlay.
+ *
+ * A reader whose reads are mostly answered on the calling thread (caches, LevelDB's synchronous get) also offers them
+ * as `accountNow` and `storageNow`: the same answers without a promise per call, or `NOT_NOW` where only the
+ * asynchronous read can answer (a worker asking the main thread). The overlay and validation read several accounts
+ * and slots per transaction, each through two or three async functions; answered here, those calls allocate nothing.
+ */
 export interface StateReader {
   getAccount(address: Uint8Array): Promise<Account | undefined>;
   /** Storage value with leading zeros stripped; an empty array means zero / absent. */
   getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array>;
   getCode(codeHash: Uint8Array): Promise<Uint8Array>;
+  accountNow?(address: Uint8Array): Account | undefined | NotNow;
+  storageNow?(address: Uint8Array, slot: Uint8Array): Uint8Array | NotNow;
 }
 
 /** Final change of one account within a block. */
