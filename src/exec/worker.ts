@@ -113,43 +113,40 @@ class WorkerCache implements StateReader {
   }
 
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
-    const now = this.accountNow(address);
-    if (now !== NOT_NOW) return now;
     const k = hex(address);
+    const now = this.accountNow(k, address);
+    if (now !== NOT_NOW) return now;
     const rlp = await ask('a', k);
     this.accounts.set(k, rlp);
     return rlp === null ? undefined : createAccountFromRLP(rlp);
   }
 
   /** Cached, or read from LevelDB while `direct`; else only the main thread can answer. */
-  accountNow(address: Uint8Array): Account | undefined | NotNow {
-    const k = hex(address);
+  accountNow(k: string, address?: Uint8Array): Account | undefined | NotNow {
     let rlp = this.accounts.get(k);
     if (rlp === undefined) {
       if (!direct) return NOT_NOW;
-      rlp = reader!.db.getSync(accountKey(address)) ?? null;
+      rlp = reader!.db.getSync(accountKey(address ?? fromHex(k))) ?? null;
       this.accounts.set(k, rlp);
     }
     return rlp === null ? undefined : createAccountFromRLP(rlp);
   }
 
   async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
-    const now = this.storageNow(address, slot);
-    if (now !== NOT_NOW) return now;
     const a = hex(address);
     const s = hex(slot);
+    const now = this.storageNow(a, s, address, slot);
+    if (now !== NOT_NOW) return now;
     const got = (await ask('s', a + s)) ?? EMPTY;
     this.setSlot(a + s, got, true);
     return got;
   }
 
-  storageNow(address: Uint8Array, slot: Uint8Array): Uint8Array | NotNow {
-    const a = hex(address);
-    const s = hex(slot);
+  storageNow(a: string, s: string, address?: Uint8Array, slot?: Uint8Array): Uint8Array | NotNow {
     const v = this.slots.get(a)?.get(s);
     if (v !== undefined) return v;
     if (!direct) return NOT_NOW;
-    const got = reader!.db.getSync(storageKey(address, slot)) ?? EMPTY;
+    const got = reader!.db.getSync(storageKey(address ?? fromHex(a), slot ?? fromHex(s))) ?? EMPTY;
     this.setSlot(a + s, got, true);
     return got;
   }

@@ -219,13 +219,13 @@ export class OverlayStateManager implements StateManagerInterface {
    * The account as the block has it so far, answered on this call when this block wrote or read it already or the
    * base can answer at once (see `StateReader.accountNow`); else NOT_NOW, and `baseAccountLater` reads it.
    */
-  private accountNow(addr: string, address: Uint8Array): Account | undefined | NotNow {
+  private accountNow(addr: string, address?: Uint8Array): Account | undefined | NotNow {
     const local = this.accounts.get(addr);
     if (local !== undefined) return local ?? undefined;
     const seen = this.baseAccounts.get(addr);
     if (seen !== undefined || this.baseAccounts.has(addr)) return seen;
     if (this.base.accountNow === undefined) return NOT_NOW;
-    const acc = this.base.accountNow(address);
+    const acc = this.base.accountNow(addr, address);
     if (acc !== NOT_NOW) this.baseAccounts.set(addr, acc);
     return acc;
   }
@@ -428,7 +428,7 @@ export class OverlayStateManager implements StateManagerInterface {
   }
 
   /** A slot's value as the block has it so far, or NOT_NOW (see `accountNow`). */
-  private slotNow(addr: string, slot: string, address: Uint8Array, key: Uint8Array): Uint8Array | NotNow {
+  private slotNow(addr: string, slot: string, address?: Uint8Array, key?: Uint8Array): Uint8Array | NotNow {
     const local = this.storage.get(addr)?.get(slot);
     if (local !== undefined) return local;
     if (this.cleared.has(addr)) return EMPTY;
@@ -436,7 +436,7 @@ export class OverlayStateManager implements StateManagerInterface {
     const cached = this.baseStorage.get(ck);
     if (cached !== undefined) return cached;
     if (this.base.storageNow === undefined) return NOT_NOW;
-    const v = this.base.storageNow(address, key);
+    const v = this.base.storageNow(addr, slot, address, key);
     if (v !== NOT_NOW) this.baseStorage.set(ck, v);
     return v;
   }
@@ -592,13 +592,13 @@ export class OverlayStateManager implements StateManagerInterface {
     const c = key.charCodeAt(0);
     if (c === 97 /* 'a' */ || c === 98 /* 'b' */) {
       const addr = key.slice(1);
-      const acc = this.accountNow(addr, this.addrBytes.get(addr) ?? fromHex(addr));
+      const acc = this.accountNow(addr);
       if (acc === NOT_NOW) return NOT_NOW;
       return c === 97 ? accountToken(acc) : balanceToken(acc);
     }
     const addr = key.slice(1, 41);
     const slot = key.slice(41);
-    const v = this.slotNow(addr, slot, this.addrBytes.get(addr) ?? fromHex(addr), fromHex(slot));
+    const v = this.slotNow(addr, slot);
     return v === NOT_NOW ? NOT_NOW : hex(v);
   }
 

@@ -123,11 +123,12 @@ function decodeRecord(b: Uint8Array, where: string): BlockRecord {
   }
 }
 
-function decodeAccount(address: Uint8Array, rlp: Uint8Array): Account {
+/** An account record (`addr`: the address in hex, for the error). */
+function decodeAccount(addr: string, rlp: Uint8Array): Account {
   try {
     return createAccountFromRLP(rlp);
   } catch (e) {
-    throw new ParallaxError('DB_CORRUPT', `account record of 0x${hex(address)} does not decode: ${errorMessage(e)}`, { address: '0x' + hex(address) }, { cause: e });
+    throw new ParallaxError('DB_CORRUPT', `account record of 0x${addr} does not decode: ${errorMessage(e)}`, { address: '0x' + addr }, { cause: e });
   }
 }
 
@@ -263,40 +264,42 @@ export class StateStore implements StateReader, NodeSource {
   }
 
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
-    return this.accountNow(address);
+    return this.accountNow(hex(address), address);
   }
 
-  /** `getAccount`, answered on this call (every read of the store is: caches, then LevelDB's synchronous get). */
-  accountNow(address: Uint8Array): Account | undefined {
-    const rlp = this.accountRLP(address);
-    return rlp === null ? undefined : decodeAccount(address, rlp);
+  /**
+   * `getAccount`, answered on this call (every read of the store is: caches, then LevelDB's synchronous get), by the
+   * address in hex; the bytes are only needed on a cache miss.
+   */
+  accountNow(addr: string, address?: Uint8Array): Account | undefined {
+    const rlp = this.accountRLP(addr, address);
+    return rlp === null ? undefined : decodeAccount(addr, rlp);
   }
 
   async getAccountRLP(address: Uint8Array): Promise<Uint8Array | null> {
-    return this.accountRLP(address);
+    return this.accountRLP(hex(address), address);
   }
 
-  private accountRLP(address: Uint8Array): Uint8Array | null {
-    const k = hex(address);
+  private accountRLP(k: string, address?: Uint8Array): Uint8Array | null {
     this.readLog?.accounts.add(k);
     const cached = this.accountCache.get(k);
     if (cached !== undefined) return cached;
-    const v = this.read(accountKey(address)) ?? null;
+    const v = this.read(accountKey(address ?? fromHex(k))) ?? null;
     this.accountCache.set(k, v);
     return v;
   }
 
   async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
-    return this.storageNow(address, slot);
+    return this.storageNow(hex(address), hex(slot), address, slot);
   }
 
-  /** `getStorage`, answered on this call. */
-  storageNow(address: Uint8Array, slot: Uint8Array): Uint8Array {
-    const k = hex(address) + hex(slot);
+  /** `getStorage`, answered on this call (see `accountNow`). */
+  storageNow(addr: string, slotHex: string, address?: Uint8Array, slot?: Uint8Array): Uint8Array {
+    const k = addr + slotHex;
     this.readLog?.slots.add(k);
     const cached = this.storageCache.get(k);
     if (cached !== undefined) return cached;
-    const v = this.read(storageKey(address, slot)) ?? EMPTY;
+    const v = this.read(storageKey(address ?? fromHex(addr), slot ?? fromHex(slotHex))) ?? EMPTY;
     this.storageCache.set(k, v);
     return v;
   }
@@ -317,11 +320,12 @@ export class StateStore implements StateReader, NodeSource {
    * and the code hash, each a 32-byte string (0xa0 and the bytes).
    */
   private storageRootOf(address: Uint8Array): Uint8Array | undefined {
-    const rlp = this.accountRLP(address);
+    const addr = hex(address);
+    const rlp = this.accountRLP(addr, address);
     if (rlp === null) return undefined;
     const n = rlp.length;
     if (n >= 66 && rlp[n - 66] === 0xa0 && rlp[n - 33] === 0xa0) return rlp.subarray(n - 65, n - 33);
-    return decodeAccount(address, rlp).storageRoot; // not the usual shape: decode it (or report it corrupt)
+    return decodeAccount(addr, rlp).storageRoot; // not the usual shape: decode it (or report it corrupt)
   }
 
   /** A state read, answered on this thread (see `KVStore.getSync`). */
