@@ -10,7 +10,8 @@ export type NotNow = typeof NOT_NOW;
  * A reader whose reads are mostly answered on the calling thread (caches, LevelDB's synchronous get) also offers them
  * as `accountNow` and `storageNow`: the same answers without a promise per call, or `NOT_NOW` where only the
  * asynchronous read can answer (a worker asking the main thread). The overlay and validation read several accounts
- * and slots per transaction, each through two or three async functions; answered here, those calls allocate nothing.
+ * and slots per transaction, which went through two or three async functions each; answered here, a read makes no
+ * promise and suspends no frame.
  */
 export interface StateReader {
   getAccount(address: Uint8Array): Promise<Account | undefined>;
