@@ -576,15 +576,10 @@ export class OverlayStateManager implements StateManagerInterface {
   async valueOf(key: string): Promise<string> {
     const now = this.valueNow(key);
     if (now !== NOT_NOW) return now;
-    const c = key.charCodeAt(0);
-    if (c === 97 /* 'a' */ || c === 98 /* 'b' */) {
-      const addr = key.slice(1);
-      const acc = await this.baseAccountLater(addr, fromHex(addr));
-      return c === 97 ? accountToken(acc) : balanceToken(acc);
-    }
-    const addr = key.slice(1, 41);
-    const slot = key.slice(41);
-    return hex(await this.baseSlotLater(addr, slot, fromHex(addr), fromHex(slot)));
+    // Read the base, which caches the value for this block: `valueNow` then answers.
+    if (key[0] === 's') await this.baseSlotLater(key.slice(1, 41), key.slice(41), fromHex(key.slice(1, 41)), fromHex(key.slice(41)));
+    else await this.baseAccountLater(key.slice(1), fromHex(key.slice(1)));
+    return this.valueNow(key) as string;
   }
 
   /** `valueOf`, answered on this call, or NOT_NOW where the base cannot answer at once. */
@@ -607,12 +602,7 @@ export class OverlayStateManager implements StateManagerInterface {
     for (const [addr, a] of access.accounts) {
       const address = this.addrBytes.get(addr) ?? fromHex(addr);
       // A balance the run never touched is whatever the committed state holds (its other fields were validated).
-      let balance = a?.balance;
-      if (a?.keepBalance === true) {
-        let cur = this.accountNow(addr, address);
-        if (cur === NOT_NOW) cur = await this.baseAccountLater(addr, address);
-        balance = cur?.balance ?? 0n;
-      }
+      const balance = a?.keepBalance === true ? ((await this.currentAccount(addr, address))?.balance ?? 0n) : a?.balance;
       this.setAccount(addr, address, a === null ? null : new Account(a.nonce, balance, undefined, a.codeHash));
       if (a === null) this.wipeStorage(addr, address);
     }
