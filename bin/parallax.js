@@ -6,5 +6,8 @@ if (major < 22 || (major === 22 && minor < 18)) {
     'Run it through npm (npm run parallax -- <command>), which uses the Node 24 installed in node_modules.\n');
   process.exit(2);
 }
+// Settle the V8 heap settings first (this may start the process again with them), then load the program.
+const { relaunchWithHeapSettings } = await import('../src/cli/relaunch.ts');
+relaunchWithHeapSettings(import.meta.filename);
 const { main } = await import('../src/cli/main.ts');
 await main();

@@ -80,7 +80,7 @@ async function openStore(dataDir: string): Promise<StateStore> {
 
 /** `parallax db inspect --json`: the head and its verification record, read by a fresh process. */
 async function inspect(dataDir: string, file: string): Promise<{ head: { number: string; hash: string; stateRoot: string }; verification: { matched?: boolean } | null }> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'db', 'inspect', '--data-dir', dataDir, '--json', file], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/parallax.js'), 'db', 'inspect', '--data-dir', dataDir, '--json', file], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));

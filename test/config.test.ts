@@ -50,6 +50,8 @@ test('configuration: precedence defaults < file < environment < flags; presets; 
     await assert.rejects(loadConfig({ env: { PARALLAX_ENGINE_WORKERS: 'two' } }), (e) => isParallaxError(e, 'CONFIG_INVALID') && /environment PARALLAX_ENGINE_WORKERS: "engine.workers" is "two"; allowed: an integer from 0 to 256/.test(e.message));
     await assert.rejects(loadConfig({ env: { PARALLAX_LOG_LEVEL: 'loud' } }), (e) => isParallaxError(e, 'CONFIG_INVALID') && /"log.level" is "loud"; allowed: one of "fatal", "error"/.test(e.message));
     await assert.rejects(loadConfig({ env: { PARALLAX_WORKERS: '2' } }), (e) => isParallaxError(e, 'CONFIG_INVALID') && /unknown variable PARALLAX_WORKERS/.test(e.message));
+    // Read by bin/parallax.js before the program loads (cli/relaunch.ts), so not refused here.
+    assert.equal((await loadConfig({ env: { PARALLAX_SEMI_SPACE_MB: '64', PARALLAX_ENGINE_WORKERS: '3' } })).engine.workers, 3);
     await assert.rejects(loadConfig({ env: {}, flags: { 'verify.onMismatch': 'stop' } }), (e) => isParallaxError(e, 'CONFIG_INVALID') && /command line: "verify.onMismatch" is "stop"; allowed: one of "continue", "halt"/.test(e.message));
 
     const secret = await loadConfig({ env: { PARALLAX_SOURCE_URL: 'https://user:pw@node.example/v3/0123456789abcdef0123456789abcdef?key=s3cret' } });

@@ -16,6 +16,7 @@ import { createDatabase } from '../src/state/db.ts';
 import { StateStore } from '../src/state/store.ts';
 import { hex } from '../src/util/bytes.ts';
 import { PROJECT_ROOT } from '../src/util/paths.ts';
+import { DEFAULT_SEMI_SPACE_MB } from '../src/cli/relaunch.ts';
 import { getJson, hardhatChain, parseMetrics, rpcBlock, spawnDaemon, until } from './helpers/daemon.ts';
 import { dumpDom } from './helpers/chromium.ts';
 
@@ -56,6 +57,12 @@ test('daemon: metrics rise, status and roots match the node, SIGTERM mid-run lea
     assert.equal(m2.get('parallax_canonical_head'), Number(head2));
     assert.equal(m2.get('parallax_node_up'), 1);
     assert.ok(m2.has('process_resident_memory_bytes') && m2.has('nodejs_eventloop_lag_seconds'));
+    // Started through bin/parallax.js, the daemon runs with the semi-space its relaunch sets (src/cli/relaunch.ts):
+    // the flags are logged with the configuration, and the new space is one or both semi-spaces of that size.
+    const flags = (d.lines.find((l) => l.msg === 'configuration')?.node as { flags?: string[] } | undefined)?.flags;
+    assert.deepEqual(flags?.slice(0, 2), [`--min-semi-space-size=${DEFAULT_SEMI_SPACE_MB}`, `--max-semi-space-size=${DEFAULT_SEMI_SPACE_MB}`]);
+    const newSpace = m2.get('nodejs_heap_space_size_total_bytes{space="new"}');
+    assert.ok(newSpace === DEFAULT_SEMI_SPACE_MB * 2 ** 20 || newSpace === DEFAULT_SEMI_SPACE_MB * 2 ** 21, `new space ${newSpace} bytes`);
     assert.ok((m2.get('parallax_block_execution_seconds_count') ?? 0) >= Number(head2));
 
     // /status reports the heads; /roots/<n> the node's roots next to ours.
@@ -144,7 +151,7 @@ test('daemon: metrics rise, status and roots match the node, SIGTERM mid-run lea
     assert.equal((await d.exited).code, 0);
 
     // Operator tools on the stopped daemon's directory: inspect, then unwind two blocks.
-    const cli = (...a: string[]) => execFileSync(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), ...a], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+    const cli = (...a: string[]) => execFileSync(process.execPath, [join(PROJECT_ROOT, 'bin/parallax.js'), ...a], { cwd: PROJECT_ROOT, encoding: 'utf8' });
     const inspect = cli('db', 'inspect', '--data-dir', dataDir);
     const headNow = BigInt(/executed head\s+(\d+)/.exec(inspect)![1]);
     assert.ok(headNow >= target);

@@ -116,7 +116,7 @@ test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from
     const from = start + 30n;
     // (Asynchronously: the chain serving it runs in this process.)
     const cli = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'verify', '--ws', chain.url, '--from', String(from), '--to', String(from + 9n), '--workers', '2'], { encoding: 'utf8', timeout: 300_000 }, (err, stdout, stderr) =>
+      execFile(process.execPath, [join(PROJECT_ROOT, 'bin/parallax.js'), 'verify', '--ws', chain.url, '--from', String(from), '--to', String(from + 9n), '--workers', '2'], { encoding: 'utf8', timeout: 300_000 }, (err, stdout, stderr) =>
         resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr }),
       );
     });

@@ -94,7 +94,7 @@ test('parallax verify: a range from another generator (ethers, ERC-721/1155/20 p
     const head = BigInt(await provider.send('eth_blockNumber', []));
     assert.ok(head >= 16n);
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'verify', '--rpc', node.url, '--genesis', genesisPath, '--from', '1', '--to', 'latest', '--workers', '2'], { cwd: PROJECT_ROOT });
+      const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/parallax.js'), 'verify', '--rpc', node.url, '--genesis', genesisPath, '--from', '1', '--to', 'latest', '--workers', '2'], { cwd: PROJECT_ROOT });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -110,7 +110,7 @@ test('parallax verify: a range from another generator (ethers, ERC-721/1155/20 p
     assert.ok(txs >= 250, `${txs} transactions verified`);
     // A range that starts later still executes from genesis but counts only the range; this time over WebSocket.
     const partial = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'verify', '--rpc', node.url.replace('http://', 'ws://'), '--genesis', genesisPath, '--from', '5', '--to', '9', '--workers', '1'], { cwd: PROJECT_ROOT });
+      const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/parallax.js'), 'verify', '--rpc', node.url.replace('http://', 'ws://'), '--genesis', genesisPath, '--from', '5', '--to', '9', '--workers', '1'], { cwd: PROJECT_ROOT });
       let stdout = '';
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
       child.on('exit', () => resolve(stdout));

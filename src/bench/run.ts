@@ -81,7 +81,8 @@ export interface ScalingResult {
 }
 
 export interface BenchReport {
-  machine: { cpus: number; model: string; memoryGb: number; node: string };
+  /** `nodeFlags`: the Node/V8 flags every engine process ran with (the same for all: see cli/relaunch.ts). */
+  machine: { cpus: number; model: string; memoryGb: number; node: string; nodeFlags: string[] };
   workers: number;
   command: string;
   workloads: WorkloadResult[];
@@ -481,7 +482,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
   const cpu = cpus();
   return {
-    machine: { cpus: cpu.length, model: cpu[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: { cpus: cpu.length, model: cpu[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, nodeFlags: engineFlags() },
     workers: opts.workers,
     command: '',
     workloads,
@@ -510,6 +511,11 @@ export async function runJob(job: EngineJob): Promise<unknown> {
   }
 }
 
+/** The Node flags of the engine processes: this process's, but the test runner's. */
+function engineFlags(): string[] {
+  return process.execArgv.filter((a) => !a.startsWith('--test'));
+}
+
 const ENGINE_PROCESS = fileURLToPath(new URL('./engine-process.ts', import.meta.url));
 
 /**
@@ -523,7 +529,7 @@ export function inChild<T>(job: EngineJob): Promise<T> {
     const child = fork(ENGINE_PROCESS, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--test')),
+      execArgv: engineFlags(),
     });
     let answer: ChildAnswer | undefined;
     child.on('message', (m: ChildAnswer) => {

@@ -11,6 +11,7 @@ import { registerVerify } from './verify.ts';
 import { registerDb } from './db.ts';
 import { registerDev } from './dev.ts';
 import { registerTrace } from './trace.ts';
+import { relaunchWithHeapSettings } from './relaunch.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -56,4 +57,9 @@ export async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+// Run directly (`node src/cli/main.ts`): the whole program is loaded by now, so a relaunch for the heap settings loads
+// it twice; bin/parallax.js, which the npm scripts use, settles them before loading anything.
+if (import.meta.main) {
+  relaunchWithHeapSettings(import.meta.filename);
+  await main();
+}

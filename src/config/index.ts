@@ -156,6 +156,9 @@ export function validate(raw: unknown, where: (path: string) => string): Config 
   return raw as Config;
 }
 
+/** PARALLAX_* variables that are read elsewhere (see `loadConfigWithOrigin`), not configuration keys. */
+const NOT_CONFIG = new Set(['PARALLAX_FIXTURES', 'PARALLAX_SEMI_SPACE_MB']);
+
 /** PARALLAX_ + the key in upper snake case: `engine.minParallelTxs` -> PARALLAX_ENGINE_MIN_PARALLEL_TXS. */
 export function envName(path: string): string {
   return 'PARALLAX_' + path.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
@@ -242,8 +245,9 @@ export async function loadConfigWithOrigin(opts: LoadOptions | string = {}): Pro
   const env = o.env ?? process.env;
   const known = new Map(SCHEMA.map((s) => [envName(s.path), s.path]));
   for (const [name, value] of Object.entries(env)) {
-    // PARALLAX_FIXTURES (where tests read fixtures) and PARALLAX_TEST_* (fault-injection hooks) are not configuration.
-    if (!name.startsWith('PARALLAX_') || value === undefined || name === 'PARALLAX_FIXTURES' || name.startsWith('PARALLAX_TEST_')) continue;
+    // PARALLAX_FIXTURES (where tests read fixtures), PARALLAX_TEST_* (fault-injection hooks) and PARALLAX_SEMI_SPACE_MB
+    // (V8's heap, settled by bin/parallax.js before the program loads: cli/relaunch.ts) are not configuration.
+    if (!name.startsWith('PARALLAX_') || value === undefined || NOT_CONFIG.has(name) || name.startsWith('PARALLAX_TEST_')) continue;
     const path = known.get(name);
     if (path === undefined) {
       throw new ParallaxError('CONFIG_INVALID', `environment: unknown variable ${name} (known: ${[...known.keys()].join(', ')})`, { key: name });

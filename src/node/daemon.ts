@@ -40,7 +40,8 @@ export async function dirBytes(dir: string): Promise<number> {
 
 export async function runDaemon(o: DaemonOptions): Promise<FollowResult> {
   const { config, log, signal } = o;
-  log.info({ config: redacted(config), origin: o.origin }, 'configuration');
+  // The Node flags show the heap settings bin/parallax.js relaunched with (cli/relaunch.ts), or those given by hand.
+  log.info({ config: redacted(config), origin: o.origin, node: { version: process.version, flags: process.execArgv } }, 'configuration');
   const dataDir = resolve(config.dataDir);
   const metrics = o.metrics ?? createMetrics({ databaseBytes: () => dirBytes(dataDir) });
   const health = new SourceHealth();

@@ -72,7 +72,7 @@ after(() => {
 
 /** `parallax run` as a child process with JSON logs on stdout. */
 export function spawnDaemon(args: string[], env: Record<string, string> = {}): DaemonProcess {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'src/cli/main.ts'), 'run', '--log-format', 'json', '--http-port', '0', ...args], {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/parallax.js'), 'run', '--log-format', 'json', '--http-port', '0', ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
