@@ -6,17 +6,30 @@
 # package, whose script downloads a second Node 24 binary for hosts without one: the base image has Node 24 already,
 # so that package is deleted. The last stage loads the native add-ons once, so a platform without prebuilds (e.g.
 # linux/arm64 for keccak and secp256k1; slim has no compiler) fails the build rather than the daemon.
-FROM node:24-slim AS deps
+#
+# Senders are recovered with Debian's libsecp256k1 through Parallax's own add-on (src/native/secp256k1.c), built in the
+# first stage with gcc (scripts/build-native.ts --require: a failed build fails the image); the last stage has only
+# the library. Both stages are bookworm, whose libsecp256k1 (0.2.0) the add-on is built against.
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev libsecp256k1-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/npm-cache \
  && rm -rf /tmp/npm-cache node_modules/node node_modules/.bin/node
+COPY scripts/build-native.ts ./scripts/
+COPY src ./src
+RUN node scripts/build-native.ts --require
 
-FROM node:24-slim
+FROM node:24-bookworm-slim
 LABEL org.opencontainers.image.title="parallax" \
       org.opencontainers.image.description="Parallel EVM execution sidecar: follows a node, re-executes and verifies every block" \
       org.opencontainers.image.licenses="Apache-2.0"
 WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libsecp256k1-1 \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     PARALLAX_DATA_DIR=/data \
     PARALLAX_HTTP_HOST=0.0.0.0 \
@@ -24,11 +37,12 @@ ENV NODE_ENV=production \
     PARALLAX_LOG_FORMAT=json
 # Application files stay owned by root (read-only to the daemon); only /data is writable by the `node` user.
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps /app/build ./build
 COPY package.json tsconfig.json ./
 COPY bin ./bin
 COPY config ./config
 COPY src ./src
-RUN node --input-type=module -e "await import('/app/src/crypto/index.ts'); await import('level')" \
+RUN node --input-type=module -e "const c = await import('/app/src/crypto/index.ts'); await import('level'); if (c.recoveryBackend !== 'system') throw new Error('sender recovery is not on the system libsecp256k1')" \
  && mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

@@ -6,7 +6,14 @@ import { Common, Mainnet } from '@ethereumjs/common';
 import { createEVM, EVM, EVMMockBlockchain } from '@ethereumjs/evm';
 import { SimpleStateManager } from '@ethereumjs/statemanager';
 import { Address, bytesToHex } from '@ethereumjs/util';
-import { keccak256, loadBn254 } from '../src/crypto/index.ts';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { keccak256, loadBn254, recoveryBackend } from '../src/crypto/index.ts';
+import { SYSTEM_SECP_ADDON, loadRecoveryBackend } from '../src/crypto/backend.ts';
+import { isParallaxError } from '../src/errors.ts';
 import { BlockExecutor } from '../src/exec/executor.ts';
 import { openStore } from './helpers/store.ts';
 import { hex } from '../src/util/bytes.ts';
@@ -90,4 +97,76 @@ test('BN254 precompiles on rustbn-wasm give the default implementation\'s result
   assert.ok(results.has('8 ok 1') && results.has('8 ok 0'), 'pairing checks both hold and fail');
   // Every precompile both succeeded and failed on some input.
   for (const to of [6, 7, 8]) for (const k of ['ok', 'failed']) assert.ok(results.has(`${to} ${k}`), `precompile ${to} ${k}`);
+});
+
+/**
+ * Sender recovery (src/crypto/backend.ts): the add-on over the system's libsecp256k1, built at install when the system
+ * has the library, gives the npm package's add-on's results: the same keys for valid signatures under every recovery
+ * id, and a refusal of the same malformed ones (r or s zero or not below the curve order, an x that is no point).
+ */
+test("sender recovery: the system libsecp256k1 add-on is used when the system has the library, and agrees with the npm package's", async () => {
+  const bundled = createRequire(import.meta.url)('secp256k1/bindings') as {
+    ecdsaRecover(sig: Uint8Array, recid: number, msg: Uint8Array, compressed: boolean): Uint8Array;
+    ecdsaSign(msg: Uint8Array, key: Uint8Array): { signature: Uint8Array; recid: number };
+  };
+  const systemHas = existsSync('/usr/include/secp256k1_recovery.h') || existsSync('/usr/local/include/secp256k1_recovery.h');
+  // The install builds the add-on whenever it can (scripts/build-native.ts), and the crypto module then uses it.
+  assert.equal(existsSync(SYSTEM_SECP_ADDON), systemHas, `add-on built: ${existsSync(SYSTEM_SECP_ADDON)}, system library headers: ${systemHas}`);
+  assert.equal(recoveryBackend, systemHas ? 'system' : 'bundled');
+  if (!systemHas) return;
+  const system = loadRecoveryBackend();
+  assert.equal(system.name, 'system');
+  const outcome = (f: () => Uint8Array): string => {
+    try {
+      return hex(f());
+    } catch {
+      return 'refused';
+    }
+  };
+  const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const be32 = (x: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((x >> BigInt(8 * (31 - i))) & 0xffn));
+  let compared = 0;
+  let refused = 0;
+  for (let k = 1; k <= 300; k++) {
+    const key = keccak256(new Uint8Array([k, 1]));
+    const msg = keccak256(new Uint8Array([k, 2]));
+    const { signature, recid } = bundled.ecdsaSign(msg, key);
+    const r = signature.subarray(0, 32);
+    const s = signature.subarray(32);
+    const variants: Uint8Array[] = [signature];
+    if (k <= 20) {
+      // Malformed: r or s zero, equal to the order, above it; r all ones (no point has that x).
+      for (const bad of [0n, N, N + 1n, 2n ** 256n - 1n]) {
+        const b = be32(bad);
+        variants.push(Uint8Array.of(...b, ...s), Uint8Array.of(...r, ...b));
+      }
+    }
+    for (const sig of variants) {
+      for (let id = 0; id < 4; id++) {
+        const want = outcome(() => bundled.ecdsaRecover(sig, id, msg, false));
+        assert.equal(outcome(() => system.recover(sig, id, msg)), want, `key ${k}, recid ${id}, signature ${hex(sig)}`);
+        if (sig === signature && id === recid) assert.notEqual(want, 'refused');
+        if (want === 'refused') refused++;
+        compared++;
+      }
+    }
+  }
+  assert.ok(compared === 300 * 4 + 20 * 8 * 4 && refused > 20 * 8 * 2, `${compared} compared, ${refused} refused by both`);
+  // Arguments of the wrong shape are refused before any curve arithmetic.
+  const msg = new Uint8Array(32);
+  assert.throws(() => system.recover(new Uint8Array(63), 0, msg), TypeError);
+  assert.throws(() => system.recover(new Uint8Array(64), 4, msg), TypeError);
+  assert.throws(() => system.recover(new Uint8Array(64), 0, new Uint8Array(31)), TypeError);
+});
+
+test('an add-on file that does not load is an error naming it, not a quiet switch to the slower library', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'parallax-addon-'));
+  try {
+    const file = join(dir, 'secp256k1.node');
+    await writeFile(file, 'not a shared library');
+    assert.throws(() => loadRecoveryBackend(file), (e) => isParallaxError(e, 'CONFIG_INVALID') && e.message.includes(file) && /build-native\.ts/.test(e.message));
+    assert.equal(loadRecoveryBackend(join(dir, 'absent.node')).name, 'bundled');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -271,6 +271,13 @@ test('prometheus scrapes the daemon; compose services, mounts, health checks and
   assert.ok(froms.length >= 2, 'multi-stage');
   for (const f of froms) assert.match(f.args, /^node:24(\.[\d.]+)?-(slim|bookworm-slim)\b/);
   assert.ok(df.some((i) => i.op === 'RUN' && /npm ci\b.*--omit=dev/.test(i.args)));
+  // Sender recovery on Debian's libsecp256k1: the add-on is built in the first stage (or the build fails), copied, and
+  // the last stage has the library it links to.
+  const last = df.slice(df.lastIndexOf(froms.at(-1)!));
+  assert.ok(df.slice(0, df.lastIndexOf(froms.at(-1)!)).some((i) => i.op === 'RUN' && /scripts\/build-native\.ts --require/.test(i.args)));
+  assert.ok(last.some((i) => i.op === 'COPY' && /--from=deps \/app\/build \.\/build/.test(i.args)));
+  assert.ok(last.some((i) => i.op === 'RUN' && /apt-get install .*libsecp256k1-1\b/.test(i.args)));
+  assert.ok(last.some((i) => i.op === 'RUN' && /recoveryBackend !== 'system'/.test(i.args)), 'the image checks that recovery uses the system library');
   const user = df.filter((i) => i.op === 'USER').at(-1)?.args;
   assert.ok(user !== undefined && user !== 'root' && user !== '0', `runs as ${user}`);
   assert.ok(df.some((i) => i.op === 'VOLUME' && /"\/data"|^\/data$/.test(i.args)));

@@ -18,7 +18,8 @@ import { Common } from '@ethereumjs/common';
 import { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createVM, runBlock, type VM } from '@ethereumjs/vm';
 import { chainConfig, createCommon } from '../chain/profile.ts';
-import { nativeCrypto } from '../crypto/index.ts';
+import { nativeCrypto, recoveryBackend } from '../crypto/index.ts';
+import type { RecoveryBackend } from '../crypto/backend.ts';
 import { BlockExecutor } from '../exec/executor.ts';
 import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
 import { sharedTxCommon } from '../exec/tx-common.ts';
@@ -82,8 +83,11 @@ export interface ScalingResult {
 }
 
 export interface BenchReport {
-  /** `nodeFlags`: the Node/V8 flags every engine process ran with (the same for all: see cli/relaunch.ts). */
-  machine: { cpus: number; model: string; memoryGb: number; node: string; nodeFlags: string[] };
+  /**
+   * `nodeFlags`: the Node/V8 flags every engine process ran with (the same for all: see cli/relaunch.ts);
+   * `recovery`: the libsecp256k1 Parallax's engines recovered senders with (crypto/backend.ts).
+   */
+  machine: { cpus: number; model: string; memoryGb: number; node: string; nodeFlags: string[]; recovery: RecoveryBackend['name'] };
   workers: number;
   command: string;
   workloads: WorkloadResult[];
@@ -508,7 +512,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
   const cpu = cpus();
   return {
-    machine: { cpus: cpu.length, model: cpu[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, nodeFlags: engineFlags() },
+    machine: { cpus: cpu.length, model: cpu[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, nodeFlags: engineFlags(), recovery: recoveryBackend },
     workers: opts.workers,
     command: '',
     workloads,

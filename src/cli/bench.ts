@@ -28,7 +28,7 @@ export function printReport(r: BenchReport): void {
 }
 
 function printMain(r: BenchReport): void {
-  out(`machine: ${r.machine.cpus} cores (${r.machine.model}), ${r.machine.memoryGb} GiB, Node ${r.machine.node}${r.machine.nodeFlags.length > 0 ? ` (${r.machine.nodeFlags.join(' ')})` : ''}; Parallax-N = ${r.workers} workers`);
+  out(`machine: ${r.machine.cpus} cores (${r.machine.model}), ${r.machine.memoryGb} GiB, Node ${r.machine.node}${r.machine.nodeFlags.length > 0 ? ` (${r.machine.nodeFlags.join(' ')})` : ''}, senders recovered with the ${r.machine.recovery === 'system' ? "system's libsecp256k1" : "secp256k1 npm package's libsecp256k1"}; Parallax-N = ${r.workers} workers`);
   out(
     `${'workload'.padEnd(10)} ${'engine'.padEnd(10)} ${pad('Mgas/s', 8)} ${pad('tx/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('root ms', 8)} ${pad('commit', 8)} ${pad('rollback', 9)} ${pad('parallel', 9)} ${pad('sched ms', 9)} ${pad('ahead ms', 9)} ${pad('RSS MB', 7)}`,
   );

@@ -2,8 +2,9 @@
  * Fast crypto plugged into @ethereumjs through `common.customCrypto`.
  *
  * The library defaults are pure JavaScript (@noble): about 2.5 ms per secp256k1 public-key recovery on a 2-core
- * machine, which alone caps serial execution near 400 tx/s. The `secp256k1` package binds libsecp256k1 through N-API
- * and ships prebuilt binaries inside its npm tarball. Keccak-256 is hash-wasm's WebAssembly build: a hash is a call
+ * machine, which alone caps serial execution near 400 tx/s. Recovery runs in libsecp256k1: the system's through
+ * Parallax's own add-on when it was built at install, else the one the `secp256k1` package ships prebuilt (see
+ * backend.ts); signing (test traffic only) always uses the package's. Keccak-256 is hash-wasm's WebAssembly build: a hash is a call
  * into the module's own memory, 0.9 us for 32-64 bytes against 2.1 us for the `keccak` package's N-API binding of XKCP
  * (three calls and a Buffer per hash) and 5.7 us for @noble's JavaScript (measured side by side on this project's
  * machine; 532-byte trie nodes: 2.4-2.7 us against 3.6).
@@ -20,11 +21,11 @@ import { setLengthLeft, concatBytes } from '@ethereumjs/util';
 import { createKeccak } from 'hash-wasm';
 import { RustBN254, type EVMBN254Interface } from '@ethereumjs/evm';
 import { initRustBN } from 'rustbn-wasm';
+import { loadRecoveryBackend, type RecoveryBackend } from './backend.ts';
 
 const require = createRequire(import.meta.url);
 
 interface NativeSecp256k1 {
-  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed?: boolean): Uint8Array;
   ecdsaSign(msg32: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
   publicKeyCreate(privateKey: Uint8Array, compressed?: boolean): Uint8Array;
 }
@@ -34,7 +35,13 @@ function loadSecp(): NativeSecp256k1 {
   // and we would rather fail loudly than run 20x slower without noticing.
   return require('secp256k1/bindings') as NativeSecp256k1;
 }
+/** Signing and key derivation (test traffic only). */
 const secp = loadSecp();
+/** Sender recovery: the system's libsecp256k1 when its add-on was built (see backend.ts). */
+const recoverer = loadRecoveryBackend();
+
+/** Which library recovers senders in this process ('system' or 'bundled'; see backend.ts). */
+export const recoveryBackend: RecoveryBackend['name'] = recoverer.name;
 /** One hasher per thread (each thread loads this module): a hash runs to completion before the next starts. */
 const keccakHasher = await createKeccak(256);
 
@@ -58,13 +65,12 @@ export function ecrecover(msgHash: Uint8Array, v: bigint, r: Uint8Array, s: Uint
   else recovery = v - (chainId * 2n + 35n);
   if (recovery !== 0n && recovery !== 1n) throw new Error('Invalid signature v value');
   const sig = concatBytes(setLengthLeft(r, 32), setLengthLeft(s, 32));
-  const pub = secp.ecdsaRecover(sig, Number(recovery), msgHash, false);
-  return pub.subarray(1);
+  return recoverer.recover(sig, Number(recovery), msgHash).subarray(1);
 }
 
 /** Same contract as the customCrypto `ecdsaRecover`: 65-byte uncompressed key. */
 export function ecdsaRecover(sig: Uint8Array, recId: number, hash: Uint8Array): Uint8Array {
-  return secp.ecdsaRecover(sig, recId, hash, false);
+  return recoverer.recover(sig, recId, hash);
 }
 
 /**
