@@ -274,6 +274,8 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
     access = state.endTx();
   }
   if (mySeq !== seq) return;
+  // A run without logs has an all-zero bloom: send the one shared zero bloom, cloned once per batch, not one each.
+  if (outcome !== null && outcome.logs.length === 0) outcome.bloom = ZERO_BLOOM;
   outbox.push({ index, outcome, error, access, start: performance.timeOrigin + t0, ms: performance.now() - t0 });
   if (outbox.length >= RESULT_BATCH) flush();
 }
@@ -283,6 +285,8 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
  * a message per transaction cost both threads more than a simple transfer's execution.
  */
 const RESULT_BATCH = 8;
+/** Never written: the main thread ORs blooms into the block's own and hands receipts' on unchanged. */
+const ZERO_BLOOM = new Uint8Array(256);
 let outbox: RunResult[] = [];
 
 function flush(): void {

@@ -556,9 +556,12 @@ export class OverlayStateManager implements StateManagerInterface {
     for (const addr of t.writtenAccounts) {
       const a = this.accounts.get(addr);
       if (a === undefined) continue;
+      // An account without code gets the one shared empty-code hash: a worker's batch of results then carries one
+      // copy of it instead of an array (and a buffer to allocate and free) per account.
+      const codeHash = a === null || !equalsBytes(a.codeHash, KECCAK256_NULL) ? a?.codeHash : KECCAK256_NULL;
       if (a === null) accounts.set(addr, null);
-      else if (t.keptBalance.has(addr)) accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash, keepBalance: true });
-      else accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash });
+      else if (t.keptBalance.has(addr)) accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash: codeHash!, keepBalance: true });
+      else accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash: codeHash! });
       if (a !== null) {
         const code = this.codes.get(hex(a.codeHash));
         if (code !== undefined) codes.set(hex(a.codeHash), code);
