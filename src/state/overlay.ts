@@ -556,16 +556,17 @@ export class OverlayStateManager implements StateManagerInterface {
     for (const addr of t.writtenAccounts) {
       const a = this.accounts.get(addr);
       if (a === undefined) continue;
+      if (a === null) {
+        accounts.set(addr, null);
+        continue;
+      }
       // An account without code gets the one shared empty-code hash: a worker's batch of results then carries one
       // copy of it instead of an array (and a buffer to allocate and free) per account.
-      const codeHash = a === null || !equalsBytes(a.codeHash, KECCAK256_NULL) ? a?.codeHash : KECCAK256_NULL;
-      if (a === null) accounts.set(addr, null);
-      else if (t.keptBalance.has(addr)) accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash: codeHash!, keepBalance: true });
-      else accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash: codeHash! });
-      if (a !== null) {
-        const code = this.codes.get(hex(a.codeHash));
-        if (code !== undefined) codes.set(hex(a.codeHash), code);
-      }
+      const codeHash = equalsBytes(a.codeHash, KECCAK256_NULL) ? KECCAK256_NULL : a.codeHash;
+      if (t.keptBalance.has(addr)) accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash, keepBalance: true });
+      else accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash });
+      const code = this.codes.get(hex(a.codeHash));
+      if (code !== undefined) codes.set(hex(a.codeHash), code);
     }
     const slots = new Map<string, Uint8Array>();
     for (const k of t.writtenSlots) {
