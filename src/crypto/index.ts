@@ -4,7 +4,8 @@
  * The library defaults are pure JavaScript (@noble): about 2.5 ms per secp256k1 public-key recovery on a 2-core
  * machine, which alone caps serial execution near 400 tx/s. Recovery runs in libsecp256k1: the system's through
  * Parallax's own add-on when it was built at install, else the one the `secp256k1` package ships prebuilt (see
- * backend.ts); signing (test traffic only) always uses the package's. Keccak-256 is hash-wasm's WebAssembly build: a hash is a call
+ * backend.ts); signing (test traffic only) always uses the package's.
+ * Keccak-256 is hash-wasm's WebAssembly build: a hash is a call
  * into the module's own memory, 0.9 us for 32-64 bytes against 2.1 us for the `keccak` package's N-API binding of XKCP
  * (three calls and a Buffer per hash) and 5.7 us for @noble's JavaScript (measured side by side on this project's
  * machine; 532-byte trie nodes: 2.4-2.7 us against 3.6).
