@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../src/util/paths.ts';
-import { SYSTEM_SECP_ADDON } from '../src/crypto/backend.ts';
+import { SYSTEM_SECP_ADDON, loadRecoveryBackend } from '../src/crypto/backend.ts';
 
 const required = process.argv.includes('--require');
 const source = join(PROJECT_ROOT, 'src', 'native', 'secp256k1.c');
@@ -70,10 +70,10 @@ try {
 } catch (e) {
   skip(`${cc} failed on ${source}: ${(e as Error).message.split('\n')[0]}`);
 }
-// Load it once here: a library too old for this source (no static context before 0.2.0) fails now, not at run time.
+// Load it once here, as Parallax will: a library too old for this source (no static context before 0.2.0) fails now,
+// not at run time.
 try {
-  const { createRequire } = await import('node:module');
-  createRequire(import.meta.url)(SYSTEM_SECP_ADDON);
+  loadRecoveryBackend(SYSTEM_SECP_ADDON);
 } catch (e) {
   skip(`the built add-on does not load: ${(e as Error).message.split('\n')[0]}`);
 }

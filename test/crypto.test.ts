@@ -8,11 +8,10 @@ import { SimpleStateManager } from '@ethereumjs/statemanager';
 import { Address, bytesToHex } from '@ethereumjs/util';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keccak256, loadBn254, recoveryBackend } from '../src/crypto/index.ts';
-import { SYSTEM_SECP_ADDON, loadRecoveryBackend } from '../src/crypto/backend.ts';
+import { SYSTEM_SECP_ADDON, bundledSecp256k1, loadRecoveryBackend } from '../src/crypto/backend.ts';
 import { isParallaxError } from '../src/errors.ts';
 import { BlockExecutor } from '../src/exec/executor.ts';
 import { openStore } from './helpers/store.ts';
@@ -105,10 +104,7 @@ test('BN254 precompiles on rustbn-wasm give the default implementation\'s result
  * id, and a refusal of the same malformed ones (r or s zero or not below the curve order, an x that is no point).
  */
 test("sender recovery: the system libsecp256k1 add-on is used when the system has the library, and agrees with the npm package's", async () => {
-  const bundled = createRequire(import.meta.url)('secp256k1/bindings') as {
-    ecdsaRecover(sig: Uint8Array, recid: number, msg: Uint8Array, compressed: boolean): Uint8Array;
-    ecdsaSign(msg: Uint8Array, key: Uint8Array): { signature: Uint8Array; recid: number };
-  };
+  const bundled = bundledSecp256k1();
   const systemHas = existsSync('/usr/include/secp256k1_recovery.h') || existsSync('/usr/local/include/secp256k1_recovery.h');
   // The install builds the add-on whenever it can (scripts/build-native.ts), and the crypto module then uses it.
   assert.equal(existsSync(SYSTEM_SECP_ADDON), systemHas, `add-on built: ${existsSync(SYSTEM_SECP_ADDON)}, system library headers: ${systemHas}`);

@@ -190,7 +190,7 @@ async function runReference(input: GeneratedInput): Promise<{ figures: EngineFig
   // Decoded one at a time, so that none is still held while the measured blocks run (a node holds only the blocks it
   // fetched ahead).
   const setupCommon = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-  for (const e of input.setup) await runBlock(vm, { block: decodeAll([e], setupCommon)[0], generate: true, skipBlockValidation: true, skipHeaderValidation: true });
+  for (const e of input.setup) await runBlock(vm, { block: createBlockFromRLP(e, { common: setupCommon }), generate: true, skipBlockValidation: true, skipHeaderValidation: true });
   const blocks = decodeAll(input.measured, common);
   const lat: number[] = [];
   const prints: Fingerprint[] = [];

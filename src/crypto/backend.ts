@@ -25,6 +25,21 @@ export interface RecoveryBackend {
 
 const require = createRequire(import.meta.url);
 
+/** The `secp256k1` npm package's prebuilt add-on: recovery where the system's library is not built, and signing. */
+export interface BundledSecp256k1 {
+  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed?: boolean): Uint8Array;
+  ecdsaSign(msg32: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
+  publicKeyCreate(privateKey: Uint8Array, compressed?: boolean): Uint8Array;
+}
+
+/**
+ * The N-API binding itself: the package's index silently falls back to elliptic.js (20x slower) if the binary is
+ * missing, and we would rather fail loudly than run that slowly without noticing.
+ */
+export function bundledSecp256k1(): BundledSecp256k1 {
+  return require('secp256k1/bindings') as BundledSecp256k1;
+}
+
 /**
  * The system library when its add-on was built, else the npm package's. An add-on that was built but no longer loads
  * (the library removed since) is an error naming the file and the fix, not a quiet switch to the slower library.
@@ -39,7 +54,6 @@ export function loadRecoveryBackend(addon = SYSTEM_SECP_ADDON): RecoveryBackend 
     }
     return { name: 'system', recover: m.ecdsaRecover };
   }
-  // The N-API binding itself: the package's index silently falls back to elliptic.js (20x slower) without its binary.
-  const bundled = require('secp256k1/bindings') as { ecdsaRecover(sig: Uint8Array, recid: number, msg: Uint8Array, compressed: boolean): Uint8Array };
+  const bundled = bundledSecp256k1();
   return { name: 'bundled', recover: (sig, recid, msg) => bundled.ecdsaRecover(sig, recid, msg, false) };
 }

@@ -15,29 +15,16 @@
  * multiplication against 3.5, and 17 ms per two-pair pairing check against 28-32 (side by side on this project's
  * machine, same outputs).
  */
-import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import type { CustomCrypto } from '@ethereumjs/common';
 import { setLengthLeft, concatBytes } from '@ethereumjs/util';
 import { createKeccak } from 'hash-wasm';
 import { RustBN254, type EVMBN254Interface } from '@ethereumjs/evm';
 import { initRustBN } from 'rustbn-wasm';
-import { loadRecoveryBackend, type RecoveryBackend } from './backend.ts';
+import { bundledSecp256k1, loadRecoveryBackend, type RecoveryBackend } from './backend.ts';
 
-const require = createRequire(import.meta.url);
-
-interface NativeSecp256k1 {
-  ecdsaSign(msg32: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
-  publicKeyCreate(privateKey: Uint8Array, compressed?: boolean): Uint8Array;
-}
-
-function loadSecp(): NativeSecp256k1 {
-  // Load the N-API binding directly: `secp256k1`'s index silently falls back to elliptic.js if the binary is missing,
-  // and we would rather fail loudly than run 20x slower without noticing.
-  return require('secp256k1/bindings') as NativeSecp256k1;
-}
 /** Signing and key derivation (test traffic only). */
-const secp = loadSecp();
+const secp = bundledSecp256k1();
 /** Sender recovery: the system's libsecp256k1 when its add-on was built (see backend.ts). */
 const recoverer = loadRecoveryBackend();
 
