@@ -30,6 +30,8 @@ const GWEI = 10n ** 9n;
 const FRESH = createAddressFromString('0x' + 'f1'.repeat(20));
 const FRESH2 = createAddressFromString('0x' + 'f2'.repeat(20));
 const EMPTY_ACCOUNT = createAddressFromString('0x' + 'e0'.repeat(20));
+const EMPTY_COINBASE = createAddressFromString('0x' + 'e1'.repeat(20));
+const FRESH_COINBASE = createAddressFromString('0x' + 'f3'.repeat(20));
 const CONTRACT = createAddressFromString('0x' + 'c0'.repeat(20));
 const ECRECOVER = createAddressFromString('0x' + '00'.repeat(19) + '01');
 
@@ -45,13 +47,17 @@ interface Spec {
   nonceOffset?: bigint;
   /** Not a transfer the fast path vouches for: it must decline. */
   declines?: boolean;
+  /** A fee-market transaction paying no priority fee (the coinbase gets nothing). */
+  noTip?: boolean;
+  /** The block's coinbase, when not the funded one. */
+  coinbase?: Address;
 }
 
 function sign(common: Common, k: Key, s: Spec): TypedTransaction {
   const base = { nonce: k.nonce + (s.nonceOffset ?? 0n), to: s.to, value: s.value, data: s.data ?? new Uint8Array(0), gasLimit: s.gasLimit ?? 21_000n };
   const accessList = s.accessList === true ? [[CONTRACT.bytes, [new Uint8Array(32)]]] : [];
   let t: TypedTransaction;
-  if (s.type === 2) t = createFeeMarket1559Tx({ ...base, maxFeePerGas: 30n * GWEI, maxPriorityFeePerGas: 25n * GWEI, accessList: accessList as never, chainId: common.chainId() }, { common });
+  if (s.type === 2) t = createFeeMarket1559Tx({ ...base, maxFeePerGas: 30n * GWEI, maxPriorityFeePerGas: s.noTip === true ? 0n : 25n * GWEI, accessList: accessList as never, chainId: common.chainId() }, { common });
   else if (s.type === 1) t = createAccessList2930Tx({ ...base, gasPrice: 20n * GWEI, accessList: accessList as never, chainId: common.chainId() }, { common });
   else t = createLegacyTx({ ...base, gasPrice: 20n * GWEI }, { common });
   return t.sign(k.priv);
@@ -60,6 +66,7 @@ function sign(common: Common, k: Key, s: Spec): TypedTransaction {
 async function side(common: Common, ks: Key[]) {
   const alloc = fundedAlloc(ks, 10n ** 21n);
   alloc[EMPTY_ACCOUNT.toString()] = { balance: '0x0' };
+  alloc[EMPTY_COINBASE.toString()] = { balance: '0x0' };
   alloc[CONTRACT.toString()] = { balance: '0x1', code: '0x00' };
   // A sender too poor for its transaction.
   alloc[ks[5].address.toString()] = { balance: '0x5208' };
@@ -113,6 +120,9 @@ test('plain transfers without the EVM: same outcome, tracked reads and writes, a
       { name: 'the coinbase sending', from: 7, to: ks[2].address, value: 11n },
       { name: 'access-list type, empty list', from: 1, to: ks[3].address, value: 1n, type: 1 },
       { name: 'fee-market type, priority fee above the cap', from: 2, to: ks[4].address, value: 2n, type: 2 },
+      { name: 'nothing to an existing empty coinbase, no tip (EIP-161: removed)', from: 6, to: EMPTY_COINBASE, value: 0n, type: 2, noTip: true, coinbase: EMPTY_COINBASE },
+      { name: 'no tip to a coinbase never seen (EIP-161: not created)', from: 4, to: ks[5].address, value: 3n, type: 2, noTip: true, coinbase: FRESH_COINBASE },
+      { name: 'no tip to a funded coinbase', from: 0, to: ks[2].address, value: 5n, type: 2, noTip: true },
       { name: 'to a contract', from: 3, to: CONTRACT, value: 1n, declines: true },
       { name: 'to a precompile', from: 3, to: ECRECOVER, value: 0n, gasLimit: 30_000n, declines: true },
       { name: 'with data', from: 3, to: ks[1].address, value: 0n, gasLimit: 30_000n, data: new Uint8Array([1, 2]), declines: true },
@@ -123,9 +133,9 @@ test('plain transfers without the EVM: same outcome, tracked reads and writes, a
     ].filter((s) => (s.type ?? 0) === 0 || (s.type === 1 ? common.isActivatedEIP(2930) : common.isActivatedEIP(1559))) as Spec[];
     const a = await side(common, ks);
     const b = await side(common, ks);
-    const block = blockFor(common, coinbaseKey.address);
-    const coinbase = hex(coinbaseKey.address.bytes);
     for (const s of specs) {
+      const block = blockFor(common, s.coinbase ?? coinbaseKey.address);
+      const coinbase = hex(block.header.coinbase.bytes);
       const t = sign(common, ks[s.from], s);
       pinSender(t);
       const label = `${hardfork}: ${s.name}`;
@@ -153,6 +163,10 @@ test('plain transfers without the EVM: same outcome, tracked reads and writes, a
     const diff = a.executor.state.diff();
     assert.equal(diff.accounts.get(hex(EMPTY_ACCOUNT.bytes))?.account, null, `${hardfork}: empty account not removed`);
     assert.equal(diff.accounts.get(hex(FRESH2.bytes))?.account ?? null, null, `${hardfork}: zero-value recipient created`);
+    if (common.isActivatedEIP(1559)) {
+      assert.equal(diff.accounts.get(hex(EMPTY_COINBASE.bytes))?.account, null, `${hardfork}: empty coinbase paid nothing not removed`);
+      assert.equal(diff.accounts.get(hex(FRESH_COINBASE.bytes))?.account ?? null, null, `${hardfork}: coinbase paid nothing created`);
+    }
     assert.ok((diff.accounts.get(hex(FRESH.bytes))?.account?.balance ?? 0n) === 5n, `${hardfork}: recipient never seen not credited`);
     await a.store.close();
     await b.store.close();

@@ -16,7 +16,7 @@
  */
 import { ConsensusType, Hardfork } from '@ethereumjs/common';
 import { Capability, getCalldataFloorGas, type TypedTransaction } from '@ethereumjs/tx';
-import { Account, KECCAK256_NULL, MAX_INTEGER, equalsBytes } from '@ethereumjs/util';
+import { Account, KECCAK256_NULL, MAX_INTEGER, equalsBytes, type Address } from '@ethereumjs/util';
 import type { Block } from '@ethereumjs/block';
 import type { VM } from '@ethereumjs/vm';
 import { hasFrontierRules } from '../chain/frontier-meters.ts';
@@ -99,35 +99,48 @@ export async function runPlainTransfer(vm: VM, state: OverlayStateManager, tx: T
   const txCost = tx.gasLimit * gasPrice;
   if (from.balance - txCost < tx.value) return undefined;
 
-  // From here on the transaction runs; the calls below are runTx's, in its order.
+  // From here on the transaction runs; the state calls below are runTx's, in its order. Its writes go to the state
+  // directly: through the EVM's journal they would only have been noted as touched (a hex string per call), for the
+  // EIP-161 clean-up done below.
   await state.checkpoint();
   // The up-front gas purchase, then the nonce.
   from.balance -= txCost;
-  await journal.putAccount(caller, from);
+  await state.putAccount(caller, from);
   from.nonce += 1n;
-  await journal.putAccount(caller, from);
+  await state.putAccount(caller, from);
   // The call: the value leaves the sender and reaches the recipient (created if absent); no code runs.
   const sender = (await state.getAccount(caller)) ?? new Account();
   sender.balance -= tx.value;
-  await journal.putAccount(caller, sender);
+  await state.putAccount(caller, sender);
   const target = (await state.getAccount(to)) ?? new Account();
   target.balance += tx.value;
-  await journal.putAccount(to, target);
+  await state.putAccount(to, target);
   state.markPostExecution();
   // Gas: the intrinsic cost alone (no execution, no refund), at least the calldata floor where EIP-7623 applies.
   let gasUsed = intrinsicGas;
   if (common.isActivatedEIP(7623) && gasUsed < floorGas) gasUsed = floorGas;
   from = (await state.getAccount(caller)) ?? new Account();
   from.balance += txCost - gasUsed * gasPrice;
-  await journal.putAccount(caller, from);
+  await state.putAccount(caller, from);
   const coinbase = header.coinbase;
   const miner = (await state.getAccount(coinbase)) ?? new Account();
   miner.balance += eip1559 ? gasUsed * inclusionFeePerGas : gasUsed * gasPrice;
-  await journal.putAccount(coinbase, miner);
-  // EIP-161: touched accounts left empty are removed.
-  await journal.cleanup();
+  await state.putAccount(coinbase, miner);
+  // EIP-161: the touched accounts (sender, recipient, coinbase) left empty are removed, checked as the journal's
+  // clean-up does (a read, then the deletion), in its order. The sender's nonce was raised, so it is never empty; an
+  // account whose last write here was not empty is not either, and the journal's read of it would have noted
+  // nothing new (the transaction wrote it and touched its balance).
+  const toCoinbase = equalsBytes(to.bytes, coinbase.bytes);
+  if (!toCoinbase && target.isEmpty()) await removeIfEmpty(state, to);
+  if ((toCoinbase || !equalsBytes(caller.bytes, coinbase.bytes)) && miner.isEmpty()) await removeIfEmpty(state, coinbase);
   state.originalStorageCache.clear();
   await state.commit();
   // No logs, so an empty bloom (an array of its own: receipts hand theirs on).
   return { type: tx.type, status: 1, gasUsed, blockGasSpent: gasUsed, logs: [], bloom: new Uint8Array(256) };
+}
+
+/** The journal's EIP-161 clean-up of one touched account: removed if it is (now) empty. */
+async function removeIfEmpty(state: OverlayStateManager, address: Address): Promise<void> {
+  const account = await state.getAccount(address);
+  if (account === undefined || account.isEmpty()) await state.deleteAccount(address);
 }

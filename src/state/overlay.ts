@@ -26,9 +26,25 @@ import { keccak256 } from '../crypto/index.ts';
 import { fromHex, hex, unpad } from '../util/bytes.ts';
 import { NOT_NOW, type AccountDiff, type NotNow, type StateDiff, type StateReader } from './types.ts';
 
+/** The empty code hash in hex: most accounts read have no code, and their token needs no hex conversion. */
+const EMPTY_CODE_HEX = hex(KECCAK256_NULL);
+
 /** Account as compared by validation, without its balance: nonce and code hash (absent = ''). */
 export function accountToken(a: { nonce: bigint; codeHash: Uint8Array } | undefined | null): string {
-  return a == null ? '' : `${a.nonce}:${hex(a.codeHash)}`;
+  if (a == null) return '';
+  const h = a.codeHash;
+  return `${a.nonce}:${h === KECCAK256_NULL || equalsBytes(h, KECCAK256_NULL) ? EMPTY_CODE_HEX : hex(h)}`;
+}
+
+const ADDRESS_HEX = Symbol('parallax.addressHex');
+
+/**
+ * An address in hex, kept on the Address object: the EVM and the engine hand the same objects in again and again (a
+ * transaction's sender and recipient, the block's coinbase), and each state call needs the hex key.
+ */
+function addressHex(address: Address): string {
+  const a = address as Address & { [ADDRESS_HEX]?: string };
+  return (a[ADDRESS_HEX] ??= hex(address.bytes));
 }
 
 /** An account's balance as compared by validation (absent = ''). */
@@ -243,7 +259,7 @@ export class OverlayStateManager implements StateManagerInterface {
   }
 
   async getAccount(address: Address): Promise<Account | undefined> {
-    const addr = hex(address.bytes);
+    const addr = addressHex(address);
     let acc = this.accountNow(addr, address.bytes);
     if (acc === NOT_NOW) acc = await this.baseAccountLater(addr, address.bytes);
     return this.handOut(addr, acc);
@@ -324,7 +340,7 @@ export class OverlayStateManager implements StateManagerInterface {
   }
 
   async putAccount(address: Address, account?: Account): Promise<void> {
-    const addr = hex(address.bytes);
+    const addr = addressHex(address);
     if (account === undefined) {
       await this.deleteAccount(address);
       return;
@@ -350,7 +366,7 @@ export class OverlayStateManager implements StateManagerInterface {
   }
 
   async deleteAccount(address: Address): Promise<void> {
-    const addr = hex(address.bytes);
+    const addr = addressHex(address);
     const before = await this.currentAccount(addr, address.bytes);
     // What it held is burned: the deletion depends on the balance.
     if (this.tracker !== undefined) this.touchBalance(this.tracker, addr);
@@ -368,7 +384,7 @@ export class OverlayStateManager implements StateManagerInterface {
     if (fields.balance !== undefined) acc.balance = fields.balance;
     if (fields.storageRoot !== undefined) acc.storageRoot = fields.storageRoot;
     if (fields.codeHash !== undefined) acc.codeHash = fields.codeHash;
-    const addr = hex(address.bytes);
+    const addr = addressHex(address);
     if (this.tracker !== undefined) this.noteAccountWrite(this.tracker, addr, acc);
     this.setAccount(addr, address.bytes, copyAccount(acc));
   }
@@ -415,7 +431,7 @@ export class OverlayStateManager implements StateManagerInterface {
 
   async getStorage(address: Address, key: Uint8Array): Promise<Uint8Array> {
     if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
-    const addr = hex(address.bytes);
+    const addr = addressHex(address);
     const slot = hex(key);
     let v = this.slotNow(addr, slot, address.bytes, key);
     if (v === NOT_NOW) v = await this.baseSlotLater(addr, slot, address.bytes, key);
@@ -450,7 +466,7 @@ export class OverlayStateManager implements StateManagerInterface {
   async putStorage(address: Address, key: Uint8Array, value: Uint8Array): Promise<void> {
     if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
     if (value.length > 32) throw new Error('Storage value cannot be longer than 32 bytes');
-    const addr = hex(address.bytes);
+    const addr = addressHex(address);
     let acc = this.accountNow(addr, address.bytes);
     if (acc === NOT_NOW) acc = await this.baseAccountLater(addr, address.bytes);
     if (this.tracker !== undefined) this.trackAccountRead(this.tracker, addr, acc);
@@ -468,7 +484,7 @@ export class OverlayStateManager implements StateManagerInterface {
   }
 
   async clearStorage(address: Address): Promise<void> {
-    const addr = hex(address.bytes);
+    const addr = addressHex(address);
     this.wipeStorage(addr, address.bytes);
   }
 
@@ -624,7 +640,7 @@ export class OverlayStateManager implements StateManagerInterface {
     for (const [h, code] of access.codes) this.codes.set(h, code);
     this.destroyed += access.destroyed;
     if (access.coinbaseDelta !== 0n) {
-      const addr = hex(coinbase.bytes);
+      const addr = addressHex(coinbase);
       let cur = this.accountNow(addr, coinbase.bytes);
       if (cur === NOT_NOW) cur = await this.baseAccountLater(addr, coinbase.bytes);
       const acc = this.handOut(addr, cur) ?? new Account();
