@@ -58,3 +58,31 @@ test('hints: other keys are literal, filed under the function and the addresses 
   book.learnConflict(swap(h0, 0), hex(h0.address.bytes), other(10));
   assert.deepEqual(book.predictKeys(swap(h3, 0), hex(h3.address.bytes)), ['s' + pair(0) + reserves, other(10)]);
 });
+
+test('hints: gas is learned per call where the default does not predict it, in a bounded book', () => {
+  const book = new HintBook(32, 4);
+  const callKey = HintBook.callKey;
+  // A plain transfer using the 21,000 a call without data is assumed to use: nothing filed for its recipient.
+  const plain = gen.ethTransfer(h0);
+  book.learnGas(callKey(plain), 21_000n);
+  assert.equal(book.expectedGas(plain, callKey(plain)), 21_000n);
+  // A recipient whose code used more (a contract's receive function) is remembered, and later averaged.
+  book.learnGas(callKey(plain), 45_000n);
+  assert.equal(book.expectedGas(plain, callKey(plain)), 45_000n);
+  book.learnGas(callKey(plain), 21_000n);
+  assert.equal(book.expectedGas(plain, callKey(plain)), (45_000n * 3n + 21_000n) / 4n);
+  // A call with data is assumed to use its gas limit until its use is learned.
+  const call = gen.erc20Transfer(h1, 0, h2, 5n);
+  assert.equal(book.expectedGas(call, callKey(call)), call.gasLimit);
+  book.learnGas(callKey(call), 51_234n);
+  assert.equal(book.expectedGas(call, callKey(call)), 51_234n);
+  // Full (4 entries): the oldest half goes when a new call arrives; the newest stay.
+  const calls = [gen.erc20Transfer(h1, 1, h2, 5n), gen.swap(h0, 0, true, 10n ** 15n), gen.wrap(h0, 10n ** 15n)];
+  for (const [i, t] of calls.entries()) book.learnGas(callKey(t), 60_000n + BigInt(i));
+  assert.equal(book.expectedGas(plain, callKey(plain)), 21_000n, 'the oldest entry is still there');
+  assert.equal(book.expectedGas(call, callKey(call)), call.gasLimit, 'the second oldest entry is still there');
+  assert.equal(book.expectedGas(calls[2], callKey(calls[2])), 60_002n);
+  // The call key is the recipient and selector, the same for the same transaction asked twice.
+  assert.equal(callKey(call), hex(call.to!.bytes) + hex(call.data.subarray(0, 4)));
+  assert.equal(callKey(plain), hex(plain.to!.bytes));
+});

@@ -14,6 +14,7 @@ import type { TypedTransaction } from '@ethereumjs/tx';
 import { Capability } from '@ethereumjs/tx';
 import { createContractAddress } from '@ethereumjs/util';
 import { keccak256 } from '../crypto/index.ts';
+import { BoundedCache } from '../util/bounded-cache.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 
 export interface PartitionStats {
@@ -42,18 +43,26 @@ export interface Partition {
  * reserves, an account) are remembered literally, filed under the function and the addresses its calldata names,
  * so a swap on one pool does not inherit the keys of another.
  */
+/** What a call without data uses when the recipient has no code. */
+const PLAIN_TRANSFER_GAS = 21_000n;
+
+/** Call keys by transaction: the partition and the rollback manager both ask for each one. */
+const CALL_KEYS = new WeakMap<TypedTransaction, string>();
+
 export class HintBook {
   private patterns = new Map<string, { contract: string; source: number; base: number }[]>();
   private literal = new Map<string, Map<string, number>>();
-  private gas = new Map<string, bigint>();
+  /** Gas used per call key (a running average), for calls whose use the defaults do not predict; bounded. */
+  private gas: BoundedCache<bigint>;
   private readonly maxKeys: number;
   /**
    * Bumped whenever the predicted keys can change (a pattern or a literal key added or dropped; gas estimates, which
    * only weigh groups, do not count): a partition computed at an earlier version may be stale.
    */
   version = 0;
-  constructor(maxKeysPerCall = 32) {
+  constructor(maxKeysPerCall = 32, maxGasEntries = 100_000) {
     this.maxKeys = maxKeysPerCall;
+    this.gas = new BoundedCache(maxGasEntries);
   }
 
   /** Forget everything learned. */
@@ -67,8 +76,12 @@ export class HintBook {
   /** Contract + function selector of a call (undefined for creations). */
   static callKey(tx: TypedTransaction): string | undefined {
     if (tx.to === undefined) return undefined;
-    const sel = tx.data.length >= 4 ? hex(tx.data.subarray(0, 4)) : '';
-    return hex(tx.to.bytes) + sel;
+    let key = CALL_KEYS.get(tx);
+    if (key === undefined) {
+      key = hex(tx.to.bytes) + (tx.data.length >= 4 ? hex(tx.data.subarray(0, 4)) : '');
+      CALL_KEYS.set(tx, key);
+    }
+    return key;
   }
 
   /** The call key plus the addresses its calldata names (other than the sender). */
@@ -143,6 +156,9 @@ export class HintBook {
   learnGas(call: string | undefined, gas: bigint): void {
     if (call === undefined) return;
     const prev = this.gas.get(call);
+    // A plain transfer's 21,000 is what `expectedGas` assumes for a call without data: one entry per recipient
+    // would only grow the book.
+    if (prev === undefined && gas === PLAIN_TRANSFER_GAS) return;
     this.gas.set(call, prev === undefined ? gas : (prev * 3n + gas) / 4n);
   }
 
@@ -165,7 +181,7 @@ export class HintBook {
   }
 
   expectedGas(tx: TypedTransaction, call: string | undefined): bigint {
-    return (call !== undefined ? this.gas.get(call) : undefined) ?? (tx.to === undefined || tx.data.length > 0 ? tx.gasLimit : 21_000n);
+    return (call !== undefined ? this.gas.get(call) : undefined) ?? (tx.to === undefined || tx.data.length > 0 ? tx.gasLimit : PLAIN_TRANSFER_GAS);
   }
 }
 

@@ -26,7 +26,7 @@ import { openSharedReader } from '../state/db.ts';
 import { accountKey, codeKey, nodeKey, storageKey } from '../state/keys.ts';
 import { updateShard } from '../state/trie.ts';
 import type { Node } from '../state/mpt.ts';
-import { BoundedCache } from '../state/store.ts';
+import { BoundedCache } from '../util/bounded-cache.ts';
 import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';

@@ -36,6 +36,7 @@ import {
 import { StateTrie, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
 import type { Node } from './mpt.ts';
 import type { StateDiff, StateReader } from './types.ts';
+import { BoundedCache } from '../util/bounded-cache.ts';
 
 /** The subset of abstract-level that the store uses (classic-level on disk, memory-level for throwaway runs). */
 export interface KVStore {
@@ -129,37 +130,6 @@ function decodeAccount(addr: string, rlp: Uint8Array): Account {
     return createAccountFromRLP(rlp);
   } catch (e) {
     throw new ParallaxError('DB_CORRUPT', `account record of 0x${addr} does not decode: ${errorMessage(e)}`, { address: '0x' + addr }, { cause: e });
-  }
-}
-
-/** A size-capped map: when full, the oldest half is dropped (insertion order). Cheap and good enough for LRU-ish use. */
-export class BoundedCache<V> {
-  private map = new Map<string, V>();
-  private readonly cap: number;
-  constructor(cap: number) {
-    this.cap = cap;
-  }
-  get(k: string): V | undefined {
-    return this.map.get(k);
-  }
-  has(k: string): boolean {
-    return this.map.has(k);
-  }
-  set(k: string, v: V): void {
-    if (this.map.size >= this.cap) {
-      let drop = this.cap >> 1;
-      for (const key of this.map.keys()) {
-        this.map.delete(key);
-        if (--drop <= 0) break;
-      }
-    }
-    this.map.set(k, v);
-  }
-  delete(k: string): void {
-    this.map.delete(k);
-  }
-  clear(): void {
-    this.map.clear();
   }
 }
 

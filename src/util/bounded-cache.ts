@@ -1,0 +1,30 @@
+/** A size-capped map: when full, the oldest half is dropped (insertion order). Cheap and good enough for LRU-ish use. */
+export class BoundedCache<V> {
+  private map = new Map<string, V>();
+  private readonly cap: number;
+  constructor(cap: number) {
+    this.cap = cap;
+  }
+  get(k: string): V | undefined {
+    return this.map.get(k);
+  }
+  has(k: string): boolean {
+    return this.map.has(k);
+  }
+  set(k: string, v: V): void {
+    if (this.map.size >= this.cap) {
+      let drop = this.cap >> 1;
+      for (const key of this.map.keys()) {
+        this.map.delete(key);
+        if (--drop <= 0) break;
+      }
+    }
+    this.map.set(k, v);
+  }
+  delete(k: string): void {
+    this.map.delete(k);
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}
