@@ -395,3 +395,36 @@ test("a call that moves no value does not depend on the callee's balance: calls 
     await store.close();
   }
 });
+
+test("workers' caches follow each committed block: the next block's runs read what the last one wrote, none run again", async () => {
+  const gen = generator({ seed: 43, holders: 40, payers: 30 });
+  const setup = gen.setup(400);
+  const h = gen.holders;
+  // Block A: twenty holders pay twenty others in one token (nonces, balances and token slots change), ten payers
+  // send ether (not the first payer: it is the blocks' coinbase). The workers read all of it while running A.
+  const a = gen.block([
+    ...Array.from({ length: 20 }, (_, i) => gen.erc20Transfer(h[2 * i], 0, h[2 * i + 1], 5n + BigInt(i))),
+    ...Array.from({ length: 10 }, (_, i) => gen.ethTransfer(gen.payers[i + 1])),
+  ]);
+  // Block B: the same senders and recipients again (the senders' next nonces, the balances A left): every run reads
+  // values A wrote, and no run depends on another.
+  const b = gen.block([
+    ...Array.from({ length: 20 }, (_, i) => gen.erc20Transfer(h[2 * i], 0, h[2 * i + 1], 1n)),
+    ...Array.from({ length: 10 }, (_, i) => gen.ethTransfer(gen.payers[i + 1])),
+  ]);
+  const expected = await serialFingerprint(gen, [...setup, a], b);
+  const { store, engine } = await node(gen, setup, 2);
+  try {
+    const first = await engine.execute(a);
+    assert.equal(first.stats.mode, 'parallel');
+    await engine.commit(first.result);
+    const { result, stats, trace } = await engine.execute(b);
+    assert.equal(stats.mode, 'parallel');
+    assert.deepEqual(fingerprint(result), expected);
+    assert.deepEqual([...new Set(trace!.txs.map((t) => t.attempts[0].worker))].sort(), [0, 1]);
+    assert.equal(stats.reexecuted, 0, `re-executed ${stats.reexecuted}: ${stats.conflictKeys.map(([k]) => k).join(', ')}`);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});

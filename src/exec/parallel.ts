@@ -30,7 +30,7 @@ import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
 import { pinSender } from './tx-common.ts';
 import { serializeTx } from '../util/rlp.ts';
-import { recoverJob, recoveredAt, runTable, takeRecovered, type RecoverJob, type RunTable, type ToMain, type WorkerFaults } from './protocol.ts';
+import { packCommit, recoverJob, recoveredAt, runTable, takeRecovered, type RecoverJob, type RunTable, type ToMain, type WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
   /** Worker threads; 1 = the serial path on the main thread (no workers). */
@@ -851,14 +851,13 @@ export class ParallelExecutor {
     // time is the next block's `scheduledAheadMs` either way.
     if (this.ahead !== undefined) this.prepareNext();
     if (this.pool === undefined) return record;
-    const accounts: [string, Uint8Array | null][] = [...result.trie.accounts];
     const cleared: string[] = [];
-    const slots: [string, Uint8Array][] = [];
+    const slots: [string, Map<string, Uint8Array>][] = [];
     for (const [addr, d] of result.diff.accounts) {
       if (d.storageCleared) cleared.push(addr);
-      for (const [slot, v] of d.storage) slots.push([addr + slot, v]);
+      if (d.storage.size > 0) slots.push([addr, d.storage]);
     }
-    this.pool.broadcast({ t: 'commit', accounts, cleared, slots, codes: [...result.diff.codes] });
+    this.pool.broadcast({ t: 'commit', state: packCommit(result.trie.accounts, slots), cleared, codes: [...result.diff.codes] });
     return record;
   }
 

@@ -57,9 +57,10 @@ export type ToWorker =
     }
   | {
       t: 'commit';
-      accounts: [string, Uint8Array | null][];
+      /** The block's final account records and slot values (see `CommitPack`), the same memory for every worker. */
+      state: CommitPack;
+      /** Accounts whose storage the block wiped (their cached slots go before `state`'s are applied). */
       cleared: string[];
-      slots: [string, Uint8Array][];
       codes: [string, Uint8Array][];
     }
   /** Drop the replicated cache; `code`: also the code table, and with it the interpreter's code analyses. */
@@ -214,4 +215,72 @@ export function takeRecovered(job: RecoverJob, into: (ReturnType<typeof recovere
 export function recoveredAt(keys: Uint8Array, j: number): { pubkey: Uint8Array; address: Uint8Array; hash: Uint8Array } {
   const o = j * RECOVERED;
   return { pubkey: keys.subarray(o, o + 64), address: keys.subarray(o + 64, o + 84), hash: keys.subarray(o + 84, o + RECOVERED) };
+}
+
+/**
+ * A committed block's changes for the workers' caches, packed once into shared memory that every worker reads (as
+ * thousands of [key, bytes] pairs, each worker's copy cost the main thread a structured clone of all of them).
+ * `accounts`: per account, its address (20 bytes), the record's length (2 bytes, big-endian; 0: the account no
+ * longer exists) and the record (RLP). `slots`: per slot, the address (20), the slot (32), the value's length (1)
+ * and the value (leading zeros stripped; empty: zero).
+ */
+export interface CommitPack {
+  accounts: Uint8Array;
+  slots: Uint8Array;
+}
+
+/** `accounts`: final records by address (hex; null: gone); `slots`: new values by address, then slot (hex). */
+export function packCommit(accounts: ReadonlyMap<string, Uint8Array | null>, slots: Iterable<[string, ReadonlyMap<string, Uint8Array>]>): CommitPack {
+  let size = 0;
+  for (const rlp of accounts.values()) size += 22 + (rlp?.length ?? 0);
+  const a = shared(Uint8Array, 1, size);
+  const ab = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  let o = 0;
+  for (const [addr, rlp] of accounts) {
+    o += ab.write(addr, o, 20, 'hex');
+    const n = rlp?.length ?? 0;
+    if (n > 0xffff) throw new RangeError(`account record of 0x${addr} is ${n} bytes`);
+    ab.writeUInt16BE(n, o);
+    o += 2;
+    if (rlp !== null) a.set(rlp, o);
+    o += n;
+  }
+  const accountsEnd = o;
+  size = 0;
+  for (const [, m] of slots) for (const v of m.values()) size += 53 + v.length;
+  const sl = shared(Uint8Array, 1, size);
+  const sb = Buffer.from(sl.buffer, sl.byteOffset, sl.byteLength);
+  o = 0;
+  for (const [addr, m] of slots) {
+    for (const [slot, v] of m) {
+      if (v.length > 32) throw new RangeError(`slot value of 0x${addr} is ${v.length} bytes`);
+      sb.write(addr, o, 20, 'hex');
+      sb.write(slot, o + 20, 32, 'hex');
+      sl[o + 52] = v.length;
+      sl.set(v, o + 53);
+      o += 53 + v.length;
+    }
+  }
+  return { accounts: a.subarray(0, accountsEnd), slots: sl.subarray(0, o) };
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** Every account and slot of a pack, in the order packed (records and values are views into the pack). */
+export function unpackCommit(p: CommitPack, account: (addr: string, rlp: Uint8Array | null) => void, slot: (addr: string, slot: string, value: Uint8Array) => void): void {
+  const { accounts: a, slots: s } = p;
+  const ab = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  for (let o = 0; o < a.length; ) {
+    const addr = ab.toString('hex', o, o + 20);
+    const n = ab.readUInt16BE(o + 20);
+    o += 22;
+    account(addr, n === 0 ? null : a.subarray(o, o + n));
+    o += n;
+  }
+  const sb = Buffer.from(s.buffer, s.byteOffset, s.byteLength);
+  for (let o = 0; o < s.length; ) {
+    const n = s[o + 52];
+    slot(sb.toString('hex', o, o + 20), sb.toString('hex', o + 20, o + 52), n === 0 ? NO_BYTES : s.subarray(o + 53, o + 53 + n));
+    o += 53 + n;
+  }
 }

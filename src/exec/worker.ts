@@ -33,7 +33,7 @@ import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { runPlainTransfer } from './transfer.ts';
 import { decodeTx, pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
-import { RECOVERED, RECOVER_CHUNK, packedTx, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
+import { RECOVERED, RECOVER_CHUNK, packedTx, unpackCommit, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
 import { keccak256 } from '../crypto/index.ts';
 
 const port = parentPort!;
@@ -153,13 +153,16 @@ class WorkerCache implements StateReader {
 
   /** Cache a slot value by address + slot (hex); `overwrite` false keeps a value already cached. */
   setSlot(key: string, value: Uint8Array, overwrite: boolean): void {
-    const a = key.slice(0, 40);
+    this.setSlotOf(key.slice(0, 40), key.slice(40), value, overwrite);
+  }
+
+  /** `setSlot` by address and slot (hex). */
+  setSlotOf(a: string, slot: string, value: Uint8Array, overwrite: boolean): void {
     let m = this.slots.get(a);
     if (m === undefined) {
       m = new Map();
       this.slots.set(a, m);
     }
-    const slot = key.slice(40);
     if (!m.has(slot)) this.slotCount++;
     else if (!overwrite) return;
     m.set(slot, value);
@@ -455,9 +458,12 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     }
     case 'commit': {
-      for (const [a, rlp] of m.accounts) cache.accounts.set(a, rlp);
       for (const a of m.cleared) cache.dropSlotsOf(a);
-      for (const [k, v] of m.slots) cache.setSlot(k, v, true);
+      unpackCommit(
+        m.state,
+        (a, rlp) => cache.accounts.set(a, rlp),
+        (a, s, v) => cache.setSlotOf(a, s, v, true),
+      );
       for (const [h, c] of m.codes) cache.codes.set(h, c);
       // Between blocks a cleared cache is always correct: misses are read from the main thread's committed state.
       if (cache.size() > CACHE_LIMIT) cache.clear();
