@@ -417,7 +417,7 @@ export class StateStore implements StateReader, NodeSource {
       const next = trie.accounts.get(addr);
       if (next === undefined) throw new Error(`trie update misses account ${addr}`);
       const key = accountKey(d.address);
-      remember(key, await this.getAccountRLP(d.address));
+      remember(key, this.accountRLP(addr, d.address));
       if (next === null) ops.push({ type: 'del', key });
       else ops.push({ type: 'put', key, value: next });
       accountUpdates.push([addr, next]);
@@ -433,7 +433,7 @@ export class StateStore implements StateReader, NodeSource {
       for (const [slot, value] of d.storage) {
         const slotBytes = fromHex(slot);
         const key = storageKey(d.address, slotBytes);
-        const prev = d.storageCleared ? await this.db.get(key) : await this.getStorage(d.address, slotBytes);
+        const prev = d.storageCleared ? await this.db.get(key) : this.storageNow(addr, slot, d.address, slotBytes);
         remember(key, prev === undefined || prev.length === 0 ? null : prev);
         if (value.length === 0) ops.push({ type: 'del', key });
         else ops.push({ type: 'put', key, value });
