@@ -149,3 +149,54 @@ test('conservation: a corrupted state write mid-block is caught, naming the bloc
     }
   }
 });
+
+test('dependencies: only writes that change a value count; fee credits, wipes and untouched balances as defined', async () => {
+  const { DependencyTracker } = await import('../src/insight/graph.ts');
+  const { accountToken, balanceToken } = await import('../src/state/overlay.ts');
+  const { KECCAK256_NULL } = await import('@ethereumjs/util');
+  const addr = (c: string) => c.repeat(40);
+  const [x, y, z, cb] = [addr('1'), addr('2'), addr('3'), addr('c')];
+  const slot = '0'.repeat(63) + '5';
+  const acct = (nonce: bigint, balance: bigint, keepBalance?: boolean) => ({ nonce, balance, codeHash: KECCAK256_NULL, keepBalance });
+  const access = (p: { reads?: [string, string][]; accounts?: [string, ReturnType<typeof acct> | null][]; slots?: [string, Uint8Array][]; cleared?: string[]; fee?: bigint }) => ({
+    reads: new Map(p.reads ?? []),
+    accounts: new Map(p.accounts ?? []),
+    cleared: p.cleared ?? [],
+    slots: new Map(p.slots ?? []),
+    codes: new Map(),
+    coinbaseDelta: p.fee ?? 0n,
+    destroyed: 0n,
+  });
+  const t = new DependencyTracker();
+  t.reset(cb);
+  const steps: [ReturnType<typeof access>, number[]][] = [
+    // 0: pays y (y's balance changes), and the coinbase its fee lazily.
+    [access({ reads: [['b' + y, '5']], accounts: [[y, acct(0n, 6n)]], fee: 3n }), []],
+    // 1: reads y's balance: depends on 0; reads the coinbase's balance: 0's fee credit.
+    [access({ reads: [['b' + y, '6'], ['b' + cb, '3']] }), [0]],
+    // 2: re-stores x unchanged (same nonce and code, balance never touched) and writes a slot of z unchanged.
+    [access({ reads: [['a' + x, accountToken(acct(1n, 0n))], ['s' + z + slot, '07']], accounts: [[x, acct(1n, 9n, true)]], slots: [[z + slot, new Uint8Array([7])]] }), []],
+    // 3: reads x, x's balance and the slot: nothing of it changed since the pre-state.
+    [access({ reads: [['a' + x, accountToken(acct(1n, 0n))], ['b' + x, '9'], ['s' + z + slot, '07']] }), []],
+    // 4: sets the coinbase's balance itself (explicitly, after 0's credit), then 5 reads it: depends on 4 only.
+    [access({ reads: [['b' + cb, '3']], accounts: [[cb, acct(0n, 10n)]] }), [0]],
+    [access({ reads: [['b' + cb, balanceToken(acct(0n, 10n))]] }), [4]],
+    // 6: wipes z's storage; 7 reads a slot of z: depends on the wipe.
+    [access({ cleared: [z] }), []],
+    [access({ reads: [['s' + z + slot, '']] }), [6]],
+    // 8: a fee credit after 4's write: a reader of the coinbase's balance depends on the credit, the later of the two.
+    [access({ fee: 1n }), []],
+    [access({ reads: [['b' + cb, '11'], ['b' + y, '6']] }), [0, 8]],
+  ];
+  for (const [i, [a, want]] of steps.entries()) {
+    assert.deepEqual(t.depsOf(a.reads.keys()), want, `transaction ${i}`);
+    t.noteWrites(i, a);
+  }
+  // Who changed a key by its own writes: the coinbase's balance was last set by 4 (8 only credited a fee); x's
+  // account was never changed (2 re-stored it as it was).
+  assert.equal(t.writerOf('b' + cb), 4);
+  assert.equal(t.writerOf('a' + x), undefined);
+  assert.equal(t.writerOf('b' + y), 0);
+  t.reset(cb);
+  assert.deepEqual(t.depsOf(['b' + y, 'b' + cb]), [], 'a new block starts with no writers');
+});

@@ -25,7 +25,6 @@ import type { BlockRecord, PreparedCommit } from '../state/store.ts';
 import type { ShardJob, ShardResult, TrieSharder } from '../state/trie.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type TxRecord } from '../insight/trace.ts';
-import { nodeOf } from '../insight/graph.ts';
 import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
 import { pinSender } from './tx-common.ts';
@@ -445,6 +444,7 @@ export class ParallelExecutor {
     const run = await this.executor.begin(block);
     const origin = performance.now();
     const records: TxRecord[] = new Array(n);
+    this.rollback.reset(hex(block.header.coinbase.bytes), true);
     for (let i = 0; i < n; i++) records[i] = await this.runTraced(run, i, origin, 'serial');
     const result = await this.executor.finish(run);
     const stats = this.serialStats(n, t0, mode);
@@ -453,22 +453,13 @@ export class ParallelExecutor {
 
   /** Run transaction i on the main thread with its reads and writes tracked, as a trace record. */
   private async runTraced(run: BlockRun, i: number, origin: number, kind: 'serial' | 'reexecution'): Promise<TxRecord> {
-    const state = this.executor.state;
-    const coinbase = hex(run.block.header.coinbase.bytes);
     const start = performance.now();
-    state.beginTx(coinbase);
-    let access: TxAccess;
-    try {
-      await this.executor.runSerial(run, i);
-    } finally {
-      access = state.endTx();
-    }
+    const { deps } = await this.rollback.runHere(run, i);
     const end = performance.now();
-    const gas = run.txs[i].gasUsed;
     return {
       attempts: [{ worker: MAIN_THREAD, kind, start: start - origin, end: end - origin, committed: true }],
       committedAt: end - origin,
-      node: nodeOf(access, coinbase, gas, end - start),
+      node: { deps: deps!, gas: run.txs[i].gasUsed, ms: end - start },
     };
   }
 
@@ -622,6 +613,7 @@ export class ParallelExecutor {
     const tracing = this.tracing;
     const records: TxRecord[] = new Array(n);
     const coinbase = hex(block.header.coinbase.bytes);
+    this.rollback.reset(coinbase, tracing);
     const pre = diffToAccess(this.executor.state.diff());
     const store = this.executor.store;
     // Workers read committed state from LevelDB themselves where they can; otherwise the predicted keys are sent along.
@@ -728,7 +720,6 @@ export class ParallelExecutor {
     // The next block's transactions are serialized for the workers at the first wait for a result below.
     let aheadPending = next !== undefined;
 
-    this.rollback.reset();
     this.rollback.senders = senders;
     let serialFrom = n;
     for (let i = 0; i < n; i++) {
@@ -832,8 +823,7 @@ export class ParallelExecutor {
       attempts.push({ worker: MAIN_THREAD, kind: 'reexecution', start: info.start! - origin, end: info.end! - origin, committed: true });
       ms = info.end! - info.start!;
     }
-    const coinbase = hex(run.block.header.coinbase.bytes);
-    return { attempts, committedAt: performance.now() - origin, node: nodeOf(info.access, coinbase, run.txs[r.index].gasUsed, ms) };
+    return { attempts, committedAt: performance.now() - origin, node: { deps: info.deps!, gas: run.txs[r.index].gasUsed, ms } };
   }
 
   /** Commit an executed block, then refresh the workers' caches with its diff. */

@@ -13,12 +13,8 @@ import { hex } from '../util/bytes.ts';
 
 /** What one committed transaction did, as far as the graph is concerned. */
 export interface GraphNode {
-  /** Keys read ('a' + address, 's' + address + slot). */
-  reads: Iterable<string>;
-  /** Keys written. */
-  writes: Iterable<string>;
-  /** Accounts whose storage was wiped (self-destruct, deletion, re-creation). */
-  wiped: Iterable<string>;
+  /** Direct dependencies (indices of earlier transactions, ascending): see `DependencyTracker`. */
+  deps: number[];
   gas: bigint;
   /** Execution time of the attempt that was committed. */
   ms: number;
@@ -40,36 +36,77 @@ export interface DependencyGraph {
 }
 
 /**
- * Graph node of a transaction from its tracked access. A write that leaves the value the transaction read unchanged
- * (the EVM re-stores every called account even for a zero-value call, an SSTORE of the same value) is no
- * dependency for later readers and is left out; the coinbase's lazy fee credit counts as a write.
+ * A block's dependencies, found as its transactions commit in block order: each transaction's reads are looked up
+ * before its writes are noted. Only a write that changed something counts: one that leaves the value the
+ * transaction read (the EVM re-stores every called account even for a zero-value call; an SSTORE of the same
+ * value) is no dependency for later readers. The coinbase's lazy fee credit counts as a write of its balance, but
+ * is kept apart from the other writes: `writerOf` answers which transaction's own code changed a key.
  */
-export function nodeOf(access: TxAccess, coinbase: string, gas: bigint, ms: number): GraphNode {
-  const writes: string[] = [];
-  const wiped: string[] = [...access.cleared];
-  for (const [a, v] of access.accounts) {
-    if (v === null) wiped.push(a);
-    const k = 'a' + a;
-    const before = access.reads.get(k);
-    if (before === undefined || before !== accountToken(v)) writes.push(k);
-    // A balance the transaction never touched is no write of it; one written back unchanged is none either.
-    if (v?.keepBalance === true) continue;
-    const seen = access.reads.get('b' + a);
-    if (seen === undefined || seen !== balanceToken(v)) writes.push('b' + a);
+export class DependencyTracker {
+  private lastWriter = new Map<string, number>();
+  private wipedBy = new Map<string, number>();
+  private coinbaseBalance = '';
+  private feeCreditBy = -1;
+
+  /** Start a block whose coinbase is `coinbase` (hex). */
+  reset(coinbase: string): void {
+    this.lastWriter.clear();
+    this.wipedBy.clear();
+    this.coinbaseBalance = 'b' + coinbase;
+    this.feeCreditBy = -1;
   }
-  for (const [k, v] of access.slots) {
-    const before = access.reads.get('s' + k);
-    if (before !== undefined && before === hex(v)) continue;
-    writes.push('s' + k);
+
+  /** The direct dependencies, ascending, of the transaction that read `reads` (before its writes are noted). */
+  depsOf(reads: Iterable<string>): number[] {
+    const deps: number[] = [];
+    const add = (j: number) => {
+      if (!deps.includes(j)) deps.push(j);
+    };
+    for (const k of reads) {
+      let w = this.lastWriter.get(k);
+      if (k === this.coinbaseBalance && this.feeCreditBy > (w ?? -1)) w = this.feeCreditBy;
+      if (w !== undefined) add(w);
+      if (k.charCodeAt(0) === 115 /* 's' */) {
+        const c = this.wipedBy.get(k.slice(1, 41));
+        if (c !== undefined) add(c);
+      }
+    }
+    return deps.length > 1 ? deps.sort((a, b) => a - b) : deps;
   }
-  if (access.coinbaseDelta !== 0n) writes.push('b' + coinbase);
-  return { reads: access.reads.keys(), writes, wiped, gas, ms };
+
+  /** Note what transaction `i` changed. */
+  noteWrites(i: number, access: TxAccess): void {
+    const reads = access.reads;
+    const lastWriter = this.lastWriter;
+    for (const a of access.cleared) this.wipedBy.set(a, i);
+    for (const [a, v] of access.accounts) {
+      if (v === null) this.wipedBy.set(a, i);
+      const k = 'a' + a;
+      const before = reads.get(k);
+      if (before === undefined || before !== accountToken(v)) lastWriter.set(k, i);
+      // A balance the transaction never touched is no write of it; one written back unchanged is none either.
+      if (v?.keepBalance === true) continue;
+      const b = 'b' + a;
+      const seen = reads.get(b);
+      if (seen === undefined || seen !== balanceToken(v)) lastWriter.set(b, i);
+    }
+    for (const [k, v] of access.slots) {
+      const key = 's' + k;
+      const before = reads.get(key);
+      if (before !== undefined && before === hex(v)) continue;
+      lastWriter.set(key, i);
+    }
+    if (access.coinbaseDelta !== 0n) this.feeCreditBy = i;
+  }
+
+  /** The last transaction whose own writes changed `key` (a lazy fee credit to the coinbase is not one). */
+  writerOf(key: string): number | undefined {
+    return this.lastWriter.get(key);
+  }
 }
 
 export function dependencyGraph(nodes: GraphNode[]): DependencyGraph {
   const n = nodes.length;
-  const lastWriter = new Map<string, number>();
-  const wipedBy = new Map<string, number>();
   const deps: number[][] = new Array(n);
   const bestGas: bigint[] = new Array(n);
   const bestMs: number[] = new Array(n);
@@ -79,16 +116,7 @@ export function dependencyGraph(nodes: GraphNode[]): DependencyGraph {
   let totalMs = 0;
   for (let i = 0; i < n; i++) {
     const node = nodes[i];
-    const d = new Set<number>();
-    for (const k of node.reads) {
-      const w = lastWriter.get(k);
-      if (w !== undefined) d.add(w);
-      if (k.charCodeAt(0) === 115 /* 's' */) {
-        const c = wipedBy.get(k.slice(1, 41));
-        if (c !== undefined) d.add(c);
-      }
-    }
-    const list = [...d].sort((a, b) => a - b);
+    const list = node.deps;
     deps[i] = list;
     let g = 0n;
     let t = 0;
@@ -106,8 +134,6 @@ export function dependencyGraph(nodes: GraphNode[]): DependencyGraph {
     bestMs[i] = t + node.ms;
     totalGas += node.gas;
     totalMs += node.ms;
-    for (const a of node.wiped) wipedBy.set(a, i);
-    for (const k of node.writes) lastWriter.set(k, i);
   }
   return { deps, totalGas, totalMs, byGas: heaviest(bestGas, prevGas, 0n), byTime: heaviest(bestMs, prevMs, 0) };
 }

@@ -12,6 +12,7 @@ import type { BlockExecutor, BlockRun, TxOutcome } from '../exec/executor.ts';
 import type { TxAccess } from '../state/overlay.ts';
 import { NOT_NOW } from '../state/types.ts';
 import { hex } from '../util/bytes.ts';
+import { DependencyTracker } from '../insight/graph.ts';
 
 export interface SpeculativeResult {
   index: number;
@@ -35,6 +36,8 @@ export interface CommitInfo {
   /** The re-execution on this thread (performance.now() scale), when there was one. */
   start?: number;
   end?: number;
+  /** The transaction's direct dependencies (see `DependencyTracker`), when the block is traced. */
+  deps?: number[];
 }
 
 /** Stale keys named per discarded run, at most. */
@@ -52,8 +55,10 @@ export interface CommitCounts {
 export class RollbackManager {
   private executor: BlockExecutor;
   private readonly hints: HintBook;
-  /** key -> index of the last committed transaction that wrote it, in the current block. */
-  private lastWriter = new Map<string, number>();
+  /** What the committed transactions of the current block changed, and who depends on whom. */
+  readonly dependencies = new DependencyTracker();
+  /** Whether commits report each transaction's dependencies (the block is traced). */
+  private tracing = false;
   counts: CommitCounts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
 
   /** Recovered senders (hex) of the block's transactions, for learning hints. */
@@ -78,8 +83,10 @@ export class RollbackManager {
     this.executor = executor;
   }
 
-  reset(): void {
-    this.lastWriter.clear();
+  /** Start a block (its coinbase in hex); `tracing`: report each transaction's dependencies. */
+  reset(coinbase: string, tracing: boolean): void {
+    this.dependencies.reset(coinbase);
+    this.tracing = tracing;
     this.counts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
   }
 
@@ -115,16 +122,17 @@ export class RollbackManager {
         // what it is (DB_CORRUPT) instead of being blamed on the transaction.
         this.counts.reexecuted++;
         const start = performance.now();
-        const access = await this.reexecute(run, i);
-        return { firstRun: false, stale: [], access, start, end: performance.now() };
+        const { access, deps } = await this.runHere(run, i);
+        return { firstRun: false, stale: [], access, start, end: performance.now(), deps };
       }
       this.executor.checkGas(run, i);
       await this.executor.state.apply(r.access, run.block.header.coinbase);
       await this.executor.record(run, i, r.outcome);
       this.counts.firstRun++;
-      this.noteWrites(i, r.access);
+      const deps = this.tracing ? this.dependencies.depsOf(r.access.reads.keys()) : undefined;
+      this.dependencies.noteWrites(i, r.access);
       this.hints.learnGas(call, r.outcome.gasUsed);
-      return { firstRun: true, stale: staleKeys, access: r.access };
+      return { firstRun: true, stale: staleKeys, access: r.access, deps };
     }
     const stale = staleKeys[0];
     this.counts.reexecuted++;
@@ -134,32 +142,30 @@ export class RollbackManager {
     // half of all swaps, which merged the whole block into one group).
     if (!this.senderKeys.has(stale)) {
       this.hints.learnConflict(tx, this.senders[i] ?? '', stale);
-      const writer = this.lastWriter.get(stale);
+      const writer = this.dependencies.writerOf(stale);
       if (writer !== undefined) this.hints.learnConflict(run.block.transactions[writer], this.senders[writer] ?? '', stale);
     }
     const start = performance.now();
-    const access = await this.reexecute(run, i);
-    return { firstRun: false, stale: staleKeys, access, start, end: performance.now() };
+    const { access, deps } = await this.runHere(run, i);
+    return { firstRun: false, stale: staleKeys, access, start, end: performance.now(), deps };
   }
 
-  private async reexecute(run: BlockRun, i: number): Promise<TxAccess> {
+  /**
+   * Run transaction `i` on this thread, tracked, and note what it changed: a re-execution, or a transaction of a
+   * traced block run here in full.
+   */
+  async runHere(run: BlockRun, i: number): Promise<{ access: TxAccess; deps?: number[] }> {
     const state = this.executor.state;
     state.beginTx(hex(run.block.header.coinbase.bytes));
     let access: TxAccess | undefined;
+    let deps: number[] | undefined;
     try {
       await this.executor.runSerial(run, i);
     } finally {
       access = state.endTx();
-      this.noteWrites(i, access);
+      if (this.tracing) deps = this.dependencies.depsOf(access.reads.keys());
+      this.dependencies.noteWrites(i, access);
     }
-    return access;
-  }
-
-  private noteWrites(i: number, access: TxAccess): void {
-    for (const [a, v] of access.accounts) {
-      this.lastWriter.set('a' + a, i);
-      if (v?.keepBalance !== true) this.lastWriter.set('b' + a, i);
-    }
-    for (const k of access.slots.keys()) this.lastWriter.set('s' + k, i);
+    return { access, deps };
   }
 }
