@@ -14,7 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createBlock, type Block } from '@ethereumjs/block';
 import type { TypedTransaction } from '@ethereumjs/tx';
-import { Account, Address, KECCAK256_NULL, createAccountFromRLP, equalsBytes } from '@ethereumjs/util';
+import { Account, Address, KECCAK256_NULL, equalsBytes } from '@ethereumjs/util';
 import { runTx, type VM } from '@ethereumjs/vm';
 import type { Common } from '@ethereumjs/common';
 import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
@@ -35,6 +35,7 @@ import { decodeTx, pinSender, recoverSenderKey, sharedTxCommon } from './tx-comm
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
 import { RECOVERED, RECOVER_CHUNK, packedTx, unpackCommit, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
 import { keccak256 } from '../crypto/index.ts';
+import { decodeAccountRecord } from '../state/account-record.ts';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -118,7 +119,7 @@ class WorkerCache implements StateReader {
     if (now !== NOT_NOW) return now;
     const rlp = await ask('a', k);
     this.accounts.set(k, rlp);
-    return rlp === null ? undefined : createAccountFromRLP(rlp);
+    return rlp === null ? undefined : decodeAccountRecord(rlp);
   }
 
   /** Cached, or read from LevelDB while `direct`; else only the main thread can answer. */
@@ -129,7 +130,7 @@ class WorkerCache implements StateReader {
       rlp = reader!.db.getSync(accountKey(address ?? fromHex(k))) ?? null;
       this.accounts.set(k, rlp);
     }
-    return rlp === null ? undefined : createAccountFromRLP(rlp);
+    return rlp === null ? undefined : decodeAccountRecord(rlp);
   }
 
   async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {

@@ -37,6 +37,7 @@ import { StateTrie, unpackNodes, type NodeSource, type TrieSharder, type TrieUpd
 import type { Node } from './mpt.ts';
 import type { StateDiff, StateReader } from './types.ts';
 import { BoundedCache } from '../util/bounded-cache.ts';
+import { decodeAccountRecord } from './account-record.ts';
 
 /** The subset of abstract-level that the store uses (classic-level on disk, memory-level for throwaway runs). */
 export interface KVStore {
@@ -127,7 +128,7 @@ function decodeRecord(b: Uint8Array, where: string): BlockRecord {
 /** An account record (`addr`: the address in hex, for the error). */
 function decodeAccount(addr: string, rlp: Uint8Array): Account {
   try {
-    return createAccountFromRLP(rlp);
+    return decodeAccountRecord(rlp);
   } catch (e) {
     throw new ParallaxError('DB_CORRUPT', `account record of 0x${addr} does not decode: ${errorMessage(e)}`, { address: '0x' + addr }, { cause: e });
   }
