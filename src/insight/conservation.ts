@@ -34,21 +34,28 @@ const SHOWN = 12;
 /** Compare the block's net balance change with what the protocol minted and burned. */
 export async function checkConservation(
   diff: StateDiff,
-  preBalance: (addr: string) => Promise<bigint>,
+  preBalance: (addr: string) => bigint | Promise<bigint>,
   terms: ConservationTerms,
 ): Promise<ConservationReport> {
   let delta = 0n;
-  const changes: [string, bigint][] = [];
+  /** The largest changes so far, largest first (at most SHOWN). */
+  const largest: [string, bigint, bigint][] = [];
   for (const [addr, d] of diff.accounts) {
     const after = d.account?.balance ?? 0n;
-    const change = after - (await preBalance(addr));
+    let before = preBalance(addr);
+    if (typeof before !== 'bigint') before = await before;
+    const change = after - before;
     if (change === 0n) continue;
     delta += change;
-    changes.push([addr, change]);
+    const size = abs(change);
+    if (largest.length === SHOWN && size <= largest[SHOWN - 1][2]) continue;
+    let at = largest.length;
+    while (at > 0 && largest[at - 1][2] < size) at--;
+    largest.splice(at, 0, [addr, change, size]);
+    if (largest.length > SHOWN) largest.pop();
   }
   const expected = terms.minted - terms.baseFeeBurned - terms.blobFeeBurned - terms.destroyed;
-  changes.sort((a, b) => (abs(b[1]) > abs(a[1]) ? 1 : abs(b[1]) < abs(a[1]) ? -1 : 0));
-  return { ...terms, delta, expected, ok: delta === expected, accounts: changes.slice(0, SHOWN) };
+  return { ...terms, delta, expected, ok: delta === expected, accounts: largest.map(([a, c]) => [a, c]) };
 }
 
 function abs(x: bigint): bigint {

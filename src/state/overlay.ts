@@ -221,12 +221,14 @@ export class OverlayStateManager implements StateManagerInterface {
     this.originalStorageCache.clear();
   }
 
-  /** Balance an account had before this block (the base state), for the conservation check. */
-  async preBalance(addr: string): Promise<bigint> {
-    if (this.baseAccounts.has(addr)) return this.baseAccounts.get(addr)?.balance ?? 0n;
-    const acc = await this.base.getAccount(fromHex(addr));
-    this.baseAccounts.set(addr, acc);
-    return acc?.balance ?? 0n;
+  /**
+   * Balance an account had before this block (the base state), for the conservation check: on this call when the
+   * block read the account already (as validation does for every account a transaction touched).
+   */
+  preBalance(addr: string): bigint | Promise<bigint> {
+    const seen = this.baseAccounts.get(addr);
+    if (seen !== undefined || this.baseAccounts.has(addr)) return seen?.balance ?? 0n;
+    return this.baseAccountLater(addr, fromHex(addr)).then((acc) => acc?.balance ?? 0n);
   }
 
   // ---- accounts -------------------------------------------------------------------------------------------------
@@ -581,8 +583,11 @@ export class OverlayStateManager implements StateManagerInterface {
       const codeHash = equalsBytes(a.codeHash, KECCAK256_NULL) ? KECCAK256_NULL : a.codeHash;
       if (t.keptBalance.has(addr)) accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash, keepBalance: true });
       else accounts.set(addr, { nonce: a.nonce, balance: a.balance, codeHash });
-      const code = this.codes.get(hex(a.codeHash));
-      if (code !== undefined) codes.set(hex(a.codeHash), code);
+      if (this.codes.size > 0) {
+        const h = hex(a.codeHash);
+        const code = this.codes.get(h);
+        if (code !== undefined) codes.set(h, code);
+      }
     }
     const slots = new Map<string, Uint8Array>();
     for (const k of t.writtenSlots) {
@@ -673,8 +678,7 @@ export class OverlayStateManager implements StateManagerInterface {
       for (const [slot, v] of slots) d.storage.set(slot, v);
     }
     // Accounts that only had storage written keep their current account record.
-    for (const d of accounts.values()) {
-      const addr = hex(d.address);
+    for (const [addr, d] of accounts) {
       if (!this.accounts.has(addr)) d.account = this.baseAccounts.get(addr) ?? null;
       if (d.account === null) {
         // A deleted account has no storage; drop slot writes made before the deletion.
@@ -683,11 +687,14 @@ export class OverlayStateManager implements StateManagerInterface {
       }
     }
     const codes = new Map<string, Uint8Array>();
-    for (const d of accounts.values()) {
-      if (d.account === null) continue;
-      const h = hex(d.account.codeHash);
-      const code = this.codes.get(h);
-      if (code !== undefined) codes.set(h, code);
+    // Only code written in this block is looked for (most blocks deploy none).
+    if (this.codes.size > 0) {
+      for (const d of accounts.values()) {
+        if (d.account === null) continue;
+        const h = hex(d.account.codeHash);
+        const code = this.codes.get(h);
+        if (code !== undefined) codes.set(h, code);
+      }
     }
     return { accounts, codes };
   }
