@@ -65,3 +65,25 @@ test('account records: malformed ones get the verdict the library gives', () => 
   }
   assert.ok(rejected >= 6, `only ${rejected} of ${cases.length} malformed records rejected by the library`);
 });
+
+test('validation tokens: absent, empty accounts, other nonces and other code all compare different; balances apart', async () => {
+  const { accountToken, balanceToken } = await import('../src/state/overlay.ts');
+  const { KECCAK256_NULL } = await import('@ethereumjs/util');
+  const code = new Uint8Array(randomBytes(32));
+  const emptyCopy = new Uint8Array(KECCAK256_NULL); // equal bytes, another array
+  const tokens = [
+    accountToken(undefined),
+    accountToken({ nonce: 0n, codeHash: KECCAK256_NULL }),
+    accountToken({ nonce: 1n, codeHash: KECCAK256_NULL }),
+    accountToken({ nonce: 0n, codeHash: code }),
+    accountToken({ nonce: 1n, codeHash: code }),
+    accountToken({ nonce: 10n, codeHash: KECCAK256_NULL }),
+  ];
+  assert.equal(new Set(tokens).size, tokens.length, tokens.join(' | '));
+  assert.equal(accountToken({ nonce: 7n, codeHash: emptyCopy }), accountToken({ nonce: 7n, codeHash: KECCAK256_NULL }));
+  assert.equal(accountToken({ nonce: 7n, codeHash: new Uint8Array(code) }), accountToken({ nonce: 7n, codeHash: code }));
+  // The balance is not part of the account's token: it is compared on its own.
+  assert.equal(accountToken(new Account(3n, 5n)), accountToken(new Account(3n, 6n)));
+  assert.notEqual(balanceToken(new Account(3n, 5n)), balanceToken(new Account(3n, 6n)));
+  assert.equal(balanceToken(undefined), '');
+});

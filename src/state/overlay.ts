@@ -26,14 +26,14 @@ import { keccak256 } from '../crypto/index.ts';
 import { fromHex, hex, unpad } from '../util/bytes.ts';
 import { NOT_NOW, type AccountDiff, type NotNow, type StateDiff, type StateReader } from './types.ts';
 
-/** The empty code hash in hex: most accounts read have no code, and their token needs no hex conversion. */
-const EMPTY_CODE_HEX = hex(KECCAK256_NULL);
-
-/** Account as compared by validation, without its balance: nonce and code hash (absent = ''). */
+/**
+ * Account as compared by validation, without its balance: the nonce, then the code hash unless it is the empty
+ * one (most accounts: their token needs no hex conversion and crosses between threads short); absent = ''.
+ */
 export function accountToken(a: { nonce: bigint; codeHash: Uint8Array } | undefined | null): string {
   if (a == null) return '';
   const h = a.codeHash;
-  return `${a.nonce}:${h === KECCAK256_NULL || equalsBytes(h, KECCAK256_NULL) ? EMPTY_CODE_HEX : hex(h)}`;
+  return h === KECCAK256_NULL || equalsBytes(h, KECCAK256_NULL) ? a.nonce.toString() : `${a.nonce}:${hex(h)}`;
 }
 
 const ADDRESS_HEX = Symbol('parallax.addressHex');
