@@ -295,8 +295,41 @@ let outbox: RunResult[] = [];
 
 function flush(): void {
   if (outbox.length === 0) return;
+  packLogs(outbox);
   post({ t: 'results', seq, runs: outbox });
   outbox = [];
+}
+
+/**
+ * The batch's log bytes and blooms copied into one buffer, each replaced by a view of it: the message then clones
+ * one buffer, not one per address, topic, datum and bloom (an ERC-20 transfer's log alone has six), and the main
+ * thread allocates one in place of all of them.
+ */
+function packLogs(runs: RunResult[]): void {
+  let size = 0;
+  for (const r of runs) {
+    const o = r.outcome;
+    if (o === null || o.logs.length === 0) continue;
+    size += o.bloom.length;
+    for (const [address, topics, data] of o.logs) {
+      size += address.length + data.length;
+      for (const t of topics) size += t.length;
+    }
+  }
+  if (size === 0) return;
+  const buf = new Uint8Array(size);
+  let p = 0;
+  const put = (b: Uint8Array): Uint8Array => {
+    buf.set(b, p);
+    p += b.length;
+    return buf.subarray(p - b.length, p);
+  };
+  for (const r of runs) {
+    const o = r.outcome;
+    if (o === null || o.logs.length === 0) continue;
+    o.bloom = put(o.bloom);
+    o.logs = o.logs.map(([address, topics, data]) => [put(address), topics.map(put), put(data)]);
+  }
 }
 
 /**
