@@ -36,6 +36,15 @@ test('hints: a mapping entry of the sender or a calldata address becomes a patte
   assert.deepEqual(new Set(keys), new Set(['s' + token + mappingEntry(h3.address.bytes, 0), 's' + token + mappingEntry(h2.address.bytes, 0)]));
   // Another token's transfers are another call: nothing predicted.
   assert.deepEqual(book.predictKeys(gen.erc20Transfer(h2, 1, h3, 7n), hex(h2.address.bytes)), []);
+  // A later conflict on a key a learned pattern names teaches nothing new; one on another mapping of the same
+  // contract (base 3, by the recipient) is a new pattern.
+  const v = book.version;
+  book.learnConflict(later, hex(h2.address.bytes), 's' + token + mappingEntry(h3.address.bytes, 0));
+  assert.equal(book.version, v);
+  book.learnConflict(later, hex(h2.address.bytes), 's' + token + mappingEntry(h3.address.bytes, 3));
+  assert.equal(book.version, v + 1);
+  const again = gen.erc20Transfer(h1, 0, h0, 9n);
+  assert.ok(book.predictKeys(again, hex(h1.address.bytes)).includes('s' + token + mappingEntry(h0.address.bytes, 3)));
 });
 
 test('hints: other keys are literal, filed under the function and the addresses in its calldata, counted and capped', () => {

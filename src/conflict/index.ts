@@ -12,7 +12,7 @@
  */
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { Capability } from '@ethereumjs/tx';
-import { createContractAddress } from '@ethereumjs/util';
+import { createContractAddress, equalsBytes } from '@ethereumjs/util';
 import { keccak256 } from '../crypto/index.ts';
 import { BoundedCache } from '../util/bounded-cache.ts';
 import { fromHex, hex } from '../util/bytes.ts';
@@ -123,11 +123,17 @@ export class HintBook {
     }
     if (key[0] === 's') {
       const contract = key.slice(1, 41);
-      const slot = key.slice(41);
+      const slot = fromHex(key.slice(41));
       const words = HintBook.words(tx, sender);
+      // Under contention the same keys conflict block after block: a pattern this call has already learned that names
+      // the key settles it with one hash instead of a search of up to 192.
+      for (const p of this.patterns.get(call) ?? []) {
+        const w = words[p.source + 1];
+        if (p.contract === contract && w !== undefined && equalsBytes(mappingSlot(w, p.base), slot)) return;
+      }
       for (let source = 0; source < words.length; source++) {
         for (let base = 0; base < 16; base++) {
-          if (hex(mappingSlot(words[source], base)) === slot) {
+          if (equalsBytes(mappingSlot(words[source], base), slot)) {
             const list = this.patterns.get(call) ?? [];
             if (!list.some((p) => p.contract === contract && p.source === source - 1 && p.base === base)) {
               list.push({ contract, source: source - 1, base });

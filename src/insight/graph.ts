@@ -59,16 +59,14 @@ export class DependencyTracker {
   /** The direct dependencies, ascending, of the transaction that read `reads` (before its writes are noted). */
   depsOf(reads: Iterable<string>): number[] {
     const deps: number[] = [];
-    const add = (j: number) => {
-      if (!deps.includes(j)) deps.push(j);
-    };
+    const wiped = this.wipedBy.size > 0;
     for (const k of reads) {
       let w = this.lastWriter.get(k);
       if (k === this.coinbaseBalance && this.feeCreditBy > (w ?? -1)) w = this.feeCreditBy;
-      if (w !== undefined) add(w);
-      if (k.charCodeAt(0) === 115 /* 's' */) {
+      if (w !== undefined && !deps.includes(w)) deps.push(w);
+      if (wiped && k.charCodeAt(0) === 115 /* 's' */) {
         const c = this.wipedBy.get(k.slice(1, 41));
-        if (c !== undefined) add(c);
+        if (c !== undefined && !deps.includes(c)) deps.push(c);
       }
     }
     return deps.length > 1 ? deps.sort((a, b) => a - b) : deps;
