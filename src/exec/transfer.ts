@@ -3,9 +3,10 @@
  * no data and no access list, runs no bytecode, so what @ethereumjs/vm `runTx` does for it reduces to the sender's
  * fee and nonce, the value moving, the refund of unused gas, the coinbase's fee and EIP-161's clean-up of touched empty
  * accounts. `runTx` spends about 110 us on such a transaction (call frames, three journal checkpoints, warm-address
- * sets, events, bloom); this applies the same state changes through the same state manager and journal calls, in
- * `runTx`'s order, so that the overlay tracks the same reads and writes (conflict detection depends on that) and the
- * state, receipt and gas come out identical.
+ * sets, events, bloom); this applies the same state changes through the same state manager calls, in `runTx`'s
+ * order (EIP-161's clean-up of touched accounts done here instead of by the EVM's journal), so that the overlay
+ * tracks the same reads and writes (conflict detection depends on that) and the state, receipt and gas come out
+ * identical.
  *
  * Anything this cannot vouch for goes to `runTx` instead (`undefined` is returned before the transaction changes any
  * state; only runTx's own first step, the EIP-161 clean-up of accounts left touched, may have run): a
