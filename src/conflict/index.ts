@@ -34,6 +34,12 @@ export interface Partition {
   stats: PartitionStats;
 }
 
+/** What a call without data uses when the recipient has no code. */
+const PLAIN_TRANSFER_GAS = 21_000n;
+
+/** Call keys by transaction: the partition and the rollback manager both ask for each one. */
+const CALL_KEYS = new WeakMap<TypedTransaction, string>();
+
 /**
  * What earlier blocks taught about contention.
  *
@@ -43,12 +49,6 @@ export interface Partition {
  * reserves, an account) are remembered literally, filed under the function and the addresses its calldata names,
  * so a swap on one pool does not inherit the keys of another.
  */
-/** What a call without data uses when the recipient has no code. */
-const PLAIN_TRANSFER_GAS = 21_000n;
-
-/** Call keys by transaction: the partition and the rollback manager both ask for each one. */
-const CALL_KEYS = new WeakMap<TypedTransaction, string>();
-
 export class HintBook {
   private patterns = new Map<string, { contract: string; source: number; base: number }[]>();
   private literal = new Map<string, Map<string, number>>();
