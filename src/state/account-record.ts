@@ -6,7 +6,7 @@
  */
 import { Account, bytesToBigInt, createAccountFromRLP } from '@ethereumjs/util';
 
-/** A short RLP string at `p` (its header byte included): [start, end) of its bytes, or -1 if not canonical here. */
+/** The length of the short RLP string at `p`, its header byte included; -1 if it is no canonical short string. */
 function shortString(rlp: Uint8Array, p: number): number {
   const h = rlp[p];
   if (h < 0x80) return 1;
