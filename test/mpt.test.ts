@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
-import { BatchTrie, EMPTY_ROOT, type Node } from '../src/state/mpt.ts';
+import { BatchTrie, EMPTY_ROOT, NodeCache, type Node } from '../src/state/mpt.ts';
 import { Rng } from '../src/bench/traffic.ts';
 import { keccak256 } from '../src/crypto/index.ts';
 import { hex } from '../src/util/bytes.ts';
@@ -9,8 +9,9 @@ import { hex } from '../src/util/bytes.ts';
 /** Random batches of puts and deletes (keys reused so deletes hit and branches collapse), over several commits. */
 test('BatchTrie gives @ethereumjs/mpt roots across batches of inserts, updates and deletes, and its nodes serve reads', async () => {
   for (let seed = 1; seed <= 24; seed++) {
-    // Half the seeds keep decoded nodes across batches (as the state store does), half read every node afresh.
-    const decoded = seed % 2 === 0 ? new Map<string, Node>() : undefined;
+    // Half the seeds keep decoded nodes across batches (as the state store does), half read every node afresh; of
+    // those that keep them, every other one in a cache too small for the trie (entries evicted between batches).
+    const decoded = seed % 2 === 0 ? new NodeCache(seed % 4 === 0 ? 16 : 100_000) : undefined;
     const rng = new Rng(seed);
     const store = new Map<string, Uint8Array>();
     const reference = new MerklePatriciaTrie();
@@ -45,6 +46,32 @@ test('BatchTrie gives @ethereumjs/mpt roots across batches of inserts, updates a
     for (const [k, v] of live) assert.deepEqual(await reader.get(Buffer.from(k, 'hex')), v);
     assert.ok(live.size > 0 || hex(root) === hex(EMPTY_ROOT));
   }
+});
+
+test('NodeCache: a hash that shares its key bits with another never returns the other\'s node; the older half goes when full', () => {
+  const cache = new NodeCache(8);
+  const a = keccak256(Uint8Array.of(1));
+  // The same first 30 bits (the cache key), a different hash.
+  const b = a.slice();
+  b[3] ^= 0x01;
+  b[31] ^= 0xff;
+  const leaf = (v: number): Node => ({ t: 0, path: new Uint8Array(0), value: Uint8Array.of(v) });
+  const na = leaf(1);
+  const nb = leaf(2);
+  cache.set(a, na);
+  assert.equal(cache.get(a), na);
+  assert.equal(cache.get(b), undefined);
+  // A copy of the hash (another array, the same bytes) finds the entry.
+  assert.equal(cache.get(a.slice()), na);
+  cache.set(b, nb);
+  assert.equal(cache.get(b), nb);
+  assert.equal(cache.get(a), undefined);
+  // Fill past the bound: the oldest entries go, the newest stay.
+  const hashes = Array.from({ length: 12 }, (_, i) => keccak256(Uint8Array.of(100 + i)));
+  hashes.forEach((h, i) => cache.set(h, leaf(i)));
+  assert.ok(cache.size <= 8, `size ${cache.size}`);
+  assert.equal((cache.get(hashes[11]) as { value: Uint8Array }).value[0], 11);
+  assert.equal(cache.get(hashes[0]), undefined);
 });
 
 /** Random nested items with strings of every size class (single byte under 0x80, short, and over 55 bytes). */
@@ -139,7 +166,7 @@ test('a state-trie update split into shards equals the one-thread update, block 
     const split = new StateTrie(source, new Map());
     let calls = 0;
     // Each shard keeps its own decoded nodes across blocks, as a worker does.
-    const shardCaches = Array.from({ length: shards }, () => new Map<string, Node>());
+    const shardCaches = Array.from({ length: shards }, () => new NodeCache(100_000));
     split.sharder = {
       shards,
       minAccounts: 1,

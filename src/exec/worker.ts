@@ -25,8 +25,7 @@ import { OverlayStateManager, forgetInternedCode, type TxAccess } from '../state
 import { openSharedReader } from '../state/db.ts';
 import { accountKey, codeKey, nodeKey, storageKey } from '../state/keys.ts';
 import { updateShard } from '../state/trie.ts';
-import type { Node } from '../state/mpt.ts';
-import { BoundedCache } from '../util/bounded-cache.ts';
+import { NodeCache } from '../state/mpt.ts';
 import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
@@ -336,7 +335,7 @@ function packLogs(runs: RunResult[]): void {
  * Decoded trie nodes of this worker's shards. The main thread gives each worker the same nibble range every block,
  * so the levels its shards rewrite stay here; nodes are content-addressed, so an entry is never stale.
  */
-const trieNodes = new BoundedCache<Node>(TRIE_NODES);
+const trieNodes = new NodeCache(TRIE_NODES);
 /** A LevelDB handle of the trie shares' own, for a database the execution reader does not have open. */
 let trieDb: Handle | undefined;
 

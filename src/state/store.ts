@@ -34,7 +34,7 @@ import {
   storageRange,
 } from './keys.ts';
 import { StateTrie, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
-import type { Node } from './mpt.ts';
+import { NodeCache } from './mpt.ts';
 import type { StateDiff, StateReader } from './types.ts';
 import { BoundedCache } from '../util/bounded-cache.ts';
 import { decodeAccountRecord } from './account-record.ts';
@@ -163,7 +163,7 @@ export class StateStore implements StateReader, NodeSource {
     this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, ...opts };
     const n = this.opts.cacheEntries;
     // Decoded trie nodes weigh about ten times their encoding: a tenth as many, enough for the levels every block rewrites.
-    this.trie = new StateTrie(this, new BoundedCache<Node>(Math.max(1024, Math.floor(n / 10))));
+    this.trie = new StateTrie(this, new NodeCache(Math.max(1024, Math.floor(n / 10))));
     this.accountCache = new BoundedCache(n);
     this.storageCache = new BoundedCache(n);
     this.codeCache = new BoundedCache(Math.max(1024, n >> 6));

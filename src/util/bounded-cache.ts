@@ -1,17 +1,20 @@
 /** A size-capped map: when full, the oldest half is dropped (insertion order). Cheap and good enough for LRU-ish use. */
-export class BoundedCache<V> {
-  private map = new Map<string, V>();
+export class BoundedCache<V, K = string> {
+  private map = new Map<K, V>();
   private readonly cap: number;
   constructor(cap: number) {
     this.cap = cap;
   }
-  get(k: string): V | undefined {
+  get size(): number {
+    return this.map.size;
+  }
+  get(k: K): V | undefined {
     return this.map.get(k);
   }
-  has(k: string): boolean {
+  has(k: K): boolean {
     return this.map.has(k);
   }
-  set(k: string, v: V): void {
+  set(k: K, v: V): void {
     if (this.map.size >= this.cap) {
       let drop = this.cap >> 1;
       for (const key of this.map.keys()) {
@@ -21,7 +24,7 @@ export class BoundedCache<V> {
     }
     this.map.set(k, v);
   }
-  delete(k: string): void {
+  delete(k: K): void {
     this.map.delete(k);
   }
   clear(): void {
