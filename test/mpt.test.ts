@@ -162,8 +162,8 @@ test('a state-trie update split into shards equals the one-thread update, block 
     const rng = new Rng(100 + shards);
     const nodes = new Map<string, Uint8Array>();
     const source = { getNode: (h: string) => nodes.get(h) };
-    const here = new StateTrie(source, new Map());
-    const split = new StateTrie(source, new Map());
+    const here = new StateTrie(source, new NodeCache(100_000));
+    const split = new StateTrie(source, new NodeCache(100_000));
     let calls = 0;
     // Each shard keeps its own decoded nodes across blocks, as a worker does.
     const shardCaches = Array.from({ length: shards }, () => new NodeCache(100_000));
