@@ -1,6 +1,24 @@
 /** Small byte helpers used on hot paths; Buffer's hex codec is native and much faster than per-byte loops. */
+
+/** Where `hex` copies its input before encoding (one per thread: each thread loads this module). */
+let scratch = Buffer.allocUnsafeSlow(256);
+/** Inputs longer than this are viewed in place rather than copied (large arrays are off V8's heap anyway). */
+const SCRATCH_MAX = 4096;
+
+/**
+ * Lower-case hex of the bytes, without 0x. The bytes are copied into a scratch Buffer and encoded there, rather than
+ * encoded through a Buffer view of `b.buffer`: a typed array of up to 64 bytes lives on V8's heap, and asking for its
+ * `buffer` moves its contents into a backing store of their own (a malloc, later swept and freed). Addresses,
+ * hashes and slots are such arrays, and this runs for most of them. Side by side on this project's machine (CPU of
+ * all threads, so the collector's part counts): 1.34-1.40 us per 20- or 32-byte array made just before, against
+ * 0.23-0.29 copied; for views into a larger buffer both ways take 0.18-0.30 us.
+ */
 export function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  const n = b.length;
+  if (n > SCRATCH_MAX) return Buffer.from(b.buffer, b.byteOffset, n).toString('hex');
+  if (n > scratch.length) scratch = Buffer.allocUnsafeSlow(SCRATCH_MAX);
+  scratch.set(b);
+  return scratch.toString('hex', 0, n);
 }
 
 export function fromHex(h: string): Uint8Array {
