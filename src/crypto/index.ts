@@ -33,10 +33,24 @@ export const recoveryBackend: RecoveryBackend['name'] = recoverer.name;
 /** One hasher per thread (each thread loads this module): a hash runs to completion before the next starts. */
 const keccakHasher = await createKeccak(256);
 
+/**
+ * Short inputs are copied here before hashing: hash-wasm views its input through `data.buffer`, and a typed array
+ * of up to 64 bytes (an address, a slot, a mapping entry's preimage, a public key) lives on V8's heap until its
+ * `buffer` is asked for, which moves it into a backing store of its own (a malloc, later swept and freed). One view
+ * per length, so a hash allocates nothing but its result.
+ */
+const SHORT_INPUT = 64;
+const shortInput = new ArrayBuffer(SHORT_INPUT);
+const shortViews = Array.from({ length: SHORT_INPUT + 1 }, (_, n) => new Uint8Array(shortInput, 0, n));
+
 /** Keccak-256 of `data`, in a new 32-byte array of its own (the bloom filter reads its `buffer` from offset 0). */
 export function keccak256(data: Uint8Array): Uint8Array {
   keccakHasher.init();
-  keccakHasher.update(data);
+  if (data.length <= SHORT_INPUT) {
+    const view = shortViews[data.length];
+    view.set(data);
+    keccakHasher.update(view);
+  } else keccakHasher.update(data);
   return keccakHasher.digest('binary');
 }
 

@@ -80,9 +80,31 @@ type RlpItem = Uint8Array | RlpItem[];
 export const EMPTY_ROOT = keccak256(RLP.encode(new Uint8Array(0)));
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Nibble paths of up to 64 entries (a hashed key's) are cut from shared chunks rather than each made on its own: an
+ * update walks down a path by `subarray` at every level, and the first `subarray` of a typed array that lives on
+ * V8's heap (up to 64 bytes) moves it into a backing store of its own (a malloc, later swept and freed). A chunk
+ * lives as long as any path cut from it, such as a leaf kept in a decoded-node cache; those caches drop their
+ * oldest entries first, so the leaves of one block, which share chunks, go together.
+ */
+const NIBBLE_CHUNK = 4096;
+let nibbleChunk = new ArrayBuffer(NIBBLE_CHUNK);
+let nibbleUsed = 0;
+
+function nibbleArray(len: number): Nibbles {
+  if (len > 64) return new Uint8Array(len);
+  if (nibbleUsed + len > NIBBLE_CHUNK) {
+    nibbleChunk = new ArrayBuffer(NIBBLE_CHUNK);
+    nibbleUsed = 0;
+  }
+  const out = new Uint8Array(nibbleChunk, nibbleUsed, len);
+  nibbleUsed += len;
+  return out;
+}
+
 /** A key as nibbles (two per byte, high first): the paths `putPath` takes. */
 export function toNibbles(key: Uint8Array): Nibbles {
-  const n = new Uint8Array(key.length * 2);
+  const n = nibbleArray(key.length * 2);
   for (let i = 0; i < key.length; i++) {
     n[2 * i] = key[i] >> 4;
     n[2 * i + 1] = key[i] & 15;
