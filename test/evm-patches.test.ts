@@ -278,3 +278,25 @@ test('onSteps: a listener gets the same steps of its opcodes as on the library l
     assert.ok(seen[0]!.length >= 40 && kinds.size >= 5, `${hardfork}: ${seen[0]!.length} steps of ${[...kinds].join(', ')} compared`);
   }
 });
+
+test("the logs bloom's add sets the bits the library's add sets, entry by entry, with either keccak", async () => {
+  const { Bloom } = await import('@ethereumjs/vm');
+  const { libraryBloomAdd } = await import('../src/exec/bloom.ts');
+  const { keccak256 } = await import('../src/crypto/index.ts');
+  assert.notEqual(Bloom.prototype.add, libraryBloomAdd, 'the patched add is installed');
+  const native = new Common({ chain: Mainnet, customCrypto: { keccak256 } });
+  for (const common of [undefined, native]) {
+    const ours = new Bloom(undefined, common);
+    const theirs = new Bloom(undefined, common);
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let k = 0; k < 3000; k++) {
+      const entry = new Uint8Array(k % 3 === 0 ? 20 : 32).map(() => next() & 255);
+      ours.add(entry);
+      libraryBloomAdd.call(theirs as never, entry);
+      if (k < 200 || k % 100 === 0) assert.equal(bytesToHex(ours.bitvector), bytesToHex(theirs.bitvector), `after entry ${k}`);
+    }
+    assert.equal(bytesToHex(ours.bitvector), bytesToHex(theirs.bitvector));
+    assert.ok(ours.bitvector.some((b) => b !== 0xff), 'the vector is not saturated, so a wrong bit would show');
+  }
+});

@@ -22,6 +22,7 @@ import type { StateDiff } from '../state/types.ts';
 import { checkConservation, conservationError, type ConservationReport } from '../insight/conservation.ts';
 import { applyDaoFork, isDaoForkBlock } from './dao.ts';
 import './evm-patches.ts';
+import './bloom.ts';
 import { frontierEvmOptions, type FrontierRules } from '../chain/frontier.ts';
 import { beginFrontierTx, installFrontierMeters } from '../chain/frontier-meters.ts';
 import { pinSender } from './tx-common.ts';
