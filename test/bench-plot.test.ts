@@ -76,3 +76,22 @@ test("bench engine processes: an error in an engine's process is passed on, a ty
     else process.env.PARALLAX_FIXTURES = saved;
   }
 });
+
+test("bench reference: its process loads none of Parallax's library patches, and a reference job refuses to run where one is loaded", async () => {
+  const { execFileSync } = await import('node:child_process');
+  // What a fresh process has loaded after importing a module, as engine-process.ts imports them.
+  const patchesAfter = (module: string): string[] => {
+    const script = `const m = await import(${JSON.stringify(new URL(module, import.meta.url).href)}); const p = await import(${JSON.stringify(new URL('../src/util/patches.ts', import.meta.url).href)}); console.log(JSON.stringify(p.loadedPatches()));`;
+    return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim().split('\n').pop()!) as string[];
+  };
+  assert.deepEqual(patchesAfter('../src/bench/reference-jobs.ts'), []);
+  const withRun = patchesAfter('../src/bench/run.ts');
+  assert.ok(withRun.some((p) => p.includes('evm-patches.ts')) && withRun.some((p) => p.includes('bloom.ts')), withRun.join('; '));
+  // This test process has loaded run.ts, so a reference job here must refuse.
+  const { runReferenceJob } = await import('../src/bench/reference-jobs.ts');
+  await assert.rejects(runReferenceJob({ t: 'mainnet-reference', quick: true }), (e: unknown) => {
+    assert.ok(isParallaxError(e, 'CONFIG_INVALID'), String(e));
+    assert.match((e as Error).message, /reference engine must run @ethereumjs as published.*evm-patches\.ts/);
+    return true;
+  });
+});

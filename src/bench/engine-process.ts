@@ -3,7 +3,8 @@
  * back its result or its error, and exits.
  */
 import { isParallaxError, errorMessage } from '../errors.ts';
-import { runJob, type ChildAnswer, type EngineJob } from './run.ts';
+import { isReferenceJob, runReferenceJob } from './reference-jobs.ts';
+import type { ChildAnswer, EngineJob } from './run.ts';
 
 if (process.send === undefined) {
   process.stderr.write('engine-process.ts is started by the benchmark (parallax bench), not by hand\n');
@@ -14,7 +15,9 @@ const send = (a: ChildAnswer) => new Promise<void>((resolve) => process.send!(a,
 process.once('message', async (job: EngineJob) => {
   let answer: ChildAnswer;
   try {
-    answer = { ok: true, result: await runJob(job) };
+    // The reference's process never loads run.ts, whose executor patches the library (see reference-jobs.ts).
+    const result = isReferenceJob(job) ? await runReferenceJob(job) : await (await import('./run.ts')).runJob(job);
+    answer = { ok: true, result };
   } catch (e) {
     answer = isParallaxError(e) ? { ok: false, message: e.message, code: e.code, details: e.details } : { ok: false, message: errorMessage(e) };
   }

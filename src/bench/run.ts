@@ -1,6 +1,7 @@
 /**
  * The benchmark: the same blocks through three engines in one run.
- *   reference  @ethereumjs/vm runBlock, serial, library defaults (MerkleStateManager, pure-JS crypto)
+ *   reference  @ethereumjs/vm runBlock, serial, library defaults (MerkleStateManager, pure-JS crypto), in a process
+ *              that loads none of Parallax's patches to the library (reference-jobs.ts)
  *   parallax1  Parallax's serial path (one worker: the main thread)
  *   parallaxN  Parallax with N worker threads
  * Every measured block's state root, receipts root and gas are checked equal across the three engines.
@@ -9,15 +10,13 @@
  * its peak RSS is its own, and no engine runs on a heap, a JIT state or caches another one left behind.
  */
 import { fork } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBlockFromRLP, type Block } from '@ethereumjs/block';
-import { Common } from '@ethereumjs/common';
-import { MerkleStateManager } from '@ethereumjs/statemanager';
-import { createVM, runBlock, type VM } from '@ethereumjs/vm';
-import { chainConfig, createCommon } from '../chain/profile.ts';
+import type { Common } from '@ethereumjs/common';
+import { createCommon } from '../chain/profile.ts';
 import { nativeCrypto, recoveryBackend } from '../crypto/index.ts';
 import type { RecoveryBackend } from '../crypto/backend.ts';
 import { BlockExecutor } from '../exec/executor.ts';
@@ -27,43 +26,16 @@ import { ParallaxError, type ErrorCode } from '../errors.ts';
 import { createDatabase } from '../state/db.ts';
 import { commitGenesis, type Alloc } from '../state/genesis.ts';
 import { StateStore } from '../state/store.ts';
-import { fromHex, hex } from '../util/bytes.ts';
-import { fixturesDir } from '../util/paths.ts';
+import { hex } from '../util/bytes.ts';
 import type { BlockTrace } from '../insight/trace.ts';
-import { readFixture } from '../replay/fixture.ts';
 import { forgetInternedCode } from '../state/overlay.ts';
 import { FixtureReplayer } from '../replay/run.ts';
-import { loadAlloc, runReferenceBlock } from './reference.ts';
-import { CpuMeter, type CpuByThread } from './cpu.ts';
+import { CpuMeter } from './cpu.ts';
+import { figuresOf, mainnetFiles, mainnetFixtures, runReferenceJob, type EngineFigures, type Fingerprint, type Fixture, type GeneratedInput, type ReferenceJob } from './reference-jobs.ts';
 import { TRAFFIC_CHAIN, TrafficGenerator } from './traffic.ts';
 import { trafficOptionsFor, workloadBlocks, type WorkloadName } from './workloads.ts';
 
-export interface EngineFigures {
-  mgasPerSec: number;
-  tps: number;
-  ms: number;
-  p50BlockMs: number;
-  p99BlockMs: number;
-  /** State root computation and LevelDB commit, inside `ms` and shown apart (Parallax only). */
-  stateRootMs?: number;
-  commitMs?: number;
-  rollbackRate?: number;
-  parallelFraction?: number;
-  schedulingMsPerBlock?: number;
-  /** Main-thread scheduling done ahead, overlapped with the previous block (not in `schedulingMsPerBlock`). */
-  scheduledAheadMsPerBlock?: number;
-  peakRssMb: number;
-  /**
-   * CPU time by kind of thread over the measured blocks, in ms (see `CpuMeter`); absent where the platform does not
-   * report per-thread CPU time.
-   */
-  cpu?: CpuByThread;
-  /**
-   * With --repeat K (Parallax engines only): the transactions per second of each of the K runs, in run order. The
-   * other figures are those of the median run (by total time).
-   */
-  runs?: number[];
-}
+export { mainnetFiles, type EngineFigures, type GeneratedInput };
 
 export interface WorkloadResult {
   name: string;
@@ -130,44 +102,6 @@ function boundOf(t: GraphTotals): number {
   return t.critical > 0n ? Number(t.gas) / Number(t.critical) : 1;
 }
 
-function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
-
-function rssMb(): number {
-  return process.resourceUsage().maxRSS / 1024;
-}
-
-interface Fingerprint {
-  stateRoot: string;
-  receiptsRoot: string;
-  gasUsed: bigint;
-}
-
-/**
- * A generated workload as an engine's process receives it: the genesis (state and header) and the blocks' encodings.
- * `setup` blocks run unmeasured (the last one warms the engine up), then `measured`; `tails` are only ever the last
- * measured blocks' successors (see `runParallax`).
- */
-export interface GeneratedInput {
-  alloc: Alloc;
-  genesis: TrafficGenerator['genesis'];
-  setup: Uint8Array[];
-  measured: Uint8Array[];
-  tails: Uint8Array[];
-}
-
-/**
- * Each engine decodes the blocks from their bytes with its own Common, as a node receives them: no engine inherits
- * senders another one recovered (a decoded transaction caches its sender's key), and the reference's transactions
- * recover with the library's default crypto.
- */
-function decodeAll(encoded: Uint8Array[], common: Common): Block[] {
-  return encoded.map((e) => createBlockFromRLP(e, { common }));
-}
-
 /**
  * A block decoded as the daemon's sources decode it, for Parallax: on a Common of its own that its transactions share
  * (`sharedTxCommon`). The library's way copies the Common, with its parameter tables, into every transaction: ~3 KB
@@ -177,37 +111,6 @@ function decodeAll(encoded: Uint8Array[], common: Common): Block[] {
  */
 function decodeAsDaemon(encoded: Uint8Array, common: Common): Block {
   return createBlockFromRLP(encoded, { common: sharedTxCommon(common) });
-}
-
-/** The reference engine over a MerkleStateManager initialised from the generator's genesis. */
-async function runReference(input: GeneratedInput): Promise<{ figures: EngineFigures; prints: Fingerprint[] }> {
-  const common = new Common({ chain: chainConfig(TRAFFIC_CHAIN), hardfork: 'cancun' });
-  const stateManager = new MerkleStateManager({ common });
-  await loadAlloc(stateManager, input.alloc);
-  const vm: VM = await createVM({ common, stateManager });
-  // The unmeasured setup is decoded with native crypto (its senders recover fast): only the measured blocks matter
-  // here, and those recover with the library's default crypto.
-  // Decoded one at a time, so that none is still held while the measured blocks run (a node holds only the blocks it
-  // fetched ahead).
-  const setupCommon = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-  for (const e of input.setup) await runBlock(vm, { block: createBlockFromRLP(e, { common: setupCommon }), generate: true, skipBlockValidation: true, skipHeaderValidation: true });
-  const blocks = decodeAll(input.measured, common);
-  const lat: number[] = [];
-  const prints: Fingerprint[] = [];
-  let gas = 0n;
-  let txs = 0;
-  const cpu = new CpuMeter();
-  for (const b of blocks) {
-    cpu.start();
-    const t0 = performance.now();
-    const r = await runBlock(vm, { block: b, generate: true, skipBlockValidation: true, skipHeaderValidation: true });
-    lat.push(performance.now() - t0);
-    cpu.stop();
-    gas += r.gasUsed;
-    txs += b.transactions.length;
-    prints.push({ stateRoot: hex(r.stateRoot), receiptsRoot: hex(r.receiptsRoot), gasUsed: r.gasUsed });
-  }
-  return { figures: figuresOf(gas, txs, lat, cpu), prints };
 }
 
 /**
@@ -234,19 +137,6 @@ function medianOf<T extends { figures: EngineFigures }>(runs: T[]): T {
   const median = sorted[(sorted.length - 1) >> 1];
   if (runs.length > 1) median.figures.runs = runs.map((r) => r.figures.tps);
   return median;
-}
-
-function figuresOf(gas: bigint, txs: number, lat: number[], cpu?: CpuMeter): EngineFigures {
-  const ms = lat.reduce((a, b) => a + b, 0);
-  return {
-    mgasPerSec: ms > 0 ? Number(gas) / ms / 1000 : 0,
-    tps: ms > 0 ? (txs * 1000) / ms : 0,
-    ms,
-    p50BlockMs: percentile(lat, 50),
-    p99BlockMs: percentile(lat, 99),
-    peakRssMb: rssMb(),
-    cpu: cpu?.supported === true ? { ...cpu.used } : undefined,
-  };
 }
 
 /**
@@ -343,46 +233,6 @@ async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void
     inChild<{ figures: EngineFigures; bound: number }>({ t: 'mainnet-parallax', quick: opts.quick, workers, txs: ref.txs }),
   );
   return workloadResult('mainnet', blocks, ref.txs, ref.gas, { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures });
-}
-
-/** The reference engine over the fixture blocks (each on its own pre-state), once to warm up and once measured. */
-async function mainnetReference(raws: Fixture[]): Promise<{ figures: EngineFigures; gas: bigint; txs: number }> {
-  const lat: number[] = [];
-  const cpu = new CpuMeter();
-  let gas = 0n;
-  let txs = 0;
-  for (const [k, raw] of [...raws, ...raws].entries()) {
-    const hashes = new Map<bigint, Uint8Array>();
-    for (const [n, h] of Object.entries(raw.blockHashes ?? {})) hashes.set(BigInt(n), fromHex(h));
-    const r = await runReferenceBlock(raw.block, raw.preState, hashes, k < raws.length ? undefined : cpu);
-    if (!r.matched) throw new ParallaxError('HEAD_MISMATCH', `reference engine mismatched on ${raw.file}`);
-    if (k < raws.length) continue;
-    lat.push(r.ms);
-    gas += r.gas;
-    txs += r.txs;
-  }
-  return { figures: figuresOf(gas, txs, lat, cpu), gas, txs };
-}
-
-type Fixture = Awaited<ReturnType<typeof readFixture>>;
-
-/**
- * The mainnet fixture blocks to measure (every fifth with `quick`). Every engine runs the same blocks once first,
- * unmeasured, to warm up, as the generated workloads' engines run a block of their kind first: on this machine a
- * second pass over the 30 blocks was 9-18% faster than the first on Parallax (one or two workers), and a daemon runs
- * warm. What the warm-up could teach Parallax about the blocks themselves is forgotten before the measured pass (see
- * `forgetLearned`): only the threads and their compiled code stay warm.
- */
-async function mainnetFixtures(quick: boolean): Promise<Fixture[]> {
-  return Promise.all((await mainnetFiles(quick)).map((f) => readFixture(f)));
-}
-
-/** Paths of the mainnet fixture blocks in block order (every fifth with `quick`). */
-export async function mainnetFiles(quick: boolean): Promise<string[]> {
-  const dir = join(fixturesDir(), 'mainnet-blocks');
-  let files = (await readdir(dir)).filter((f) => f.endsWith('.json.gz')).sort((a, b) => parseInt(a) - parseInt(b));
-  if (quick) files = files.filter((_, i) => i % 5 === 0);
-  return files.map((f) => join(dir, f));
 }
 
 /** The fixture blocks through Parallax with `workers` workers (each block on its own pre-state), after a warm-up pass. */
@@ -521,21 +371,20 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 }
 
 /** One engine run, as `inChild` hands it to a process of its own. */
-export type EngineJob =
-  | { t: 'reference'; input: GeneratedInput }
-  | { t: 'parallax'; input: GeneratedInput; workers: number }
-  | { t: 'mainnet-reference'; quick: boolean }
-  | { t: 'mainnet-parallax'; quick: boolean; workers: number; txs: number };
+export type EngineJob = ReferenceJob | ParallaxJob;
+type ParallaxJob = { t: 'parallax'; input: GeneratedInput; workers: number } | { t: 'mainnet-parallax'; quick: boolean; workers: number; txs: number };
 
-/** Run `job` in this process (what engine-process.ts does with the job it is sent). */
+/**
+ * Run a Parallax job in this process (what engine-process.ts does with the job it is sent). Reference jobs run in
+ * processes that never load this module (see reference-jobs.ts); here one fails on its check.
+ */
 export async function runJob(job: EngineJob): Promise<unknown> {
   switch (job.t) {
     case 'reference':
-      return runReference(job.input);
+    case 'mainnet-reference':
+      return runReferenceJob(job);
     case 'parallax':
       return runParallax(job.input, job.workers);
-    case 'mainnet-reference':
-      return mainnetReference(await mainnetFixtures(job.quick));
     case 'mainnet-parallax':
       return mainnetParallax(await mainnetFixtures(job.quick), job.workers, job.txs);
   }

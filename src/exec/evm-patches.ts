@@ -28,6 +28,7 @@
 import type { Account, Address } from '@ethereumjs/util';
 import type { InterpreterStep } from '@ethereumjs/evm';
 import { uintBytes } from '../util/rlp.ts';
+import { notePatch } from '../util/patches.ts';
 
 type Analysis = { jumps: Uint8Array; pushes: object; opcodesCached: unknown[] };
 interface OpEntry {
@@ -688,3 +689,5 @@ for (let op = 0xa0; op <= 0xa4; op++) memoryGas.push([op, "common.param('logTopi
 for (const [op, expected, f] of memoryGas) replaceHandler(syncGas, op, expected, f);
 /** The opcodes whose gas handlers are the synchronous memory-only ones above. */
 export const MEMORY_GAS_OPCODES: readonly number[] = memoryGas.map(([op]) => op);
+
+notePatch('@ethereumjs/evm interpreter: code analysis, PUSH, word conversions, stepping, gas handlers (src/exec/evm-patches.ts)');
