@@ -21,7 +21,7 @@ import { fixturesDir } from '../util/paths.ts';
 import { loadedPatches } from '../util/patches.ts';
 import { readFixture } from '../replay/fixture.ts';
 import { CpuMeter, type CpuByThread } from './cpu.ts';
-import { loadAlloc, runReferenceBlock } from './reference.ts';
+import { loadAlloc, runReferenceBlock, type ReferenceRun } from './reference.ts';
 import { TRAFFIC_CHAIN, type TrafficGenerator } from './traffic.ts';
 
 export interface EngineFigures {
@@ -70,11 +70,14 @@ export interface GeneratedInput {
   tails: Uint8Array[];
 }
 
-/** The reference's jobs (see `EngineJob` in run.ts). */
-export type ReferenceJob = { t: 'reference'; input: GeneratedInput } | { t: 'mainnet-reference'; quick: boolean };
+/**
+ * The reference's jobs (see `EngineJob` in run.ts): a generated workload, the mainnet fixture blocks (warm-up pass and
+ * measured pass), or given fixture files once each, with a result per block (`parallax replay --reference`).
+ */
+export type ReferenceJob = { t: 'reference'; input: GeneratedInput } | { t: 'mainnet-reference'; quick: boolean } | { t: 'reference-blocks'; files: string[] };
 
 export function isReferenceJob(job: { t: string }): job is ReferenceJob {
-  return job.t === 'reference' || job.t === 'mainnet-reference';
+  return job.t === 'reference' || job.t === 'mainnet-reference' || job.t === 'reference-blocks';
 }
 
 /** Run a reference job in this process, which must have loaded no patch of Parallax's. */
@@ -83,7 +86,30 @@ export async function runReferenceJob(job: ReferenceJob): Promise<unknown> {
   if (patches.length > 0) {
     throw new ParallaxError('CONFIG_INVALID', `the benchmark's reference engine must run @ethereumjs as published, but its process has loaded: ${patches.join('; ')}`, { patches });
   }
-  return job.t === 'reference' ? runReference(job.input) : mainnetReference(await mainnetFixtures(job.quick));
+  switch (job.t) {
+    case 'reference':
+      return runReference(job.input);
+    case 'mainnet-reference':
+      return mainnetReference(await mainnetFixtures(job.quick));
+    case 'reference-blocks':
+      return referenceBlocks(job.files);
+  }
+}
+
+/** Each fixture file's block through the reference once, in order: its gas, transactions, time and verdict. */
+async function referenceBlocks(files: string[]): Promise<ReferenceRun[]> {
+  const runs: ReferenceRun[] = [];
+  for (const file of files) {
+    const raw = await readFixture(file);
+    runs.push(await runReferenceBlock(raw.block, raw.preState, blockHashesOf(raw)));
+  }
+  return runs;
+}
+
+function blockHashesOf(raw: Fixture): Map<bigint, Uint8Array> {
+  const hashes = new Map<bigint, Uint8Array>();
+  for (const [n, h] of Object.entries(raw.blockHashes ?? {})) hashes.set(BigInt(n), fromHex(h));
+  return hashes;
 }
 
 function percentile(xs: number[], p: number): number {
@@ -157,9 +183,7 @@ async function mainnetReference(raws: Fixture[]): Promise<{ figures: EngineFigur
   let gas = 0n;
   let txs = 0;
   for (const [k, raw] of [...raws, ...raws].entries()) {
-    const hashes = new Map<bigint, Uint8Array>();
-    for (const [n, h] of Object.entries(raw.blockHashes ?? {})) hashes.set(BigInt(n), fromHex(h));
-    const r = await runReferenceBlock(raw.block, raw.preState, hashes, k < raws.length ? undefined : cpu);
+    const r = await runReferenceBlock(raw.block, raw.preState, blockHashesOf(raw), k < raws.length ? undefined : cpu);
     if (!r.matched) throw new ParallaxError('HEAD_MISMATCH', `reference engine mismatched on ${raw.file}`);
     if (k < raws.length) continue;
     lat.push(r.ms);

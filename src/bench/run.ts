@@ -382,6 +382,7 @@ export async function runJob(job: EngineJob): Promise<unknown> {
   switch (job.t) {
     case 'reference':
     case 'mainnet-reference':
+    case 'reference-blocks':
       return runReferenceJob(job);
     case 'parallax':
       return runParallax(job.input, job.workers);

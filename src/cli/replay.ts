@@ -1,7 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { runReferenceBlock } from '../bench/reference.ts';
+import type { ReferenceRun } from '../bench/reference.ts';
+import { inChild } from '../bench/run.ts';
 import { readFixture } from '../replay/fixture.ts';
 import { FixtureReplayer } from '../replay/run.ts';
 import { loadConfig } from '../config/index.ts';
@@ -50,6 +51,9 @@ Examples:
       let refGas = 0n;
       let refMs = 0;
       const rows: unknown[] = [];
+      // The reference runs first, every block once, in a process of its own: this one has loaded Parallax's patches to
+      // the library (see bench/reference-jobs.ts).
+      const refs = opts.reference === true ? await inChild<ReferenceRun[]>({ t: 'reference-blocks', files: paths }) : undefined;
       // Each fixture is read one block early: the engine recovers the next block's senders while this one finishes.
       let upcoming = paths.length > 0 ? await readFixture(paths[0]) : undefined;
       for (let k = 0; k < paths.length; k++) {
@@ -62,11 +66,8 @@ Examples:
         if (ok) matched++;
         else mismatched++;
         let refText = '';
-        let ref: Awaited<ReturnType<typeof runReferenceBlock>> | undefined;
-        if (opts.reference === true) {
-          const hashes = new Map<bigint, Uint8Array>();
-          for (const [n, h] of Object.entries(raw.blockHashes ?? {})) hashes.set(BigInt(n), Buffer.from(h.slice(2), 'hex'));
-          ref = await runReferenceBlock(raw.block, raw.preState, hashes);
+        const ref = refs?.[k];
+        if (ref !== undefined) {
           refGas += ref.gas;
           refMs += ref.ms;
           refText = `  ref ms ${pad(ref.ms.toFixed(1), 8)}  ref Mgas/s ${pad(mgas(ref.gas, ref.ms).toFixed(2), 6)}${ref.matched ? '' : ' (ref MISMATCH)'}`;
