@@ -13,7 +13,7 @@ import { Bloom, createVM, runTx, type RunTxResult, type TxReceipt, type VM } fro
 import { createBlock, type Block } from '@ethereumjs/block';
 import { EVM, type EVMMockBlockchainInterface, type Log } from '@ethereumjs/evm';
 import { ParallaxError, errorMessage } from '../errors.ts';
-import { encodeRlp, uintBytes, type RlpInput } from '../util/rlp.ts';
+import { encodeRlp, encodeRlpTransient, uintBytes, type RlpInput } from '../util/rlp.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
 import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
 import type { BlockRecord, PreparedCommit, StateStore } from '../state/store.ts';
@@ -323,7 +323,7 @@ export class BlockExecutor {
       bitvector: o.bloom,
       logs: o.logs,
     } as TxReceipt;
-    const encoded = encodeRlp(
+    const encoded = encodeRlpTransient(
       // (bigIntToBytes encodes 0 as one zero byte, uintBytes as none: only 0 takes the library's way.)
       [o.stateRoot ?? (o.status === 0 ? EMPTY_BYTES : STATUS_OK), run.receiptGasUsed === 0n ? bigIntToBytes(0n) : uintBytes(run.receiptGasUsed), o.bloom, o.logs as RlpInput[]],
       o.type === 0 ? undefined : o.type,

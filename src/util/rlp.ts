@@ -168,9 +168,10 @@ function writeUintField(out: Uint8Array, pos: number, v: bigint): number {
 }
 
 /**
- * Transaction encodings are cut from shared slabs: an array of more than 64 bytes made on its own gets a backing
- * store of its own (a malloc, later swept and freed), which cost more than writing the transaction. A slab lives as
- * long as any encoding cut from it; the engine's are dropped once the block's transactions are packed for the workers.
+ * Transaction and receipt encodings are cut from shared slabs: an array of more than 64 bytes made on its own gets a
+ * backing store of its own (a malloc, later swept and freed), which cost more than writing a transaction. A slab
+ * lives as long as any encoding cut from it; the engine's transactions are dropped once the block's transactions are
+ * packed for the workers, its receipts with the block.
  */
 const SLAB_BYTES = 1 << 16;
 let slab = new ArrayBuffer(SLAB_BYTES);
@@ -239,10 +240,22 @@ export function serializeTx(tx: { type: number; raw(): unknown }): Uint8Array {
 
 /** The RLP encoding of `item` (byte strings and nested lists of them), byte for byte what @ethereumjs/rlp gives. */
 export function encodeRlp(item: RlpInput, prefix?: number): Uint8Array {
+  return encodeInto(item, prefix, (n) => new Uint8Array(n));
+}
+
+/**
+ * `encodeRlp` into an array cut from a shared slab (see `slabBytes`): for encodings made per transaction and dropped
+ * with their block (receipts), never for ones a cache keeps, which would keep their whole slab alive.
+ */
+export function encodeRlpTransient(item: RlpInput, prefix?: number): Uint8Array {
+  return encodeInto(item, prefix, slabBytes);
+}
+
+function encodeInto(item: RlpInput, prefix: number | undefined, alloc: (n: number) => Uint8Array): Uint8Array {
   const sizes: number[] = [];
   const total = measure(item, sizes);
   const skip = prefix === undefined ? 0 : 1;
-  const out = new Uint8Array(total + skip);
+  const out = alloc(total + skip);
   if (prefix !== undefined) out[0] = prefix;
   write(item, out, skip, sizes, { i: 0 });
   return out;
