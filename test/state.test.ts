@@ -221,3 +221,24 @@ test('the overlay answers reads of the store on the call, as its asynchronous re
   assert.equal(cold.valueNow('b' + untouched.addr), BigInt(untouched.balance!).toString());
   await store.close();
 });
+
+test('read keys: the same bytes as the stored keys, from hex, and malformed hex is refused', async () => {
+  const { accountKey, accountReadKey, codeKey, codeReadKey, nodeKey, nodeReadKey, storageKey, storageReadKey } = await import('../src/state/keys.ts');
+  const { randomBytes } = await import('node:crypto');
+  const { hex: toHex } = await import('../src/util/bytes.ts');
+  for (let k = 0; k < 50; k++) {
+    const addr = new Uint8Array(randomBytes(20));
+    const slot = new Uint8Array(randomBytes(32));
+    const hash = new Uint8Array(randomBytes(32));
+    assert.equal(toHex(accountReadKey(toHex(addr))), toHex(accountKey(addr)));
+    assert.equal(toHex(storageReadKey(toHex(addr), toHex(slot))), toHex(storageKey(addr, slot)));
+    assert.equal(toHex(nodeReadKey(toHex(hash))), toHex(nodeKey(hash)));
+    assert.equal(toHex(codeReadKey(hash)), toHex(codeKey(hash)));
+  }
+  // A shorter key after a longer one: exactly its own length, nothing of the longer one's bytes.
+  storageReadKey('11'.repeat(20), '22'.repeat(32));
+  assert.equal(toHex(accountReadKey('33'.repeat(20))), '01' + '33'.repeat(20));
+  assert.throws(() => accountReadKey('zz'.repeat(20)), RangeError);
+  assert.throws(() => storageReadKey('11'.repeat(20), '22'.repeat(31)), RangeError);
+  assert.throws(() => nodeReadKey('ab'), RangeError);
+});

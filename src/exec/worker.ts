@@ -23,7 +23,7 @@ import { loadKzg, nativeCrypto } from '../crypto/index.ts';
 import { errorMessage } from '../errors.ts';
 import { OverlayStateManager, forgetInternedCode, type TxAccess } from '../state/overlay.ts';
 import { openSharedReader } from '../state/db.ts';
-import { accountKey, codeKey, nodeKey, storageKey } from '../state/keys.ts';
+import { accountReadKey, codeReadKey, nodeReadKey, storageReadKey } from '../state/keys.ts';
 import { updateShard } from '../state/trie.ts';
 import { NodeCache } from '../state/mpt.ts';
 import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
@@ -126,7 +126,7 @@ class WorkerCache implements StateReader {
     let rlp = this.accounts.get(k);
     if (rlp === undefined) {
       if (!direct) return NOT_NOW;
-      rlp = reader!.db.getSync(accountKey(address ?? fromHex(k))) ?? null;
+      rlp = reader!.db.getSync(accountReadKey(k)) ?? null;
       this.accounts.set(k, rlp);
     }
     return rlp === null ? undefined : decodeAccountRecord(rlp);
@@ -146,7 +146,7 @@ class WorkerCache implements StateReader {
     const v = this.slots.get(a)?.get(s);
     if (v !== undefined) return v;
     if (!direct) return NOT_NOW;
-    const got = reader!.db.getSync(storageKey(address ?? fromHex(a), slot ?? fromHex(s))) ?? EMPTY;
+    const got = reader!.db.getSync(storageReadKey(a, s)) ?? EMPTY;
     this.setSlot(a + s, got, true);
     return got;
   }
@@ -173,7 +173,7 @@ class WorkerCache implements StateReader {
     let c = this.codes.get(k);
     if (c === undefined) {
       // Code not found directly is asked for: the main thread raises the typed error for state that is missing.
-      c = (direct && !equalsBytes(codeHash, KECCAK256_NULL) ? reader!.db.getSync(codeKey(codeHash)) : undefined) ?? (await ask('c', k)) ?? EMPTY;
+      c = (direct && !equalsBytes(codeHash, KECCAK256_NULL) ? reader!.db.getSync(codeReadKey(codeHash)) : undefined) ?? (await ask('c', k)) ?? EMPTY;
       this.codes.set(k, c);
     }
     return c;
@@ -344,7 +344,7 @@ async function shardTrie(m: Extract<ToWorker, { t: 'trie' }>): Promise<void> {
   // Usually the database the block's execution reads (opened at its 'block' message); else a handle of its own.
   if (reader?.location !== m.db) trieDb = await reopen(trieDb, m.db);
   const db = reader?.location === m.db ? reader.db : trieDb!.db;
-  const result = updateShard(m.job, (h) => db.getSync(nodeKey(fromHex(h))), trieNodes);
+  const result = updateShard(m.job, (h) => db.getSync(nodeReadKey(h)), trieNodes);
   post({ t: 'trie', id: m.id, result }, [result.nodes.buffer as ArrayBuffer, result.accounts.buffer as ArrayBuffer]);
 }
 

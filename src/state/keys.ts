@@ -90,3 +90,51 @@ export function numberKey(prefix: number, n: bigint): Uint8Array {
   new DataView(k.buffer).setBigUint64(1, n);
   return k;
 }
+
+/**
+ * Keys for one synchronous read (`getSync`), written into one scratch buffer that the next read key overwrites: the
+ * read must be made before another read key is (LevelDB copies nothing it keeps from the key). A key made with
+ * `accountKey` and the like is a typed array of up to 53 bytes on V8's heap, which the native call moves into a
+ * backing store of its own (a malloc, later swept and freed); the scratch is one, made once per thread.
+ */
+const readScratch = Buffer.alloc(64);
+const readViews = new Map<number, Uint8Array>();
+
+function readView(length: number): Uint8Array {
+  let v = readViews.get(length);
+  if (v === undefined) readViews.set(length, (v = new Uint8Array(readScratch.buffer, readScratch.byteOffset, length)));
+  return v;
+}
+
+/** `accountKey` of the address given in hex (40 digits), for one `getSync`. */
+export function accountReadKey(addrHex: string): Uint8Array {
+  readScratch[0] = P_ACCOUNT;
+  writeHex(addrHex, 1, 20);
+  return readView(21);
+}
+
+/** `storageKey` of the address and slot given in hex (40 and 64 digits), for one `getSync`. */
+export function storageReadKey(addrHex: string, slotHex: string): Uint8Array {
+  readScratch[0] = P_STORAGE;
+  writeHex(addrHex, 1, 20);
+  writeHex(slotHex, 21, 32);
+  return readView(53);
+}
+
+/** `nodeKey` of the hash given in hex (64 digits), for one `getSync`. */
+export function nodeReadKey(hashHex: string): Uint8Array {
+  readScratch[0] = P_NODE;
+  writeHex(hashHex, 1, 32);
+  return readView(33);
+}
+
+/** `codeKey` of the code hash, for one `getSync`. */
+export function codeReadKey(codeHash: Uint8Array): Uint8Array {
+  readScratch[0] = P_CODE;
+  readScratch.set(codeHash, 1);
+  return readView(33);
+}
+
+function writeHex(h: string, at: number, bytes: number): void {
+  if (h.length !== bytes * 2 || readScratch.write(h, at, bytes, 'hex') !== bytes) throw new RangeError(`expected ${bytes * 2} hex digits, got "${h}"`);
+}

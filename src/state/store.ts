@@ -27,11 +27,15 @@ import {
   P_UNDO,
   SCHEMA_VERSION,
   accountKey,
+  accountReadKey,
   codeKey,
+  codeReadKey,
   nodeKey,
+  nodeReadKey,
   numberKey,
   storageKey,
   storageRange,
+  storageReadKey,
 } from './keys.ts';
 import { StateTrie, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
 import { NodeCache } from './mpt.ts';
@@ -255,7 +259,7 @@ export class StateStore implements StateReader, NodeSource {
     this.readLog?.accounts.add(k);
     const cached = this.accountCache.get(k);
     if (cached !== undefined) return cached;
-    const v = this.read(accountKey(address ?? fromHex(k))) ?? null;
+    const v = this.read(accountReadKey(k)) ?? null;
     this.accountCache.set(k, v);
     return v;
   }
@@ -270,7 +274,7 @@ export class StateStore implements StateReader, NodeSource {
     this.readLog?.slots.add(k);
     const cached = this.storageCache.get(k);
     if (cached !== undefined) return cached;
-    const v = this.read(storageKey(address ?? fromHex(addr), slot ?? fromHex(slotHex))) ?? EMPTY;
+    const v = this.read(storageReadKey(addr, slotHex)) ?? EMPTY;
     this.storageCache.set(k, v);
     return v;
   }
@@ -280,7 +284,7 @@ export class StateStore implements StateReader, NodeSource {
     const k = hex(codeHash);
     const cached = this.codeCache.get(k);
     if (cached !== undefined) return cached;
-    const v = this.read(codeKey(codeHash));
+    const v = this.read(codeReadKey(codeHash));
     if (v === undefined) throw new ParallaxError('STATE_MISSING', `code ${k} is referenced but not stored`, { codeHash: k });
     this.codeCache.set(k, v);
     return v;
@@ -307,7 +311,7 @@ export class StateStore implements StateReader, NodeSource {
   getNode(hashHex: string): Uint8Array | undefined {
     const cached = this.nodeCache.get(hashHex);
     if (cached !== undefined) return cached;
-    const v = this.read(nodeKey(fromHex(hashHex)));
+    const v = this.read(nodeReadKey(hashHex));
     if (v !== undefined) this.nodeCache.set(hashHex, v);
     return v;
   }
