@@ -41,3 +41,44 @@ test('commit pack: nothing in, nothing out; an oversized slot value is refused',
   const a = hex(randomBytes(20));
   assert.throws(() => packCommit(new Map(), [[a, new Map([[hex(randomBytes(32)), new Uint8Array(33)]])]]), (e: Error) => e instanceof RangeError && e.message.includes(a));
 });
+
+test('worker results: runs packed for the wire come back after a structured clone as they went in', async () => {
+  const { packRuns, unpackRuns } = await import('../src/exec/protocol.ts');
+  const { serialize, deserialize } = await import('node:v8');
+  type Run = Parameters<typeof packRuns>[0][number];
+  const bytes = (n: number) => new Uint8Array(randomBytes(n));
+  const key = () => hex(bytes(20));
+  let seed = 1;
+  const pick = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+  const run = (index: number): Run => {
+    const failed = pick(5) === 0;
+    const reads = new Map<string, string>();
+    for (let i = pick(6); i > 0; i--) reads.set('a' + key(), String(pick(1000)));
+    const accounts = new Map<string, { nonce: bigint; balance: bigint; codeHash: Uint8Array; keepBalance?: boolean } | null>();
+    for (let i = pick(4); i > 0; i--) {
+      const kind = pick(3);
+      accounts.set(key(), kind === 0 ? null : kind === 1 ? { nonce: BigInt(pick(9)), balance: 10n ** 30n + BigInt(pick(99)), codeHash: bytes(32) } : { nonce: 1n, balance: 0n, codeHash: bytes(32), keepBalance: true });
+    }
+    const slots = new Map<string, Uint8Array>();
+    for (let i = pick(4); i > 0; i--) slots.set(key() + hex(bytes(32)), bytes(pick(33)));
+    const codes = new Map<string, Uint8Array>();
+    if (pick(4) === 0) codes.set(hex(bytes(32)), bytes(100));
+    const logs = pick(2) === 0 ? [] : [[bytes(20), [bytes(32), bytes(32)], bytes(pick(70))]];
+    return {
+      index,
+      error: failed ? `transaction ${index} failed` : null,
+      start: 1e12 + index * 0.25,
+      ms: pick(100) / 7,
+      outcome: failed ? null : { type: pick(3), status: pick(2) as 0 | 1, stateRoot: pick(9) === 0 ? bytes(32) : undefined, gasUsed: BigInt(21000 + pick(99999)), blockGasSpent: BigInt(21000 + pick(99999)), logs: logs as never, bloom: bytes(256), createdAddress: pick(7) === 0 ? bytes(20) : undefined },
+      access: { reads, accounts, cleared: pick(5) === 0 ? [key()] : [], slots, codes, coinbaseDelta: BigInt(pick(10 ** 6)) * 10n ** 9n, destroyed: pick(9) === 0 ? 5n : 0n },
+    };
+  };
+  for (const n of [0, 1, 8, 33]) {
+    const runs = Array.from({ length: n }, (_, i) => run(i * 3));
+    const back = unpackRuns(deserialize(serialize(packRuns(runs))) as unknown[]);
+    assert.deepStrictEqual(back, runs, `a batch of ${n}`);
+  }
+  // A packing that lost a value is caught, not read out of step.
+  const wire = packRuns([run(1), run(2)]);
+  assert.throws(() => unpackRuns([...wire, 0]), /values left after 2 runs/);
+});

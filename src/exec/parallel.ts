@@ -29,7 +29,7 @@ import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
 import { pinSender } from './tx-common.ts';
 import { serializeTx } from '../util/rlp.ts';
-import { packCommit, recoverJob, recoveredAt, runTable, takeRecovered, type RecoverJob, type RunTable, type ToMain, type WorkerFaults } from './protocol.ts';
+import { packCommit, recoverJob, recoveredAt, runTable, takeRecovered, unpackRuns, type RecoverJob, type RunTable, type ToMain, type WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
   /** Worker threads; 1 = the serial path on the main thread (no workers). */
@@ -577,7 +577,7 @@ export class ParallelExecutor {
           wake?.();
         }
       } else if (m.t === 'results' && m.seq === seq) {
-        for (const x of m.runs) {
+        for (const x of unpackRuns(m.runs)) {
           busy[w] += x.ms;
           const r: SpeculativeResult = { index: x.index, outcome: x.outcome, error: x.error, access: x.access, worker: w, start: x.start - performance.timeOrigin, ms: x.ms };
           if (waiting?.index === x.index) {

@@ -32,7 +32,7 @@ import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { runPlainTransfer } from './transfer.ts';
 import { decodeTx, pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
-import { RECOVERED, RECOVER_CHUNK, packedTx, unpackCommit, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
+import { RECOVERED, RECOVER_CHUNK, packRuns, packedTx, unpackCommit, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
 import { keccak256 } from '../crypto/index.ts';
 import { decodeAccountRecord } from '../state/account-record.ts';
 
@@ -295,7 +295,7 @@ let outbox: RunResult[] = [];
 function flush(): void {
   if (outbox.length === 0) return;
   packLogs(outbox);
-  post({ t: 'results', seq, runs: outbox });
+  post({ t: 'results', seq, runs: packRuns(outbox) });
   outbox = [];
 }
 
