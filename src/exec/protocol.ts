@@ -80,8 +80,10 @@ export type ToMain =
    * request's `RecoverJob`) in `busyMs`. The job is complete when every worker it was sent to has answered.
    */
   | { t: 'recovered'; seq: number; count: number; busyMs: number }
-  /** Speculative runs, in the order the worker ran them (sent in batches: one message per run cost more than the run). */
-  /** `runs`: the runs packed by `packRuns`. */
+  /**
+   * Speculative runs, in the order the worker ran them, packed by `packRuns` (sent in batches: one message per run cost
+   * more than the run).
+   */
   | { t: 'results'; seq: number; runs: WireRuns }
   | { t: 'trie'; id: number; result: ShardResult }
   | { t: 'ready' };
