@@ -143,6 +143,9 @@ for (let op = 0x60; op <= 0x7f; op++) {
  * results (tested against the library's functions, and by the official tests).
  */
 const TWO_53 = 2n ** 53n;
+/** One word of scratch for the conversions (each thread loads this module). */
+const word = new DataView(new ArrayBuffer(32));
+const wordBytesScratch = new Uint8Array(word.buffer);
 
 /** Write `v` (0 <= v < 2^256) as 32 big-endian bytes at `out[off]`. */
 export function writeWord(out: Uint8Array, off: number, v: bigint): void {
@@ -155,13 +158,15 @@ export function writeWord(out: Uint8Array, off: number, v: bigint): void {
     }
     return;
   }
-  // Four 64-bit limbs (a quarter of the time of going through a hex string).
-  const view = new DataView(out.buffer, out.byteOffset + off, 32);
-  view.setBigUint64(24, BigInt.asUintN(64, v));
-  view.setBigUint64(16, BigInt.asUintN(64, v >> 64n));
-  view.setBigUint64(8, BigInt.asUintN(64, v >> 128n));
-  view.setBigUint64(0, v >> 192n);
+  // Four 64-bit limbs (a quarter of the time of going through a hex string), written in a scratch word and copied:
+  // a DataView over `out.buffer` would move a 32-byte `out` (a storage key, a topic) off V8's heap, a malloc each.
+  word.setBigUint64(24, BigInt.asUintN(64, v));
+  word.setBigUint64(16, BigInt.asUintN(64, v >> 64n));
+  word.setBigUint64(8, BigInt.asUintN(64, v >> 128n));
+  word.setBigUint64(0, v >> 192n);
+  out.set(wordBytesScratch, off);
 }
+
 
 /** `v` as 32 big-endian bytes. */
 export function wordBytes(v: bigint): Uint8Array {
@@ -179,9 +184,13 @@ export function readWord(bytes: Uint8Array, from: number, to: number): bigint {
     for (; i < to; i++) n = n * 256 + bytes[i]!;
     return n < 256 ? SMALL[n]! : BigInt(n);
   }
-  if (to - from === 32) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset + from, 32);
-    return (((view.getBigUint64(0) << 64n) | view.getBigUint64(8)) << 128n) | (view.getBigUint64(16) << 64n) | view.getBigUint64(24);
+  if (to - i <= 32) {
+    // Right-aligned in the scratch word and read as four limbs, the bytes copied one by one: a view of `bytes` would
+    // move a 32-byte array on V8's heap (a loaded storage value) into a backing store of its own.
+    const pad = 32 - (to - i);
+    wordBytesScratch.fill(0, 0, pad);
+    for (let k = pad; i < to; k++, i++) wordBytesScratch[k] = bytes[i]!;
+    return (((word.getBigUint64(0) << 64n) | word.getBigUint64(8)) << 128n) | (word.getBigUint64(16) << 64n) | word.getBigUint64(24);
   }
   return BigInt('0x' + Buffer.from(bytes.buffer, bytes.byteOffset + i, to - i).toString('hex'));
 }
