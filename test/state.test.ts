@@ -242,3 +242,21 @@ test('read keys: the same bytes as the stored keys, from hex, and malformed hex 
   assert.throws(() => storageReadKey('11'.repeat(20), '22'.repeat(31)), RangeError);
   assert.throws(() => nodeReadKey('ab'), RangeError);
 });
+
+test('write-batch keys: the same bytes as the stored keys, none overwritten by a later one, across chunks', async () => {
+  const { KeyArena, accountKey, storageKey, nodeKey } = await import('../src/state/keys.ts');
+  const { randomBytes } = await import('node:crypto');
+  const { hex: toHex } = await import('../src/util/bytes.ts');
+  const arena = new KeyArena();
+  const made: [Uint8Array, string][] = [];
+  // 6,000 keys of 21 to 53 bytes: more than four 64 KB chunks.
+  for (let k = 0; k < 2000; k++) {
+    const addr = new Uint8Array(randomBytes(20));
+    const slot = new Uint8Array(randomBytes(32));
+    made.push([arena.account(addr), toHex(accountKey(addr))]);
+    made.push([arena.storage(addr, slot), toHex(storageKey(addr, slot))]);
+    made.push([arena.node(toHex(slot)), toHex(nodeKey(slot))]);
+  }
+  for (const [i, [key, expected]] of made.entries()) assert.equal(toHex(key), expected, `key ${i}`);
+  assert.throws(() => arena.node('xy'.repeat(32)), RangeError);
+});

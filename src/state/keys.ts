@@ -138,3 +138,53 @@ export function codeReadKey(codeHash: Uint8Array): Uint8Array {
 function writeHex(h: string, at: number, bytes: number): void {
   if (h.length !== bytes * 2 || readScratch.write(h, at, bytes, 'hex') !== bytes) throw new RangeError(`expected ${bytes * 2} hex digits, got "${h}"`);
 }
+
+/**
+ * Keys of one write batch, cut from shared 64 KB chunks: the native batch call moves every key that lives on V8's heap
+ * (`accountKey` and `storageKey` make such arrays) into a backing store of its own, a malloc per key, and a block
+ * writes thousands. For keys nothing keeps after the batch (the batch copies them; the undo journal encodes a copy).
+ */
+export class KeyArena {
+  private chunk = Buffer.alloc(KEY_CHUNK);
+  private used = 0;
+
+  /** Room for a key of `n` bytes: its offset in `chunk` (a new chunk when this one is full). */
+  private take(n: number): number {
+    if (this.used + n > KEY_CHUNK) {
+      this.chunk = Buffer.alloc(KEY_CHUNK);
+      this.used = 0;
+    }
+    const at = this.used;
+    this.used += n;
+    return at;
+  }
+
+  private view(at: number, n: number): Uint8Array {
+    return new Uint8Array(this.chunk.buffer, this.chunk.byteOffset + at, n);
+  }
+
+  account(address: Uint8Array): Uint8Array {
+    const at = this.take(21);
+    this.chunk[at] = P_ACCOUNT;
+    this.chunk.set(address, at + 1);
+    return this.view(at, 21);
+  }
+
+  storage(address: Uint8Array, slot: Uint8Array): Uint8Array {
+    const at = this.take(53);
+    this.chunk[at] = P_STORAGE;
+    this.chunk.set(address, at + 1);
+    this.chunk.set(slot, at + 21);
+    return this.view(at, 53);
+  }
+
+  /** `nodeKey` of the hash given in hex (64 digits). */
+  node(hashHex: string): Uint8Array {
+    const at = this.take(33);
+    this.chunk[at] = P_NODE;
+    if (hashHex.length !== 64 || this.chunk.write(hashHex, at + 1, 32, 'hex') !== 32) throw new RangeError(`expected 64 hex digits, got "${hashHex}"`);
+    return this.view(at, 33);
+  }
+}
+
+const KEY_CHUNK = 1 << 16;

@@ -26,16 +26,15 @@ import {
   META_LAST_MISMATCH,
   P_UNDO,
   SCHEMA_VERSION,
-  accountKey,
   accountReadKey,
   codeKey,
   codeReadKey,
   nodeKey,
   nodeReadKey,
   numberKey,
-  storageKey,
   storageRange,
   storageReadKey,
+  KeyArena,
 } from './keys.ts';
 import { StateTrie, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
 import { NodeCache } from './mpt.ts';
@@ -412,6 +411,7 @@ export class StateStore implements StateReader, NodeSource {
       });
     }
     const ops: KVOp[] = [];
+    const keys = new KeyArena();
     const undo: Uint8Array[][] = [];
     const accountUpdates: [string, Uint8Array | null][] = [];
     const storageUpdates: [string, Uint8Array][] = [];
@@ -421,7 +421,7 @@ export class StateStore implements StateReader, NodeSource {
     for (const [addr, d] of diff.accounts) {
       const next = trie.accounts.get(addr);
       if (next === undefined) throw new Error(`trie update misses account ${addr}`);
-      const key = accountKey(d.address);
+      const key = keys.account(d.address);
       remember(key, this.accountRLP(addr, d.address));
       if (next === null) ops.push({ type: 'del', key });
       else ops.push({ type: 'put', key, value: next });
@@ -437,7 +437,7 @@ export class StateStore implements StateReader, NodeSource {
       }
       for (const [slot, value] of d.storage) {
         const slotBytes = fromHex(slot);
-        const key = storageKey(d.address, slotBytes);
+        const key = keys.storage(d.address, slotBytes);
         const prev = d.storageCleared ? await this.db.get(key) : this.storageNow(addr, slot, d.address, slotBytes);
         remember(key, prev === undefined || prev.length === 0 ? null : prev);
         if (value.length === 0) ops.push({ type: 'del', key });
@@ -446,7 +446,7 @@ export class StateStore implements StateReader, NodeSource {
       }
     }
     for (const [h, code] of diff.codes) ops.push({ type: 'put', key: codeKey(fromHex(h)), value: code });
-    for (const [h, node] of trie.nodes) ops.push({ type: 'put', key: nodeKey(fromHex(h)), value: node });
+    for (const [h, node] of trie.nodes) ops.push({ type: 'put', key: keys.node(h), value: node });
     for (const p of trie.packed) unpackNodes(p, (key, value) => ops.push({ type: 'put', key, value }));
     const encodedRecord = encodeRecord(record);
     ops.push({ type: 'put', key: numberKey(P_BLOCK, record.number), value: encodedRecord });
