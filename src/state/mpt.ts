@@ -11,6 +11,7 @@ import { RLP } from '@ethereumjs/rlp';
 import { keccak256 } from '../crypto/index.ts';
 import { hex } from '../util/bytes.ts';
 import { BoundedCache } from '../util/bounded-cache.ts';
+import { Slab } from '../util/slab.ts';
 import { rlpListLength, rlpStringLength, writeRlpListHeader, writeRlpString } from '../util/rlp.ts';
 
 /** A stored node's encoding by hash (hex), read synchronously (LevelDB `getSync`, caches). */
@@ -87,24 +88,11 @@ const EMPTY = new Uint8Array(0);
  * lives as long as any path cut from it, such as a leaf kept in a decoded-node cache; those caches drop their
  * oldest entries first, so the leaves of one block, which share chunks, go together.
  */
-const NIBBLE_CHUNK = 4096;
-let nibbleChunk = new ArrayBuffer(NIBBLE_CHUNK);
-let nibbleUsed = 0;
-
-function nibbleArray(len: number): Nibbles {
-  if (len > 64) return new Uint8Array(len);
-  if (nibbleUsed + len > NIBBLE_CHUNK) {
-    nibbleChunk = new ArrayBuffer(NIBBLE_CHUNK);
-    nibbleUsed = 0;
-  }
-  const out = new Uint8Array(nibbleChunk, nibbleUsed, len);
-  nibbleUsed += len;
-  return out;
-}
+const nibbleSlab = new Slab(4096, 64);
 
 /** A key as nibbles (two per byte, high first): the paths `putPath` takes. */
 export function toNibbles(key: Uint8Array): Nibbles {
-  const n = nibbleArray(key.length * 2);
+  const n = nibbleSlab.take(key.length * 2);
   for (let i = 0; i < key.length; i++) {
     n[2 * i] = key[i] >> 4;
     n[2 * i + 1] = key[i] & 15;
@@ -418,18 +406,9 @@ function refLength(r: Uint8Array): number {
  * off-heap backing store apiece) cost more than the hashing. A slab lives as long as any node cut from it; the
  * nodes go to the block's write batch and are dropped after it.
  */
-const SLAB_BYTES = 1 << 17;
-let slab = new ArrayBuffer(SLAB_BYTES);
-let slabUsed = 0;
+const nodeSlab = new Slab(1 << 17, 1 << 13);
 function alloc(size: number): Uint8Array {
-  if (size > SLAB_BYTES >> 4) return new Uint8Array(size);
-  if (slabUsed + size > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = new Uint8Array(slab, slabUsed, size);
-  slabUsed += size;
-  return out;
+  return nodeSlab.take(size);
 }
 
 /** A buffer for a list of `payload` bytes, its header already written (the payload goes at the end). */

@@ -3,6 +3,8 @@
  * concatenates an array per nested list, which profiles showed as a large share of the main thread's time in
  * transaction serialization, receipts, trie nodes and the commit batch. Decoding stays with @ethereumjs/rlp.
  */
+import { Slab } from './slab.ts';
+
 export type RlpInput = Uint8Array | RlpInput[];
 
 function lengthOfLength(n: number): number {
@@ -173,19 +175,10 @@ function writeUintField(out: Uint8Array, pos: number, v: bigint): number {
  * lives as long as any encoding cut from it; the engine's transactions are dropped once the block's transactions are
  * packed for the workers, its receipts with the block.
  */
-const SLAB_BYTES = 1 << 16;
-let slab = new ArrayBuffer(SLAB_BYTES);
-let slabUsed = 0;
+const encodings = new Slab(1 << 16, 1 << 13);
 
 function slabBytes(n: number): Uint8Array {
-  if (n > SLAB_BYTES >> 3) return new Uint8Array(n);
-  if (slabUsed + n > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = new Uint8Array(slab, slabUsed, n);
-  slabUsed += n;
-  return out;
+  return encodings.take(n);
 }
 
 /** A signature field: empty on an unsigned transaction. */
