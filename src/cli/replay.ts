@@ -53,6 +53,7 @@ Examples:
       const rows: unknown[] = [];
       // The reference runs first, every block once, in a process of its own: this one has loaded Parallax's patches to
       // the library (see bench/reference-jobs.ts).
+      if (opts.reference === true) out(`reference @ethereumjs/vm runBlock: ${paths.length} block${paths.length === 1 ? '' : 's'} in a process of its own, first`);
       const refs = opts.reference === true ? await inChild<ReferenceRun[]>({ t: 'reference-blocks', files: paths }) : undefined;
       // Each fixture is read one block early: the engine recovers the next block's senders while this one finishes.
       let upcoming = paths.length > 0 ? await readFixture(paths[0]) : undefined;
