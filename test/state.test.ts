@@ -163,7 +163,7 @@ test('the overlay answers reads of the store on the call, as its asynchronous re
   const alloc = await dumpState(store);
   const refuse = () => Promise.reject(new Error('an asynchronous read where the store could answer at once'));
   // One overlay whose base only answers on the call (its asynchronous reads fail), one whose base has no such reads.
-  const nowOnly: StateReader = { accountNow: (a, b) => store.accountNow(a, b), storageNow: (a, k, b, c) => store.storageNow(a, k, b, c), getAccount: refuse, getStorage: refuse, getCode: (h) => store.getCode(h) };
+  const nowOnly: StateReader = { accountNow: (a) => store.accountNow(a), storageNow: (a, k) => store.storageNow(a, k), getAccount: refuse, getStorage: refuse, getCode: (h) => store.getCode(h) };
   const laterOnly: StateReader = { getAccount: (a) => store.getAccount(a), getStorage: (a, k) => store.getStorage(a, k), getCode: (h) => store.getCode(h) };
   const now = new OverlayStateManager(nowOnly);
   const later = new OverlayStateManager(laterOnly);

@@ -114,7 +114,7 @@ class WorkerCache implements StateReader {
 
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
     const k = hex(address);
-    const now = this.accountNow(k, address);
+    const now = this.accountNow(k);
     if (now !== NOT_NOW) return now;
     const rlp = await ask('a', k);
     this.accounts.set(k, rlp);
@@ -122,7 +122,7 @@ class WorkerCache implements StateReader {
   }
 
   /** Cached, or read from LevelDB while `direct`; else only the main thread can answer. */
-  accountNow(k: string, address?: Uint8Array): Account | undefined | NotNow {
+  accountNow(k: string): Account | undefined | NotNow {
     let rlp = this.accounts.get(k);
     if (rlp === undefined) {
       if (!direct) return NOT_NOW;
@@ -135,14 +135,14 @@ class WorkerCache implements StateReader {
   async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
     const a = hex(address);
     const s = hex(slot);
-    const now = this.storageNow(a, s, address, slot);
+    const now = this.storageNow(a, s);
     if (now !== NOT_NOW) return now;
     const got = (await ask('s', a + s)) ?? EMPTY;
     this.setSlot(a + s, got, true);
     return got;
   }
 
-  storageNow(a: string, s: string, address?: Uint8Array, slot?: Uint8Array): Uint8Array | NotNow {
+  storageNow(a: string, s: string): Uint8Array | NotNow {
     const v = this.slots.get(a)?.get(s);
     if (v !== undefined) return v;
     if (!direct) return NOT_NOW;

@@ -237,13 +237,13 @@ export class OverlayStateManager implements StateManagerInterface {
    * The account as the block has it so far, answered on this call when this block wrote or read it already or the
    * base can answer at once (see `StateReader.accountNow`); else NOT_NOW, and `baseAccountLater` reads it.
    */
-  private accountNow(addr: string, address?: Uint8Array): Account | undefined | NotNow {
+  private accountNow(addr: string): Account | undefined | NotNow {
     const local = this.accounts.get(addr);
     if (local !== undefined) return local ?? undefined;
     const seen = this.baseAccounts.get(addr);
     if (seen !== undefined || this.baseAccounts.has(addr)) return seen;
     if (this.base.accountNow === undefined) return NOT_NOW;
-    const acc = this.base.accountNow(addr, address);
+    const acc = this.base.accountNow(addr);
     if (acc !== NOT_NOW) this.baseAccounts.set(addr, acc);
     return acc;
   }
@@ -256,13 +256,13 @@ export class OverlayStateManager implements StateManagerInterface {
   }
 
   private async currentAccount(addr: string, address: Uint8Array): Promise<Account | undefined> {
-    const acc = this.accountNow(addr, address);
+    const acc = this.accountNow(addr);
     return acc !== NOT_NOW ? acc : this.baseAccountLater(addr, address);
   }
 
   async getAccount(address: Address): Promise<Account | undefined> {
     const addr = addressHex(address);
-    let acc = this.accountNow(addr, address.bytes);
+    let acc = this.accountNow(addr);
     if (acc === NOT_NOW) acc = await this.baseAccountLater(addr, address.bytes);
     return this.handOut(addr, acc);
   }
@@ -435,7 +435,7 @@ export class OverlayStateManager implements StateManagerInterface {
     if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
     const addr = addressHex(address);
     const slot = hex(key);
-    let v = this.slotNow(addr, slot, address.bytes, key);
+    let v = this.slotNow(addr, slot);
     if (v === NOT_NOW) v = await this.baseSlotLater(addr, slot, address.bytes, key);
     const t = this.tracker;
     if (t !== undefined && !t.clears.has(addr)) {
@@ -446,7 +446,7 @@ export class OverlayStateManager implements StateManagerInterface {
   }
 
   /** A slot's value as the block has it so far, or NOT_NOW (see `accountNow`). */
-  private slotNow(addr: string, slot: string, address?: Uint8Array, key?: Uint8Array): Uint8Array | NotNow {
+  private slotNow(addr: string, slot: string): Uint8Array | NotNow {
     const local = this.storage.get(addr)?.get(slot);
     if (local !== undefined) return local;
     if (this.cleared.has(addr)) return EMPTY;
@@ -454,7 +454,7 @@ export class OverlayStateManager implements StateManagerInterface {
     const cached = this.baseStorage.get(ck);
     if (cached !== undefined) return cached;
     if (this.base.storageNow === undefined) return NOT_NOW;
-    const v = this.base.storageNow(addr, slot, address, key);
+    const v = this.base.storageNow(addr, slot);
     if (v !== NOT_NOW) this.baseStorage.set(ck, v);
     return v;
   }
@@ -469,7 +469,7 @@ export class OverlayStateManager implements StateManagerInterface {
     if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
     if (value.length > 32) throw new Error('Storage value cannot be longer than 32 bytes');
     const addr = addressHex(address);
-    let acc = this.accountNow(addr, address.bytes);
+    let acc = this.accountNow(addr);
     if (acc === NOT_NOW) acc = await this.baseAccountLater(addr, address.bytes);
     if (this.tracker !== undefined) this.trackAccountRead(this.tracker, addr, acc);
     if (acc === undefined) throw new Error('putStorage() called on non-existing account');
@@ -646,7 +646,7 @@ export class OverlayStateManager implements StateManagerInterface {
     this.destroyed += access.destroyed;
     if (access.coinbaseDelta !== 0n) {
       const addr = addressHex(coinbase);
-      let cur = this.accountNow(addr, coinbase.bytes);
+      let cur = this.accountNow(addr);
       if (cur === NOT_NOW) cur = await this.baseAccountLater(addr, coinbase.bytes);
       const acc = this.handOut(addr, cur) ?? new Account();
       acc.balance += access.coinbaseDelta;

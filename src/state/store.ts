@@ -238,23 +238,23 @@ export class StateStore implements StateReader, NodeSource {
   }
 
   async getAccount(address: Uint8Array): Promise<Account | undefined> {
-    return this.accountNow(hex(address), address);
+    return this.accountNow(hex(address));
   }
 
   /**
    * `getAccount`, answered on this call (every read of the store is: caches, then LevelDB's synchronous get), by the
-   * address in hex; the bytes are only needed on a cache miss.
+   * address in hex.
    */
-  accountNow(addr: string, address?: Uint8Array): Account | undefined {
-    const rlp = this.accountRLP(addr, address);
+  accountNow(addr: string): Account | undefined {
+    const rlp = this.accountRLP(addr);
     return rlp === null ? undefined : decodeAccount(addr, rlp);
   }
 
   async getAccountRLP(address: Uint8Array): Promise<Uint8Array | null> {
-    return this.accountRLP(hex(address), address);
+    return this.accountRLP(hex(address));
   }
 
-  private accountRLP(k: string, address?: Uint8Array): Uint8Array | null {
+  private accountRLP(k: string): Uint8Array | null {
     this.readLog?.accounts.add(k);
     const cached = this.accountCache.get(k);
     if (cached !== undefined) return cached;
@@ -264,11 +264,11 @@ export class StateStore implements StateReader, NodeSource {
   }
 
   async getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
-    return this.storageNow(hex(address), hex(slot), address, slot);
+    return this.storageNow(hex(address), hex(slot));
   }
 
   /** `getStorage`, answered on this call (see `accountNow`). */
-  storageNow(addr: string, slotHex: string, address?: Uint8Array, slot?: Uint8Array): Uint8Array {
+  storageNow(addr: string, slotHex: string): Uint8Array {
     const k = addr + slotHex;
     this.readLog?.slots.add(k);
     const cached = this.storageCache.get(k);
@@ -295,7 +295,7 @@ export class StateStore implements StateReader, NodeSource {
    */
   private storageRootOf(address: Uint8Array): Uint8Array | undefined {
     const addr = hex(address);
-    const rlp = this.accountRLP(addr, address);
+    const rlp = this.accountRLP(addr);
     if (rlp === null) return undefined;
     const n = rlp.length;
     if (n >= 66 && rlp[n - 66] === 0xa0 && rlp[n - 33] === 0xa0) return rlp.subarray(n - 65, n - 33);
@@ -422,7 +422,7 @@ export class StateStore implements StateReader, NodeSource {
       const next = trie.accounts.get(addr);
       if (next === undefined) throw new Error(`trie update misses account ${addr}`);
       const key = keys.account(d.address);
-      remember(key, this.accountRLP(addr, d.address));
+      remember(key, this.accountRLP(addr));
       if (next === null) ops.push({ type: 'del', key });
       else ops.push({ type: 'put', key, value: next });
       accountUpdates.push([addr, next]);
@@ -438,7 +438,7 @@ export class StateStore implements StateReader, NodeSource {
       for (const [slot, value] of d.storage) {
         const slotBytes = fromHex(slot);
         const key = keys.storage(d.address, slotBytes);
-        const prev = d.storageCleared ? await this.db.get(key) : this.storageNow(addr, slot, d.address, slotBytes);
+        const prev = d.storageCleared ? await this.db.get(key) : this.storageNow(addr, slot);
         remember(key, prev === undefined || prev.length === 0 ? null : prev);
         if (value.length === 0) ops.push({ type: 'del', key });
         else ops.push({ type: 'put', key, value });

@@ -18,10 +18,10 @@ export interface StateReader {
   /** Storage value with leading zeros stripped; an empty array means zero / absent. */
   getStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array>;
   getCode(codeHash: Uint8Array): Promise<Uint8Array>;
-  /** By the address in hex (no 0x), which caches are keyed by; its bytes where the caller has them. */
-  accountNow?(addr: string, address?: Uint8Array): Account | undefined | NotNow;
-  /** By the address and the slot in hex (no 0x); their bytes where the caller has them. */
-  storageNow?(addr: string, slot: string, address?: Uint8Array, key?: Uint8Array): Uint8Array | NotNow;
+  /** By the address in hex (no 0x), which caches and read keys are made from. */
+  accountNow?(addr: string): Account | undefined | NotNow;
+  /** By the address and the slot in hex (no 0x). */
+  storageNow?(addr: string, slot: string): Uint8Array | NotNow;
 }
 
 /** Final change of one account within a block. */
