@@ -78,10 +78,11 @@ test('undo journal: an unwind deeper than undoDepth is refused with UNWIND_TOO_D
   await store.close();
 });
 
-test('a block whose batch fails leaves the database exactly as it was', async () => {
+test('a block whose batch fails, written or while built, leaves the database exactly as it was', async () => {
   const { roots, dumps } = await reference;
   const inner = createDatabase(':memory:');
-  let failNext = false;
+  let fail: 'write' | 'put' | undefined;
+  let closed = 0;
   // Fault injection: the one thing a real LevelDB will not do on demand is fail a write.
   const faulty: KVStore = {
     get status() {
@@ -93,13 +94,33 @@ test('a block whose batch fails leaves the database exactly as it was', async ()
     getSync: (k) => inner.getSync(k),
     getMany: (k) => inner.getMany(k),
     iterator: (o) => inner.iterator(o),
-    batch: async (ops: KVOp[], o?: { sync?: boolean }) => {
-      if (failNext) {
-        failNext = false;
-        throw new Error('injected write failure');
-      }
-      return inner.batch(ops, o);
-    },
+    batch: ((ops?: KVOp[], o?: { sync?: boolean }) => {
+      if (ops !== undefined) return inner.batch(ops, o);
+      const b = inner.batch();
+      let puts = 0;
+      return {
+        put(k: Uint8Array, v: Uint8Array) {
+          if (fail === 'put' && ++puts === 5) {
+            fail = undefined;
+            throw new Error('injected failure while building the batch');
+          }
+          return b.put(k, v);
+        },
+        del: (k: Uint8Array) => b.del(k),
+        close() {
+          closed++;
+          return b.close();
+        },
+        async write(wo?: { sync?: boolean }) {
+          if (fail === 'write') {
+            fail = undefined;
+            await b.close();
+            throw new Error('injected write failure');
+          }
+          return b.write(wo);
+        },
+      };
+    }) as KVStore['batch'],
   };
   const store = await StateStore.open(faulty, common, { undoDepth: 8 });
   await commitGenesis(store, chain.alloc, chain.genesis, 'genesis');
@@ -107,8 +128,14 @@ test('a block whose batch fails leaves the database exactly as it was', async ()
   const executor = await BlockExecutor.create({ common, store });
   for (const block of chain.blocks.slice(0, 4)) await executor.commit(await executor.execute(block));
   const r5 = await executor.execute(chain.blocks[4]);
-  failNext = true;
+  fail = 'write';
   await assert.rejects(executor.commit(r5), /injected write failure/);
+  assert.equal(store.head()!.number, 4n);
+  assert.equal(JSON.stringify(await dumpState(store)), dumps[4]);
+  // A failure while the batch is built: the commit fails, the batch is discarded (closed, never written).
+  fail = 'put';
+  await assert.rejects(executor.commit(await executor.execute(chain.blocks[4])), /injected failure while building/);
+  assert.equal(closed, 1, 'the unwritten batch is closed');
   assert.equal(store.head()!.number, 4n);
   assert.equal(JSON.stringify(await dumpState(store)), dumps[4]);
   // Cached reads must not have seen the failed block either.

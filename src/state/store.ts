@@ -58,9 +58,24 @@ export interface KVStore {
   /** Set on a LevelDB that other threads of this process may open to read (see `createDatabase`). */
   readonly sharedLocation?: string;
   batch(ops: KVOp[], options?: { sync?: boolean }): Promise<void>;
+  /**
+   * A batch built one operation at a time and written atomically by `write` (abstract-level's chained batch). A
+   * block's commit uses it: classic-level reads an array of operations through several N-API property lookups per
+   * operation, where a chained `put` passes the key and value as arguments (12,000 puts: 6-7 ms against 17 on the
+   * calling thread, measured side by side on this project's machine; see README, Performance).
+   */
+  batch(): WriteBatch;
   iterator(options: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<[Uint8Array, Uint8Array]>;
 }
 export type KVOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+/** The part of abstract-level's chained batch the store uses. Nothing is written until `write`; `close` discards. */
+export interface WriteBatch {
+  put(key: Uint8Array, value: Uint8Array): unknown;
+  del(key: Uint8Array): unknown;
+  write(options?: { sync?: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
 
 /** What Parallax records for every executed block. */
 export interface BlockRecord {
@@ -410,63 +425,70 @@ export class StateStore implements StateReader, NodeSource {
         block: record.number,
       });
     }
-    const ops: KVOp[] = [];
-    const keys = new KeyArena();
-    const undo: Uint8Array[][] = [];
     const accountUpdates: [string, Uint8Array | null][] = [];
     const storageUpdates: [string, Uint8Array][] = [];
-    const remember = (key: Uint8Array, prev: Uint8Array | null) => {
-      undo.push(prev === null ? [key] : [key, prev]);
-    };
-    for (const [addr, d] of diff.accounts) {
-      const next = trie.accounts.get(addr);
-      if (next === undefined) throw new Error(`trie update misses account ${addr}`);
-      const key = keys.account(d.address);
-      remember(key, this.accountRLP(addr));
-      if (next === null) ops.push({ type: 'del', key });
-      else ops.push({ type: 'put', key, value: next });
-      accountUpdates.push([addr, next]);
-      if (d.storageCleared) {
-        for await (const [k, v] of this.db.iterator(storageRange(d.address))) {
-          const slot = hex(k.subarray(21));
-          if (d.storage.has(slot)) continue; // handled below with its new value
-          remember(k, v);
-          ops.push({ type: 'del', key: k });
-          storageUpdates.push([addr + slot, EMPTY]);
+    const batch = this.db.batch();
+    let written = false;
+    try {
+      const keys = new KeyArena();
+      const undo: Uint8Array[][] = [];
+      const remember = (key: Uint8Array, prev: Uint8Array | null) => {
+        undo.push(prev === null ? [key] : [key, prev]);
+      };
+      for (const [addr, d] of diff.accounts) {
+        const next = trie.accounts.get(addr);
+        if (next === undefined) throw new Error(`trie update misses account ${addr}`);
+        const key = keys.account(d.address);
+        remember(key, this.accountRLP(addr));
+        if (next === null) batch.del(key);
+        else batch.put(key, next);
+        accountUpdates.push([addr, next]);
+        if (d.storageCleared) {
+          for await (const [k, v] of this.db.iterator(storageRange(d.address))) {
+            const slot = hex(k.subarray(21));
+            if (d.storage.has(slot)) continue; // handled below with its new value
+            remember(k, v);
+            batch.del(k);
+            storageUpdates.push([addr + slot, EMPTY]);
+          }
+        }
+        for (const [slot, value] of d.storage) {
+          const slotBytes = fromHex(slot);
+          const key = keys.storage(d.address, slotBytes);
+          const prev = d.storageCleared ? await this.db.get(key) : this.storageNow(addr, slot);
+          remember(key, prev === undefined || prev.length === 0 ? null : prev);
+          if (value.length === 0) batch.del(key);
+          else batch.put(key, value);
+          storageUpdates.push([addr + slot, value]);
         }
       }
-      for (const [slot, value] of d.storage) {
-        const slotBytes = fromHex(slot);
-        const key = keys.storage(d.address, slotBytes);
-        const prev = d.storageCleared ? await this.db.get(key) : this.storageNow(addr, slot);
-        remember(key, prev === undefined || prev.length === 0 ? null : prev);
-        if (value.length === 0) ops.push({ type: 'del', key });
-        else ops.push({ type: 'put', key, value });
-        storageUpdates.push([addr + slot, value]);
+      for (const [h, code] of diff.codes) batch.put(codeKey(fromHex(h)), code);
+      for (const [h, node] of trie.nodes) batch.put(keys.node(h), node);
+      for (const p of trie.packed) unpackNodes(p, (key, value) => batch.put(key, value));
+      const encodedRecord = encodeRecord(record);
+      batch.put(numberKey(P_BLOCK, record.number), encodedRecord);
+      batch.put(numberKey(P_RECEIPTS, record.number), encodeRlp(receipts));
+      if (verification !== undefined) {
+        batch.put(numberKey(P_VERIFY, record.number), new TextEncoder().encode(verification.json));
+        if (verification.mismatch) batch.put(META_LAST_MISMATCH, numberKey(P_VERIFY, record.number).subarray(1));
       }
+      const keep = BigInt(this.opts.traceBlocks);
+      if (trace !== undefined && keep > 0n) batch.put(numberKey(P_TRACE, record.number), new TextEncoder().encode(trace));
+      if (record.number >= keep) batch.del(numberKey(P_TRACE, record.number - keep));
+      if (head !== undefined && this.opts.undoDepth > 0) {
+        batch.put(numberKey(P_UNDO, record.number), encodeRlp(undo));
+      }
+      if (record.number >= BigInt(this.opts.undoDepth)) {
+        batch.del(numberKey(P_UNDO, record.number - BigInt(this.opts.undoDepth)));
+      }
+      batch.put(META_HEAD, encodedRecord);
+      if (head === undefined) batch.put(META_SCHEMA, new Uint8Array([SCHEMA_VERSION]));
+      written = true;
+      await batch.write({ sync: this.opts.sync });
+    } finally {
+      // A batch left unwritten (an error while building it) is discarded: nothing of the block reaches the database.
+      if (!written) await batch.close();
     }
-    for (const [h, code] of diff.codes) ops.push({ type: 'put', key: codeKey(fromHex(h)), value: code });
-    for (const [h, node] of trie.nodes) ops.push({ type: 'put', key: keys.node(h), value: node });
-    for (const p of trie.packed) unpackNodes(p, (key, value) => ops.push({ type: 'put', key, value }));
-    const encodedRecord = encodeRecord(record);
-    ops.push({ type: 'put', key: numberKey(P_BLOCK, record.number), value: encodedRecord });
-    ops.push({ type: 'put', key: numberKey(P_RECEIPTS, record.number), value: encodeRlp(receipts) });
-    if (verification !== undefined) {
-      ops.push({ type: 'put', key: numberKey(P_VERIFY, record.number), value: new TextEncoder().encode(verification.json) });
-      if (verification.mismatch) ops.push({ type: 'put', key: META_LAST_MISMATCH, value: numberKey(P_VERIFY, record.number).subarray(1) });
-    }
-    const keep = BigInt(this.opts.traceBlocks);
-    if (trace !== undefined && keep > 0n) ops.push({ type: 'put', key: numberKey(P_TRACE, record.number), value: new TextEncoder().encode(trace) });
-    if (record.number >= keep) ops.push({ type: 'del', key: numberKey(P_TRACE, record.number - keep) });
-    if (head !== undefined && this.opts.undoDepth > 0) {
-      ops.push({ type: 'put', key: numberKey(P_UNDO, record.number), value: encodeRlp(undo) });
-    }
-    if (record.number >= BigInt(this.opts.undoDepth)) {
-      ops.push({ type: 'del', key: numberKey(P_UNDO, record.number - BigInt(this.opts.undoDepth)) });
-    }
-    ops.push({ type: 'put', key: META_HEAD, value: encodedRecord });
-    if (head === undefined) ops.push({ type: 'put', key: META_SCHEMA, value: new Uint8Array([SCHEMA_VERSION]) });
-    await this.db.batch(ops, { sync: this.opts.sync });
     // Caches change only once the batch is durable in LevelDB.
     for (const [k, v] of accountUpdates) this.accountCache.set(k, v);
     for (const [k, v] of storageUpdates) this.storageCache.set(k, v);
