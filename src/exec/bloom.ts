@@ -9,6 +9,7 @@
  */
 import { Bloom } from '@ethereumjs/vm';
 import { notePatch } from '../util/patches.ts';
+import { setBloomBits } from '../util/bloom-bits.ts';
 
 interface BloomThis {
   keccakFunction(e: Uint8Array): Uint8Array;
@@ -21,12 +22,6 @@ const proto = Bloom.prototype as unknown as { add(this: BloomThis, e: Uint8Array
 export const libraryBloomAdd: (this: BloomThis, e: Uint8Array) => void = proto.add;
 
 proto.add = function add(this: BloomThis, e: Uint8Array): void {
-  const h = this.keccakFunction(e);
-  const bits = this.bitvector;
-  for (let i = 0; i < 6; i += 2) {
-    // The i-th big-endian 16-bit word of the hash, its low 11 bits a bit position counted from the vector's end.
-    const loc = ((h[i] << 8) | h[i + 1]) & 2047;
-    bits[255 - (loc >> 3)] |= 1 << (loc & 7);
-  }
+  setBloomBits(this.bitvector, this.keccakFunction(e));
 };
 notePatch('@ethereumjs/vm Bloom.add (src/exec/bloom.ts)');

@@ -41,6 +41,7 @@ import { NodeCache } from './mpt.ts';
 import type { StateDiff, StateReader } from './types.ts';
 import { BoundedCache } from '../util/bounded-cache.ts';
 import { decodeAccountRecord } from './account-record.ts';
+import { packReceipts, unpackReceipts } from './receipts.ts';
 
 /** The subset of abstract-level that the store uses (classic-level on disk, memory-level for throwaway runs). */
 export interface KVStore {
@@ -335,10 +336,10 @@ export class StateStore implements StateReader, NodeSource {
     return v === undefined ? undefined : decodeRecord(v, `block ${n}`);
   }
 
+  /** Block `n`'s receipts as their consensus encodings (stored without blooms: see receipts.ts). */
   async receipts(n: bigint): Promise<Uint8Array[] | undefined> {
     const v = await this.db.get(numberKey(P_RECEIPTS, n));
-    if (v === undefined) return undefined;
-    return RLP.decode(v) as Uint8Array[];
+    return v === undefined ? undefined : unpackReceipts(v, `block ${n}`);
   }
 
   /** The execution trace stored with block `n`, if it is among the last `traceBlocks` blocks. */
@@ -467,7 +468,7 @@ export class StateStore implements StateReader, NodeSource {
       for (const p of trie.packed) unpackNodes(p, (key, value) => batch.put(key, value));
       const encodedRecord = encodeRecord(record);
       batch.put(numberKey(P_BLOCK, record.number), encodedRecord);
-      batch.put(numberKey(P_RECEIPTS, record.number), encodeRlp(receipts));
+      batch.put(numberKey(P_RECEIPTS, record.number), packReceipts(receipts));
       if (verification !== undefined) {
         batch.put(numberKey(P_VERIFY, record.number), new TextEncoder().encode(verification.json));
         if (verification.mismatch) batch.put(META_LAST_MISMATCH, numberKey(P_VERIFY, record.number).subarray(1));

@@ -254,8 +254,8 @@ function encodeInto(item: RlpInput, prefix: number | undefined, alloc: (n: numbe
   return out;
 }
 
-/** Offset just past the RLP item (string or list) that starts at `p`. */
-function itemEnd(b: Uint8Array, p: number): number {
+/** Offset just past the RLP item (string or list) that starts at `p`; RangeError where there is none. */
+export function itemEnd(b: Uint8Array, p: number): number {
   const h = b[p];
   if (h === undefined) throw new RangeError(`RLP item expected at byte ${p} of ${b.length}`);
   if (h < 0x80) return p + 1;
@@ -263,6 +263,13 @@ function itemEnd(b: Uint8Array, p: number): number {
   if (h < 0xc0) return p + 1 + (h - 0xb7) + lengthAt(b, p + 1, h - 0xb7);
   if (h < 0xf8) return p + 1 + (h - 0xc0);
   return p + 1 + (h - 0xf7) + lengthAt(b, p + 1, h - 0xf7);
+}
+
+/** Offset of the first item inside the RLP list that starts at `p`; RangeError if no list starts there. */
+export function listPayloadStart(b: Uint8Array, p: number): number {
+  const h = b[p];
+  if (h === undefined || h < 0xc0) throw new RangeError(`RLP list expected at byte ${p} of ${b.length}`);
+  return h < 0xf8 ? p + 1 : p + 1 + (h - 0xf7);
 }
 
 function lengthAt(b: Uint8Array, p: number, ll: number): number {
