@@ -679,7 +679,12 @@ export class OverlayStateManager implements StateManagerInterface {
     }
     // Accounts that only had storage written keep their current account record.
     for (const [addr, d] of accounts) {
-      if (!this.accounts.has(addr)) d.account = this.baseAccounts.get(addr) ?? null;
+      const base = this.baseAccounts.get(addr);
+      // The storage root the trie update starts from, where the block read the account (nearly always: validation
+      // reads every account a transaction touched), so that it need not be looked up again in the store's caches.
+      if (base !== undefined) d.baseStorageRoot = base.storageRoot;
+      else if (this.baseAccounts.has(addr)) d.baseStorageRoot = KECCAK256_RLP;
+      if (!this.accounts.has(addr)) d.account = base ?? null;
       if (d.account === null) {
         // A deleted account has no storage; drop slot writes made before the deletion.
         d.storage.clear();

@@ -4,9 +4,9 @@
  * and collecting new nodes in memory, so the caller can write them in the block's atomic batch. Nodes are content-addressed and never deleted, so older roots stay readable; this is what
  * lets the undo journal restore a previous root by restoring flat records only.
  */
-import { KECCAK256_RLP, bigIntToUnpaddedBytes } from '@ethereumjs/util';
+import { KECCAK256_RLP } from '@ethereumjs/util';
 import { fromHex } from '../util/bytes.ts';
-import { encodeRlp } from '../util/rlp.ts';
+import { encodeRlp, uintBytes } from '../util/rlp.ts';
 import { keccak256 } from '../crypto/index.ts';
 import { BatchTrie, toNibbles, type DecodedNodes, type NodeLoader } from './mpt.ts';
 import { P_NODE } from './keys.ts';
@@ -100,8 +100,8 @@ class ShardWriter {
       this.bytes(hashed);
       return;
     }
-    const nonce = bigIntToUnpaddedBytes(d.account.nonce);
-    const balance = bigIntToUnpaddedBytes(d.account.balance);
+    const nonce = uintBytes(d.account.nonce);
+    const balance = uintBytes(d.account.balance);
     this.room(1 + 96 + 2 + nonce.length + balance.length + 4 + d.storage.size * 66);
     this.buf[this.pos++] = 0;
     this.bytes(hashed);
@@ -211,7 +211,7 @@ function putSlot(trie: BatchTrie, slot: Uint8Array, value: Uint8Array): void {
 }
 
 function encodeAccount(a: { nonce: bigint; balance: bigint; codeHash: Uint8Array }, storageRoot: Uint8Array): Uint8Array {
-  return encodeRlp([bigIntToUnpaddedBytes(a.nonce), bigIntToUnpaddedBytes(a.balance), storageRoot, a.codeHash]);
+  return encodeRlp([uintBytes(a.nonce), uintBytes(a.balance), storageRoot, a.codeHash]);
 }
 
 /**
@@ -306,7 +306,7 @@ export class StateTrie {
     for (const [key, d] of diff.accounts) {
       const hashed = keccak256(d.address);
       const w = shardOf[hashed[0] >> 4];
-      const storageRoot = d.account === null || d.storageCleared ? KECCAK256_RLP : (baseStorageRoot(d.address) ?? KECCAK256_RLP);
+      const storageRoot = d.account === null || d.storageCleared ? KECCAK256_RLP : (d.baseStorageRoot ?? baseStorageRoot(d.address) ?? KECCAK256_RLP);
       writers[w].add(hashed, d, storageRoot);
       keys[w].push(key);
     }
@@ -344,7 +344,7 @@ export class StateTrie {
         accounts.set(addr, null);
         continue;
       }
-      let storageRoot = (d.storageCleared ? undefined : baseStorageRoot(d.address)) ?? KECCAK256_RLP;
+      let storageRoot = (d.storageCleared ? undefined : (d.baseStorageRoot ?? baseStorageRoot(d.address))) ?? KECCAK256_RLP;
       if (d.storage.size > 0) {
         const st = new BatchTrie(storageRoot, load, this.decoded);
         for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);

@@ -33,6 +33,11 @@ export interface AccountDiff {
   storageCleared: boolean;
   /** slot (hex, 64 chars) -> new value, leading zeros stripped; empty = slot deleted. */
   storage: Map<string, Uint8Array>;
+  /**
+   * The account's storage root before the block, when the block read the account already (the empty root if it did
+   * not exist); otherwise the trie update reads it from the store.
+   */
+  baseStorageRoot?: Uint8Array;
 }
 
 /** Everything a block changed: the only thing that flows from execution into the state store. */
