@@ -8,9 +8,11 @@
  *   0x05 name                 -> metadata (executed head, schema version)
  *   0x06 number(8)            -> executed block record
  *   0x07 number(8)            -> undo journal of that block (previous values of every flat record it changed)
- *   0x08 number(8)            -> receipts of that block
+ *   0x08 number(8)            -> receipts of that block, without their logs blooms (see receipts.ts)
  *   0x09 number(8)            -> verification record of that block (canonical roots, mismatches), JSON
  */
+import { Slab } from '../util/slab.ts';
+
 export const P_ACCOUNT = 0x01;
 export const P_CODE = 0x02;
 export const P_STORAGE = 0x03;
@@ -140,51 +142,32 @@ function writeHex(h: string, at: number, bytes: number): void {
 }
 
 /**
- * Keys of one write batch, cut from shared 64 KB chunks: the native batch call moves every key that lives on V8's heap
+ * Keys of one write batch, cut from shared 64 KB slabs: the native batch call moves every key that lives on V8's heap
  * (`accountKey` and `storageKey` make such arrays) into a backing store of its own, a malloc per key, and a block
  * writes thousands. For keys nothing keeps after the batch (the batch copies them; the undo journal encodes a copy).
  */
 export class KeyArena {
-  private chunk = Buffer.alloc(KEY_CHUNK);
-  private used = 0;
-
-  /** Room for a key of `n` bytes: its offset in `chunk` (a new chunk when this one is full). */
-  private take(n: number): number {
-    if (this.used + n > KEY_CHUNK) {
-      this.chunk = Buffer.alloc(KEY_CHUNK);
-      this.used = 0;
-    }
-    const at = this.used;
-    this.used += n;
-    return at;
-  }
-
-  private view(at: number, n: number): Uint8Array {
-    return new Uint8Array(this.chunk.buffer, this.chunk.byteOffset + at, n);
-  }
+  private readonly slab = new Slab(1 << 16, 64);
 
   account(address: Uint8Array): Uint8Array {
-    const at = this.take(21);
-    this.chunk[at] = P_ACCOUNT;
-    this.chunk.set(address, at + 1);
-    return this.view(at, 21);
+    const key = this.slab.take(21);
+    key[0] = P_ACCOUNT;
+    key.set(address, 1);
+    return key;
   }
 
   storage(address: Uint8Array, slot: Uint8Array): Uint8Array {
-    const at = this.take(53);
-    this.chunk[at] = P_STORAGE;
-    this.chunk.set(address, at + 1);
-    this.chunk.set(slot, at + 21);
-    return this.view(at, 53);
+    const key = this.slab.take(53);
+    key[0] = P_STORAGE;
+    key.set(address, 1);
+    key.set(slot, 21);
+    return key;
   }
 
   /** `nodeKey` of the hash given in hex (64 digits). */
   node(hashHex: string): Uint8Array {
-    const at = this.take(33);
-    this.chunk[at] = P_NODE;
-    if (hashHex.length !== 64 || this.chunk.write(hashHex, at + 1, 32, 'hex') !== 32) throw new RangeError(`expected 64 hex digits, got "${hashHex}"`);
-    return this.view(at, 33);
+    const key = this.slab.take(33);
+    key.set(nodeReadKey(hashHex));
+    return key;
   }
 }
-
-const KEY_CHUNK = 1 << 16;
