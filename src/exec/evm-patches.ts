@@ -167,7 +167,6 @@ export function writeWord(out: Uint8Array, off: number, v: bigint): void {
   out.set(wordBytesScratch, off);
 }
 
-
 /** `v` as 32 big-endian bytes. */
 export function wordBytes(v: bigint): Uint8Array {
   const out = new Uint8Array(32);

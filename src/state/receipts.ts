@@ -20,8 +20,18 @@ const BLOOM_BYTES = 256;
 /** A bloom as its receipt holds it: a 256-byte string (header 0xb9 0x01 0x00). */
 const BLOOM_ITEM = 3 + BLOOM_BYTES;
 
-/** Where the fields of an encoded receipt (full or without bloom) start and end; RangeError on malformed bytes. */
-function fields(r: Uint8Array, count: number): { typed: number; ends: number[]; start: number } {
+/** Where the fields of an encoded receipt start and end. */
+interface Fields {
+  /** 1 for a typed receipt (its first byte the type), else 0. */
+  typed: number;
+  /** Offset of the list's first item. */
+  start: number;
+  /** Offset just past each field. */
+  ends: number[];
+}
+
+/** The `count` fields of an encoded receipt (full, or without its bloom); RangeError on malformed bytes. */
+function fields(r: Uint8Array, count: number): Fields {
   const typed = r.length > 0 && r[0] < 0x80 ? 1 : 0;
   const start = listPayloadStart(r, typed);
   const ends: number[] = [];
@@ -35,6 +45,24 @@ function fields(r: Uint8Array, count: number): { typed: number; ends: number[]; 
   return { typed, ends, start };
 }
 
+/**
+ * The receipt `r` (fields `f`) rebuilt as its type byte and one list: its status and cumulative gas (up to `gasEnd`),
+ * then `middle`, then `logs` (encoded).
+ */
+function relist(r: Uint8Array, f: Fields, gasEnd: number, middle: Uint8Array, logs: Uint8Array, alloc: (n: number) => Uint8Array): Uint8Array {
+  const payload = gasEnd - f.start + middle.length + logs.length;
+  const out = alloc(f.typed + rlpListLength(payload));
+  if (f.typed === 1) out[0] = r[0];
+  let pos = writeRlpListHeader(out, f.typed, payload);
+  out.set(r.subarray(f.start, gasEnd), pos);
+  pos += gasEnd - f.start;
+  out.set(middle, pos);
+  out.set(logs, pos + middle.length);
+  return out;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
 /** The stored value of a block's receipts (their consensus encodings, as the receipts trie holds them). */
 export function packReceipts(encoded: Uint8Array[]): Uint8Array {
   const compact = encoded.map((r, i) => {
@@ -46,14 +74,7 @@ export function packReceipts(encoded: Uint8Array[]): Uint8Array {
     }
     const [, gasEnd, bloomEnd, logsEnd] = f.ends;
     if (bloomEnd - gasEnd !== BLOOM_ITEM) throw new Error(`receipt ${i}'s third field is no ${BLOOM_BYTES}-byte bloom`);
-    const payload = gasEnd - f.start + (logsEnd - bloomEnd);
-    const out = scratch.take(f.typed + rlpListLength(payload));
-    if (f.typed === 1) out[0] = r[0];
-    let pos = writeRlpListHeader(out, f.typed, payload);
-    out.set(r.subarray(f.start, gasEnd), pos);
-    pos += gasEnd - f.start;
-    out.set(r.subarray(bloomEnd, logsEnd), pos);
-    return out;
+    return relist(r, f, gasEnd, NO_BYTES, r.subarray(bloomEnd, logsEnd), (n) => scratch.take(n));
   });
   return encodeRlp(compact, FORMAT_WITHOUT_BLOOM);
 }
@@ -75,24 +96,16 @@ export function unpackReceipts(value: Uint8Array, where: string): Uint8Array[] {
     try {
       const f = fields(r, 3);
       const [, gasEnd, logsEnd] = f.ends;
-      const bloom = new Uint8Array(BLOOM_BYTES);
+      // The bloom as its receipt holds it: a 256-byte string, header 0xb9 0x01 0x00.
+      const bloomItem = new Uint8Array(BLOOM_ITEM);
+      bloomItem.set([0xb9, 0x01, 0x00]);
+      const bloom = bloomItem.subarray(3);
       for (const log of RLP.decode(r.subarray(gasEnd, logsEnd)) as unknown as [Uint8Array, Uint8Array[], Uint8Array][]) {
         if (!Array.isArray(log) || !(log[0] instanceof Uint8Array) || !Array.isArray(log[1])) throw new Error('a log is not [address, topics, data]');
         setBloomBits(bloom, keccak256(log[0]));
         for (const topic of log[1]) setBloomBits(bloom, keccak256(topic));
       }
-      const payload = logsEnd - f.start + BLOOM_ITEM;
-      const out = new Uint8Array(f.typed + rlpListLength(payload));
-      if (f.typed === 1) out[0] = r[0];
-      let pos = writeRlpListHeader(out, f.typed, payload);
-      out.set(r.subarray(f.start, gasEnd), pos);
-      pos += gasEnd - f.start;
-      out[pos++] = 0xb9;
-      out[pos++] = 0x01;
-      out[pos++] = 0x00;
-      out.set(bloom, pos);
-      out.set(r.subarray(gasEnd, logsEnd), pos + BLOOM_BYTES);
-      return out;
+      return relist(r, f, gasEnd, bloomItem, r.subarray(gasEnd, logsEnd), (n) => new Uint8Array(n));
     } catch (e) {
       throw corrupt(`receipt ${i}: ${(e as Error).message}`);
     }
