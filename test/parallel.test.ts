@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeCall } from '../src/bench/abi.ts';
 import { randomBlocks, workloadBlocks } from '../src/bench/workloads.ts';
+import { RECOVER_CHUNK } from '../src/exec/protocol.ts';
 import { fingerprint, generator, node, type BlockStats } from './helpers/traffic.ts';
 
 /** The block's results on one worker, after the setup: what every parallel run of it must give. */
@@ -309,11 +310,14 @@ test('a worker held up on one transaction leaves its unstarted groups to the oth
   }
 });
 
-test("senders are claimed in chunks: a worker held up on a block's transactions leaves the next block's recovery to the other", async () => {
-  // Distinct payers: every transfer its own group, so the stall holds up only its worker.
-  const gen = generator({ seed: 22, payers: 400 });
+/**
+ * Two blocks of `n` transfers from distinct payers (every transfer its own group), their serial results, and a copy
+ * of each decoded anew (the serial run pinned its senders on the originals), with a two-worker node at the setup.
+ */
+async function twoTransferBlocks(seed: number, n: number) {
+  const gen = generator({ seed, payers: 400 });
   const setup = gen.setup(400);
-  const blocks = workloadBlocks(gen, 'transfers', 2, 120);
+  const blocks = workloadBlocks(gen, 'transfers', 2, n);
   const serial = await node(gen, setup, 1);
   const expected: ReturnType<typeof fingerprint>[] = [];
   try {
@@ -325,9 +329,13 @@ test("senders are claimed in chunks: a worker held up on a block's transactions 
   } finally {
     await serial.store.close();
   }
-  // A copy decoded anew: the serial run pinned its senders on the originals.
   const [a, b] = blocks.map((x) => createBlockFromRLP(x.serialize(), { common: x.common }));
-  const { store, engine } = await node(gen, setup, 2);
+  return { a, b, expected, ...(await node(gen, setup, 2)) };
+}
+
+test("senders are claimed in chunks: a worker held up on a block's transactions leaves the next block's recovery to the other", async () => {
+  // Every transfer its own group, so the stall holds up only its worker.
+  const { a, b, expected, store, engine } = await twoTransferBlocks(22, 120);
   try {
     // The worker running transaction 0 sleeps 1.5 s in it, before it could look at the next block's senders, sent to
     // both workers at the main thread's first wait; the other runs its share and the taken groups, then claims them.
@@ -343,6 +351,30 @@ test("senders are claimed in chunks: a worker held up on a block's transactions 
     // Every sender of the second block was recovered ahead, all by the worker that was free.
     assert.equal(second.stats.recoveredBy.reduce((x, y) => x + y, 0), b.transactions.length);
     assert.equal(second.stats.recoveredBy[stalled], 0, `recovered per worker: ${second.stats.recoveredBy.join(', ')}`);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
+test("a block whose senders are still being recovered when it starts is partitioned as they come in, not after the last", async () => {
+  const { a, b, expected, store, engine } = await twoTransferBlocks(23, 320);
+  try {
+    // Every worker sleeps 25 ms after each chunk of senders it recovers: the second block's 20 chunks, recovered
+    // ahead while the first block finishes, take about 250 ms, far past the first block's commit.
+    engine.injectFaults({ recoverChunkMs: 25 });
+    const first = await engine.execute(a, { next: b });
+    assert.deepEqual(fingerprint(first.result), expected[0]);
+    await engine.commit(first.result);
+    const second = await engine.execute(b);
+    assert.equal(second.stats.mode, 'parallel');
+    assert.deepEqual(fingerprint(second.result), expected[1]);
+    assert.equal(second.stats.preparedAhead, false, 'the recovery was meant to be late');
+    assert.equal(second.stats.recoveredBy.reduce((x, y) => x + y, 0), b.transactions.length);
+    // Partitioned chunk by chunk: when the last sender came in, at most the workers' last chunks were left (a
+    // partition made after the last sender, or only from what was there at the block's start, fails this).
+    const n = b.transactions.length;
+    assert.ok(second.stats.partitionedEarly >= n - 2 * RECOVER_CHUNK, `${second.stats.partitionedEarly} of ${n} partitioned before the last sender`);
   } finally {
     await engine.close();
     await store.close();

@@ -247,23 +247,51 @@ export function predictAccess(tx: TypedTransaction, sender: string, hints: HintB
   return keys;
 }
 
-/** Group transactions with intersecting predicted sets and spread the groups over `workers`. */
-export function partition(txs: TypedTransaction[], senders: string[], hints: HintBook, workers: number): Partition {
-  const n = txs.length;
-  const uf = new UnionFind(n);
-  // Groups grow by merging only up to a worker's fair share. Under skewed traffic (a few hot holders in many token
-  // transfers) unbounded merging chains nearly every transaction into one group through shared keys, and the block
-  // runs serially although most pairs never conflict. A transaction whose keys span two full groups joins one; its
-  // run is validated like any other, and a real conflict costs one re-execution. One hot key that every transaction
-  // touches still gathers them all: a transaction on its own always joins the group it meets.
-  const cap = Math.max(1, Math.ceil(n / workers));
-  const owner = new Map<string, number>();
-  const cost: bigint[] = new Array(n);
-  const predicted: string[][] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const call = HintBook.callKey(txs[i]);
-    cost[i] = hints.expectedGas(txs[i], call);
-    const keys = (predicted[i] = predictAccess(txs[i], senders[i], hints, call));
+/**
+ * Groups transactions with intersecting predicted sets and spreads the groups over `workers`. Transactions are added
+ * in block order as their senders become known (`add`), so that a block's partition can be built while its senders
+ * are still being recovered; `finish` groups and assigns them.
+ */
+export class Partitioner {
+  /** Transactions added so far (the next `add` is for this index). */
+  added = 0;
+  private readonly txs: readonly TypedTransaction[];
+  private readonly hints: HintBook;
+  private readonly workers: number;
+  private readonly uf: UnionFind;
+  /**
+   * Groups grow by merging only up to a worker's fair share. Under skewed traffic (a few hot holders in many token
+   * transfers) unbounded merging chains nearly every transaction into one group through shared keys, and the block
+   * runs serially although most pairs never conflict. A transaction whose keys span two full groups joins one; its
+   * run is validated like any other, and a real conflict costs one re-execution. One hot key that every transaction
+   * touches still gathers them all: a transaction on its own always joins the group it meets.
+   */
+  private readonly cap: number;
+  /** The first transaction (so far) predicted to touch each key. */
+  private readonly owner = new Map<string, number>();
+  private readonly cost: bigint[];
+  private readonly predicted: string[][];
+
+  constructor(txs: readonly TypedTransaction[], hints: HintBook, workers: number) {
+    const n = txs.length;
+    this.txs = txs;
+    this.hints = hints;
+    this.workers = workers;
+    this.uf = new UnionFind(n);
+    this.cap = Math.max(1, Math.ceil(n / workers));
+    this.cost = new Array(n);
+    this.predicted = new Array(n);
+  }
+
+  /** Add transaction `i` (the next one in block order) sent by `sender` (hex address). */
+  add(i: number, sender: string): void {
+    if (i !== this.added) throw new RangeError(`partition: transaction ${i} added out of order (expected ${this.added})`);
+    this.added++;
+    const { uf, owner } = this;
+    const tx = this.txs[i];
+    const call = HintBook.callKey(tx);
+    this.cost[i] = this.hints.expectedGas(tx, call);
+    const keys = (this.predicted[i] = predictAccess(tx, sender, this.hints, call));
     for (const k of keys) {
       const o = owner.get(k);
       if (o === undefined) {
@@ -272,37 +300,51 @@ export function partition(txs: TypedTransaction[], senders: string[], hints: Hin
       }
       const ra = uf.find(o);
       const rb = uf.find(i);
-      if (ra === rb || (uf.size[rb] > 1 && uf.size[ra] + uf.size[rb] > cap)) continue;
+      if (ra === rb || (uf.size[rb] > 1 && uf.size[ra] + uf.size[rb] > this.cap)) continue;
       uf.union(ra, rb);
     }
   }
-  const groups = new Map<number, { txs: number[]; cost: bigint }>();
-  for (let i = 0; i < n; i++) {
-    const r = uf.find(i);
-    let g = groups.get(r);
-    if (g === undefined) {
-      g = { txs: [], cost: 0n };
-      groups.set(r, g);
+
+  /** The partition of the whole block (every transaction added). */
+  finish(): Partition {
+    const n = this.txs.length;
+    if (this.added !== n) throw new RangeError(`partition: ${this.added} of ${n} transactions added`);
+    const { uf, cost, workers } = this;
+    const groups = new Map<number, { txs: number[]; cost: bigint }>();
+    for (let i = 0; i < n; i++) {
+      const r = uf.find(i);
+      let g = groups.get(r);
+      if (g === undefined) {
+        g = { txs: [], cost: 0n };
+        groups.set(r, g);
+      }
+      g.txs.push(i);
+      g.cost += cost[i];
     }
-    g.txs.push(i);
-    g.cost += cost[i];
+    const inOrder = [...groups.values()];
+    const ordered = [...inOrder].sort((a, b) => (b.cost > a.cost ? 1 : b.cost < a.cost ? -1 : a.txs[0] - b.txs[0]));
+    const load = new Array<bigint>(workers).fill(0n);
+    const assignment: number[][] = Array.from({ length: workers }, () => []);
+    for (const g of ordered) {
+      let w = 0;
+      for (let j = 1; j < workers; j++) if (load[j] < load[w]) w = j;
+      load[w] += g.cost;
+      for (const i of g.txs) assignment[w].push(i);
+    }
+    for (const a of assignment) a.sort((x, y) => x - y);
+    const largest = ordered.length === 0 ? 0 : Math.max(...ordered.map((g) => g.txs.length));
+    return {
+      assignment,
+      predicted: this.predicted,
+      groups: inOrder.map((g) => g.txs),
+      stats: { groups: groups.size, largestGroup: largest, predictedParallelFraction: n === 0 ? 0 : 1 - largest / n },
+    };
   }
-  const inOrder = [...groups.values()];
-  const ordered = [...inOrder].sort((a, b) => (b.cost > a.cost ? 1 : b.cost < a.cost ? -1 : a.txs[0] - b.txs[0]));
-  const load = new Array<bigint>(workers).fill(0n);
-  const assignment: number[][] = Array.from({ length: workers }, () => []);
-  for (const g of ordered) {
-    let w = 0;
-    for (let j = 1; j < workers; j++) if (load[j] < load[w]) w = j;
-    load[w] += g.cost;
-    for (const i of g.txs) assignment[w].push(i);
-  }
-  for (const a of assignment) a.sort((x, y) => x - y);
-  const largest = ordered.length === 0 ? 0 : Math.max(...ordered.map((g) => g.txs.length));
-  return {
-    assignment,
-    predicted,
-    groups: inOrder.map((g) => g.txs),
-    stats: { groups: groups.size, largestGroup: largest, predictedParallelFraction: n === 0 ? 0 : 1 - largest / n },
-  };
+}
+
+/** Group transactions with intersecting predicted sets and spread the groups over `workers` (see `Partitioner`). */
+export function partition(txs: readonly TypedTransaction[], senders: readonly string[], hints: HintBook, workers: number): Partition {
+  const p = new Partitioner(txs, hints, workers);
+  for (let i = 0; i < txs.length; i++) p.add(i, senders[i]);
+  return p.finish();
 }

@@ -3,7 +3,8 @@
  *
  *   1. the main thread starts the block (fork, system operations) and sends workers the header and pre-writes;
  *   2. workers recover the senders' public keys, each a share of the block;
- *   3. the conflict detector partitions the transactions; each worker runs its partition speculatively, in order;
+ *   3. the conflict detector partitions the transactions as their senders come in (see plan.ts); each worker runs its
+ *      partition speculatively, in order;
  *   4. the rollback manager commits results in block order, re-executing on the main thread any run that read
  *      stale state; the result is what serial execution gives, whatever the timing;
  *   5. after the block commits, its diff goes to every worker's cache.
@@ -16,7 +17,7 @@ import { Hardfork } from '@ethereumjs/common';
 import type { Block } from '@ethereumjs/block';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import type { ChainProfile } from '../chain/profile.ts';
-import { HintBook, partition, type Partition } from '../conflict/index.ts';
+import { HintBook } from '../conflict/index.ts';
 import { ParallaxError, errorMessage } from '../errors.ts';
 import { RollbackManager, type CommitInfo, type SpeculativeResult } from '../rollback/index.ts';
 import { forgetInternedCode, type TxAccess } from '../state/overlay.ts';
@@ -27,9 +28,8 @@ import { fromHex, hex } from '../util/bytes.ts';
 import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type TxRecord } from '../insight/trace.ts';
 import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
-import { pinSender } from './tx-common.ts';
-import { serializeTx } from '../util/rlp.ts';
-import { packCommit, recoverJob, recoveredAt, runTable, takeRecovered, unpackRuns, type RecoverJob, type RunTable, type ToMain, type WorkerFaults } from './protocol.ts';
+import { PlanBuilder, jobDone, rawsOf, senderPubKeyOf, watchJob, type Plan } from './plan.ts';
+import { packCommit, recoverJob, unpackRuns, type RecoverJob, type ToMain, type WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
   /** Worker threads; 1 = the serial path on the main thread (no workers). */
@@ -82,17 +82,24 @@ export interface BlockStats {
   rootSharded: boolean;
   /**
    * Main-thread time spent preparing and dispatching this block's work (partitioning, messages) on its critical path:
-   * while the workers wait for it.
+   * from the block's start (or, when the workers were still recovering its senders then, from the moment the last of
+   * them came in) until the last worker has its work.
    */
   schedulingMs: number;
   /**
-   * Main-thread time spent on this block's schedule before it started, overlapped with the previous block: its
-   * transactions serialized while the main thread waited for the previous block's first results, and its senders and
-   * partition prepared while the previous block's LevelDB batch was being written. Not in `schedulingMs`.
+   * Main-thread time spent on this block's schedule off its critical path: its transactions serialized while the main
+   * thread waited for the previous block's first results, its senders and partition built while the previous block's
+   * LevelDB batch was being written, and what of its partition was built while it waited for the rest of its senders.
+   * Not in `schedulingMs`.
    */
   scheduledAheadMs: number;
   /** The block's senders and partition were prepared before it started (between the previous block and this one). */
   preparedAhead: boolean;
+  /**
+   * Transactions partitioned before the last of the block's senders came in from the workers (their chunks are
+   * partitioned as they come): what was off the block's path even when its senders were late.
+   */
+  partitionedEarly: number;
   /**
    * Transactions of the next block serialized for the workers on this block's path (in `schedulingMs`): a block run
    * on the main thread has no wait to hide that in, unless the previous block's commit already sent them.
@@ -105,8 +112,6 @@ export interface BlockStats {
 
 /** Re-executions after which, if they outnumber first-run commits, the rest of the block runs serially. */
 const ABANDON_AFTER = 8;
-/** A block whose largest predicted group holds this share of its transactions runs serially on the main thread. */
-const SERIAL_GROUP_SHARE = 0.9;
 
 export interface ExecutedBlock {
   result: BlockResult;
@@ -119,82 +124,18 @@ interface Ahead {
   block: Block;
   /** The 'recover' requests' sequence number (from the same counter as blocks'). */
   seq: number;
-  raws: Uint8Array[];
-  /** The shared job (none when every sender was known); its results go into `recovered` when it completes. */
+  /** The block's plan, built as its senders come in (between blocks, or at its start). */
+  builder: PlanBuilder;
+  /** The shared job (none when every sender was known). */
   job?: RecoverJob;
-  recovered: (Recovered | undefined)[];
-  /** Workers yet to answer. */
-  left: number;
+  /** Each worker's time on it, and how many senders it recovered, as reported so far. */
   busy: number[];
-  /** Senders each worker recovered. */
   counts: number[];
   /**
    * Main-thread time spent sending these transactions off the path of any block (while a block waited for its first
    * results, or for its commit's write); 0 when that was on a block's path and counted as its scheduling.
    */
   ms: number;
-}
-
-type TxCache = { cache: { hash?: Uint8Array; senderPubKey?: Uint8Array } };
-
-/** What a worker recovered for a transaction: its sender's public key and address, and the transaction's hash. */
-type Recovered = ReturnType<typeof recoveredAt>;
-
-/** The transactions' encodings, for the workers. */
-function rawsOf(txs: readonly TypedTransaction[]): Uint8Array[] {
-  return txs.map((t) => serializeTx(t));
-}
-
-/**
- * Fix a transaction's sender (and hash, which tx.hash() would otherwise compute by serializing it again) from what a
- * worker recovered; returns the sender's address in hex.
- */
-function pinRecovered(tx: TypedTransaction, r: Recovered): string {
-  pinSender(tx, r.pubkey, r.address);
-  (tx as unknown as TxCache).cache.hash ??= r.hash;
-  return hex(r.address);
-}
-
-/** A sender already recovered (by the source, or an earlier pass). */
-function senderPubKeyOf(tx: TypedTransaction): Uint8Array | undefined {
-  return (tx as unknown as TxCache).cache.senderPubKey;
-}
-
-/**
- * A block's schedule: senders, partition, and each worker's run payload (packed transactions and senders' keys).
- * Made at the block's start, or ahead of it (see `prepareNext`) when its senders were all recovered in time.
- */
-interface Plan {
-  block: Block;
-  /** The hints' version the partition was computed at (a later conflict may have taught more). */
-  hintsVersion: number;
-  senders: string[];
-  part: Partition;
-  /** The workers' run table and each one's home (absent when the block will run serially: predicted to be one chain). */
-  runs?: { table: RunTable; homes: Int32Array[] };
-  ms: number;
-}
-
-/** Senders' addresses (every key known, or null for a signature that did not recover), partition and run payloads. */
-function makePlan(block: Block, raws: Uint8Array[], pubkeys: (Uint8Array | null)[], recovered: (Recovered | undefined)[], hints: HintBook, W: number): Plan {
-  const t0 = performance.now();
-  const txs = block.transactions;
-  const n = txs.length;
-  const senders: string[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = recovered[i];
-    if (r !== undefined) {
-      pubkeys[i] = r.pubkey;
-      senders[i] = pinRecovered(txs[i], r);
-    } else senders[i] = pubkeys[i] === null ? `invalid-${i}` : hex(txs[i].getSenderAddress().bytes);
-  }
-  const hintsVersion = hints.version;
-  const part = partition(txs, senders, hints, W);
-  let runs: Plan['runs'];
-  if (part.stats.largestGroup < SERIAL_GROUP_SHARE * n) {
-    runs = { table: runTable(raws, pubkeys, part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
-  }
-  return { block, hintsVersion, senders, part, runs, ms: performance.now() - t0 };
 }
 
 function diffToAccess(diff: StateDiff): TxAccess {
@@ -218,8 +159,8 @@ export class ParallelExecutor {
   private onFailure: ((w: number, e: Error) => void) | undefined;
   /** Senders of the next block, being recovered by the workers while this one finishes (see `execute`'s `next`). */
   private ahead: Ahead | undefined;
-  /** Wakes the block waiting on `ahead`. */
-  private nudge: (() => void) | undefined;
+  /** Stops building the next block's plan between blocks as its senders come in (see `commitWith`). */
+  private unwatch: (() => void) | undefined;
   /** The next block's schedule, prepared while this block's commit was being written (see `prepareNext`). */
   private prepared: Plan | undefined;
   /**
@@ -265,16 +206,11 @@ export class ParallelExecutor {
           if (self.trieJob?.id === m.id) self.trieJob.answer(w, m.result);
           return;
         }
+        // What a worker reports on an ahead recovery counts as the block's whose senders it recovered.
         const ahead = m.t === 'recovered' ? [self.ahead, self.later].find((a) => a?.seq === m.seq) : undefined;
         if (m.t === 'recovered' && ahead !== undefined) {
           ahead.busy[w] += m.busyMs;
           ahead.counts[w] += m.count;
-          if (--ahead.left === 0) takeRecovered(ahead.job!, ahead.recovered);
-          if (ahead.left === 0 && ahead === self.ahead) {
-            self.nudge?.();
-            // Finished after the last block's commit: prepare now, still between blocks.
-            if (!self.executing) setImmediate(() => self.prepareNext());
-          }
         } else self.onMessage?.(w, m);
       });
       self.pool.onFailure((w, e) => {
@@ -360,6 +296,8 @@ export class ParallelExecutor {
   }
 
   async close(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = undefined;
     if (this.pool !== undefined) this.executor.store.shareTrie(undefined);
     await this.pool?.close();
   }
@@ -378,6 +316,9 @@ export class ParallelExecutor {
    * (the main thread waits for LevelDB's write then), so that `next`'s path has none of that work.
    */
   async execute(block: Block, opts: { serial?: boolean; next?: Block; after?: Block } = {}): Promise<ExecutedBlock> {
+    // The block takes over its plan from here (see `executeParallel`).
+    this.unwatch?.();
+    this.unwatch = undefined;
     this.upcoming = { next: opts.next, after: opts.next === undefined ? undefined : opts.after };
     this.aheadOnPath = 0;
     this.trieFailure = undefined;
@@ -496,6 +437,7 @@ export class ParallelExecutor {
       schedulingMs: 0,
       scheduledAheadMs: 0,
       preparedAhead: false,
+      partitionedEarly: 0,
       aheadOnPath: 0,
       wallMs: performance.now() - t0,
       conflictKeys: [],
@@ -525,14 +467,14 @@ export class ParallelExecutor {
     const W = pool.size;
     const txs = next.transactions;
     const hardfork = this.executor.vm.common.getHardforkBy({ blockNumber: next.header.number, timestamp: next.header.timestamp });
-    const ahead: Ahead = { block: next, seq: ++this.seq, raws: rawsOf(txs), recovered: new Array(txs.length), left: 0, busy: new Array<number>(W).fill(0), counts: new Array<number>(W).fill(0), ms: 0 };
-    const unknown: number[] = [];
-    for (let i = 0; i < txs.length; i++) if (senderPubKeyOf(txs[i]) === undefined) unknown.push(i);
+    const builder = new PlanBuilder(next, rawsOf(txs), this.hints, W);
+    const ahead: Ahead = { block: next, seq: ++this.seq, builder, busy: new Array<number>(W).fill(0), counts: new Array<number>(W).fill(0), ms: 0 };
+    const unknown = builder.unknown();
     if (unknown.length > 0) {
       // Every worker gets the job and claims chunks of it when it comes to it: one still running this block's
       // transactions finds them taken by one that was idle.
-      const job = (ahead.job = recoverJob(unknown, ahead.raws));
-      ahead.left = W;
+      const job = (ahead.job = recoverJob(unknown, builder.raws));
+      builder.expect(job, false);
       for (let w = 0; w < W; w++) pool.send(w, { t: 'recover', seq: ahead.seq, job, ahead: true, hardfork });
     }
     if (slot === 'ahead') {
@@ -561,21 +503,16 @@ export class ParallelExecutor {
     let waiting: { index: number; resolve: (r: SpeculativeResult) => void } | undefined;
     let failure: (Error & { worker?: number }) | undefined;
     let wake: (() => void) | undefined;
-    let recoveredLeft = 0;
-    let job: RecoverJob | undefined;
-    const recovered: (Recovered | undefined)[] = new Array(n);
+    /** The 'recover' request of this block's senders recovered ahead (its answers may still come in). */
+    let aheadSeq: number | undefined;
     this.onFailure = (w, e) => {
       failure = Object.assign(new Error(`worker ${w}: ${e.message}`), { worker: w });
       wake?.();
     };
     this.onMessage = (w, m) => {
-      if (m.t === 'recovered' && m.seq === seq) {
+      if (m.t === 'recovered' && (m.seq === seq || m.seq === aheadSeq)) {
         busy[w] += m.busyMs;
         recoveredBy[w] += m.count;
-        if (--recoveredLeft === 0) {
-          takeRecovered(job!, recovered);
-          wake?.();
-        }
       } else if (m.t === 'results' && m.seq === seq) {
         for (const x of unpackRuns(m.runs)) {
           busy[w] += x.ms;
@@ -620,62 +557,86 @@ export class ParallelExecutor {
     const shared = store.sharedReads();
     const ahead = this.ahead?.block === block ? this.ahead : undefined;
     const prepared = this.prepared?.block === block && this.prepared.hintsVersion === this.hints.version ? this.prepared : undefined;
-    const scheduledAhead = (ahead?.ms ?? 0) + (prepared?.ms ?? 0);
+    let scheduledAhead = (ahead?.ms ?? 0) + (prepared?.ms ?? ahead?.builder.ms ?? 0);
     this.prepared = undefined;
-    pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared, ahead: ahead?.seq });
-    /** The ahead recovery's work counts as this block's (it recovered this block's senders). */
-    const countAhead = (a: Ahead) => {
-      for (let w = 0; w < W; w++) {
-        busy[w] += a.busy[w];
-        recoveredBy[w] += a.counts[w];
-      }
+    let blockSent = false;
+    /** The workers start the block (header, pre-writes): before a recovery of its senders, or with their runs. */
+    const sendBlock = () => {
+      if (!blockSent) pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared, ahead: ahead?.seq });
+      blockSent = true;
     };
+    if (ahead !== undefined) {
+      // The ahead recovery's work counts as this block's (it recovered this block's senders): what was reported so
+      // far, and (through this block's handler) what is still to come.
+      this.ahead = undefined;
+      aheadSeq = ahead.seq;
+      for (let w = 0; w < W; w++) {
+        busy[w] += ahead.busy[w];
+        recoveredBy[w] += ahead.counts[w];
+      }
+    }
     let plan: Plan;
     if (prepared !== undefined) {
       // Senders and partition were prepared while the previous block's commit was being written.
-      this.ahead = undefined;
-      if (ahead !== undefined) countAhead(ahead);
       plan = prepared;
     } else {
-      let waited = 0;
-      if (ahead !== undefined) {
-        // Recovered ahead, during the previous block: wait for what is still under way (queued before this block).
+      // The plan is built here as the senders come in: each chunk a worker finishes is partitioned while the rest is
+      // still being recovered, so the wait for the last one leaves only that chunk and the grouping to do.
+      const builder = ahead?.builder ?? new PlanBuilder(block, rawsOf(txs), this.hints, W);
+      /**
+       * Main-thread time off the block's critical path: waiting for senders, and partitioning those that came in
+       * while the rest were still being recovered (the block could not have started sooner). Only what follows the
+       * last of them is the block's scheduling.
+       */
+      let idle = 0;
+      sendBlock();
+      const collect = async (job: RecoverJob, what: string, done: () => boolean) => {
         const tw = performance.now();
-        this.nudge = () => wake?.();
-        await until(() => ahead.left === 0, 'recovering senders ahead');
-        this.nudge = undefined;
-        waited = performance.now() - tw;
-        this.ahead = undefined;
-        countAhead(ahead);
-      }
-      const raws = ahead?.raws ?? rawsOf(txs);
-      // Signature recovery, claimed in chunks by every worker; skipped for senders already known (recovered ahead or
-      // by the source). A transaction the ahead pass could not recover (it decoded under the previous block's rules)
-      // is tried again.
-      const unknown: number[] = [];
-      const pubkeys: (Uint8Array | null)[] = new Array(n).fill(null);
-      for (let i = 0; i < n; i++) {
-        const known = senderPubKeyOf(txs[i]);
-        if (known !== undefined) pubkeys[i] = known;
-        else if (ahead?.recovered[i] !== undefined) recovered[i] = ahead.recovered[i];
-        else unknown.push(i);
-      }
-      recoveredLeft = 0;
-      if (unknown.length > 0) {
-        job = recoverJob(unknown, raws);
-        recoveredLeft = W;
+        const built = builder.ms;
+        let last = tw;
+        let builtBefore = built;
+        const unwatch = watchJob(job, () => wake?.());
+        try {
+          await until(() => {
+            last = performance.now();
+            builtBefore = builder.ms;
+            return builder.advance() || done();
+          }, what);
+        } finally {
+          unwatch();
+        }
+        idle += last - tw;
+        scheduledAhead += builtBefore - built;
+      };
+      /** Signature recovery, claimed in chunks by every worker. */
+      const recover = async (unknown: number[]) => {
+        const job = recoverJob(unknown, builder.raws);
+        builder.expect(job, true);
         for (let w = 0; w < W; w++) pool.send(w, { t: 'recover', seq, job });
+        await collect(job, 'recovering senders', () => false);
+      };
+      const aheadJob = ahead?.job;
+      if (aheadJob !== undefined) {
+        // Recovered ahead, during the previous block: take what is done, wait for the rest (queued before this block).
+        // A transaction the ahead pass could not recover (it decoded under the previous block's rules) is tried again.
+        await collect(aheadJob, 'recovering senders ahead', () => jobDone(aheadJob));
+        const retries = builder.retries();
+        if (retries.length > 0) await recover(retries);
+      } else if (ahead === undefined) {
+        // Skipped for senders already known (recovered by the source).
+        const unknown = builder.unknown();
+        if (unknown.length > 0) await recover(unknown);
       }
-      scheduling += performance.now() - ts0 - waited;
-      if (recoveredLeft > 0) await until(() => recoveredLeft === 0, 'recovering senders');
-      plan = makePlan(block, raws, pubkeys, recovered, this.hints, W);
-      scheduling += plan.ms;
+      if (!builder.advance()) throw new Error(`block ${block.header.number}: ${builder.added} of ${n} senders known after their recovery`);
+      plan = builder.finish();
+      scheduling += performance.now() - ts0 - idle;
     }
     const ts1 = performance.now();
     const dispatchFrom = prepared !== undefined ? ts0 : ts1;
     const { senders, part, runs } = plan;
     if (runs === undefined) {
       // Predicted to be (almost) one dependency chain: speculation cannot help, run it here directly.
+      sendBlock();
       this.recoverAhead(next, true);
       scheduling += performance.now() - dispatchFrom;
       for (let i = 0; i < n; i++) {
@@ -685,11 +646,22 @@ export class ParallelExecutor {
       const result = await this.executor.finish(run);
       const stats = this.serialStats(n, t0, 'serial');
       Object.assign(stats, { groups: part.stats.groups, largestGroup: part.stats.largestGroup, predictedParallelFraction: part.stats.predictedParallelFraction });
-      Object.assign(stats, { workerBusyMs: busy, recoveredBy, schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: prepared !== undefined, serialTail: n });
+      Object.assign(stats, { workerBusyMs: busy, recoveredBy, schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: prepared !== undefined, partitionedEarly: plan.early, serialTail: n });
       this.onMessage = undefined;
       this.onFailure = undefined;
       return { result, stats, trace: tracing ? this.trace(result, 'serial', origin, scheduling, records) : undefined };
     }
+    const { groupOf, claims } = runs.table;
+    const homeOf = new Int32Array(part.groups.length);
+    part.assignment.forEach((list, w) => list.forEach((i) => (homeOf[groupOf[i]] = w)));
+    /** The worker running transaction i's group (its home worker while nobody has claimed it). */
+    const owner = (i: number) => {
+      const c = Atomics.load(claims, groupOf[i]);
+      return c === 0 ? homeOf[groupOf[i]] : c - 1;
+    };
+    // The last worker to get its work ends the block's scheduling: nothing else is done between the sends (a worker
+    // woken by the first may take the main thread's core).
+    sendBlock();
     for (let w = 0; w < W; w++) {
       const accounts = new Map<string, Uint8Array | null>();
       const slots = new Map<string, Uint8Array>();
@@ -708,14 +680,6 @@ export class ParallelExecutor {
       const home = runs.homes[w];
       pool.send(w, { t: 'run', seq, worker: w, table: runs.table, home, accounts: [...accounts], slots: [...slots] }, [home.buffer as ArrayBuffer]);
     }
-    const { groupOf, claims } = runs.table;
-    const homeOf = new Int32Array(part.groups.length);
-    part.assignment.forEach((list, w) => list.forEach((i) => (homeOf[groupOf[i]] = w)));
-    /** The worker running transaction i's group (its home worker while nobody has claimed it). */
-    const owner = (i: number) => {
-      const c = Atomics.load(claims, groupOf[i]);
-      return c === 0 ? homeOf[groupOf[i]] : c - 1;
-    };
     scheduling += performance.now() - dispatchFrom;
     // The next block's transactions are serialized for the workers at the first wait for a result below.
     let aheadPending = next !== undefined;
@@ -776,6 +740,7 @@ export class ParallelExecutor {
         schedulingMs: scheduling,
         scheduledAheadMs: scheduledAhead,
         preparedAhead: prepared !== undefined,
+        partitionedEarly: plan.early,
         aheadOnPath: 0,
         wallMs: performance.now() - t0,
         conflictKeys: [...conflictKeys],
@@ -785,22 +750,17 @@ export class ParallelExecutor {
   }
 
   /**
-   * The next block's senders and partition, computed before it starts when every sender was recovered ahead in
-   * time. The partition uses the hints learned so far, including the current block's conflicts; a conflict learned
+   * The next block's plan, built between blocks as far as its senders are known, and finished here when they all
+   * are before the block starts (otherwise the block finishes it). The partition uses the hints learned so far, including the current block's conflicts; a conflict learned
    * after this (none is, before the next block starts: blocks commit in order) would make the block partition again.
    */
   private prepareNext(): void {
     const ahead = this.ahead;
-    const pool = this.pool;
-    if (this.executing || ahead === undefined || ahead.left > 0 || pool === undefined || this.prepared?.block === ahead.block) return;
-    const txs = ahead.block.transactions;
-    const pubkeys: (Uint8Array | null)[] = new Array(txs.length).fill(null);
-    for (let i = 0; i < txs.length; i++) {
-      const known = senderPubKeyOf(txs[i]);
-      if (known !== undefined) pubkeys[i] = known;
-      else if (ahead.recovered[i] === undefined) return;
-    }
-    this.prepared = makePlan(ahead.block, ahead.raws, pubkeys, ahead.recovered, this.hints, pool.size);
+    if (this.executing || ahead === undefined || this.pool === undefined || this.prepared?.block === ahead.block) return;
+    if (!ahead.builder.advance()) return;
+    this.unwatch?.();
+    this.unwatch = undefined;
+    this.prepared = ahead.builder.finish();
     // The next block will run on the main thread, with no wait in which to send its successor's transactions to the
     // workers: send them now, while this block's write is under way.
     if (this.prepared.runs === undefined && this.upcoming.next === ahead.block) this.recoverAhead(this.upcoming.after, false, 'later');
@@ -834,8 +794,14 @@ export class ParallelExecutor {
   /** Commit with the block's verification record and trace in the same atomic batch; returns the committed record. */
   async commitWith(result: BlockResult, verification?: PreparedCommit['verification'], trace?: string): Promise<BlockRecord> {
     const committing = this.executor.commit(result, verification, trace);
-    // LevelDB writes the batch on a thread of its own: meanwhile prepare the next block's schedule here.
+    // LevelDB writes the batch on a thread of its own: meanwhile the next block's schedule is built here, from the
+    // senders recovered so far and from each chunk the workers finish.
+    const job = this.ahead?.job;
     if (this.ahead !== undefined) setImmediate(() => this.prepareNext());
+    if (job !== undefined && !jobDone(job)) {
+      this.unwatch?.();
+      this.unwatch = watchJob(job, () => this.prepareNext());
+    }
     const record = await committing;
     // A write that finished before the immediate ran (an in-memory database): prepare now, still between blocks. Its
     // time is the next block's `scheduledAheadMs` either way.

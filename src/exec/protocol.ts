@@ -17,6 +17,8 @@ export interface WorkerFaults {
   stallAtTx?: { index: number; ms: number };
   /** Throw (crash the worker) when asked for its share of a state root. */
   crashInTrie?: boolean;
+  /** Sleep `ms` after each chunk of senders recovered (a recovery still under way when its block starts). */
+  recoverChunkMs?: number;
 }
 
 export interface WorkerInit {
@@ -235,18 +237,23 @@ export interface RunTable {
   claims: Int32Array;
 }
 
-/** The run table of a block: its encodings, senders' keys (null: unknown) and groups (each in block order). */
-export function runTable(raws: readonly Uint8Array[], pubkeys: readonly (Uint8Array | null)[], groups: readonly (readonly number[])[]): RunTable {
+/** A run table's encodings and senders' keys, filled before the block's groups are known (see `runTable`). */
+export type RunKeys = Pick<RunTable, 'txs' | 'keys' | 'hasKey'>;
+
+/** A block's encodings in a run table, with no sender's key yet (`setRunKey` sets them). */
+export function runKeys(raws: readonly Uint8Array[]): RunKeys {
   const n = raws.length;
-  const txs = packTxs(Array.from({ length: n }, (_, i) => i), raws);
-  const keys = shared(Uint8Array, 64, n);
-  const hasKey = shared(Uint8Array, 1, n);
-  for (let i = 0; i < n; i++) {
-    const pk = pubkeys[i];
-    if (pk === null) continue;
-    keys.set(pk, i * 64);
-    hasKey[i] = 1;
-  }
+  return { txs: packTxs(Array.from({ length: n }, (_, i) => i), raws), keys: shared(Uint8Array, 64, n), hasKey: shared(Uint8Array, 1, n) };
+}
+
+export function setRunKey(t: RunKeys, i: number, pubkey: Uint8Array): void {
+  t.keys.set(pubkey, i * 64);
+  t.hasKey[i] = 1;
+}
+
+/** The run table of a block: its encodings and senders' keys, and its groups (each in block order). */
+export function runTable(base: RunKeys, groups: readonly (readonly number[])[]): RunTable {
+  const n = base.hasKey.length;
   const groupOf = shared(Int32Array, 4, n);
   const start = shared(Int32Array, 4, groups.length + 1);
   const members = shared(Int32Array, 4, n);
@@ -259,7 +266,7 @@ export function runTable(raws: readonly Uint8Array[], pubkeys: readonly (Uint8Ar
     }
   });
   start[groups.length] = k;
-  return { txs, keys, hasKey, groupOf, start, members, claims: shared(Int32Array, 4, groups.length) };
+  return { ...base, groupOf, start, members, claims: shared(Int32Array, 4, groups.length) };
 }
 
 /** Bytes per recovered transaction: public key (64), sender address (20), transaction hash (32). */
@@ -273,30 +280,24 @@ export const RECOVER_CHUNK = 16;
  * (`next`, advanced by `Atomics.add`) until none are left, so a worker still busy with a block's runs when the job
  * arrives leaves its share to one that is idle. Per transaction j (transaction `txs.index[j]` of its block):
  * `RECOVERED` bytes at `j * RECOVERED` in `keys` (see `recoveredAt`), and `ok[j]`: 1 recovered, 2 the signature did
- * not recover (0 only while the job is under way).
+ * not recover (0 only while the job is under way). `done` counts the transactions finished; a worker adds each chunk
+ * when it has written it, and wakes whoever waits on it (`Atomics.waitAsync`): the main thread partitions a block's
+ * transactions as their senders come in.
  */
 export interface RecoverJob {
   txs: TxPack;
   next: Int32Array;
   keys: Uint8Array;
   ok: Uint8Array;
+  done: Int32Array;
 }
 
 export function recoverJob(indices: readonly number[], raws: readonly Uint8Array[]): RecoverJob {
   const k = indices.length;
-  return { txs: packTxs(indices, raws), next: shared(Int32Array, 4, 1), keys: shared(Uint8Array, RECOVERED, k), ok: shared(Uint8Array, 1, k) };
+  return { txs: packTxs(indices, raws), next: shared(Int32Array, 4, 1), keys: shared(Uint8Array, RECOVERED, k), ok: shared(Uint8Array, 1, k), done: shared(Int32Array, 4, 1) };
 }
 
-/**
- * A finished job's results by transaction index (`into[txs.index[j]]`), copied out of shared memory: the keys are
- * pinned on transaction objects that outlive the job.
- */
-export function takeRecovered(job: RecoverJob, into: (ReturnType<typeof recoveredAt> | undefined)[]): void {
-  const keys = job.keys.slice();
-  const { index } = job.txs;
-  for (let j = 0; j < index.length; j++) if (Atomics.load(job.ok, j) === 1) into[index[j]] = recoveredAt(keys, j);
-}
-
+/** What a job recovered for its j-th transaction (views into `keys`). */
 export function recoveredAt(keys: Uint8Array, j: number): { pubkey: Uint8Array; address: Uint8Array; hash: Uint8Array } {
   const o = j * RECOVERED;
   return { pubkey: keys.subarray(o, o + 64), address: keys.subarray(o + 64, o + 84), hash: keys.subarray(o + 84, o + RECOVERED) };

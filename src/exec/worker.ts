@@ -425,7 +425,8 @@ async function handle(m: ToWorker): Promise<void> {
         for (;;) {
           const from = Atomics.add(job.next, 0, RECOVER_CHUNK);
           if (from >= k) break;
-          for (let j = from; j < Math.min(k, from + RECOVER_CHUNK); j++) {
+          const to = Math.min(k, from + RECOVER_CHUNK);
+          for (let j = from; j < to; j++) {
             const raw = packedTx(job.txs, j);
             try {
               let tx: TypedTransaction;
@@ -447,6 +448,10 @@ async function handle(m: ToWorker): Promise<void> {
             }
             count++;
           }
+          // The chunk is written: whoever partitions the block as its senders come in may read it now.
+          Atomics.add(job.done, 0, to - from);
+          Atomics.notify(job.done, 0);
+          if (faults.recoverChunkMs !== undefined) await sleep(faults.recoverChunkMs);
           // The next block's senders are not urgent: let a state-root share that arrives meanwhile go first.
           if (m.ahead === true) {
             const ty = performance.now();

@@ -1,0 +1,226 @@
+/**
+ * A block's schedule, built on the main thread as the block's senders come in from the workers.
+ *
+ * The partition needs every transaction's sender. The workers recover them (usually ahead, while the previous block
+ * finishes); the main thread used to wait for all of them and then partition the whole block, 3.5-6 ms for 2,000
+ * transfers, on the block's path whenever the recovery was not done when the previous block's commit ended. Here the
+ * main thread takes the transactions in block order as soon as their senders are written (a worker counts each chunk
+ * it finishes in the job's shared memory and wakes the main thread), so by the time the last chunk comes in only that
+ * chunk and the grouping are left.
+ */
+import type { Block } from '@ethereumjs/block';
+import type { TypedTransaction } from '@ethereumjs/tx';
+import { HintBook, Partitioner, type Partition } from '../conflict/index.ts';
+import { hex } from '../util/bytes.ts';
+import { serializeTx } from '../util/rlp.ts';
+import { RECOVERED, recoveredAt, runKeys, runTable, setRunKey, type RecoverJob, type RunKeys, type RunTable } from './protocol.ts';
+import { pinSender } from './tx-common.ts';
+
+/** A block whose largest predicted group holds this share of its transactions runs serially on the main thread. */
+const SERIAL_GROUP_SHARE = 0.9;
+
+/** How long the main thread sleeps on a job's progress before looking again anyway (a worker that died wakes nobody). */
+const WATCH_MS = 1000;
+
+type TxCache = { cache: { hash?: Uint8Array; senderPubKey?: Uint8Array } };
+
+export function rawsOf(txs: readonly TypedTransaction[]): Uint8Array[] {
+  return txs.map((t) => serializeTx(t));
+}
+
+/** A sender already recovered (by the source, or an earlier pass). */
+export function senderPubKeyOf(tx: TypedTransaction): Uint8Array | undefined {
+  return (tx as unknown as TxCache).cache.senderPubKey;
+}
+
+/**
+ * A block's schedule: senders, partition, and the workers' run table with each one's home (absent when the block
+ * will run serially: predicted to be one chain).
+ */
+export interface Plan {
+  block: Block;
+  /** The hints' version the partition was computed at (a later conflict may have taught more). */
+  hintsVersion: number;
+  senders: string[];
+  part: Partition;
+  runs?: { table: RunTable; homes: Int32Array[] };
+  /** Main-thread time the plan took (building it as the senders came in, and finishing it). */
+  ms: number;
+  /** Transactions partitioned before the last of the senders came in (see `PlanBuilder.early`). */
+  early: number;
+}
+
+/** Where a transaction's sender comes from: a recovery job, and whether a signature it could not recover is final. */
+interface Source {
+  job: RecoverJob;
+  /** A failure in this job makes the sender invalid; otherwise (an ahead job, decoded under the previous block's
+   * rules) the transaction is recovered again at the block's start. */
+  final: boolean;
+}
+
+/**
+ * Builds a block's plan from its senders as they become known: from the transaction objects (recovered by the
+ * source), or from recovery jobs the workers fill (`expect`). `advance` takes the transactions in block order as far
+ * as their senders are written; `finish` groups them once all are.
+ */
+export class PlanBuilder {
+  readonly block: Block;
+  readonly raws: Uint8Array[];
+  /** Main-thread time spent in `advance` and `finish` (making the builder is its maker's). */
+  ms = 0;
+  /**
+   * Transactions partitioned before the call of `advance` that found the last sender: what was built while the rest
+   * were still being recovered.
+   */
+  early = 0;
+  private readonly hints: HintBook;
+  private readonly workers: number;
+  private hintsVersion: number;
+  private part: Partitioner;
+  private readonly senders: string[];
+  private readonly table: RunKeys;
+  private readonly sources: Source[] = [];
+  /** Per transaction, its source's index in `sources` (-1: the sender was known when the builder was made) and slot. */
+  private readonly sourceOf: Int32Array;
+  private readonly slotOf: Int32Array;
+
+  constructor(block: Block, raws: Uint8Array[], hints: HintBook, workers: number) {
+    const n = block.transactions.length;
+    this.block = block;
+    this.raws = raws;
+    this.hints = hints;
+    this.workers = workers;
+    this.hintsVersion = hints.version;
+    this.part = new Partitioner(block.transactions, hints, workers);
+    this.senders = new Array(n);
+    this.table = runKeys(raws);
+    this.sourceOf = new Int32Array(n).fill(-1);
+    this.slotOf = new Int32Array(n);
+  }
+
+  /** The transactions whose senders are not known on their objects (to recover). */
+  unknown(): number[] {
+    const txs = this.block.transactions;
+    const out: number[] = [];
+    for (let i = 0; i < txs.length; i++) if (senderPubKeyOf(txs[i]) === undefined) out.push(i);
+    return out;
+  }
+
+  /** The senders of transactions `job.txs.index` come from `job` (see `Source.final`). */
+  expect(job: RecoverJob, final: boolean): void {
+    const s = this.sources.push({ job, final }) - 1;
+    const { index } = job.txs;
+    for (let j = 0; j < index.length; j++) {
+      this.sourceOf[index[j]] = s;
+      this.slotOf[index[j]] = j;
+    }
+  }
+
+  /** Every transaction is partitioned (`finish` may be called). */
+  get complete(): boolean {
+    return this.part.added === this.block.transactions.length;
+  }
+
+  /** Transactions partitioned so far. */
+  get added(): number {
+    return this.part.added;
+  }
+
+  /**
+   * Partition the transactions, in block order, as far as their senders are known; true when all are. Stops at a
+   * sender still being recovered, or at one an ahead job could not recover (see `retries`). If the hints learned
+   * more since the partition began, it starts over (the senders found stay).
+   */
+  advance(): boolean {
+    const t0 = performance.now();
+    if (this.hints.version !== this.hintsVersion) {
+      this.hintsVersion = this.hints.version;
+      this.part = new Partitioner(this.block.transactions, this.hints, this.workers);
+    }
+    const txs = this.block.transactions;
+    const n = txs.length;
+    const { part, senders, table } = this;
+    const before = part.added;
+    for (let i = part.added; i < n; i++) {
+      let sender = senders[i];
+      if (sender === undefined) {
+        const tx = txs[i];
+        const s = this.sourceOf[i];
+        if (s < 0) {
+          setRunKey(table, i, senderPubKeyOf(tx)!);
+          sender = hex(tx.getSenderAddress().bytes);
+        } else {
+          const { job, final } = this.sources[s];
+          const j = this.slotOf[i];
+          const ok = Atomics.load(job.ok, j);
+          if (ok === 0 || (ok === 2 && !final)) break;
+          if (ok === 2) sender = `invalid-${i}`;
+          else {
+            // A copy: the key is pinned on the transaction object, which outlives the job's shared memory.
+            const r = recoveredAt(job.keys.slice(j * RECOVERED, (j + 1) * RECOVERED), 0);
+            setRunKey(table, i, r.pubkey);
+            pinSender(tx, r.pubkey, r.address);
+            (tx as unknown as TxCache).cache.hash ??= r.hash;
+            sender = hex(r.address);
+          }
+        }
+        senders[i] = sender;
+      }
+      part.add(i, sender);
+    }
+    if (this.complete && before < n) this.early = before;
+    this.ms += performance.now() - t0;
+    return this.complete;
+  }
+
+  /** Transactions an ahead job (complete) could not recover: to recover again under the block's own rules. */
+  retries(): number[] {
+    const out: number[] = [];
+    for (let i = this.part.added; i < this.block.transactions.length; i++) {
+      const s = this.sourceOf[i];
+      if (s >= 0 && !this.sources[s].final && Atomics.load(this.sources[s].job.ok, this.slotOf[i]) === 2) out.push(i);
+    }
+    return out;
+  }
+
+  /** The plan (every transaction partitioned). */
+  finish(): Plan {
+    const t0 = performance.now();
+    const part = this.part.finish();
+    const n = this.block.transactions.length;
+    let runs: Plan['runs'];
+    if (part.stats.largestGroup < SERIAL_GROUP_SHARE * n) {
+      runs = { table: runTable(this.table, part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
+    }
+    this.ms += performance.now() - t0;
+    return { block: this.block, hintsVersion: this.hintsVersion, senders: this.senders, part, runs, ms: this.ms, early: this.early };
+  }
+}
+
+/** All of a job's transactions are finished (recovered or not). */
+export function jobDone(job: RecoverJob): boolean {
+  return Atomics.load(job.done, 0) >= job.txs.index.length;
+}
+
+/**
+ * Call `onProgress` each time a worker finishes a chunk of `job` (and at least every `WATCH_MS`), until the job is
+ * complete or the returned function is called.
+ */
+export function watchJob(job: RecoverJob, onProgress: () => void): () => void {
+  let stopped = false;
+  const arm = () => {
+    if (stopped || jobDone(job)) return;
+    const w = Atomics.waitAsync(job.done, 0, Atomics.load(job.done, 0), WATCH_MS);
+    const next = () => {
+      if (stopped) return;
+      onProgress();
+      arm();
+    };
+    if (w.async) void w.value.then(next);
+    else setImmediate(next);
+  };
+  arm();
+  return () => {
+    stopped = true;
+  };
+}
