@@ -78,7 +78,8 @@ export class PlanBuilder {
   private hintsVersion: number;
   private part: Partitioner;
   private readonly senders: string[];
-  private readonly table: RunKeys;
+  /** Made at the first `advance` (off the path of a block whose successor's senders go out on it). */
+  private table: RunKeys | undefined;
   private readonly sources: Source[] = [];
   /** Per transaction, its source's index in `sources` (-1: the sender was known when the builder was made) and slot. */
   private readonly sourceOf: Int32Array;
@@ -93,7 +94,6 @@ export class PlanBuilder {
     this.hintsVersion = hints.version;
     this.part = new Partitioner(block.transactions, hints, workers);
     this.senders = new Array(n);
-    this.table = runKeys(raws);
     this.sourceOf = new Int32Array(n).fill(-1);
     this.slotOf = new Int32Array(n);
   }
@@ -139,7 +139,9 @@ export class PlanBuilder {
     }
     const txs = this.block.transactions;
     const n = txs.length;
-    const { part, senders, table } = this;
+    // A job of every transaction (in block order) lends its pack of their encodings.
+    const table = (this.table ??= runKeys(this.raws, this.sources.find((s) => s.job.txs.index.length === n)?.job.txs));
+    const { part, senders } = this;
     const before = part.added;
     for (let i = part.added; i < n; i++) {
       let sender = senders[i];
@@ -190,7 +192,7 @@ export class PlanBuilder {
     const n = this.block.transactions.length;
     let runs: Plan['runs'];
     if (part.stats.largestGroup < SERIAL_GROUP_SHARE * n) {
-      runs = { table: runTable(this.table, part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
+      runs = { table: runTable(this.table ?? runKeys(this.raws), part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
     }
     this.ms += performance.now() - t0;
     return { block: this.block, hintsVersion: this.hintsVersion, senders: this.senders, part, runs, ms: this.ms, early: this.early };

@@ -240,10 +240,14 @@ export interface RunTable {
 /** A run table's encodings and senders' keys, filled before the block's groups are known (see `runTable`). */
 export type RunKeys = Pick<RunTable, 'txs' | 'keys' | 'hasKey'>;
 
-/** A block's encodings in a run table, with no sender's key yet (`setRunKey` sets them). */
-export function runKeys(raws: readonly Uint8Array[]): RunKeys {
+/**
+ * A block's encodings in a run table, with no sender's key yet (`setRunKey` sets them). `txs`: the block's pack
+ * already made (a recovery job's of every transaction, in block order), instead of a second copy.
+ */
+export function runKeys(raws: readonly Uint8Array[], txs?: TxPack): RunKeys {
   const n = raws.length;
-  return { txs: packTxs(Array.from({ length: n }, (_, i) => i), raws), keys: shared(Uint8Array, 64, n), hasKey: shared(Uint8Array, 1, n) };
+  const pack = txs !== undefined && txs.index.length === n ? txs : packTxs(Array.from({ length: n }, (_, i) => i), raws);
+  return { txs: pack, keys: shared(Uint8Array, 64, n), hasKey: shared(Uint8Array, 1, n) };
 }
 
 export function setRunKey(t: RunKeys, i: number, pubkey: Uint8Array): void {
