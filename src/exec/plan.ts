@@ -19,6 +19,9 @@ import { pinSender } from './tx-common.ts';
 /** A block whose largest predicted group holds this share of its transactions runs serially on the main thread. */
 const SERIAL_GROUP_SHARE = 0.9;
 
+/** Recovered slots copied out of a job's shared memory at a time (see `PlanBuilder.copy`). */
+const COPY_RUN = 64;
+
 /** How long the main thread sleeps on a job's progress before looking again anyway (a worker that died wakes nobody). */
 const WATCH_MS = 1000;
 
@@ -84,6 +87,12 @@ export class PlanBuilder {
   /** Per transaction, its source's index in `sources` (-1: the sender was known when the builder was made) and slot. */
   private readonly sourceOf: Int32Array;
   private readonly slotOf: Int32Array;
+  /**
+   * A copy of a run of written slots of one job (`copy.job`, slots `from` .. `to` - 1): the keys are pinned on the
+   * transaction objects, which outlive the job's shared memory, and one copy of a run costs a fraction of one per
+   * transaction (each a backing store of its own: 1.1-1.8 ms per 2,000 against 0.2-0.3 copied 64 at a time).
+   */
+  private copy: { job: RecoverJob; from: number; to: number; keys: Uint8Array } | undefined;
 
   constructor(block: Block, raws: Uint8Array[], hints: HintBook, workers: number) {
     const n = block.transactions.length;
@@ -158,8 +167,7 @@ export class PlanBuilder {
           if (ok === 0 || (ok === 2 && !final)) break;
           if (ok === 2) sender = `invalid-${i}`;
           else {
-            // A copy: the key is pinned on the transaction object, which outlives the job's shared memory.
-            const r = recoveredAt(job.keys.slice(j * RECOVERED, (j + 1) * RECOVERED), 0);
+            const r = this.recovered(job, j);
             setRunKey(table, i, r.pubkey);
             pinSender(tx, r.pubkey, r.address);
             (tx as unknown as TxCache).cache.hash ??= r.hash;
@@ -173,6 +181,18 @@ export class PlanBuilder {
     if (this.complete && before < n) this.early = before;
     this.ms += performance.now() - t0;
     return this.complete;
+  }
+
+  /** What `job` recovered in its slot `j` (written), from a copy of the run of written slots from there. */
+  private recovered(job: RecoverJob, j: number): ReturnType<typeof recoveredAt> {
+    let c = this.copy;
+    if (c === undefined || c.job !== job || j < c.from || j >= c.to) {
+      const k = job.txs.index.length;
+      let to = j + 1;
+      while (to < k && to < j + COPY_RUN && Atomics.load(job.ok, to) !== 0) to++;
+      c = this.copy = { job, from: j, to, keys: job.keys.slice(j * RECOVERED, to * RECOVERED) };
+    }
+    return recoveredAt(c.keys, j - c.from);
   }
 
   /** Transactions an ahead job (complete) could not recover: to recover again under the block's own rules. */
