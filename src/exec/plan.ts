@@ -27,6 +27,7 @@ const WATCH_MS = 1000;
 
 type TxCache = { cache: { hash?: Uint8Array; senderPubKey?: Uint8Array } };
 
+/** The transactions' encodings, for the workers. */
 export function rawsOf(txs: readonly TypedTransaction[]): Uint8Array[] {
   return txs.map((t) => serializeTx(t));
 }
@@ -170,6 +171,7 @@ export class PlanBuilder {
             const r = this.recovered(job, j);
             setRunKey(table, i, r.pubkey);
             pinSender(tx, r.pubkey, r.address);
+            // The hash too, which tx.hash() would otherwise compute by serializing the transaction again.
             (tx as unknown as TxCache).cache.hash ??= r.hash;
             sender = hex(r.address);
           }
