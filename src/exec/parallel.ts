@@ -15,7 +15,6 @@
  */
 import { Hardfork } from '@ethereumjs/common';
 import type { Block } from '@ethereumjs/block';
-import type { TypedTransaction } from '@ethereumjs/tx';
 import type { ChainProfile } from '../chain/profile.ts';
 import { HintBook } from '../conflict/index.ts';
 import { ParallaxError, errorMessage } from '../errors.ts';
@@ -28,7 +27,7 @@ import { fromHex, hex } from '../util/bytes.ts';
 import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type TxRecord } from '../insight/trace.ts';
 import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
-import { PlanBuilder, jobDone, rawsOf, senderPubKeyOf, watchJob, type Plan } from './plan.ts';
+import { PlanBuilder, jobDone, rawsOf, watchJob, type Plan } from './plan.ts';
 import { packCommit, recoverJob, unpackRuns, type RecoverJob, type ToMain, type WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
@@ -557,7 +556,8 @@ export class ParallelExecutor {
     const shared = store.sharedReads();
     const ahead = this.ahead?.block === block ? this.ahead : undefined;
     const prepared = this.prepared?.block === block && this.prepared.hintsVersion === this.hints.version ? this.prepared : undefined;
-    let scheduledAhead = (ahead?.ms ?? 0) + (prepared?.ms ?? ahead?.builder.ms ?? 0);
+    // A prepared plan is the ahead builder's, finished: its time so far was spent between blocks.
+    let scheduledAhead = (ahead?.ms ?? 0) + (ahead?.builder.ms ?? 0);
     this.prepared = undefined;
     let blockSent = false;
     /** The workers start the block (header, pre-writes): before a recovery of its senders, or with their runs. */

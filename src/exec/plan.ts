@@ -48,8 +48,6 @@ export interface Plan {
   senders: string[];
   part: Partition;
   runs?: { table: RunTable; homes: Int32Array[] };
-  /** Main-thread time the plan took (building it as the senders came in, and finishing it). */
-  ms: number;
   /** Transactions partitioned before the last of the senders came in (see `PlanBuilder.early`). */
   early: number;
 }
@@ -217,7 +215,7 @@ export class PlanBuilder {
       runs = { table: runTable(this.table ?? runKeys(this.raws), part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
     }
     this.ms += performance.now() - t0;
-    return { block: this.block, hintsVersion: this.hintsVersion, senders: this.senders, part, runs, ms: this.ms, early: this.early };
+    return { block: this.block, hintsVersion: this.hintsVersion, senders: this.senders, part, runs, early: this.early };
   }
 }
 
