@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { encodeCall } from '../src/bench/abi.ts';
 import { randomBlocks, workloadBlocks } from '../src/bench/workloads.ts';
 import { RECOVER_CHUNK } from '../src/exec/protocol.ts';
+import { HintBook, partition } from '../src/conflict/index.ts';
+import { hex } from '../src/util/bytes.ts';
 import { fingerprint, generator, node, type BlockStats } from './helpers/traffic.ts';
 
 /** The block's results on one worker, after the setup: what every parallel run of it must give. */
@@ -125,6 +127,44 @@ test('low contention: rollback rate under 5% and parallel fraction at least 70%;
   } finally {
     await engine.close();
     await store.close();
+  }
+});
+
+test('groups are whole predicted components however large they grow; a block whose busiest worker would get 80% or more of its expected gas runs on the main thread; results as serial', async () => {
+  const gen = generator({ seed: 31, payers: 40 });
+  const setup = gen.setup(400);
+  const [a, b] = gen.holders;
+  let next = 1; // payers[0] is the coinbase
+  const payer = () => gen.payers[next++];
+  const pay = (from: (typeof gen.payers)[number], to: (typeof gen.holders)[number]) => gen.tx(from, to.address, new Uint8Array(0), 21_000n, 1n);
+  const linked = (k: number) => Array.from({ length: k }, () => pay(payer(), a));
+  const apart = (k: number) => Array.from({ length: k }, () => gen.ethTransfer(payer()));
+  const blocks = [
+    // Four transfers into a, three into b, then b pays a: the last one joins b's group through its sender, then a's
+    // through its recipient, and all eight are one component (two groups of four each before, validated apart).
+    { txs: [...linked(4), ...Array.from({ length: 3 }, () => pay(payer(), b)), pay(b, a)], groups: 1, share: 1, mode: 'serial' },
+    { txs: [...linked(6), ...apart(2)], groups: 3, share: 0.75, mode: 'parallel' },
+    { txs: [...linked(8), ...apart(2)], groups: 3, share: 0.8, mode: 'serial' },
+  ].map((x) => ({ ...x, block: gen.block(x.txs) }));
+  const serial = await node(gen, setup, 1);
+  const parallel = await node(gen, setup, 2);
+  try {
+    for (const [i, x] of blocks.entries()) {
+      const senders = x.block.transactions.map((tx) => hex(tx.getSenderAddress().bytes));
+      const part = partition(x.block.transactions, senders, new HintBook(), 2);
+      assert.equal(part.groups.length, x.groups, `block ${i}: groups`);
+      assert.equal(part.stats.heaviestShare, x.share, `block ${i}: the busiest worker's share of the expected gas`);
+      const s = await serial.engine.execute(x.block);
+      const p = await parallel.engine.execute(x.block);
+      assert.equal(p.stats.mode, x.mode, `block ${i}: mode`);
+      assert.deepEqual(fingerprint(p.result), fingerprint(s.result), `block ${i}: results`);
+      await serial.engine.commit(s.result);
+      await parallel.engine.commit(p.result);
+    }
+  } finally {
+    await parallel.engine.close();
+    await parallel.store.close();
+    await serial.store.close();
   }
 });
 

@@ -4,11 +4,13 @@
  * Predicted keys: the sender (its nonce and balance always change), the recipient when value moves, the address a
  * creation will occupy, access-list entries, and hints learned from earlier blocks: per contract and function
  * selector, the storage slots and accounts that made earlier speculative runs conflict. Transactions whose predicted
- * sets intersect are grouped (union-find, groups merged up to a worker's share of the block) and run in block order
- * on one worker; groups are spread over the workers by expected cost (longest first onto the least loaded worker),
- * and a worker that runs out of work takes groups nobody has started (see `RunTable`), so a wrong cost estimate
- * leaves no worker idle. A wrong prediction costs a re-execution, never a wrong result: the rollback manager
- * validates every speculative run against the state it should have seen.
+ * sets intersect are grouped (union-find: a group is a whole component of the predicted keys, however large) and run
+ * in block order on one worker; groups are spread over the workers by expected cost (longest first onto the least
+ * loaded worker), and a worker that runs out of work takes groups nobody has started (see `RunTable`), so a wrong
+ * cost estimate leaves no worker idle. A group is never split to balance the workers: its transactions are predicted
+ * to depend on each other, and a run apart from the writes it depends on fails validation (see `Partitioner`). A
+ * wrong prediction costs a re-execution, never a wrong result: the rollback manager validates every speculative run
+ * against the state it should have seen.
  */
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { Capability } from '@ethereumjs/tx';
@@ -22,6 +24,11 @@ export interface PartitionStats {
   largestGroup: number;
   /** Share of transactions outside the largest group: what the prediction lets run side by side. */
   predictedParallelFraction: number;
+  /**
+   * The most loaded worker's share of the block's expected gas (1 / workers when the groups spread evenly, 1 when one
+   * worker gets everything): what speculation could gain at best is 1 / this.
+   */
+  heaviestShare: number;
 }
 
 export interface Partition {
@@ -201,11 +208,8 @@ function mappingSlot(word: Uint8Array, base: number): Uint8Array {
 
 class UnionFind {
   parent: Int32Array;
-  /** Members of each set, valid at its root. */
-  size: Int32Array;
   constructor(n: number) {
     this.parent = new Int32Array(n);
-    this.size = new Int32Array(n).fill(1);
     for (let i = 0; i < n; i++) this.parent[i] = i;
   }
   find(i: number): number {
@@ -219,9 +223,7 @@ class UnionFind {
     const ra = this.find(a);
     const rb = this.find(b);
     if (ra === rb) return;
-    const root = Math.min(ra, rb);
-    this.parent[Math.max(ra, rb)] = root;
-    this.size[root] = this.size[ra] + this.size[rb];
+    this.parent[Math.max(ra, rb)] = Math.min(ra, rb);
   }
 }
 
@@ -251,6 +253,13 @@ export function predictAccess(tx: TypedTransaction, sender: string, hints: HintB
  * Groups transactions with intersecting predicted sets and spreads the groups over `workers`. Transactions are added
  * in block order as their senders become known (`add`), so that a block's partition can be built while its senders
  * are still being recovered; `finish` groups and assigns them.
+ *
+ * Until 2026-12-05 groups merged only up to a worker's share of the block, so that a few hot keys (Zipf-distributed
+ * token holders) would not gather a whole block into one group; the transactions kept apart were the ones predicted
+ * to depend on the full group, and nearly all of them failed validation and ran again on the main thread (the
+ * generated ERC-20 blocks: 217-322 re-executions of 2,000, about as many as the transactions outside the largest
+ * group; a Uniswap block 858). A block that one component dominates now runs on the main thread instead
+ * (`SERIAL_LOAD_SHARE` in src/exec/plan.ts, on the partition's `heaviestShare`).
  */
 export class Partitioner {
   /** Transactions added so far (the next `add` is for this index). */
@@ -259,14 +268,6 @@ export class Partitioner {
   private readonly hints: HintBook;
   private readonly workers: number;
   private readonly uf: UnionFind;
-  /**
-   * Groups grow by merging only up to a worker's fair share. Under skewed traffic (a few hot holders in many token
-   * transfers) unbounded merging chains nearly every transaction into one group through shared keys, and the block
-   * runs serially although most pairs never conflict. A transaction whose keys span two full groups joins one; its
-   * run is validated like any other, and a real conflict costs one re-execution. One hot key that every transaction
-   * touches still gathers them all: a transaction on its own always joins the group it meets.
-   */
-  private readonly cap: number;
   /** The first transaction (so far) predicted to touch each key. */
   private readonly owner = new Map<string, number>();
   private readonly cost: bigint[];
@@ -278,7 +279,6 @@ export class Partitioner {
     this.hints = hints;
     this.workers = workers;
     this.uf = new UnionFind(n);
-    this.cap = Math.max(1, Math.ceil(n / workers));
     this.cost = new Array(n);
     this.predicted = new Array(n);
   }
@@ -298,10 +298,7 @@ export class Partitioner {
         owner.set(k, i);
         continue;
       }
-      const ra = uf.find(o);
-      const rb = uf.find(i);
-      if (ra === rb || (uf.size[rb] > 1 && uf.size[ra] + uf.size[rb] > this.cap)) continue;
-      uf.union(ra, rb);
+      uf.union(o, i);
     }
   }
 
@@ -333,11 +330,22 @@ export class Partitioner {
     }
     for (const a of assignment) a.sort((x, y) => x - y);
     const largest = ordered.length === 0 ? 0 : Math.max(...ordered.map((g) => g.txs.length));
+    let total = 0n;
+    let heaviest = 0n;
+    for (const l of load) {
+      total += l;
+      if (l > heaviest) heaviest = l;
+    }
     return {
       assignment,
       predicted: this.predicted,
       groups: inOrder.map((g) => g.txs),
-      stats: { groups: groups.size, largestGroup: largest, predictedParallelFraction: n === 0 ? 0 : 1 - largest / n },
+      stats: {
+        groups: groups.size,
+        largestGroup: largest,
+        predictedParallelFraction: n === 0 ? 0 : 1 - largest / n,
+        heaviestShare: total === 0n ? 1 : Number((heaviest * 1_000_000n) / total) / 1_000_000,
+      },
     };
   }
 }

@@ -635,7 +635,8 @@ export class ParallelExecutor {
     const dispatchFrom = prepared !== undefined ? ts0 : ts1;
     const { senders, part, runs } = plan;
     if (runs === undefined) {
-      // Predicted to be (almost) one dependency chain: speculation cannot help, run it here directly.
+      // One predicted dependency component holds (nearly) all of the block's expected gas: speculation cannot gain
+      // what it costs, run it here directly (see SERIAL_LOAD_SHARE in plan.ts).
       sendBlock();
       this.recoverAhead(next, true);
       scheduling += performance.now() - dispatchFrom;

@@ -16,8 +16,17 @@ import { serializeTx } from '../util/rlp.ts';
 import { RECOVERED, recoveredAt, runKeys, runTable, setRunKey, type RecoverJob, type RunKeys, type RunTable } from './protocol.ts';
 import { pinSender } from './tx-common.ts';
 
-/** A block whose largest predicted group holds this share of its transactions runs serially on the main thread. */
-const SERIAL_GROUP_SHARE = 0.9;
+/**
+ * A block whose most loaded worker would get this share of its expected gas or more runs serially on the main thread
+ * (the workers recover its senders and the next block's): speculation could gain at most 1 / share, 1.25x at 0.8,
+ * and costs more CPU than that on two cores (every run sent back and validated, three threads compiling and
+ * collecting garbage). Lab, 2026-12-05, 2 workers, alternating with the rule before (groups capped at a worker's
+ * share, serial at 90% of the transactions in one group): the generated ERC-20 blocks (share 0.90-0.91) 4,695 /
+ * 4,712 / 4,426 tx/s against 3,913 / 4,515 / 4,227 (CPU 297-310 us per transaction against 387-444), Uniswap
+ * (0.94-0.95) 1,103 / 1,131 against 1,035 / 816, the mix (0.82-0.83) 2,359 / 2,149 / 2,280 against 2,098 / 2,133 /
+ * 2,260 (CPU 560-610 against 694-748). The mainnet fixtures' blocks that speculate have shares of 0.50-0.64.
+ */
+const SERIAL_LOAD_SHARE = 0.8;
 
 /** Recovered slots copied out of a job's shared memory at a time (see `PlanBuilder.copy`). */
 const COPY_RUN = 64;
@@ -209,9 +218,8 @@ export class PlanBuilder {
   finish(): Plan {
     const t0 = performance.now();
     const part = this.part.finish();
-    const n = this.block.transactions.length;
     let runs: Plan['runs'];
-    if (part.stats.largestGroup < SERIAL_GROUP_SHARE * n) {
+    if (part.stats.heaviestShare < SERIAL_LOAD_SHARE) {
       runs = { table: runTable(this.table ?? runKeys(this.raws), part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
     }
     this.ms += performance.now() - t0;
