@@ -156,6 +156,13 @@ test("recoverSenderKey: an EIP-1559 sender recovered from the signature's bytes 
   }
   assert.ok(short.r >= 8 && short.s >= 8, `signatures with a short r (${short.r}) and a short s (${short.s}) were found`);
   const signed = createFeeMarket1559Tx(fields(1n), { common }).sign(k.priv);
+  // Kept on the transaction as the library keeps it: only when it is frozen.
+  const raw1 = serializeTx(signed);
+  for (const freeze of [true, false]) {
+    const tx = createTxFromRLP(raw1, { common, freeze });
+    recoverSenderKey(tx, raw1);
+    assert.equal(tx.cache.senderPubKey !== undefined, freeze, `cached on a ${freeze ? 'frozen' : 'mutable'} transaction`);
+  }
   // r = 0 and r = the curve order (past the range libsecp256k1 parses) recover nothing: the library's error, on the
   // transaction decoded here and on one decoded by the library itself.
   for (const r of [0n, SECP256K1_ORDER]) {

@@ -100,7 +100,8 @@ export function recoverSenderKey(tx: TypedTransaction, raw?: Uint8Array): Uint8A
   if (raw !== undefined && tx.type === 2) {
     const key = recoverFeeMarketKey(tx, raw, hash);
     if (key !== undefined) {
-      (tx as unknown as Pinnable).cache.senderPubKey = key;
+      // Kept where the library keeps it: on a frozen transaction, whose signature cannot change.
+      if (Object.isFrozen(tx)) (tx as unknown as Pinnable).cache.senderPubKey = key;
       return key;
     }
   }
