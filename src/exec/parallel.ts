@@ -752,8 +752,9 @@ export class ParallelExecutor {
 
   /**
    * The next block's plan, built between blocks as far as its senders are known, and finished here when they all
-   * are before the block starts (otherwise the block finishes it). The partition uses the hints learned so far, including the current block's conflicts; a conflict learned
-   * after this (none is, before the next block starts: blocks commit in order) would make the block partition again.
+   * are before the block starts (otherwise the block finishes it). The partition uses the hints learned so far,
+   * including the current block's conflicts; a conflict learned after this (none is, before the next block starts:
+   * blocks commit in order) would make the block partition again.
    */
   private prepareNext(): void {
     const ahead = this.ahead;

@@ -48,7 +48,7 @@ export function senderPubKeyOf(tx: TypedTransaction): Uint8Array | undefined {
 
 /**
  * A block's schedule: senders, partition, and the workers' run table with each one's home (absent when the block
- * will run serially: predicted to be one chain).
+ * will run serially: one worker would get `SERIAL_LOAD_SHARE` or more of its expected gas).
  */
 export interface Plan {
   block: Block;
