@@ -152,70 +152,127 @@ test('encodeRlp and serializeTx write the bytes @ethereumjs/rlp and @ethereumjs/
   assert.throws(() => uintBytes(-1n), RangeError);
 });
 
+type StateTrieModule = typeof import('../src/state/trie.ts');
+type Sharder = NonNullable<InstanceType<StateTrieModule['StateTrie']>['sharder']>;
+
 /**
- * The state-trie update split by the root's children (as the workers run it) gives the same root, account records
- * and node set as the update on one thread: new, changed and deleted accounts, storage written, deleted and cleared.
+ * Eight random blocks of account changes (new, changed and deleted accounts, storage written, deleted and cleared)
+ * through a StateTrie on one thread and through one with `sharder` (made with the nodes committed so far); asserts
+ * both give the same root, account records and node set, and returns how many calls `counted` reports per block.
+ * `hot`: slots one contract changes in each block (its storage cleared in the fifth), beside the others' few.
  */
-test('a state-trie update split into shards equals the one-thread update, block after block', async () => {
-  const { StateTrie, updateShard, unpackNodes } = await import('../src/state/trie.ts');
+async function againstOneThread(seed: number, sharder: (nodes: Map<string, Uint8Array>) => Sharder, counted: () => number, hot: number[] = []): Promise<number[]> {
+  const { StateTrie, unpackNodes } = await import('../src/state/trie.ts');
   const { createAccountFromRLP, KECCAK256_NULL } = await import('@ethereumjs/util');
   const { fromHex } = await import('../src/util/bytes.ts');
+  const rng = new Rng(seed);
+  const nodes = new Map<string, Uint8Array>();
+  const source = { getNode: (h: string) => nodes.get(h) };
+  const here = new StateTrie(source, new NodeCache(100_000));
+  const split = new StateTrie(source, new NodeCache(100_000));
+  split.sharder = sharder(nodes);
+  const records = new Map<string, Uint8Array>();
+  let root = EMPTY_ROOT;
+  const pool = Array.from({ length: 1500 }, (_, i) => hex(keccak256(Uint8Array.of(i >> 8, i & 255)).subarray(12)));
+  const slotOf = (n: number) => hex(Uint8Array.from({ length: 32 }, (_, j) => (j === 31 ? n & 255 : j === 30 ? n >> 8 : 0)));
+  const value = () => (rng.next() < 0.2 ? new Uint8Array(0) : Uint8Array.from({ length: 1 + rng.int(32) }, () => 1 + rng.int(255)));
+  const calls: number[] = [];
+  for (let block = 0; block < 8; block++) {
+    const accounts = new Map();
+    if (hot.length > 0) {
+      const storage = new Map<string, Uint8Array>();
+      for (let s = 0; s < hot[block % hot.length]; s++) storage.set(slotOf(rng.int(4000)), value());
+      const contract = pool[0];
+      accounts.set(contract, { address: fromHex(contract), account: { nonce: 1n, balance: 0n, codeHash: keccak256(Uint8Array.of(1)) }, storageCleared: block === 4, storage });
+    }
+    const touched = 300 + rng.int(400);
+    for (let i = 0; i < touched; i++) {
+      const addr = pool[rng.int(pool.length)];
+      if (accounts.has(addr)) continue;
+      const exists = records.has(addr);
+      const del = exists && rng.next() < 0.15;
+      const storage = new Map<string, Uint8Array>();
+      const slots = rng.next() < 0.3 ? 1 + rng.int(block % 2 === 0 ? 3 : 30) : 0;
+      for (let s = 0; s < slots; s++) storage.set(slotOf(rng.int(40)), value());
+      const account = del ? null : { nonce: BigInt(rng.int(1000)), balance: BigInt(rng.int(1e9)) * 10n ** 9n, codeHash: KECCAK256_NULL };
+      accounts.set(addr, { address: fromHex(addr), account, storageCleared: exists && !del && rng.next() < 0.05, storage: del ? new Map() : storage });
+    }
+    const diff = { accounts, codes: new Map() } as unknown as Parameters<typeof here.update>[1];
+    const base = (a: Uint8Array) => {
+      const r = records.get(hex(a));
+      return r === undefined ? undefined : createAccountFromRLP(r).storageRoot;
+    };
+    const before = counted();
+    const a = await here.update(root, diff, base);
+    const b = await split.update(root, diff, base);
+    calls.push(counted() - before);
+    assert.equal(hex(b.stateRoot), hex(a.stateRoot), `seed ${seed} block ${block}: root`);
+    assert.deepEqual([...b.accounts].sort(), [...a.accounts].sort(), `seed ${seed} block ${block}: account records`);
+    const splitNodes = new Map(b.nodes);
+    for (const p of b.packed) unpackNodes(p, (k, v) => splitNodes.set(hex(k.subarray(1)), v.slice()));
+    assert.deepEqual([...splitNodes.keys()].sort(), [...a.nodes.keys()].sort(), `seed ${seed} block ${block}: new nodes`);
+    for (const [h, n] of a.nodes) assert.equal(hex(splitNodes.get(h)!), hex(n));
+    for (const [h, n] of a.nodes) nodes.set(h, n);
+    for (const [k, v] of a.accounts) v === null ? records.delete(k) : records.set(k, v);
+    root = a.stateRoot;
+  }
+  return calls;
+}
+
+/** The state-trie update split by the root's children (as the workers run it) equals the update on one thread. */
+test('a state-trie update split into shards equals the one-thread update, block after block', async () => {
+  const { updateShard } = await import('../src/state/trie.ts');
   for (const shards of [2, 3]) {
-    const rng = new Rng(100 + shards);
-    const nodes = new Map<string, Uint8Array>();
-    const source = { getNode: (h: string) => nodes.get(h) };
-    const here = new StateTrie(source, new NodeCache(100_000));
-    const split = new StateTrie(source, new NodeCache(100_000));
     let calls = 0;
     // Each shard keeps its own decoded nodes across blocks, as a worker does.
     const shardCaches = Array.from({ length: shards }, () => new NodeCache(100_000));
-    split.sharder = {
-      shards,
-      minAccounts: 1,
-      run: async (jobs) => {
-        calls++;
-        assert.equal(jobs.length, shards);
-        return jobs.map((j, w) => updateShard(structuredClone(j), (h) => nodes.get(h), shardCaches[w]));
-      },
-    };
-    const records = new Map<string, Uint8Array>();
-    let root = EMPTY_ROOT;
-    const pool = Array.from({ length: 1500 }, (_, i) => hex(keccak256(Uint8Array.of(i >> 8, i & 255)).subarray(12)));
-    for (let block = 0; block < 8; block++) {
-      const accounts = new Map();
-      const touched = 300 + rng.int(400);
-      for (let i = 0; i < touched; i++) {
-        const addr = pool[rng.int(pool.length)];
-        if (accounts.has(addr)) continue;
-        const exists = records.has(addr);
-        const del = exists && rng.next() < 0.15;
-        const storage = new Map<string, Uint8Array>();
-        const slots = rng.next() < 0.3 ? 1 + rng.int(block % 2 === 0 ? 3 : 30) : 0;
-        for (let s = 0; s < slots; s++) {
-          const slot = hex(Uint8Array.from({ length: 32 }, (_, j) => (j === 31 ? rng.int(40) : 0)));
-          storage.set(slot, rng.next() < 0.2 ? new Uint8Array(0) : Uint8Array.from({ length: 1 + rng.int(32) }, () => 1 + rng.int(255)));
-        }
-        const account = del ? null : { nonce: BigInt(rng.int(1000)), balance: BigInt(rng.int(1e9)) * 10n ** 9n, codeHash: KECCAK256_NULL };
-        accounts.set(addr, { address: fromHex(addr), account, storageCleared: exists && !del && rng.next() < 0.05, storage: del ? new Map() : storage });
-      }
-      const diff = { accounts, codes: new Map() } as unknown as Parameters<typeof here.update>[1];
-      const base = (a: Uint8Array) => {
-        const r = records.get(hex(a));
-        return r === undefined ? undefined : createAccountFromRLP(r).storageRoot;
-      };
-      const before = calls;
-      const a = await here.update(root, diff, base);
-      const b = await split.update(root, diff, base);
-      if (block > 0) assert.equal(calls, before + 1, `shards ${shards} block ${block}: the split update ran`);
-      assert.equal(hex(b.stateRoot), hex(a.stateRoot), `shards ${shards} block ${block}: root`);
-      assert.deepEqual([...b.accounts].sort(), [...a.accounts].sort(), `shards ${shards} block ${block}: account records`);
-      const splitNodes = new Map(b.nodes);
-      for (const p of b.packed) unpackNodes(p, (k, v) => splitNodes.set(hex(k.subarray(1)), v.slice()));
-      assert.deepEqual([...splitNodes.keys()].sort(), [...a.nodes.keys()].sort(), `shards ${shards} block ${block}: new nodes`);
-      for (const [h, n] of a.nodes) assert.equal(hex(splitNodes.get(h)!), hex(n));
-      for (const [h, n] of a.nodes) nodes.set(h, n);
-      for (const [k, v] of a.accounts) v === null ? records.delete(k) : records.set(k, v);
-      root = a.stateRoot;
-    }
+    const perBlock = await againstOneThread(
+      100 + shards,
+      (nodes) => ({
+        shards,
+        minAccounts: 1,
+        run: async (jobs) => {
+          calls++;
+          assert.equal(jobs.length, shards);
+          return jobs.map((j, w) => updateShard(structuredClone(j), (h) => nodes.get(h), shardCaches[w]));
+        },
+        minStorageSlots: Infinity,
+        storage: async () => assert.fail('no storage job expected'),
+      }),
+      () => calls,
+    );
+    // The first block's root is a leaf, not a branch: no split.
+    assert.deepEqual(perBlock, [0, 1, 1, 1, 1, 1, 1, 1], `shards ${shards}`);
+  }
+});
+
+/**
+ * The hottest contract's storage trie updated by another thread (`updateStorage` on a copy of the job, as a worker
+ * gets it), the rest here: the same update, whether its storage was cleared, and when the other thread cannot (the
+ * trie is then updated here). Blocks whose hottest contract changes fewer slots than the minimum send no job.
+ */
+test("a block's hottest storage trie updated on another thread equals the one-thread update, fallback included", async () => {
+  const { updateStorage, isStorageJob } = await import('../src/state/trie.ts');
+  for (const declineEvery of [0, 3]) {
+    let calls = 0;
+    const cache = new NodeCache(100_000);
+    const perBlock = await againstOneThread(
+      200 + declineEvery,
+      (nodes) => ({
+        shards: 2,
+        minAccounts: Infinity,
+        run: async () => assert.fail('no shard job expected'),
+        minStorageSlots: 100,
+        storage: async (job) => {
+          calls++;
+          assert.ok(isStorageJob(job));
+          if (declineEvery > 0 && calls % declineEvery === 0) return undefined;
+          return updateStorage(structuredClone(job), (h) => nodes.get(h), cache);
+        },
+      }),
+      () => calls,
+      [300, 120, 99, 500],
+    );
+    assert.deepEqual(perBlock, [1, 1, 0, 1, 1, 1, 0, 1], `decline every ${declineEvery}`);
   }
 });

@@ -22,7 +22,7 @@ import { RollbackManager, type CommitInfo, type SpeculativeResult } from '../rol
 import { forgetInternedCode, type TxAccess } from '../state/overlay.ts';
 import type { StateDiff } from '../state/types.ts';
 import type { BlockRecord, PreparedCommit } from '../state/store.ts';
-import type { ShardJob, ShardResult, TrieSharder } from '../state/trie.ts';
+import type { ShardJob, ShardResult, StorageJob, StorageResult, TrieSharder } from '../state/trie.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type TxRecord } from '../insight/trace.ts';
 import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
@@ -46,6 +46,11 @@ export interface ParallelOptions {
    * trie nodes cached, and longer with them cold; 4,000-account transfer blocks gained (see the README).
    */
   minShardedAccounts?: number;
+  /**
+   * A block not split that way whose hottest contract changes at least this many slots has that contract's storage
+   * trie updated on worker 0 while the main thread updates the rest (default `MIN_OFFLOADED_SLOTS`).
+   */
+  minOffloadedSlots?: number;
   /** Test hook: each transaction in a worker waits a random 0..delayMs ms first. */
   delayMs?: number;
   /**
@@ -77,7 +82,10 @@ export interface BlockStats {
    * one busy with the previous block's transactions leaves them to one that is idle.
    */
   recoveredBy: number[];
-  /** The state root was split among the workers (see `TrieSharder`), not computed on the main thread alone. */
+  /**
+   * Part of the state root was computed on the workers (see `TrieSharder`: shares of the state trie, or the hottest
+   * contract's storage trie), not all of it on the main thread.
+   */
   rootSharded: boolean;
   /**
    * Main-thread time spent preparing and dispatching this block's work (partitioning, messages) on its critical path:
@@ -111,6 +119,12 @@ export interface BlockStats {
 
 /** Re-executions after which, if they outnumber first-run commits, the rest of the block runs serially. */
 const ABANDON_AFTER = 8;
+
+/**
+ * Slots one contract must change for its storage trie to go to a worker (see `minOffloadedSlots`): on the main thread
+ * a slot costs some 15 us there (an ERC-20 block's token, ~1,480 slots, 17-28 ms), a round trip to a worker some 0.1-0.3 ms.
+ */
+export const MIN_OFFLOADED_SLOTS = 256;
 
 export interface ExecutedBlock {
   result: BlockResult;
@@ -183,7 +197,13 @@ export class ParallelExecutor {
     this.opts = opts;
     this.profile = opts.profile;
     this.rollback = new RollbackManager(executor, this.hints);
-    this.sharder = { shards: opts.workers, minAccounts: opts.minShardedAccounts ?? 2000, run: (jobs) => this.shardTrie(jobs) };
+    this.sharder = {
+      shards: opts.workers,
+      minAccounts: opts.minShardedAccounts ?? 2000,
+      run: (jobs) => this.trieJobs<ShardResult>(jobs),
+      minStorageSlots: opts.minOffloadedSlots ?? MIN_OFFLOADED_SLOTS,
+      storage: async (job) => (await this.trieJobs<StorageResult>([job]))?.[0],
+    };
   }
 
   static async create(executor: BlockExecutor, opts: ParallelOptions): Promise<ParallelExecutor> {
@@ -223,7 +243,7 @@ export class ParallelExecutor {
   }
 
   /** The state-root shares under way: answers by worker, or the failure that ends them. */
-  private trieJob: { id: number; answer(w: number, r: ShardResult): void; fail(w: number, e: Error): void } | undefined;
+  private trieJob: { id: number; answer(w: number, r: ShardResult | StorageResult): void; fail(w: number, e: Error): void } | undefined;
   private trieSeq = 0;
   /** Why the last block's state root was computed on the main thread after all (a worker failed on its share). */
   private trieFailure: string | undefined;
@@ -231,18 +251,20 @@ export class ParallelExecutor {
   private trieSharded = false;
 
   /**
-   * The store's trie updates split among the workers: each updates the subtrees under its share of the root's
-   * children, reading trie nodes from LevelDB itself, while the main thread waits (it hashes only the root). A worker
-   * that fails or does not answer is replaced and the root computed on the main thread instead, never left wrong.
+   * The store's trie updates on the workers, which read trie nodes from LevelDB themselves: either each updates the
+   * subtrees under its share of the root's children while the main thread waits (it hashes only the root), or worker
+   * 0 updates the storage trie of the block's hottest contract while the main thread updates the rest. A worker that
+   * fails or does not answer is replaced and its part computed on the main thread instead, never left wrong.
    */
   private readonly sharder: TrieSharder;
 
-  private async shardTrie(jobs: ShardJob[]): Promise<ShardResult[] | undefined> {
+  /** `jobs[w]` on worker w, all at once; the results in the same order, or undefined if one failed. */
+  private async trieJobs<R extends ShardResult | StorageResult>(jobs: (ShardJob | StorageJob)[]): Promise<R[] | undefined> {
     const pool = this.pool;
     const location = this.executor.store.db.sharedLocation;
-    if (pool === undefined || location === undefined || jobs.length !== pool.size) return undefined;
+    if (pool === undefined || location === undefined || jobs.length > pool.size) return undefined;
     const id = ++this.trieSeq;
-    const results: (ShardResult | undefined)[] = new Array(jobs.length).fill(undefined);
+    const results: (R | undefined)[] = new Array(jobs.length).fill(undefined);
     let left = jobs.length;
     const silent = () => results.flatMap((r, w) => (r === undefined ? [w] : []));
     try {
@@ -254,8 +276,8 @@ export class ParallelExecutor {
         this.trieJob = {
           id,
           answer: (w, r) => {
-            if (results[w] !== undefined) return;
-            results[w] = r;
+            if (w >= jobs.length || results[w] !== undefined) return;
+            results[w] = r as R;
             if (--left === 0) {
               clearTimeout(timer);
               resolve();
@@ -269,7 +291,7 @@ export class ParallelExecutor {
         jobs.forEach((job, w) => pool.send(w, { t: 'trie', id, db: location, job }, [job.data.buffer as ArrayBuffer]));
       });
       this.trieSharded = true;
-      return results as ShardResult[];
+      return results as R[];
     } catch (e) {
       this.trieFailure = errorMessage(e);
       // Every worker without an answer is replaced: the others may have failed the same way (a healthy one still at

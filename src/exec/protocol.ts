@@ -6,7 +6,7 @@ import type { JSONHeader } from '@ethereumjs/block';
 import type { ChainProfile } from '../chain/profile.ts';
 import type { AccountValue, TxAccess } from '../state/overlay.ts';
 import type { TxOutcome } from './executor.ts';
-import type { ShardJob, ShardResult } from '../state/trie.ts';
+import type { ShardJob, ShardResult, StorageJob, StorageResult } from '../state/trie.ts';
 
 export interface WorkerFaults {
   /** Throw (crash the worker) when asked to run this transaction index. */
@@ -67,8 +67,11 @@ export type ToWorker =
     }
   /** Drop the replicated cache; `code`: also the code table, and with it the interpreter's code analyses. */
   | { t: 'clear'; code?: boolean }
-  /** Update the state-trie subtrees of one shard (see `updateShard`), reading nodes from the LevelDB at `db`. */
-  | { t: 'trie'; id: number; db: string; job: ShardJob }
+  /**
+   * Update the state-trie subtrees of one shard (see `updateShard`) or one account's storage trie (`updateStorage`),
+   * reading nodes from the LevelDB at `db`.
+   */
+  | { t: 'trie'; id: number; db: string; job: ShardJob | StorageJob }
   /** Test hook: make this worker fail on a transaction index of the next block. */
   | { t: 'faults'; faults: WorkerFaults }
   /** End the worker between two tasks (see `WorkerPool.close`), without waiting for its queue. */
@@ -87,7 +90,7 @@ export type ToMain =
    * more than the run).
    */
   | { t: 'results'; seq: number; runs: WireRuns }
-  | { t: 'trie'; id: number; result: ShardResult }
+  | { t: 'trie'; id: number; result: ShardResult | StorageResult }
   | { t: 'ready' };
 
 export interface RunResult {

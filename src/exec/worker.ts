@@ -24,7 +24,7 @@ import { errorMessage } from '../errors.ts';
 import { OverlayStateManager, forgetInternedCode, type TxAccess } from '../state/overlay.ts';
 import { openSharedReader } from '../state/db.ts';
 import { accountReadKey, codeReadKey, nodeReadKey, storageReadKey } from '../state/keys.ts';
-import { updateShard } from '../state/trie.ts';
+import { isStorageJob, updateShard, updateStorage } from '../state/trie.ts';
 import { NodeCache } from '../state/mpt.ts';
 import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
@@ -332,8 +332,9 @@ function packLogs(runs: RunResult[]): void {
 }
 
 /**
- * Decoded trie nodes of this worker's shards. The main thread gives each worker the same nibble range every block,
- * so the levels its shards rewrite stay here; nodes are content-addressed, so an entry is never stale.
+ * Decoded trie nodes of this worker's shards and storage tries. The main thread gives each worker the same nibble
+ * range every block, and storage jobs always to the same worker, so the levels they rewrite stay here; nodes are
+ * content-addressed, so an entry is never stale.
  */
 const trieNodes = new NodeCache(TRIE_NODES);
 /** A LevelDB handle of the trie shares' own, for a database the execution reader does not have open. */
@@ -344,7 +345,13 @@ async function shardTrie(m: Extract<ToWorker, { t: 'trie' }>): Promise<void> {
   // Usually the database the block's execution reads (opened at its 'block' message); else a handle of its own.
   if (reader?.location !== m.db) trieDb = await reopen(trieDb, m.db);
   const db = reader?.location === m.db ? reader.db : trieDb!.db;
-  const result = updateShard(m.job, (h) => db.getSync(nodeReadKey(h)), trieNodes);
+  const load = (h: string) => db.getSync(nodeReadKey(h));
+  if (isStorageJob(m.job)) {
+    const result = updateStorage(m.job, load, trieNodes);
+    post({ t: 'trie', id: m.id, result }, [result.nodes.buffer as ArrayBuffer]);
+    return;
+  }
+  const result = updateShard(m.job, load, trieNodes);
   post({ t: 'trie', id: m.id, result }, [result.nodes.buffer as ArrayBuffer, result.accounts.buffer as ArrayBuffer]);
 }
 

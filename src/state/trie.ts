@@ -54,12 +54,38 @@ export interface ShardResult {
   nodes: Uint8Array;
 }
 
-/** Runs shard jobs on other threads, one per job, concurrently; undefined when it cannot (the caller does it here). */
+/**
+ * One account's storage-trie update, for another thread: a block whose root is mostly one contract's slots (a token's
+ * balances, a pool's reserves) cannot be split by the root's children, but that trie can be updated beside the rest.
+ */
+export interface StorageJob {
+  /** The account's storage root before the block (the empty trie's if its storage was cleared). */
+  root: Uint8Array;
+  /** The changed slots, packed as a `ShardJob`'s (see `ShardWriter`): a 4-byte count, then the slots. */
+  data: Uint8Array;
+}
+
+export interface StorageResult {
+  /** The account's storage root after the block. */
+  root: Uint8Array;
+  /** The new trie nodes, packed (see `NodePacker`). */
+  nodes: Uint8Array;
+}
+
+export function isStorageJob(job: ShardJob | StorageJob): job is StorageJob {
+  return 'root' in job;
+}
+
+/** Runs trie jobs on other threads concurrently; undefined when it cannot (the caller does the work here). */
 export interface TrieSharder {
   readonly shards: number;
   /** Blocks changing fewer accounts are updated on the calling thread (the messages would cost more). */
   readonly minAccounts: number;
+  /** Shard jobs, one per thread. */
   run(jobs: ShardJob[]): Promise<ShardResult[] | undefined>;
+  /** An account changing at least this many slots has its storage trie updated by `storage` (see `StorageJob`). */
+  readonly minStorageSlots: number;
+  storage(job: StorageJob): Promise<StorageResult | undefined>;
 }
 
 /** A split is used only if no share holds more than this many times an even share of the leaves to update. */
@@ -109,9 +135,14 @@ class ShardWriter {
     this.bytes(d.account.codeHash);
     this.short(nonce);
     this.short(balance);
-    new DataView(this.buf.buffer).setUint32(this.pos, d.storage.size);
+    this.slots(d.storage);
+  }
+  /** The changed slots: their count (4 bytes), then each slot's 32 bytes, a length byte and the new value. */
+  slots(storage: Map<string, Uint8Array>): void {
+    this.room(4);
+    new DataView(this.buf.buffer).setUint32(this.pos, storage.size);
     this.pos += 4;
-    for (const [slot, value] of d.storage) {
+    for (const [slot, value] of storage) {
       this.room(66 + value.length);
       this.bytes(fromHex(slot));
       this.short(value);
@@ -172,15 +203,9 @@ export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNo
       p += 1 + d[p];
       const balance = d.subarray(p + 1, p + 1 + d[p]);
       p += 1 + d[p];
-      const slots = view.getUint32(p);
-      p += 4;
-      if (slots > 0) {
+      if (view.getUint32(p) > 0) {
         const st = new BatchTrie(storageRoot, load, decoded);
-        for (let s = 0; s < slots; s++) {
-          const value = d.subarray(p + 33, p + 33 + d[p + 32]);
-          putSlot(st, d.subarray(p, p + 32), value);
-          p += 33 + value.length;
-        }
+        putSlots(st, d, p);
         storageRoot = st.commit();
         packer.add(st.nodes);
       }
@@ -203,6 +228,27 @@ export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNo
     q += 2 + len;
   }
   return { refs, accounts, nodes: packer.finish() };
+}
+
+/** Update one account's storage trie (see `StorageJob`); deterministic, like `updateShard`. */
+export function updateStorage(job: StorageJob, load: NodeLoader, decoded?: DecodedNodes): StorageResult {
+  const st = new BatchTrie(job.root, load, decoded);
+  putSlots(st, job.data, 0);
+  const root = st.commit();
+  const packer = new NodePacker();
+  packer.add(st.nodes);
+  return { root, nodes: packer.finish() };
+}
+
+/** Put the slots packed at `d[p..]` by `ShardWriter.slots`. */
+function putSlots(trie: BatchTrie, d: Uint8Array, p: number): void {
+  const slots = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(p);
+  p += 4;
+  for (let s = 0; s < slots; s++) {
+    const value = d.subarray(p + 33, p + 33 + d[p + 32]);
+    putSlot(trie, d.subarray(p, p + 32), value);
+    p += 33 + value.length;
+  }
 }
 
 /** A storage slot's leaf: keyed by the slot's hash, the value RLP-encoded (a zero value deletes it). */
@@ -332,33 +378,76 @@ export class StateTrie {
     return { stateRoot, nodes: stateTrie.nodes, packed: results.map((r) => r.nodes), accounts };
   }
 
+  /**
+   * The update on this thread, but for the storage trie of the account changing the most slots when they are at
+   * least the sharder's `minStorageSlots`: that one goes to another thread first and is awaited last, its account's
+   * leaf put once its root is back (a trie's root does not depend on the order of its puts). If the other thread
+   * cannot, the trie is updated here after all.
+   */
   private async updateHere(parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot): Promise<TrieUpdate> {
     const nodes = new Map<string, Uint8Array>();
+    const packed: Uint8Array[] = [];
     const accounts = new Map<string, Uint8Array | null>();
     const load = (h: string) => this.source.getNode(h);
     const stateTrie = new BatchTrie(parentRoot, load, this.decoded);
+    const startRoot = (d: AccountDiff) => (d.storageCleared ? undefined : (d.baseStorageRoot ?? baseStorageRoot(d.address))) ?? KECCAK256_RLP;
+    const put = (addr: string, d: AccountDiff, account: LiveAccount['account'], storageRoot: Uint8Array) => {
+      const rlp = encodeAccount(account, storageRoot);
+      stateTrie.put(keccak256(d.address), rlp);
+      accounts.set(addr, rlp);
+    };
+    const hot = this.sharder === undefined ? undefined : hottest(diff, this.sharder.minStorageSlots);
+    let away: Promise<StorageResult | undefined> | undefined;
+    if (hot !== undefined) {
+      const slots = new ShardWriter();
+      slots.slots(hot[1].storage);
+      away = this.sharder!.storage({ root: startRoot(hot[1]), data: slots.finish() });
+    }
     for (const [addr, d] of diff.accounts) {
-      const hashedAddr = keccak256(d.address);
       if (d.account === null) {
-        stateTrie.put(hashedAddr, EMPTY);
+        stateTrie.put(keccak256(d.address), EMPTY);
         accounts.set(addr, null);
         continue;
       }
-      let storageRoot = (d.storageCleared ? undefined : (d.baseStorageRoot ?? baseStorageRoot(d.address))) ?? KECCAK256_RLP;
+      if (d === hot?.[1]) continue;
+      let storageRoot = startRoot(d);
       if (d.storage.size > 0) {
         const st = new BatchTrie(storageRoot, load, this.decoded);
         for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);
         storageRoot = st.commit();
         for (const [h, n] of st.nodes) nodes.set(h, n);
       }
-      const rlp = encodeAccount(d.account, storageRoot);
-      stateTrie.put(hashedAddr, rlp);
-      accounts.set(addr, rlp);
+      put(addr, d, d.account, storageRoot);
+    }
+    if (hot !== undefined) {
+      const [addr, d] = hot;
+      const done = await away;
+      if (done !== undefined) {
+        packed.push(done.nodes);
+        put(addr, d, d.account, done.root);
+      } else {
+        const st = new BatchTrie(startRoot(d), load, this.decoded);
+        for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);
+        put(addr, d, d.account, st.commit());
+        for (const [h, n] of st.nodes) nodes.set(h, n);
+      }
     }
     const stateRoot = stateTrie.commit();
     for (const [h, n] of stateTrie.nodes) nodes.set(h, n);
-    return { stateRoot, nodes, packed: [], accounts };
+    return { stateRoot, nodes, packed, accounts };
   }
+}
+
+type LiveAccount = AccountDiff & { account: NonNullable<AccountDiff['account']> };
+
+/** The existing account changing the most slots, if they are at least `min`. */
+function hottest(diff: StateDiff, min: number): [string, LiveAccount] | undefined {
+  let best: [string, LiveAccount] | undefined;
+  for (const e of diff.accounts) {
+    const d = e[1];
+    if (d.account !== null && d.storage.size >= min && d.storage.size > (best?.[1].storage.size ?? 0)) best = [e[0], d as LiveAccount];
+  }
+  return best;
 }
 
 const EMPTY = new Uint8Array(0);
