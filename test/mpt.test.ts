@@ -247,32 +247,41 @@ test('a state-trie update split into shards equals the one-thread update, block 
 });
 
 /**
- * The hottest contract's storage trie updated by another thread (`updateStorage` on a copy of the job, as a worker
- * gets it), the rest here: the same update, whether its storage was cleared, and when the other thread cannot (the
- * trie is then updated here). Blocks whose hottest contract changes fewer slots than the minimum send no job.
+ * The hottest contract's storage trie updated by other threads (`updateStorage` on a copy of each job, as a worker
+ * gets it: with several threads, each takes its share of the trie root's children; with one, the whole trie), the
+ * rest here: the same update, whether its storage was cleared, and when the threads cannot (the trie is then updated
+ * here). Blocks whose hottest contract changes fewer slots than the minimum send no job.
  */
-test("a block's hottest storage trie updated on another thread equals the one-thread update, fallback included", async () => {
-  const { updateStorage, isStorageJob } = await import('../src/state/trie.ts');
-  for (const declineEvery of [0, 3]) {
+test("a block's hottest storage trie updated on other threads equals the one-thread update, fallback included", async () => {
+  const { updateStorage } = await import('../src/state/trie.ts');
+  for (const [shards, declineEvery] of [
+    [1, 0],
+    [2, 0],
+    [3, 3],
+  ]) {
     let calls = 0;
-    const cache = new NodeCache(100_000);
+    const sizes: number[] = [];
+    const caches = Array.from({ length: shards }, () => new NodeCache(100_000));
     const perBlock = await againstOneThread(
-      200 + declineEvery,
+      200 + shards,
       (nodes) => ({
-        shards: 2,
+        shards,
         minAccounts: Infinity,
         run: async () => assert.fail('no shard job expected'),
         minStorageSlots: 100,
-        storage: async (job) => {
+        storage: async (jobs) => {
           calls++;
-          assert.ok(isStorageJob(job));
+          sizes.push(jobs.length);
+          assert.equal(jobs.every((j) => j.share === undefined), jobs.length === 1);
           if (declineEvery > 0 && calls % declineEvery === 0) return undefined;
-          return updateStorage(structuredClone(job), (h) => nodes.get(h), cache);
+          return jobs.map((j, w) => updateStorage(structuredClone(j), (h) => nodes.get(h), caches[w]));
         },
       }),
       () => calls,
       [300, 120, 99, 500],
     );
-    assert.deepEqual(perBlock, [1, 1, 0, 1, 1, 1, 0, 1], `decline every ${declineEvery}`);
+    assert.deepEqual(perBlock, [1, 1, 0, 1, 1, 1, 0, 1], `${shards} shards, decline every ${declineEvery}`);
+    // Jobs per call: the whole trie when it has no root branch to split (new in the first block, cleared in the fifth).
+    assert.deepEqual(sizes, [1, shards, shards, 1, shards, shards]);
   }
 });

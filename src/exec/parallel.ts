@@ -48,7 +48,7 @@ export interface ParallelOptions {
   minShardedAccounts?: number;
   /**
    * A block not split that way whose hottest contract changes at least this many slots has that contract's storage
-   * trie updated on worker 0 while the main thread updates the rest (default `MIN_OFFLOADED_SLOTS`).
+   * trie updated on the workers while the main thread updates the rest (default `MIN_OFFLOADED_SLOTS`).
    */
   minOffloadedSlots?: number;
   /** Test hook: each transaction in a worker waits a random 0..delayMs ms first. */
@@ -202,7 +202,7 @@ export class ParallelExecutor {
       minAccounts: opts.minShardedAccounts ?? 2000,
       run: (jobs) => this.trieJobs<ShardResult>(jobs),
       minStorageSlots: opts.minOffloadedSlots ?? MIN_OFFLOADED_SLOTS,
-      storage: async (job) => (await this.trieJobs<StorageResult>([job]))?.[0],
+      storage: (jobs) => this.trieJobs<StorageResult>(jobs),
     };
   }
 
@@ -252,8 +252,9 @@ export class ParallelExecutor {
 
   /**
    * The store's trie updates on the workers, which read trie nodes from LevelDB themselves: either each updates the
-   * subtrees under its share of the root's children while the main thread waits (it hashes only the root), or worker
-   * 0 updates the storage trie of the block's hottest contract while the main thread updates the rest. A worker that
+   * subtrees under its share of the root's children while the main thread waits (it hashes only the root), or they
+   * update the storage trie of the block's hottest contract (each its share of that trie's root's children) while the
+   * main thread updates the rest. A worker that
    * fails or does not answer is replaced and its part computed on the main thread instead, never left wrong.
    */
   private readonly sharder: TrieSharder;

@@ -332,9 +332,9 @@ function packLogs(runs: RunResult[]): void {
 }
 
 /**
- * Decoded trie nodes of this worker's shards and storage tries. The main thread gives each worker the same nibble
- * range every block, and storage jobs always to the same worker, so the levels they rewrite stay here; nodes are
- * content-addressed, so an entry is never stale.
+ * Decoded trie nodes of this worker's shards of the state trie and of storage tries. The main thread gives each
+ * worker the same nibble range every block, so the levels they rewrite stay here; nodes are content-addressed, so an
+ * entry is never stale.
  */
 const trieNodes = new NodeCache(TRIE_NODES);
 /** A LevelDB handle of the trie shares' own, for a database the execution reader does not have open. */

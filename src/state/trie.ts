@@ -61,13 +61,18 @@ export interface ShardResult {
 export interface StorageJob {
   /** The account's storage root before the block (the empty trie's if its storage was cleared). */
   root: Uint8Array;
+  /**
+   * One thread's share of a large trie: the subtrees under the root branch's children from..to-1, whose references
+   * before the block are `refs` (see `BatchTrie.below`); the job's other slots are not its own. Absent: the whole trie.
+   */
+  share?: { from: number; to: number; refs: (Uint8Array | null)[] };
   /** The changed slots, packed as a `ShardJob`'s (see `ShardWriter`): a 4-byte count, then the slots. */
   data: Uint8Array;
 }
 
 export interface StorageResult {
-  /** The account's storage root after the block. */
-  root: Uint8Array;
+  /** The account's storage root after the block; for a share, the references of its children after the block. */
+  root: Uint8Array | (Uint8Array | null)[];
   /** The new trie nodes, packed (see `NodePacker`). */
   nodes: Uint8Array;
 }
@@ -85,7 +90,8 @@ export interface TrieSharder {
   run(jobs: ShardJob[]): Promise<ShardResult[] | undefined>;
   /** An account changing at least this many slots has its storage trie updated by `storage` (see `StorageJob`). */
   readonly minStorageSlots: number;
-  storage(job: StorageJob): Promise<StorageResult | undefined>;
+  /** Storage jobs, at most one per thread. */
+  storage(jobs: StorageJob[]): Promise<StorageResult[] | undefined>;
 }
 
 /** A split is used only if no share holds more than this many times an even share of the leaves to update. */
@@ -205,7 +211,7 @@ export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNo
       p += 1 + d[p];
       if (view.getUint32(p) > 0) {
         const st = new BatchTrie(storageRoot, load, decoded);
-        putSlots(st, d, p);
+        eachSlot(d, p, (hashed, leaf) => st.put(hashed, leaf));
         storageRoot = st.commit();
         packer.add(st.nodes);
       }
@@ -232,28 +238,51 @@ export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNo
 
 /** Update one account's storage trie (see `StorageJob`); deterministic, like `updateShard`. */
 export function updateStorage(job: StorageJob, load: NodeLoader, decoded?: DecodedNodes): StorageResult {
-  const st = new BatchTrie(job.root, load, decoded);
-  putSlots(st, job.data, 0);
-  const root = st.commit();
   const packer = new NodePacker();
-  packer.add(st.nodes);
-  return { root, nodes: packer.finish() };
+  if (job.share === undefined) {
+    const st = new BatchTrie(job.root, load, decoded);
+    eachSlot(job.data, 0, (hashed, leaf) => st.put(hashed, leaf));
+    const root = st.commit();
+    packer.add(st.nodes);
+    return { root, nodes: packer.finish() };
+  }
+  const { from, to, refs } = job.share;
+  const subs: (BatchTrie | undefined)[] = new Array(to - from);
+  eachSlot(job.data, 0, (hashed, leaf) => {
+    const n = hashed[0] >> 4;
+    if (n < from || n >= to) return;
+    const sub = (subs[n - from] ??= BatchTrie.below(refs[n - from], load, decoded));
+    sub.putPath(toNibbles(hashed).subarray(1), leaf);
+  });
+  const after = refs.map((r, i) => {
+    const sub = subs[i];
+    if (sub === undefined) return r;
+    const ref = sub.commitRef();
+    packer.add(sub.nodes);
+    return ref;
+  });
+  return { root: after, nodes: packer.finish() };
 }
 
-/** Put the slots packed at `d[p..]` by `ShardWriter.slots`. */
-function putSlots(trie: BatchTrie, d: Uint8Array, p: number): void {
+/** Each slot packed at `d[p..]` by `ShardWriter.slots`, as its hashed key and leaf value (see `slotLeaf`). */
+function eachSlot(d: Uint8Array, p: number, each: (hashed: Uint8Array, leaf: Uint8Array) => void): void {
   const slots = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(p);
   p += 4;
   for (let s = 0; s < slots; s++) {
     const value = d.subarray(p + 33, p + 33 + d[p + 32]);
-    putSlot(trie, d.subarray(p, p + 32), value);
+    each(keccak256(d.subarray(p, p + 32)), slotLeaf(value));
     p += 33 + value.length;
   }
 }
 
-/** A storage slot's leaf: keyed by the slot's hash, the value RLP-encoded (a zero value deletes it). */
+/** A storage slot's leaf value: the value RLP-encoded (empty, a zero value, deletes the slot). */
+function slotLeaf(value: Uint8Array): Uint8Array {
+  return value.length === 0 ? EMPTY : encodeRlp(value);
+}
+
+/** A storage slot's leaf: keyed by the slot's hash (see `slotLeaf`). */
 function putSlot(trie: BatchTrie, slot: Uint8Array, value: Uint8Array): void {
-  trie.put(keccak256(slot), value.length === 0 ? EMPTY : encodeRlp(value));
+  trie.put(keccak256(slot), slotLeaf(value));
 }
 
 function encodeAccount(a: { nonce: bigint; balance: bigint; codeHash: Uint8Array }, storageRoot: Uint8Array): Uint8Array {
@@ -340,13 +369,8 @@ export class StateTrie {
     const children = stateTrie.rootChildren();
     if (children === undefined) return undefined;
     const shardOf = new Uint8Array(16);
-    const ranges: [number, number][] = [];
-    for (let w = 0; w < n; w++) {
-      const from = Math.floor((16 * w) / n);
-      const to = Math.floor((16 * (w + 1)) / n);
-      shardOf.fill(w, from, to);
-      ranges.push([from, to]);
-    }
+    const ranges = nibbleRanges(n);
+    ranges.forEach(([from, to], w) => shardOf.fill(w, from, to));
     const writers = ranges.map(() => new ShardWriter());
     const keys: string[][] = ranges.map(() => []);
     for (const [key, d] of diff.accounts) {
@@ -379,6 +403,31 @@ export class StateTrie {
   }
 
   /**
+   * One storage trie updated by the sharder's threads: by shares of its root branch's children when it has such a
+   * root (the root then hashed here), else whole by one thread. The jobs are sent before this returns its promise;
+   * undefined if a thread failed or the root would not stay a branch (the caller then updates the trie itself).
+   */
+  private async storageAway(sharder: TrieSharder, root: Uint8Array, storage: Map<string, Uint8Array>): Promise<{ root: Uint8Array; packed: Uint8Array[]; nodes: Map<string, Uint8Array> } | undefined> {
+    const slots = new ShardWriter();
+    slots.slots(storage);
+    const data = slots.finish();
+    const trie = new BatchTrie(root, (h) => this.source.getNode(h), this.decoded);
+    const children = sharder.shards > 1 ? trie.rootChildren() : undefined;
+    if (children === undefined) {
+      const whole = await sharder.storage([{ root, data }]);
+      return whole === undefined ? undefined : { root: whole[0].root as Uint8Array, packed: [whole[0].nodes], nodes: new Map() };
+    }
+    const ranges = nibbleRanges(sharder.shards);
+    // Each thread gets its own copy of the slots (a job's buffer is transferred) and keeps the ones of its range.
+    const shares = await sharder.storage(ranges.map(([from, to]) => ({ root, share: { from, to, refs: children.slice(from, to) }, data: data.slice() })));
+    if (shares === undefined) return undefined;
+    const after = children.slice();
+    shares.forEach((r, w) => after.splice(ranges[w][0], ranges[w][1] - ranges[w][0], ...(r.root as (Uint8Array | null)[])));
+    if (trie.setRootChildren(after) === undefined) return undefined;
+    return { root: trie.commit(), packed: shares.map((r) => r.nodes), nodes: trie.nodes };
+  }
+
+  /**
    * The update on this thread, but for the storage trie of the account changing the most slots when they are at
    * least the sharder's `minStorageSlots`: that one goes to another thread first and is awaited last, its account's
    * leaf put once its root is back (a trie's root does not depend on the order of its puts). If the other thread
@@ -397,12 +446,7 @@ export class StateTrie {
       accounts.set(addr, rlp);
     };
     const hot = this.sharder === undefined ? undefined : hottest(diff, this.sharder.minStorageSlots);
-    let away: Promise<StorageResult | undefined> | undefined;
-    if (hot !== undefined) {
-      const slots = new ShardWriter();
-      slots.slots(hot[1].storage);
-      away = this.sharder!.storage({ root: startRoot(hot[1]), data: slots.finish() });
-    }
+    const away = hot === undefined ? undefined : this.storageAway(this.sharder!, startRoot(hot[1]), hot[1].storage);
     for (const [addr, d] of diff.accounts) {
       if (d.account === null) {
         stateTrie.put(keccak256(d.address), EMPTY);
@@ -423,7 +467,8 @@ export class StateTrie {
       const [addr, d] = hot;
       const done = await away;
       if (done !== undefined) {
-        packed.push(done.nodes);
+        packed.push(...done.packed);
+        for (const [h, n] of done.nodes) nodes.set(h, n);
         put(addr, d, d.account, done.root);
       } else {
         const st = new BatchTrie(startRoot(d), load, this.decoded);
@@ -436,6 +481,11 @@ export class StateTrie {
     for (const [h, n] of stateTrie.nodes) nodes.set(h, n);
     return { stateRoot, nodes, packed, accounts };
   }
+}
+
+/** The root branch's 16 children split into `n` contiguous ranges [from, to), the same for every block. */
+function nibbleRanges(n: number): [number, number][] {
+  return Array.from({ length: n }, (_, w) => [Math.floor((16 * w) / n), Math.floor((16 * (w + 1)) / n)]);
 }
 
 type LiveAccount = AccountDiff & { account: NonNullable<AccountDiff['account']> };
