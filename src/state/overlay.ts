@@ -146,6 +146,7 @@ interface Tracker {
   balances: Set<string>;
   /** Accounts last written from an object whose balance was never touched (see `AccountValue.keepBalance`). */
   keptBalance: Set<string>;
+  /** Slots written, by their key as `reads` has them ('s' + addr + slot). */
   writtenSlots: Set<string>;
   clears: Set<string>;
   coinbase: string | undefined;
@@ -183,6 +184,10 @@ export class OverlayStateManager implements StateManagerInterface {
   private addrBytes = new Map<string, Uint8Array>();
   /** Read-through cache of the base for this block. */
   private baseAccounts = new Map<string, Account | undefined>();
+  /**
+   * By the slot's key as `TxAccess.reads` has it ('s' + addr + slot): a storage read builds that one string and
+   * hashes it once for this cache, the transaction's written slots and its reads.
+   */
   private baseStorage = new Map<string, Uint8Array>();
   private baseCode = new Map<string, Uint8Array>();
   private undo: UndoEntry[] = [];
@@ -435,33 +440,31 @@ export class OverlayStateManager implements StateManagerInterface {
     if (key.length !== 32) throw new Error('Storage key must be 32 bytes long');
     const addr = addressHex(address);
     const slot = hex(key);
-    let v = this.slotNow(addr, slot);
-    if (v === NOT_NOW) v = await this.baseSlotLater(addr, slot, address.bytes, key);
+    const sk = 's' + addr + slot;
+    let v = this.slotNow(addr, slot, sk);
+    if (v === NOT_NOW) v = await this.baseSlotLater(sk, address.bytes, key);
     const t = this.tracker;
-    if (t !== undefined && !t.clears.has(addr)) {
-      const ck = 's' + addr + slot;
-      if (!t.writtenSlots.has(addr + slot) && !t.reads.has(ck)) t.reads.set(ck, hex(v));
-    }
+    if (t !== undefined && !t.clears.has(addr) && !t.writtenSlots.has(sk) && !t.reads.has(sk)) t.reads.set(sk, hex(v));
     return v;
   }
 
   /** A slot's value as the block has it so far, or NOT_NOW (see `accountNow`). */
-  private slotNow(addr: string, slot: string): Uint8Array | NotNow {
+  private slotNow(addr: string, slot: string, sk: string): Uint8Array | NotNow {
     const local = this.storage.get(addr)?.get(slot);
     if (local !== undefined) return local;
     if (this.cleared.has(addr)) return EMPTY;
-    const ck = addr + slot;
-    const cached = this.baseStorage.get(ck);
+    const cached = this.baseStorage.get(sk);
     if (cached !== undefined) return cached;
     if (this.base.storageNow === undefined) return NOT_NOW;
     const v = this.base.storageNow(addr, slot);
-    if (v !== NOT_NOW) this.baseStorage.set(ck, v);
+    if (v !== NOT_NOW) this.baseStorage.set(sk, v);
     return v;
   }
 
-  private async baseSlotLater(addr: string, slot: string, address: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
+  /** The base's value of the slot keyed `sk` ('s' + addr + slot) where `slotNow` could not answer. */
+  private async baseSlotLater(sk: string, address: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
     const v = await this.base.getStorage(address, key);
-    this.baseStorage.set(addr + slot, v);
+    this.baseStorage.set(sk, v);
     return v;
   }
 
@@ -482,7 +485,7 @@ export class OverlayStateManager implements StateManagerInterface {
     this.undo.push({ k: 1, addr, slot, prev: m.get(slot) });
     m.set(slot, unpad(value));
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address.bytes);
-    if (this.tracker !== undefined) this.markWritten(this.tracker.writtenSlots, addr + slot);
+    if (this.tracker !== undefined) this.markWritten(this.tracker.writtenSlots, 's' + addr + slot);
   }
 
   async clearStorage(address: Address): Promise<void> {
@@ -591,8 +594,8 @@ export class OverlayStateManager implements StateManagerInterface {
     }
     const slots = new Map<string, Uint8Array>();
     for (const k of t.writtenSlots) {
-      const v = this.storage.get(k.slice(0, 40))?.get(k.slice(40));
-      if (v !== undefined) slots.set(k, v);
+      const v = this.storage.get(k.slice(1, 41))?.get(k.slice(41));
+      if (v !== undefined) slots.set(k.slice(1), v);
     }
     return { reads: t.reads, accounts, cleared: [...t.clears], slots, codes, coinbaseDelta: t.coinbaseDelta, destroyed: t.destroyed };
   }
@@ -602,7 +605,7 @@ export class OverlayStateManager implements StateManagerInterface {
     const now = this.valueNow(key);
     if (now !== NOT_NOW) return now;
     // Read the base, which caches the value for this block: `valueNow` then answers.
-    if (key[0] === 's') await this.baseSlotLater(key.slice(1, 41), key.slice(41), fromHex(key.slice(1, 41)), fromHex(key.slice(41)));
+    if (key[0] === 's') await this.baseSlotLater(key, fromHex(key.slice(1, 41)), fromHex(key.slice(41)));
     else await this.baseAccountLater(key.slice(1), fromHex(key.slice(1)));
     return this.valueNow(key) as string;
   }
@@ -616,9 +619,7 @@ export class OverlayStateManager implements StateManagerInterface {
       if (acc === NOT_NOW) return NOT_NOW;
       return c === 97 ? accountToken(acc) : balanceToken(acc);
     }
-    const addr = key.slice(1, 41);
-    const slot = key.slice(41);
-    const v = this.slotNow(addr, slot);
+    const v = this.slotNow(key.slice(1, 41), key.slice(41), key);
     return v === NOT_NOW ? NOT_NOW : hex(v);
   }
 
