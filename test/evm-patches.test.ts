@@ -300,3 +300,84 @@ test("the logs bloom's add sets the bits the library's add sets, entry by entry,
     assert.ok(ours.bitvector.some((b) => b !== 0xff), 'the vector is not saturated, so a wrong bit would show');
   }
 });
+
+/**
+ * The journal's warm sets and touches, the original-storage cache and `Address.toString` with Buffer's hex give what
+ * the library's methods give: the same answers and the same internal maps, over a random run of warmings, lookups,
+ * touches, checkpoints, commits and reverts, with and without an access list being reported.
+ */
+test("hex-patches: the journal, the original-storage cache and Address.toString behave as the library's", async () => {
+  const { libraryMethods } = await import('../src/exec/hex-patches.ts');
+  const { Journal } = (await import(new URL('./journal.js', import.meta.resolve('@ethereumjs/evm')).href)) as { Journal: new (sm: unknown, c: Common) => Record<string, unknown> };
+  const { OriginalStorageCache } = await import('@ethereumjs/statemanager');
+  let seed = 11;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const addresses = Array.from({ length: 6 }, (_, i) => new Address(Uint8Array.from({ length: 20 }, (_, j) => (i * 37 + j * (i + 1)) & 255)));
+  // Slots with leading zeros, as storage keys have them (hex keeps every byte: '00' pairs, not stripped).
+  const slots = Array.from({ length: 8 }, (_, i) => Uint8Array.from({ length: 32 }, (_, j) => (j < 30 ? 0 : (i * 53 + j) & 255)));
+  const stateManager = { putAccount: async () => {}, deleteAccount: async () => {}, checkpoint: async () => {}, commit: async () => {}, revert: async () => {} };
+  const common = new Common({ chain: Mainnet, hardfork: 'cancun' });
+  const view = (j: Record<string, unknown>) => JSON.stringify(j, (_, v) => (v instanceof Set ? [...v].sort() : v instanceof Map ? [...v].sort() : v), 0);
+  for (const reporting of [false, true]) {
+    const [mine, theirs] = [new Journal(stateManager, common), new Journal(stateManager, common)];
+    // As runTx warms them at each transaction's start: an access list's slots, the recipient and the coinbase.
+    const warmAlways = (j: Record<string, unknown>) => {
+      (j.addAlwaysWarmSlot as (a: string, s: string) => void)(addresses[0].toString().slice(2), bytesToHex(slots[0]).slice(2));
+      (j.addAlwaysWarmSlot as (a: string, s: string) => void)(addresses[1].toString(), bytesToHex(slots[3]));
+      (j.addAlwaysWarmAddress as (a: string) => void)(addresses[2].toString());
+    };
+    for (const j of [mine, theirs]) {
+      if (reporting) (j.startReportingAccessList as () => void)();
+      warmAlways(j);
+    }
+    const answers: [unknown, unknown][] = [];
+    for (let step = 0; step < 3000; step++) {
+      const a = addresses[rand(addresses.length)];
+      const s = slots[rand(slots.length)];
+      const op = rand(9);
+      const rand2 = rand(4);
+      const call = async (j: Record<string, unknown>, lib: boolean): Promise<unknown> => {
+        const m = (name: keyof typeof libraryMethods) => (lib ? (libraryMethods[name] as (...args: unknown[]) => unknown) : (j[name] as (...args: unknown[]) => unknown)).bind(j);
+        if (op === 0) return m('isWarmedAddress')(a.bytes);
+        if (op === 1) return m('addWarmedAddress')(a.bytes);
+        if (op === 2) return m('isWarmedStorage')(a.bytes, s);
+        if (op === 3) return m('addWarmedStorage')(a.bytes, s);
+        if (op === 4) return m('touchAddress')(a);
+        if (op === 5) return (j.checkpoint as () => Promise<void>)();
+        if (op === 6 && (j.journalHeight as number) > 0) return (j.commit as () => Promise<void>)();
+        if (op === 7 && (j.journalHeight as number) > 0) return (j.revert as () => Promise<void>)();
+        // A transaction's end: everything cold again.
+        if (op === 8 && rand2 === 0) {
+          (j.cleanJournal as () => void)();
+          warmAlways(j);
+        }
+        return undefined;
+      };
+      answers.push([await call(mine, false), await call(theirs, true)]);
+      assert.equal(view(mine), view(theirs), `step ${step}, operation ${op}, reporting ${reporting}`);
+    }
+    for (const [x, y] of answers) assert.equal(x, y);
+    const [yes, no] = [answers.filter(([x]) => x === true).length, answers.filter(([x]) => x === false).length];
+    assert.ok(yes > 100 && no > 100, `both answers occur (${yes} warm, ${no} cold)`);
+  }
+  // The original-storage cache: the same values, from one read of the state per slot.
+  const reads: string[][] = [[], []];
+  const caches = [0, 1].map((k) => new OriginalStorageCache(async (addr: Address, key: Uint8Array) => (reads[k].push(addr.toString() + bytesToHex(key)), key.subarray(31))));
+  for (let i = 0; i < 500; i++) {
+    if (i % 50 === 0) for (const c of caches) c.clear();
+    const a = addresses[rand(addresses.length)];
+    const s = slots[rand(slots.length)];
+    if (rand(4) === 0) {
+      const v = Uint8Array.of(rand(256));
+      caches[0].put(a, s, v);
+      (libraryMethods.cachePut as (a: Address, k: Uint8Array, v: Uint8Array) => void).call(caches[1], a, s, v);
+    } else {
+      const mine = await caches[0].get(a, s);
+      const theirs = await (libraryMethods.cacheGet as (a: Address, k: Uint8Array) => Promise<Uint8Array>).call(caches[1], a, s);
+      assert.deepEqual(mine, theirs);
+    }
+  }
+  assert.deepEqual(reads[0], reads[1]);
+  assert.ok(reads[0].length > 50, `${reads[0].length} reads`);
+  for (const a of addresses) assert.equal(a.toString(), (libraryMethods.addressToString as () => string).call(a));
+});

@@ -28,6 +28,7 @@
 import type { Account, Address } from '@ethereumjs/util';
 import type { InterpreterStep } from '@ethereumjs/evm';
 import { uintBytes } from '../util/rlp.ts';
+import './hex-patches.ts';
 import { notePatch } from '../util/patches.ts';
 
 type Analysis = { jumps: Uint8Array; pushes: object; opcodesCached: unknown[] };
@@ -54,7 +55,7 @@ interface PushState {
   opCode: number;
   programCounter: number;
   stack: { push(v: bigint): void; pop(): bigint; popN(n: number): bigint[]; peek(n?: number): bigint[] };
-  memory: { _store: Uint8Array; extend(offset: number, size: number): void };
+  memory: { _store: Uint8Array; extend(offset: number, size: number): void; read(offset: number, size: number, avoidCopy?: boolean): Uint8Array };
   interpreter: { storageLoad(key: Uint8Array): Promise<Uint8Array> };
 }
 type Handler = (runState: PushState, common: unknown) => unknown;
@@ -207,6 +208,17 @@ function replaceHandler<T>(table: Map<number, T>, op: number, expected: string, 
   table.set(op, replacement);
 }
 
+// KECCAK256 pushes the hash read as a word, not parsed back from its hex string; the memory is hashed in place, not
+// copied first. Without a custom keccak (Parallax always gives one) the library's handler runs.
+const librarySha3 = handlers.get(0x20)!;
+const EMPTY = new Uint8Array(0);
+replaceHandler(handlers, 0x20, 'BigInt(bytesToHex(', (runState: PushState, common: unknown) => {
+  const keccak = (common as { customCrypto: { keccak256?: (d: Uint8Array) => Uint8Array } }).customCrypto.keccak256;
+  if (keccak === undefined) return librarySha3(runState, common);
+  const [offset, length] = runState.stack.popN(2);
+  const data = length === 0n ? EMPTY : runState.memory.read(Number(offset), Number(length), true);
+  runState.stack.push(readWord(keccak(data), 0, 32));
+});
 replaceHandler(handlers, 0x51, 'runState.memory.read(Number(pos), 32, true)', (runState: PushState) => {
   const offset = Number(runState.stack.pop());
   runState.memory.extend(offset, 32);

@@ -1,0 +1,135 @@
+/**
+ * The library's per-access hex conversions on Buffer's native codec (imported for its effect with the EVM patches).
+ *
+ * @ethereumjs keys its EIP-2929 warm sets, its original-storage cache and its touched accounts by hex strings, made
+ * with @noble/hashes' `bytesToHex`: on Node 24 without the `toHex` built-in, a loop that concatenates one two-character
+ * string per byte, so every lookup also flattens a chain of 20 or 32 pieces before hashing it. An ERC-20 transfer
+ * warms and looks up its slots and accounts a few dozen times. Here the same methods, with the same strings, use
+ * `hex` (util/bytes.ts: one copy into a scratch Buffer, one native encode). A microbenchmark of 300,000 conversions
+ * into a Map, half 20-byte and half 32-byte arrays: 0.81 us each through `bytesToHex`, 0.25 through `hex`.
+ *
+ * Each replaced method is checked against the library source it was written for, so that an upgrade that changes
+ * one fails at load instead of silently keeping a stale copy of its logic (test/evm-patches.test.ts compares the
+ * results with the library's own on the same inputs).
+ */
+import { Address } from '@ethereumjs/util';
+import { OriginalStorageCache } from '@ethereumjs/statemanager';
+import { hex } from '../util/bytes.ts';
+import { notePatch } from '../util/patches.ts';
+
+type Slots = Map<string, Set<string>>;
+interface JournalThis {
+  journal: Slots;
+  alwaysWarmJournal: Slots;
+  /** Per checkpoint: [height, [warmed addresses, warmed slots by address, touched addresses]]. */
+  journalDiff: [number, [Set<string>, Slots, Set<string>]][];
+  accessList?: Slots;
+  touchAccount(address: string): void;
+  addWarmedAddress(address: Uint8Array): void;
+}
+interface JournalProto {
+  isWarmedAddress(this: JournalThis, address: Uint8Array): boolean;
+  addWarmedAddress(this: JournalThis, address: Uint8Array): void;
+  isWarmedStorage(this: JournalThis, address: Uint8Array, slot: Uint8Array): boolean;
+  addWarmedStorage(this: JournalThis, address: Uint8Array, slot: Uint8Array): void;
+  touchAddress(this: JournalThis, address: Address): void;
+}
+interface CacheThis {
+  map: Map<string, Map<string, Uint8Array>>;
+  getStorage(address: Address, key: Uint8Array): Promise<Uint8Array>;
+  put(address: Address, key: Uint8Array, value: Uint8Array): void;
+}
+interface CacheProto {
+  get(this: CacheThis, address: Address, key: Uint8Array): Promise<Uint8Array>;
+  put(this: CacheThis, address: Address, key: Uint8Array, value: Uint8Array): void;
+}
+
+const base = import.meta.resolve('@ethereumjs/evm');
+const { Journal } = (await import(new URL('./journal.js', base).href)) as { Journal: { prototype: JournalProto } };
+
+const journal = Journal.prototype;
+const cache = OriginalStorageCache.prototype as unknown as CacheProto;
+
+/** The library's methods this module replaces (for the equivalence tests). */
+export const libraryMethods = {
+  isWarmedAddress: journal.isWarmedAddress,
+  addWarmedAddress: journal.addWarmedAddress,
+  isWarmedStorage: journal.isWarmedStorage,
+  addWarmedStorage: journal.addWarmedStorage,
+  touchAddress: journal.touchAddress,
+  cacheGet: cache.get,
+  cachePut: cache.put,
+  addressToString: Address.prototype.toString,
+};
+
+/** Replace `proto[name]` after checking its source holds `expected` (the conversion being replaced). */
+function replaceMethod<P extends object, K extends keyof P>(owner: string, proto: P, name: K, expected: string, replacement: P[K]): void {
+  const current = proto[name];
+  if (typeof current !== 'function' || !current.toString().includes(expected)) {
+    throw new Error(`${owner}.${String(name)} is not the library code hex-patches.ts was written for (no "${expected}")`);
+  }
+  proto[name] = replacement;
+}
+
+replaceMethod('Address', Address.prototype, 'toString', 'bytesToHex(this.bytes)', function (this: Address): `0x${string}` {
+  return `0x${hex(this.bytes)}`;
+});
+
+replaceMethod('Journal', journal, 'isWarmedAddress', 'bytesToUnprefixedHex(address)', function (address) {
+  const a = hex(address);
+  return this.journal.has(a) || this.alwaysWarmJournal.has(a);
+});
+replaceMethod('Journal', journal, 'addWarmedAddress', 'bytesToUnprefixedHex(addressArr)', function (address) {
+  const a = hex(address);
+  if (!this.journal.has(a)) {
+    this.journal.set(a, new Set());
+    this.journalDiff[this.journalDiff.length - 1][1][0].add(a);
+  }
+  if (this.accessList !== undefined && !this.accessList.has(a)) this.accessList.set(a, new Set());
+});
+replaceMethod('Journal', journal, 'isWarmedStorage', 'bytesToUnprefixedHex(slot)', function (address, slot) {
+  const a = hex(address);
+  const warm = this.journal.get(a);
+  const always = this.alwaysWarmJournal.get(a);
+  if (warm === undefined && always === undefined) return false;
+  const s = hex(slot);
+  return warm?.has(s) === true || always?.has(s) === true;
+});
+replaceMethod('Journal', journal, 'addWarmedStorage', 'bytesToUnprefixedHex(slot)', function (address, slot) {
+  const a = hex(address);
+  let slots = this.journal.get(a);
+  if (slots === undefined) {
+    this.addWarmedAddress(address);
+    slots = this.journal.get(a)!;
+  }
+  const s = hex(slot);
+  if (!slots.has(s)) {
+    slots.add(s);
+    const bySlot = this.journalDiff[this.journalDiff.length - 1][1][1];
+    let diff = bySlot.get(a);
+    if (diff === undefined) bySlot.set(a, (diff = new Set()));
+    diff.add(s);
+  }
+  // addWarmedAddress gave the address its access-list entry.
+  if (this.accessList !== undefined) this.accessList.get(a)!.add(s);
+});
+replaceMethod('Journal', journal, 'touchAddress', 'address.toString().slice(2)', function (address) {
+  this.touchAccount(hex(address.bytes));
+});
+
+replaceMethod('OriginalStorageCache', cache, 'get', 'bytesToUnprefixedHex(key)', async function (address, key) {
+  const value = this.map.get(hex(address.bytes))?.get(hex(key));
+  if (value !== undefined) return value;
+  const v = await this.getStorage(address, key);
+  this.put(address, key, v);
+  return v;
+});
+replaceMethod('OriginalStorageCache', cache, 'put', 'bytesToUnprefixedHex(key)', function (address, key, value) {
+  const a = hex(address.bytes);
+  let m = this.map.get(a);
+  if (m === undefined) this.map.set(a, (m = new Map()));
+  const k = hex(key);
+  if (!m.has(k)) m.set(k, value);
+});
+
+notePatch('@ethereumjs/evm Journal warm sets and touches, OriginalStorageCache, Address.toString: hex through Buffer (src/exec/hex-patches.ts)');
