@@ -285,3 +285,54 @@ test("a block's hottest storage trie updated on other threads equals the one-thr
     assert.deepEqual(sizes, [1, shards, shards, 1, shards, shards]);
   }
 });
+
+/**
+ * A block that deletes every account but the hottest contract: the root branch would collapse into one child, so the
+ * update made subtree by subtree is dropped and done again the usual way; the root equals the one-thread update's.
+ */
+test('the state trie updated subtree by subtree while a storage trie is away falls back when the root would collapse', async () => {
+  const { StateTrie, updateStorage } = await import('../src/state/trie.ts');
+  const { KECCAK256_NULL } = await import('@ethereumjs/util');
+  const { RLP } = await import('@ethereumjs/rlp');
+  const { fromHex } = await import('../src/util/bytes.ts');
+  // Three addresses whose hashes start with different nibbles: three children under the root branch.
+  const picked: string[] = [];
+  for (let i = 0; picked.length < 3; i++) {
+    const a = hex(keccak256(Uint8Array.of(i)).subarray(12));
+    if (!picked.some((p) => keccak256(fromHex(p))[0] >> 4 === keccak256(fromHex(a))[0] >> 4)) picked.push(a);
+  }
+  const [contract, b, c] = picked;
+  const slots = (k: number) => new Map(Array.from({ length: 6 }, (_, i) => [hex(Uint8Array.from({ length: 32 }, (_, j) => (j === 31 ? i : 0))), Uint8Array.of(k + i + 1)]));
+  const account = (nonce: bigint) => ({ nonce, balance: 10n ** 18n, codeHash: KECCAK256_NULL });
+  const nodes = new Map<string, Uint8Array>();
+  const source = { getNode: (h: string) => nodes.get(h) };
+  const here = new StateTrie(source, new NodeCache(1000));
+  const away = new StateTrie(source, new NodeCache(1000));
+  let jobs = 0;
+  away.sharder = {
+    shards: 1,
+    minAccounts: Infinity,
+    run: async () => assert.fail('no shard job expected'),
+    minStorageSlots: 3,
+    storage: async (list) => (jobs++, list.map((j) => updateStorage(structuredClone(j), (h) => nodes.get(h)))),
+  };
+  const entry = (a: string, acc: ReturnType<typeof account> | null, storage = new Map<string, Uint8Array>()) => [a, { address: fromHex(a), account: acc, storageCleared: false, storage }] as const;
+  const blocks = [
+    new Map([entry(contract, account(1n), slots(0)), entry(b, account(0n)), entry(c, account(0n))]),
+    new Map([entry(contract, account(1n), slots(7)), entry(b, null), entry(c, null)]),
+  ];
+  let root = EMPTY_ROOT;
+  let storageRoot: Uint8Array | undefined;
+  for (const [i, accounts] of blocks.entries()) {
+    const diff = { accounts, codes: new Map() } as unknown as Parameters<typeof here.update>[1];
+    const base = (a: Uint8Array) => (hex(a) === contract ? storageRoot : undefined);
+    const x = await here.update(root, diff, base);
+    const y = await away.update(root, diff, base);
+    assert.equal(hex(y.stateRoot), hex(x.stateRoot), `block ${i}`);
+    assert.deepEqual([...y.accounts].sort(), [...x.accounts].sort(), `block ${i}`);
+    for (const [h, n] of x.nodes) nodes.set(h, n);
+    root = x.stateRoot;
+    storageRoot = RLP.decode(x.accounts.get(contract)!)[2] as Uint8Array;
+  }
+  assert.equal(jobs, 2);
+});

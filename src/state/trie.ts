@@ -438,18 +438,29 @@ export class StateTrie {
     const packed: Uint8Array[] = [];
     const accounts = new Map<string, Uint8Array | null>();
     const load = (h: string) => this.source.getNode(h);
-    const stateTrie = new BatchTrie(parentRoot, load, this.decoded);
+    let stateTrie = new BatchTrie(parentRoot, load, this.decoded);
     const startRoot = (d: AccountDiff) => (d.storageCleared ? undefined : (d.baseStorageRoot ?? baseStorageRoot(d.address))) ?? KECCAK256_RLP;
-    const put = (addr: string, d: AccountDiff, account: LiveAccount['account'], storageRoot: Uint8Array) => {
-      const rlp = encodeAccount(account, storageRoot);
-      stateTrie.put(keccak256(d.address), rlp);
-      accounts.set(addr, rlp);
-    };
     const hot = this.sharder === undefined ? undefined : hottest(diff, this.sharder.minStorageSlots);
     const away = hot === undefined ? undefined : this.storageAway(this.sharder!, startRoot(hot[1]), hot[1].storage);
+    // While the hottest contract's storage is away, the state trie's subtrees under the root branch are updated and
+    // hashed one by one: only the one its leaf goes into, and the root, are left for after.
+    const children = hot === undefined ? undefined : stateTrie.rootChildren();
+    const subs: (BatchTrie | undefined)[] = new Array(16);
+    const leaves: [Uint8Array, Uint8Array][] = [];
+    const putLeaf = (hashed: Uint8Array, value: Uint8Array) => {
+      if (children === undefined) return stateTrie.put(hashed, value);
+      leaves.push([hashed, value]);
+      const n = hashed[0] >> 4;
+      (subs[n] ??= BatchTrie.below(children[n], load, this.decoded)).putPath(toNibbles(hashed).subarray(1), value);
+    };
+    const put = (addr: string, d: AccountDiff, account: LiveAccount['account'], storageRoot: Uint8Array) => {
+      const rlp = encodeAccount(account, storageRoot);
+      putLeaf(keccak256(d.address), rlp);
+      accounts.set(addr, rlp);
+    };
     for (const [addr, d] of diff.accounts) {
       if (d.account === null) {
-        stateTrie.put(keccak256(d.address), EMPTY);
+        putLeaf(keccak256(d.address), EMPTY);
         accounts.set(addr, null);
         continue;
       }
@@ -463,18 +474,40 @@ export class StateTrie {
       }
       put(addr, d, d.account, storageRoot);
     }
-    if (hot !== undefined) {
-      const [addr, d] = hot;
-      const done = await away;
-      if (done !== undefined) {
-        packed.push(...done.packed);
-        for (const [h, n] of done.nodes) nodes.set(h, n);
-        put(addr, d, d.account, done.root);
+    if (hot === undefined) {
+      const stateRoot = stateTrie.commit();
+      for (const [h, n] of stateTrie.nodes) nodes.set(h, n);
+      return { stateRoot, nodes, packed, accounts };
+    }
+    const [addr, d] = hot;
+    const hotNibble = keccak256(d.address)[0] >> 4;
+    const after = children?.slice();
+    if (after !== undefined) {
+      for (let n = 0; n < 16; n++) {
+        const sub = subs[n];
+        if (n !== hotNibble && sub !== undefined) after[n] = sub.commitRef();
+      }
+    }
+    const done = await away;
+    if (done !== undefined) {
+      packed.push(...done.packed);
+      for (const [h, n] of done.nodes) nodes.set(h, n);
+      put(addr, d, d.account, done.root);
+    } else {
+      const st = new BatchTrie(startRoot(d), load, this.decoded);
+      for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);
+      put(addr, d, d.account, st.commit());
+      for (const [h, n] of st.nodes) nodes.set(h, n);
+    }
+    if (after !== undefined) {
+      const sub = subs[hotNibble];
+      if (sub !== undefined) after[hotNibble] = sub.commitRef();
+      if (stateTrie.setRootChildren(after) !== undefined) {
+        for (const sub of subs) if (sub !== undefined) for (const [h, n] of sub.nodes) nodes.set(h, n);
       } else {
-        const st = new BatchTrie(startRoot(d), load, this.decoded);
-        for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);
-        put(addr, d, d.account, st.commit());
-        for (const [h, n] of st.nodes) nodes.set(h, n);
+        // The root would collapse into one child: the whole update again, the usual way.
+        stateTrie = new BatchTrie(parentRoot, load, this.decoded);
+        for (const [hashed, value] of leaves) stateTrie.put(hashed, value);
       }
     }
     const stateRoot = stateTrie.commit();
