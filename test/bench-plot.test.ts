@@ -49,6 +49,11 @@ test('bench --repeat 3: each Parallax engine runs three times, every run checked
     assert.equal(e.tps, sorted[1], `${k}: the reported run is the median`);
   }
   assert.equal(w.engines.reference.runs, undefined, 'the reference runs once');
+  // The slowest block's scheduling, beside the mean: never below it, and only for the engine that schedules.
+  const n = w.engines.parallaxN;
+  assert.ok(n.schedulingMaxMs !== undefined && n.schedulingMsPerBlock !== undefined && n.schedulingMaxMs >= n.schedulingMsPerBlock, `max ${n.schedulingMaxMs}, mean ${n.schedulingMsPerBlock}`);
+  assert.ok(n.schedulingMaxMs <= n.schedulingMsPerBlock * w.blocks + 1e-9, 'no block above the sum of all');
+  assert.equal(w.engines.parallax1.schedulingMaxMs, undefined);
   assert.equal(w.ratios.parallaxNOverParallax1, w.engines.parallaxN.mgasPerSec / w.engines.parallax1.mgasPerSec);
 });
 

@@ -36,6 +36,11 @@ export interface EngineFigures {
   rollbackRate?: number;
   parallelFraction?: number;
   schedulingMsPerBlock?: number;
+  /**
+   * The largest scheduling time of one measured block (the target is per block: a mean over few blocks hides whether
+   * one block or all of them missed it).
+   */
+  schedulingMaxMs?: number;
   /** Main-thread scheduling done ahead, overlapped with the previous block (not in `schedulingMsPerBlock`). */
   scheduledAheadMsPerBlock?: number;
   peakRssMb: number;

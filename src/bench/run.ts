@@ -212,6 +212,7 @@ export async function runParallax(input: GeneratedInput, workers: number) {
         f.rollbackRate = txs === 0 ? 0 : reexec / txs;
         f.parallelFraction = txs === 0 ? 0 : firstRun / txs;
         f.schedulingMsPerBlock = stats.reduce((a, s) => a + s.schedulingMs, 0) / Math.max(1, stats.length);
+        f.schedulingMaxMs = Math.max(0, ...stats.map((s) => s.schedulingMs));
         f.scheduledAheadMsPerBlock = stats.reduce((a, s) => a + s.scheduledAheadMs, 0) / Math.max(1, stats.length);
       }
       return { figures: f, prints, bound: boundOf(graph) };
@@ -244,6 +245,7 @@ async function mainnetParallax(raws: Fixture[], workers: number, txs: number): P
   let reexec = 0;
   let firstRun = 0;
   let sched = 0;
+  let schedMax = 0;
   let stateRootMs = 0;
   let commitMs = 0;
   const graph: GraphTotals = { gas: 0n, critical: 0n };
@@ -262,6 +264,7 @@ async function mainnetParallax(raws: Fixture[], workers: number, txs: number): P
       reexec += r.stats.reexecuted;
       firstRun += r.stats.parallelFraction * r.stats.txs;
       sched += r.stats.schedulingMs;
+      schedMax = Math.max(schedMax, r.stats.schedulingMs);
       stateRootMs += r.stateRootMs;
       commitMs += r.commitMs;
       addTrace(graph, r.trace);
@@ -276,6 +279,7 @@ async function mainnetParallax(raws: Fixture[], workers: number, txs: number): P
   if (workers > 1) {
     f.parallelFraction = firstRun / Math.max(1, txs);
     f.schedulingMsPerBlock = sched / raws.length;
+    f.schedulingMaxMs = schedMax;
   }
   return { figures: f, bound: boundOf(graph) };
 }

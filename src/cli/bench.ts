@@ -30,12 +30,12 @@ export function printReport(r: BenchReport): void {
 function printMain(r: BenchReport): void {
   out(`machine: ${r.machine.cpus} cores (${r.machine.model}), ${r.machine.memoryGb} GiB, Node ${r.machine.node}${r.machine.nodeFlags.length > 0 ? ` (${r.machine.nodeFlags.join(' ')})` : ''}, senders recovered with the ${r.machine.recovery === 'system' ? "system's libsecp256k1" : "secp256k1 npm package's libsecp256k1"}; Parallax-N = ${r.workers} workers`);
   out(
-    `${'workload'.padEnd(10)} ${'engine'.padEnd(10)} ${pad('Mgas/s', 8)} ${pad('tx/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('root ms', 8)} ${pad('commit', 8)} ${pad('rollback', 9)} ${pad('parallel', 9)} ${pad('sched ms', 9)} ${pad('ahead ms', 9)} ${pad('RSS MB', 7)}`,
+    `${'workload'.padEnd(10)} ${'engine'.padEnd(10)} ${pad('Mgas/s', 8)} ${pad('tx/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('root ms', 8)} ${pad('commit', 8)} ${pad('rollback', 9)} ${pad('parallel', 9)} ${pad('sched ms', 9)} ${pad('max', 6)} ${pad('ahead ms', 9)} ${pad('RSS MB', 7)}`,
   );
   for (const w of r.workloads) {
     for (const [name, e] of Object.entries(w.engines) as [string, EngineFigures][]) {
       out(
-        `${w.name.padEnd(10)} ${name.padEnd(10)} ${pad(f1(e.mgasPerSec, 2), 8)} ${pad(f1(e.tps, 0), 8)} ${pad(f1(e.p50BlockMs), 8)} ${pad(f1(e.p99BlockMs), 8)} ${pad(f1(e.stateRootMs), 8)} ${pad(f1(e.commitMs), 8)} ${pad(pct(e.rollbackRate), 9)} ${pad(pct(e.parallelFraction), 9)} ${pad(f1(e.schedulingMsPerBlock, 2), 9)} ${pad(f1(e.scheduledAheadMsPerBlock, 2), 9)} ${pad(f1(e.peakRssMb, 0), 7)}`,
+        `${w.name.padEnd(10)} ${name.padEnd(10)} ${pad(f1(e.mgasPerSec, 2), 8)} ${pad(f1(e.tps, 0), 8)} ${pad(f1(e.p50BlockMs), 8)} ${pad(f1(e.p99BlockMs), 8)} ${pad(f1(e.stateRootMs), 8)} ${pad(f1(e.commitMs), 8)} ${pad(pct(e.rollbackRate), 9)} ${pad(pct(e.parallelFraction), 9)} ${pad(f1(e.schedulingMsPerBlock, 2), 9)} ${pad(f1(e.schedulingMaxMs, 2), 6)} ${pad(f1(e.scheduledAheadMsPerBlock, 2), 9)} ${pad(f1(e.peakRssMb, 0), 7)}`,
       );
     }
     const runs = (['parallax1', 'parallaxN'] as const).flatMap((k) => (w.engines[k].runs === undefined ? [] : [`${k} ${w.engines[k].runs!.map((x) => x.toFixed(0)).join(' / ')}`]));
