@@ -254,8 +254,8 @@ export class ParallelExecutor {
    * The store's trie updates on the workers, which read trie nodes from LevelDB themselves: either each updates the
    * subtrees under its share of the root's children while the main thread waits (it hashes only the root), or they
    * update the storage trie of the block's hottest contract (each its share of that trie's root's children) while the
-   * main thread updates the rest. A worker that
-   * fails or does not answer is replaced and its part computed on the main thread instead, never left wrong.
+   * main thread updates the rest. A worker that fails or does not answer is replaced and its part computed on the main
+   * thread instead, never left wrong.
    */
   private readonly sharder: TrieSharder;
 

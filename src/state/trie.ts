@@ -453,6 +453,14 @@ export class StateTrie {
       const n = hashed[0] >> 4;
       (subs[n] ??= BatchTrie.below(children[n], load, this.decoded)).putPath(toNibbles(hashed).subarray(1), value);
     };
+    /** The account's storage trie updated here: its new root, its new nodes into `nodes`. */
+    const storageHere = (d: AccountDiff): Uint8Array => {
+      const st = new BatchTrie(startRoot(d), load, this.decoded);
+      for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);
+      const root = st.commit();
+      for (const [h, n] of st.nodes) nodes.set(h, n);
+      return root;
+    };
     const put = (addr: string, d: AccountDiff, account: LiveAccount['account'], storageRoot: Uint8Array) => {
       const rlp = encodeAccount(account, storageRoot);
       putLeaf(keccak256(d.address), rlp);
@@ -465,14 +473,7 @@ export class StateTrie {
         continue;
       }
       if (d === hot?.[1]) continue;
-      let storageRoot = startRoot(d);
-      if (d.storage.size > 0) {
-        const st = new BatchTrie(storageRoot, load, this.decoded);
-        for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);
-        storageRoot = st.commit();
-        for (const [h, n] of st.nodes) nodes.set(h, n);
-      }
-      put(addr, d, d.account, storageRoot);
+      put(addr, d, d.account, d.storage.size > 0 ? storageHere(d) : startRoot(d));
     }
     if (hot === undefined) {
       const stateRoot = stateTrie.commit();
@@ -494,10 +495,7 @@ export class StateTrie {
       for (const [h, n] of done.nodes) nodes.set(h, n);
       put(addr, d, d.account, done.root);
     } else {
-      const st = new BatchTrie(startRoot(d), load, this.decoded);
-      for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);
-      put(addr, d, d.account, st.commit());
-      for (const [h, n] of st.nodes) nodes.set(h, n);
+      put(addr, d, d.account, storageHere(d));
     }
     if (after !== undefined) {
       const sub = subs[hotNibble];
