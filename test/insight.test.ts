@@ -200,3 +200,92 @@ test('dependencies: only writes that change a value count; fee credits, wipes an
   t.reset(cb);
   assert.deepEqual(t.depsOf(['b' + y, 'b' + cb]), [], 'a new block starts with no writers');
 });
+
+test('dependencies of transactions run here: the local tracking gives the dependencies and writers a full access record gives', async () => {
+  const { DependencyTracker } = await import('../src/insight/graph.ts');
+  const { workloadBlocks } = await import('../src/bench/workloads.ts');
+  // The same chain twice: one node tracks each transaction's full access record (what a worker sends), the other
+  // only what the dependencies need (what the main thread keeps for a transaction it runs itself).
+  const gen = generator({ seed: 11, holders: 30, payers: 80 });
+  const setup = gen.setup(400);
+  const full = await node(gen, setup, 1);
+  const local = await node(gen, setup, 1);
+  try {
+    const [h, p] = [gen.holders, gen.payers];
+    const [first] = workloadBlocks(gen, 'mix', 1, 90);
+    // Transfers, ERC-20 transfers among a few holders and swaps over three pools: most of them depend on another.
+    const r = gen.rng;
+    const mixed = (n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        i % 3 === 0
+          ? gen.ethTransfer(p[10 + r.int(50)])
+          : i % 3 === 1
+            ? gen.erc20Transfer(h[r.int(8)], r.int(2), h[r.int(8)], 1n + BigInt(r.int(1000)))
+            : gen.swap(h[r.int(20)], r.int(3), r.next() < 0.5, 10n ** 15n * BigInt(1 + r.int(100))),
+      );
+    const before = mixed(45);
+    // And the cases where a write changes nothing or wipes: an ERC-20 transfer of nothing and one to the sender
+    // itself (both re-store balances unchanged), a contract created and self-destructed, a swap reverted by its
+    // minimum, a token created, the coinbase (payer 0) sending, and a wrap.
+    const extra = [
+      gen.erc20Transfer(h[1], 0, h[2], 0n),
+      gen.erc20Transfer(h[3], 0, h[3], 5n),
+      gen.selfDestruct(p[70]),
+      gen.swap(h[4], 0, true, 10n ** 15n, 2n ** 200n),
+      gen.createToken(p[71]),
+      gen.ethTransfer(p[0]),
+      gen.wrap(p[72], 10n ** 15n),
+      gen.erc20Transfer(h[1], 0, h[5], 3n),
+    ];
+    // In the middle of the second block (each sender's nonces in order), with mixed traffic after them.
+    const all = [first, gen.block([...before, ...extra, ...mixed(45)])];
+    const trackers = [new DependencyTracker(), new DependencyTracker()];
+    let withDeps = 0;
+    let unchangedWrites = 0;
+    let wipes = 0;
+    for (const [b, block] of all.entries()) {
+      const cb = hex(block.header.coinbase.bytes);
+      const runs = [await full.engine.executor.begin(block), await local.engine.executor.begin(block)];
+      trackers.forEach((t) => t.reset(cb));
+      const keys = new Set<string>();
+      for (let i = 0; i < block.transactions.length; i++) {
+        const sf = full.engine.executor.state;
+        sf.beginTx(cb);
+        await full.engine.executor.runSerial(runs[0], i);
+        const access = sf.endTx();
+        const want = trackers[0].depsOf(access.reads.keys());
+        trackers[0].noteWrites(i, access);
+        const sl = local.engine.executor.state;
+        sl.beginTx(cb, true);
+        await local.engine.executor.runSerial(runs[1], i);
+        const mine = sl.endTxHere();
+        const got = trackers[1].depsOf(mine.reads);
+        trackers[1].noteChanged(i, mine);
+        assert.deepEqual(got, want, `block ${b}, transaction ${i}: dependencies`);
+        const wiped = [...access.cleared, ...[...access.accounts].filter(([, v]) => v === null).map(([a]) => a)];
+        assert.deepEqual(new Set(mine.wiped), new Set(wiped), `block ${b}, transaction ${i}: wiped storages`);
+        assert.equal(mine.coinbaseDelta, access.coinbaseDelta, `block ${b}, transaction ${i}: fee credit`);
+        if (want.length > 0) withDeps++;
+        for (const k of access.reads.keys()) keys.add(k);
+        for (const a of access.accounts.keys()) keys.add('a' + a).add('b' + a);
+        for (const k of access.slots.keys()) {
+          keys.add('s' + k);
+          if (access.reads.get('s' + k) === hex(access.slots.get(k)!)) unchangedWrites++;
+        }
+        wipes += wiped.length;
+      }
+      for (const k of keys) assert.equal(trackers[1].writerOf(k), trackers[0].writerOf(k), `block ${b}: writer of ${k}`);
+      const results = [await full.engine.executor.finish(runs[0]), await local.engine.executor.finish(runs[1])];
+      assert.equal(hex(results[1].stateRoot), hex(results[0].stateRoot));
+      await full.engine.commit(results[0]);
+      await local.engine.commit(results[1]);
+    }
+    // The blocks hold what the comparison is about.
+    assert.ok(withDeps >= 20, `${withDeps} transactions with dependencies`);
+    assert.ok(unchangedWrites >= 2, `${unchangedWrites} slots written unchanged`);
+    assert.ok(wipes >= 1, `${wipes} wiped storages or deleted accounts`);
+  } finally {
+    await full.engine.close();
+    await local.engine.close();
+  }
+});

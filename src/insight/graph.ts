@@ -8,7 +8,7 @@
  * schedule, with any number of workers, can finish the block faster than its critical path, so
  * total / critical is an upper bound on the speedup parallel execution can achieve on the block.
  */
-import { accountToken, balanceToken, type TxAccess } from '../state/overlay.ts';
+import { accountToken, balanceToken, type LocalAccess, type TxAccess } from '../state/overlay.ts';
 import { hex } from '../util/bytes.ts';
 
 /** What one committed transaction did, as far as the graph is concerned. */
@@ -95,6 +95,14 @@ export class DependencyTracker {
       lastWriter.set(key, i);
     }
     if (access.coinbaseDelta !== 0n) this.feeCreditBy = i;
+  }
+
+  /** Note what transaction `i`, run and tracked on this thread, changed (see `OverlayStateManager.endTxHere`). */
+  noteChanged(i: number, local: LocalAccess): void {
+    const lastWriter = this.lastWriter;
+    for (const a of local.wiped) this.wipedBy.set(a, i);
+    for (const k of local.changed) lastWriter.set(k, i);
+    if (local.coinbaseDelta !== 0n) this.feeCreditBy = i;
   }
 
   /** The last transaction whose own writes changed `key` (a lazy fee credit to the coinbase is not one). */

@@ -31,8 +31,6 @@ export interface CommitInfo {
   firstRun: boolean;
   /** Keys whose committed values differed from what the speculative run read (empty when it committed). */
   stale: string[];
-  /** The committed run's reads and writes. */
-  access: TxAccess;
   /** The re-execution on this thread (performance.now() scale), when there was one. */
   start?: number;
   end?: number;
@@ -59,6 +57,8 @@ export class RollbackManager {
   readonly dependencies = new DependencyTracker();
   /** Whether commits report each transaction's dependencies (the block is traced). */
   private tracing = false;
+  /** The block's coinbase (hex), for the fee credit's lazy tracking. */
+  private coinbase = '';
   counts: CommitCounts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
 
   /** Recovered senders (hex) of the block's transactions, for learning hints. */
@@ -85,6 +85,7 @@ export class RollbackManager {
 
   /** Start a block (its coinbase in hex); `tracing`: report each transaction's dependencies. */
   reset(coinbase: string, tracing: boolean): void {
+    this.coinbase = coinbase;
     this.dependencies.reset(coinbase);
     this.tracing = tracing;
     this.counts = { firstRun: 0, reexecuted: 0, conflictKeys: new Map() };
@@ -122,8 +123,8 @@ export class RollbackManager {
         // what it is (DB_CORRUPT) instead of being blamed on the transaction.
         this.counts.reexecuted++;
         const start = performance.now();
-        const { access, deps } = await this.runHere(run, i);
-        return { firstRun: false, stale: [], access, start, end: performance.now(), deps };
+        const { deps } = await this.runHere(run, i);
+        return { firstRun: false, stale: [], start, end: performance.now(), deps };
       }
       this.executor.checkGas(run, i);
       await this.executor.state.apply(r.access, run.block.header.coinbase);
@@ -132,7 +133,7 @@ export class RollbackManager {
       const deps = this.tracing ? this.dependencies.depsOf(r.access.reads.keys()) : undefined;
       this.dependencies.noteWrites(i, r.access);
       this.hints.learnGas(call, r.outcome.gasUsed);
-      return { firstRun: true, stale: staleKeys, access: r.access, deps };
+      return { firstRun: true, stale: staleKeys, deps };
     }
     const stale = staleKeys[0];
     this.counts.reexecuted++;
@@ -146,26 +147,26 @@ export class RollbackManager {
       if (writer !== undefined) this.hints.learnConflict(run.block.transactions[writer], this.senders[writer] ?? '', stale);
     }
     const start = performance.now();
-    const { access, deps } = await this.runHere(run, i);
-    return { firstRun: false, stale: staleKeys, access, start, end: performance.now(), deps };
+    const { deps } = await this.runHere(run, i);
+    return { firstRun: false, stale: staleKeys, start, end: performance.now(), deps };
   }
 
   /**
-   * Run transaction `i` on this thread, tracked, and note what it changed: a re-execution, or a transaction of a
-   * traced block run here in full.
+   * Run transaction `i` on this thread, tracked for its dependencies only (what it read and changed; nothing of it
+   * is validated or sent anywhere), and note what it changed: a re-execution, or a transaction of a traced block run
+   * here in full.
    */
-  async runHere(run: BlockRun, i: number): Promise<{ access: TxAccess; deps?: number[] }> {
+  async runHere(run: BlockRun, i: number): Promise<{ deps?: number[] }> {
     const state = this.executor.state;
-    state.beginTx(hex(run.block.header.coinbase.bytes));
-    let access: TxAccess | undefined;
+    state.beginTx(this.coinbase, true);
     let deps: number[] | undefined;
     try {
       await this.executor.runSerial(run, i);
     } finally {
-      access = state.endTx();
-      if (this.tracing) deps = this.dependencies.depsOf(access.reads.keys());
-      this.dependencies.noteWrites(i, access);
+      const local = state.endTxHere();
+      if (this.tracing) deps = this.dependencies.depsOf(local.reads);
+      this.dependencies.noteChanged(i, local);
     }
-    return { access, deps };
+    return { deps };
   }
 }

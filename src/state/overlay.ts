@@ -52,6 +52,12 @@ export function balanceToken(a: { balance: bigint } | undefined | null): string 
   return a == null ? '' : a.balance.toString();
 }
 
+/** Same nonce and code (what `accountToken` compares), or both absent. */
+function sameFields(a: Account | null, b: Account | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.nonce === b.nonce && (a.codeHash === b.codeHash || equalsBytes(a.codeHash, b.codeHash));
+}
+
 /** The balance field itself, read without a `TrackedAccount` noticing. */
 function rawBalance(a: Account): bigint {
   return (a as unknown as { _balance: bigint })._balance;
@@ -139,8 +145,32 @@ export interface TxAccess {
   destroyed: bigint;
 }
 
+/**
+ * What one transaction run on this thread read and changed, for its dependencies alone (`beginTx(coinbase, true)`,
+ * `endTxHere`): its reads' keys, and the keys whose value it left different from what it had before it (the same
+ * rules as `DependencyTracker.noteWrites` applies to a `TxAccess`).
+ */
+export interface LocalAccess {
+  /** Keys read from below the transaction's own writes ('a' / 'b' + addr, 's' + addr + slot). */
+  reads: Iterable<string>;
+  /** Keys the transaction changed: an account's nonce or code ('a'), its balance ('b'), a slot ('s'). */
+  changed: string[];
+  /** Accounts whose storage the transaction wiped (cleared, or deleted with the account). */
+  wiped: string[];
+  coinbaseDelta: bigint;
+}
+
+/**
+ * A read's value as a tracker keeps it: the token validation compares (`TxAccess.reads`), or, for a transaction
+ * tracked for its dependencies only, the value itself (an account or null, a balance or null, a slot's bytes),
+ * compared without building a string.
+ */
+type SeenValue = string | Account | bigint | Uint8Array | null;
+
 interface Tracker {
-  reads: Map<string, string>;
+  reads: Map<string, SeenValue>;
+  /** Reads keep values, not tokens (see `SeenValue`). */
+  raw: boolean;
   writtenAccounts: Set<string>;
   /** Accounts whose balance this transaction read or set (its value before that is in `reads` as 'b' + addr). */
   balances: Set<string>;
@@ -299,7 +329,7 @@ export class OverlayStateManager implements StateManagerInterface {
     }
     if (t.writtenAccounts.has(addr)) return false;
     const key = 'a' + addr;
-    if (!t.reads.has(key)) t.reads.set(key, accountToken(acc));
+    if (!t.reads.has(key)) t.reads.set(key, t.raw ? (acc ?? null) : accountToken(acc));
     return false;
   }
 
@@ -314,7 +344,8 @@ export class OverlayStateManager implements StateManagerInterface {
     const key = 'b' + addr;
     if (!t.reads.has(key)) {
       const local = this.accounts.get(addr);
-      t.reads.set(key, balanceToken(local !== undefined ? local : this.baseAccounts.get(addr)));
+      const acc = local !== undefined ? local : this.baseAccounts.get(addr);
+      t.reads.set(key, t.raw ? (acc == null ? null : acc.balance) : balanceToken(acc));
     }
   }
 
@@ -444,7 +475,7 @@ export class OverlayStateManager implements StateManagerInterface {
     let v = this.slotNow(addr, slot, sk);
     if (v === NOT_NOW) v = await this.baseSlotLater(sk, address.bytes, key);
     const t = this.tracker;
-    if (t !== undefined && !t.clears.has(addr) && !t.writtenSlots.has(sk) && !t.reads.has(sk)) t.reads.set(sk, hex(v));
+    if (t !== undefined && !t.clears.has(addr) && !t.writtenSlots.has(sk) && !t.reads.has(sk)) t.reads.set(sk, t.raw ? v : hex(v));
     return v;
   }
 
@@ -544,10 +575,14 @@ export class OverlayStateManager implements StateManagerInterface {
 
   // ---- per-transaction tracking (parallel engine) ------------------------------------------------------------
 
-  /** Start recording one transaction's reads and writes. `coinbase` (hex) gets lazy fee accounting. */
-  beginTx(coinbase?: string): void {
+  /**
+   * Start recording one transaction's reads and writes. `coinbase` (hex) gets lazy fee accounting. `local`: the
+   * transaction runs on the thread that commits it and only its dependencies are wanted (end it with `endTxHere`).
+   */
+  beginTx(coinbase?: string, local = false): void {
     this.tracker = {
       reads: new Map(),
+      raw: local,
       writtenAccounts: new Set(),
       balances: new Set(),
       keptBalance: new Set(),
@@ -571,6 +606,7 @@ export class OverlayStateManager implements StateManagerInterface {
   endTx(): TxAccess {
     const t = this.tracker;
     if (t === undefined) throw new Error('endTx() without beginTx()');
+    if (t.raw) throw new Error('endTx() after beginTx(coinbase, true): use endTxHere()');
     this.tracker = undefined;
     const accounts = new Map<string, AccountValue | null>();
     const codes = new Map<string, Uint8Array>();
@@ -597,7 +633,38 @@ export class OverlayStateManager implements StateManagerInterface {
       const v = this.storage.get(k.slice(1, 41))?.get(k.slice(41));
       if (v !== undefined) slots.set(k.slice(1), v);
     }
-    return { reads: t.reads, accounts, cleared: [...t.clears], slots, codes, coinbaseDelta: t.coinbaseDelta, destroyed: t.destroyed };
+    return { reads: t.reads as Map<string, string>, accounts, cleared: [...t.clears], slots, codes, coinbaseDelta: t.coinbaseDelta, destroyed: t.destroyed };
+  }
+
+  /**
+   * Stop recording a transaction begun with `beginTx(coinbase, true)` and return what it read and changed. A write
+   * counts as a change where the value differs from what the transaction read (a key it wrote without reading it
+   * first always counts), as `DependencyTracker.noteWrites` decides from a `TxAccess`, without building one.
+   */
+  endTxHere(): LocalAccess {
+    const t = this.tracker;
+    if (t === undefined || !t.raw) throw new Error('endTxHere() without beginTx(coinbase, true)');
+    this.tracker = undefined;
+    const { reads } = t;
+    const changed: string[] = [];
+    // A deleted account's storage is wiped with it (`deleteAccount`): `clears` holds every wipe.
+    const wiped = t.clears.size > 0 ? [...t.clears] : [];
+    for (const addr of t.writtenAccounts) {
+      const a = this.accounts.get(addr);
+      if (a === undefined) continue;
+      const k = 'a' + addr;
+      if (!reads.has(k) || !sameFields(reads.get(k) as Account | null, a)) changed.push(k);
+      if (a !== null && t.keptBalance.has(addr)) continue;
+      const b = 'b' + addr;
+      if (!reads.has(b) || reads.get(b) !== (a === null ? null : a.balance)) changed.push(b);
+    }
+    for (const k of t.writtenSlots) {
+      const v = this.storage.get(k.slice(1, 41))?.get(k.slice(41));
+      if (v === undefined) continue;
+      const seen = reads.get(k) as Uint8Array | undefined;
+      if (seen === undefined || !equalsBytes(seen, v)) changed.push(k);
+    }
+    return { reads: reads.keys(), changed, wiped, coinbaseDelta: t.coinbaseDelta };
   }
 
   /** Current value of a tracked key, in the form `TxAccess.reads` records it (validation compares the two). */
