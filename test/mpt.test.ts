@@ -238,6 +238,7 @@ test('a state-trie update split into shards equals the one-thread update, block 
         },
         minStorageSlots: Infinity,
         storage: async () => assert.fail('no storage job expected'),
+        discarded: () => assert.fail('no shares dropped expected'),
       }),
       () => calls,
     );
@@ -276,6 +277,7 @@ test("a block's hottest storage trie updated on other threads equals the one-thr
           if (declineEvery > 0 && calls % declineEvery === 0) return undefined;
           return jobs.map((j, w) => updateStorage(structuredClone(j), (h) => nodes.get(h), caches[w]));
         },
+        discarded: () => assert.fail('no shares dropped expected'),
       }),
       () => calls,
       [300, 120, 99, 500],
@@ -315,6 +317,7 @@ test('the state trie updated subtree by subtree while a storage trie is away fal
     run: async () => assert.fail('no shard job expected'),
     minStorageSlots: 3,
     storage: async (list) => (jobs++, list.map((j) => updateStorage(structuredClone(j), (h) => nodes.get(h)))),
+    discarded: () => assert.fail('the storage trie keeps its root branch'),
   };
   const entry = (a: string, acc: ReturnType<typeof account> | null, storage = new Map<string, Uint8Array>()) => [a, { address: fromHex(a), account: acc, storageCleared: false, storage }] as const;
   const blocks = [
@@ -335,4 +338,72 @@ test('the state trie updated subtree by subtree while a storage trie is away fal
     storageRoot = RLP.decode(x.accounts.get(contract)!)[2] as Uint8Array;
   }
   assert.equal(jobs, 2);
+});
+
+/**
+ * Shares that came back but cannot be used: a block deleting every account but those under one child of the root
+ * branch (the state trie's, with the update split by the root's children; the hottest contract's storage trie, split
+ * the same way) would collapse that root into its child. The sharder is told the shares were dropped, and the update
+ * is done on this thread: the roots equal the one-thread update's.
+ */
+test('shares whose root would collapse are dropped, the sharder told, the update done here', async () => {
+  const { StateTrie, updateShard, updateStorage } = await import('../src/state/trie.ts');
+  const { KECCAK256_NULL } = await import('@ethereumjs/util');
+  const { RLP } = await import('@ethereumjs/rlp');
+  const { fromHex } = await import('../src/util/bytes.ts');
+  /** `n` keys (hex, `bytes` long) whose keccaks start with different nibbles. */
+  const spread = (n: number, bytes: number) => {
+    const out: string[] = [];
+    for (let i = 0; out.length < n; i++) {
+      const k = hex(keccak256(Uint8Array.of(i, bytes)).subarray(32 - bytes));
+      if (!out.some((o) => keccak256(fromHex(o))[0] >> 4 === keccak256(fromHex(k))[0] >> 4)) out.push(k);
+    }
+    return out;
+  };
+  const account = (nonce: bigint) => ({ nonce, balance: 10n ** 18n, codeHash: KECCAK256_NULL });
+  const entry = (a: string, acc: ReturnType<typeof account> | null, storage = new Map<string, Uint8Array>()) => [a, { address: fromHex(a), account: acc, storageCleared: false, storage }] as const;
+  const addrs = spread(4, 20);
+  const slots = spread(4, 32);
+  const contract = addrs[0];
+  const cases = {
+    // The state trie split by the root's children: 4 accounts, then 3 deleted.
+    state: [new Map(addrs.map((a) => entry(a, account(1n)))), new Map(addrs.slice(1).map((a) => entry(a, null)))],
+    // The contract's storage trie: 4 slots, then 3 of them zeroed (its account the only one changed).
+    storage: [
+      new Map([entry(contract, account(1n), new Map(slots.map((k, i) => [k, Uint8Array.of(i + 1)])))]),
+      new Map([entry(contract, account(1n), new Map(slots.slice(1).map((k) => [k, new Uint8Array(0)])))]),
+    ],
+  };
+  for (const [name, blocks] of Object.entries(cases)) {
+    const nodes = new Map<string, Uint8Array>();
+    const source = { getNode: (h: string) => nodes.get(h) };
+    const here = new StateTrie(source, new NodeCache(1000));
+    const split = new StateTrie(source, new NodeCache(1000));
+    const calls: string[] = [];
+    split.sharder = {
+      shards: 2,
+      minAccounts: name === 'state' ? 1 : Infinity,
+      run: async (jobs) => (calls.push('run'), jobs.map((j) => updateShard(structuredClone(j), (h) => nodes.get(h), new NodeCache(1000)))),
+      minStorageSlots: name === 'storage' ? 1 : Infinity,
+      storage: async (jobs) => (calls.push(`storage ${jobs.length}`), jobs.map((j) => updateStorage(structuredClone(j), (h) => nodes.get(h)))),
+      discarded: () => calls.push('discarded'),
+    };
+    let root = EMPTY_ROOT;
+    let storageRoot: Uint8Array | undefined;
+    for (const [i, accounts] of blocks.entries()) {
+      const diff = { accounts, codes: new Map() } as unknown as Parameters<typeof here.update>[1];
+      const base = (a: Uint8Array) => (hex(a) === contract ? storageRoot : undefined);
+      const x = await here.update(root, diff, base);
+      const y = await split.update(root, diff, base);
+      assert.equal(hex(y.stateRoot), hex(x.stateRoot), `${name}, block ${i}`);
+      assert.deepEqual([...y.accounts].sort(), [...x.accounts].sort(), `${name}, block ${i}`);
+      for (const [h, n] of x.nodes) nodes.set(h, n);
+      root = x.stateRoot;
+      const record = x.accounts.get(contract);
+      if (record) storageRoot = RLP.decode(record)[2] as Uint8Array;
+    }
+    // The first block's root is new (no root branch to split: the whole trie, or nothing, goes out); the second's
+    // shares come back and are dropped.
+    assert.deepEqual(calls, name === 'state' ? ['run', 'discarded'] : ['storage 1', 'storage 2', 'discarded'], name);
+  }
 });

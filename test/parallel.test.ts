@@ -313,6 +313,42 @@ test("the hottest contract's storage trie is updated on the workers; a crash the
   await crashOnTrieJob(gen, await faultCase(gen, setup, workloadBlocks(gen, 'erc20', 2, 300)), { minOffloadedSlots: 50 });
 });
 
+/**
+ * A contract whose storage trie the workers update, each its share of the root's children, in a block that zeroes all
+ * its slots but one: the root would collapse into one child, so the shares are dropped and the trie updated on the main
+ * thread, and the block's stats say so. Both blocks give one worker's results.
+ */
+test("a storage trie whose root would collapse is updated on the main thread, and the block's stats say so", async () => {
+  const { STORE_INIT } = await import('./helpers/workload.ts');
+  const { createContractAddress, setLengthLeft, bigIntToBytes, concatBytes } = await import('@ethereumjs/util');
+  const gen = generator({ seed: 23 });
+  const setup = gen.setup(400);
+  const deployer = gen.payers[1];
+  const store = createContractAddress(deployer.address, deployer.nonce);
+  setup.push(gen.block([gen.tx(deployer, undefined, STORE_INIT, 200_000n)]));
+  const word = (n: number) => setLengthLeft(bigIntToBytes(BigInt(n)), 32);
+  const put = (payer: number, slot: number, value: number) => gen.tx(gen.payers[payer], store, concatBytes(word(slot), word(value)), 100_000n);
+  // Eight slots set (a new trie: one worker updates it whole), then seven of them zeroed.
+  const blocks = [gen.block(Array.from({ length: 8 }, (_, k) => put(2 + k, k + 1, 100 + k))), gen.block(Array.from({ length: 7 }, (_, k) => put(2 + k, k + 2, 0)))];
+  const { expected } = await faultCase(gen, setup, blocks);
+  const dir = await mkdtemp(join(tmpdir(), 'parallax-trie-collapse-'));
+  const { store: db, engine } = await node(gen, setup, 2, { minOffloadedSlots: 4 }, dir);
+  try {
+    const r1 = await engine.execute(blocks[0], { next: blocks[1] });
+    assert.deepEqual(fingerprint(r1.result), expected[0]);
+    assert.equal(r1.stats.rootSharded, true, 'the new storage trie went to a worker');
+    await engine.commit(r1.result);
+    const r2 = await engine.execute(blocks[1]);
+    assert.deepEqual(fingerprint(r2.result), expected[1]);
+    assert.equal(r2.stats.rootSharded, false, 'the shares were dropped');
+    assert.equal(r2.stats.fallbackReason, undefined);
+  } finally {
+    await engine.close();
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a worker that crashes or hangs is replaced and the block re-executed serially, with the serial result', async () => {
   const gen = generator({ seed: 3 });
   const { setup, blocks, expected } = await faultCase(gen);

@@ -203,6 +203,8 @@ export class ParallelExecutor {
       run: (jobs) => this.trieJobs<ShardResult>(jobs),
       minStorageSlots: opts.minOffloadedSlots ?? MIN_OFFLOADED_SLOTS,
       storage: (jobs) => this.trieJobs<StorageResult>(jobs),
+      // Shares computed and then dropped: the root is the main thread's after all (until another job succeeds).
+      discarded: () => (this.trieSharded = false),
     };
   }
 

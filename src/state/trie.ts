@@ -92,6 +92,11 @@ export interface TrieSharder {
   readonly minStorageSlots: number;
   /** Storage jobs, at most one per thread. */
   storage(jobs: StorageJob[]): Promise<StorageResult[] | undefined>;
+  /**
+   * The results of the last `run` or `storage` call came back but are not used: the root they were for would collapse
+   * into one child, and the caller updates that trie itself.
+   */
+  discarded(): void;
 }
 
 /** A split is used only if no share holds more than this many times an even share of the leaves to update. */
@@ -397,7 +402,10 @@ export class StateTrie {
         q += 2 + len;
       }
     }
-    if (stateTrie.setRootChildren(after) === undefined) return undefined;
+    if (stateTrie.setRootChildren(after) === undefined) {
+      sharder.discarded();
+      return undefined;
+    }
     const stateRoot = stateTrie.commit();
     return { stateRoot, nodes: stateTrie.nodes, packed: results.map((r) => r.nodes), accounts };
   }
@@ -423,7 +431,10 @@ export class StateTrie {
     if (shares === undefined) return undefined;
     const after = children.slice();
     shares.forEach((r, w) => after.splice(ranges[w][0], ranges[w][1] - ranges[w][0], ...(r.root as (Uint8Array | null)[])));
-    if (trie.setRootChildren(after) === undefined) return undefined;
+    if (trie.setRootChildren(after) === undefined) {
+      sharder.discarded();
+      return undefined;
+    }
     return { root: trie.commit(), packed: shares.map((r) => r.nodes), nodes: trie.nodes };
   }
 
