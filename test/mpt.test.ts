@@ -5,6 +5,32 @@ import { BatchTrie, EMPTY_ROOT, NodeCache, type Node } from '../src/state/mpt.ts
 import { Rng } from '../src/bench/traffic.ts';
 import { keccak256 } from '../src/crypto/index.ts';
 import { hex } from '../src/util/bytes.ts';
+import type { StateTrie } from '../src/state/trie.ts';
+import { RLP } from '@ethereumjs/rlp';
+
+type Diff = Parameters<StateTrie['update']>[1];
+
+/**
+ * Blocks of account changes (`Diff['accounts']`) applied by `here` and by `other` from the empty trie: the same root and
+ * account records after each block. The new nodes go into `nodes` (what both read); `contract`'s storage root is
+ * carried from block to block.
+ */
+async function sameRoots(label: string, blocks: Diff['accounts'][], here: StateTrie, other: StateTrie, nodes: Map<string, Uint8Array>, contract: string): Promise<void> {
+  let root = EMPTY_ROOT;
+  let storageRoot: Uint8Array | undefined;
+  for (const [i, accounts] of blocks.entries()) {
+    const diff = { accounts, codes: new Map() } as unknown as Diff;
+    const base = (a: Uint8Array) => (hex(a) === contract ? storageRoot : undefined);
+    const x = await here.update(root, diff, base);
+    const y = await other.update(root, diff, base);
+    assert.equal(hex(y.stateRoot), hex(x.stateRoot), `${label}block ${i}`);
+    assert.deepEqual([...y.accounts].sort(), [...x.accounts].sort(), `${label}block ${i}`);
+    for (const [h, n] of x.nodes) nodes.set(h, n);
+    root = x.stateRoot;
+    const record = x.accounts.get(contract);
+    if (record) storageRoot = RLP.decode(record)[2] as Uint8Array;
+  }
+}
 
 /** Random batches of puts and deletes (keys reused so deletes hit and branches collapse), over several commits. */
 test('BatchTrie gives @ethereumjs/mpt roots across batches of inserts, updates and deletes, and its nodes serve reads', async () => {
@@ -76,7 +102,6 @@ test('NodeCache: a hash that shares its key bits with another never returns the 
 
 /** Random nested items with strings of every size class (single byte under 0x80, short, and over 55 bytes). */
 test('encodeRlp and serializeTx write the bytes @ethereumjs/rlp and @ethereumjs/tx do', async () => {
-  const { RLP } = await import('@ethereumjs/rlp');
   const { encodeRlp } = await import('../src/util/rlp.ts');
   const rng = new Rng(7);
   const item = (depth: number): Uint8Array | unknown[] => {
@@ -295,7 +320,6 @@ test("a block's hottest storage trie updated on other threads equals the one-thr
 test('the state trie updated subtree by subtree while a storage trie is away falls back when the root would collapse', async () => {
   const { StateTrie, updateStorage } = await import('../src/state/trie.ts');
   const { KECCAK256_NULL } = await import('@ethereumjs/util');
-  const { RLP } = await import('@ethereumjs/rlp');
   const { fromHex } = await import('../src/util/bytes.ts');
   // Three addresses whose hashes start with different nibbles: three children under the root branch.
   const picked: string[] = [];
@@ -324,19 +348,7 @@ test('the state trie updated subtree by subtree while a storage trie is away fal
     new Map([entry(contract, account(1n), slots(0)), entry(b, account(0n)), entry(c, account(0n))]),
     new Map([entry(contract, account(1n), slots(7)), entry(b, null), entry(c, null)]),
   ];
-  let root = EMPTY_ROOT;
-  let storageRoot: Uint8Array | undefined;
-  for (const [i, accounts] of blocks.entries()) {
-    const diff = { accounts, codes: new Map() } as unknown as Parameters<typeof here.update>[1];
-    const base = (a: Uint8Array) => (hex(a) === contract ? storageRoot : undefined);
-    const x = await here.update(root, diff, base);
-    const y = await away.update(root, diff, base);
-    assert.equal(hex(y.stateRoot), hex(x.stateRoot), `block ${i}`);
-    assert.deepEqual([...y.accounts].sort(), [...x.accounts].sort(), `block ${i}`);
-    for (const [h, n] of x.nodes) nodes.set(h, n);
-    root = x.stateRoot;
-    storageRoot = RLP.decode(x.accounts.get(contract)!)[2] as Uint8Array;
-  }
+  await sameRoots('', blocks as unknown as Diff['accounts'][], here, away, nodes, contract);
   assert.equal(jobs, 2);
 });
 
@@ -349,7 +361,6 @@ test('the state trie updated subtree by subtree while a storage trie is away fal
 test('shares whose root would collapse are dropped, the sharder told, the update done here', async () => {
   const { StateTrie, updateShard, updateStorage } = await import('../src/state/trie.ts');
   const { KECCAK256_NULL } = await import('@ethereumjs/util');
-  const { RLP } = await import('@ethereumjs/rlp');
   const { fromHex } = await import('../src/util/bytes.ts');
   /** `n` keys (hex, `bytes` long) whose keccaks start with different nibbles. */
   const spread = (n: number, bytes: number) => {
@@ -388,20 +399,7 @@ test('shares whose root would collapse are dropped, the sharder told, the update
       storage: async (jobs) => (calls.push(`storage ${jobs.length}`), jobs.map((j) => updateStorage(structuredClone(j), (h) => nodes.get(h)))),
       discarded: () => calls.push('discarded'),
     };
-    let root = EMPTY_ROOT;
-    let storageRoot: Uint8Array | undefined;
-    for (const [i, accounts] of blocks.entries()) {
-      const diff = { accounts, codes: new Map() } as unknown as Parameters<typeof here.update>[1];
-      const base = (a: Uint8Array) => (hex(a) === contract ? storageRoot : undefined);
-      const x = await here.update(root, diff, base);
-      const y = await split.update(root, diff, base);
-      assert.equal(hex(y.stateRoot), hex(x.stateRoot), `${name}, block ${i}`);
-      assert.deepEqual([...y.accounts].sort(), [...x.accounts].sort(), `${name}, block ${i}`);
-      for (const [h, n] of x.nodes) nodes.set(h, n);
-      root = x.stateRoot;
-      const record = x.accounts.get(contract);
-      if (record) storageRoot = RLP.decode(record)[2] as Uint8Array;
-    }
+    await sameRoots(`${name}, `, blocks as unknown as Diff['accounts'][], here, split, nodes, contract);
     // The first block's root is new (no root branch to split: the whole trie, or nothing, goes out); the second's
     // shares come back and are dropped.
     assert.deepEqual(calls, name === 'state' ? ['run', 'discarded'] : ['storage 1', 'storage 2', 'discarded'], name);
