@@ -11,7 +11,6 @@ import { HintBook } from '../conflict/index.ts';
 import type { BlockExecutor, BlockRun, TxOutcome } from '../exec/executor.ts';
 import type { TxAccess } from '../state/overlay.ts';
 import { NOT_NOW } from '../state/types.ts';
-import { hex } from '../util/bytes.ts';
 import { DependencyTracker } from '../insight/graph.ts';
 
 export interface SpeculativeResult {
