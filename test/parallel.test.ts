@@ -349,6 +349,40 @@ test("a storage trie whose root would collapse is updated on the main thread, an
   }
 });
 
+/**
+ * A block run serially on the main thread whose senders were recovered and planned before it started needs nothing of
+ * the workers: no 'block' message goes out (it would only wake them), unless test faults wait for one; the results
+ * equal one worker's.
+ */
+test("a serially run block prepared ahead sends the workers no 'block' message, unless faults wait for one", async () => {
+  const gen = generator({ seed: 25, holders: 300, payers: 100 });
+  const setup = gen.setup(400);
+  const blocks = workloadBlocks(gen, 'erc20', 5, 200);
+  const { expected } = await faultCase(gen, setup, blocks);
+  const { store, engine } = await node(gen, setup, 2);
+  const pool = (engine as unknown as { pool: { broadcast(m: { t: string }, ...rest: unknown[]): void } }).pool;
+  const broadcast = pool.broadcast.bind(pool);
+  let sent: string[] = [];
+  pool.broadcast = (m, ...rest) => (sent.push(m.t), broadcast(m, ...rest));
+  try {
+    for (const [i, b] of blocks.entries()) {
+      if (i === 3) engine.injectFaults({ recoverChunkMs: 1 });
+      sent = [];
+      const r = await engine.execute(b, { next: blocks[i + 1], after: blocks[i + 2] });
+      assert.deepEqual(fingerprint(r.result), expected[i], `block ${i}`);
+      // The first block runs on the workers (no conflict learned yet); from the second on the token's holders are
+      // predicted and each block, planned during its predecessor's commit, runs here.
+      assert.equal(r.stats.mode, i === 0 ? 'parallel' : 'serial', `block ${i}`);
+      assert.equal(r.stats.preparedAhead, i > 0, `block ${i}`);
+      assert.equal(sent.includes('block'), i === 0 || i === 3, `block ${i}: messages ${sent.join(', ')}`);
+      await engine.commit(r.result);
+    }
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
 test('a worker that crashes or hangs is replaced and the block re-executed serially, with the serial result', async () => {
   const gen = generator({ seed: 3 });
   const { setup, blocks, expected } = await faultCase(gen);
