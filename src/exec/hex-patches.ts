@@ -117,19 +117,24 @@ replaceMethod('Journal', journal, 'touchAddress', 'address.toString().slice(2)',
   this.touchAccount(hex(address.bytes));
 });
 
+/** The cache's `put` by the address and key in hex: the first value stays. */
+function putHex(map: CacheThis['map'], a: string, k: string, value: Uint8Array): void {
+  let m = map.get(a);
+  if (m === undefined) map.set(a, (m = new Map()));
+  if (!m.has(k)) m.set(k, value);
+}
+
 replaceMethod('OriginalStorageCache', cache, 'get', 'bytesToUnprefixedHex(key)', async function (address, key) {
-  const value = this.map.get(hex(address.bytes))?.get(hex(key));
+  const a = hex(address.bytes);
+  const k = hex(key);
+  const value = this.map.get(a)?.get(k);
   if (value !== undefined) return value;
   const v = await this.getStorage(address, key);
-  this.put(address, key, v);
+  putHex(this.map, a, k, v);
   return v;
 });
 replaceMethod('OriginalStorageCache', cache, 'put', 'bytesToUnprefixedHex(key)', function (address, key, value) {
-  const a = hex(address.bytes);
-  let m = this.map.get(a);
-  if (m === undefined) this.map.set(a, (m = new Map()));
-  const k = hex(key);
-  if (!m.has(k)) m.set(k, value);
+  putHex(this.map, hex(address.bytes), hex(key), value);
 });
 
 notePatch('@ethereumjs/evm Journal warm sets and touches, OriginalStorageCache, Address.toString: hex through Buffer (src/exec/hex-patches.ts)');

@@ -602,6 +602,11 @@ export class OverlayStateManager implements StateManagerInterface {
     if (this.tracker !== undefined) this.tracker.postExecution = true;
   }
 
+  /** The block's value of a written slot by its tracked key ('s' + addr + slot); undefined if the write was undone. */
+  private writtenSlot(k: string): Uint8Array | undefined {
+    return this.storage.get(k.slice(1, 41))?.get(k.slice(41));
+  }
+
   /** Stop recording and return what the transaction read and left written. */
   endTx(): TxAccess {
     const t = this.tracker;
@@ -630,7 +635,7 @@ export class OverlayStateManager implements StateManagerInterface {
     }
     const slots = new Map<string, Uint8Array>();
     for (const k of t.writtenSlots) {
-      const v = this.storage.get(k.slice(1, 41))?.get(k.slice(41));
+      const v = this.writtenSlot(k);
       if (v !== undefined) slots.set(k.slice(1), v);
     }
     return { reads: t.reads as Map<string, string>, accounts, cleared: [...t.clears], slots, codes, coinbaseDelta: t.coinbaseDelta, destroyed: t.destroyed };
@@ -659,7 +664,7 @@ export class OverlayStateManager implements StateManagerInterface {
       if (!reads.has(b) || reads.get(b) !== (a === null ? null : a.balance)) changed.push(b);
     }
     for (const k of t.writtenSlots) {
-      const v = this.storage.get(k.slice(1, 41))?.get(k.slice(41));
+      const v = this.writtenSlot(k);
       if (v === undefined) continue;
       const seen = reads.get(k) as Uint8Array | undefined;
       if (seen === undefined || !equalsBytes(seen, v)) changed.push(k);
