@@ -667,9 +667,10 @@ export class ParallelExecutor {
     if (runs === undefined) {
       // One predicted dependency component holds (nearly) all of the block's expected gas: speculation cannot gain
       // what it costs, run it here directly (see SERIAL_LOAD_SHARE in plan.ts). With its senders known before it
-      // started, the workers need nothing of it: the message would only wake them, and a woken worker can take this
-      // thread's core for whole clock ticks at this point (4.1-4.3 or 8.1-8.4 ms of scheduling in lab runs on a
-      // 250 Hz kernel). They get the next block's senders and state-root jobs as those come.
+      // started, the workers need nothing of it: the message would only wake them to compete for this thread's core
+      // at its dispatch (lab runs on a 250 Hz kernel saw whole clock ticks, 4.1-4.3 or 8.1-8.4 ms of scheduling, lost
+      // there; fewer without the message, not none). They get the next block's senders and state-root jobs as those
+      // come.
       if (prepared === undefined || this.faultsArmed) sendBlock();
       this.recoverAhead(next, true);
       scheduling += performance.now() - dispatchFrom;
