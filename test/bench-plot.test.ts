@@ -38,9 +38,12 @@ test('bench --scale 2 --plot: one line per workload, a point per worker count, b
   assert.match(svg, /^<svg [^>]*class="scaling"/);
 });
 
-test('bench --repeat 3: each Parallax engine runs three times, every run checked against the reference, and the table has its median run', async () => {
-  const report = await runBench({ workloads: ['transfers'], workers: 2, quick: true, seed: 7, repeat: 3, size: { blocks: 2, txs: 60, holders: 30 } });
+test('bench --repeat 3 --blocks 3: each Parallax engine runs three times over three measured blocks, every run checked against the reference, and the table has its median run', async () => {
+  const report = await runBench({ workloads: ['transfers'], workers: 2, quick: true, seed: 7, repeat: 3, blocks: 3, size: { blocks: 2, txs: 60, holders: 30 } });
   const [w] = report.workloads;
+  // --blocks sets the measured blocks over the size's; the transactions per block stay the size's.
+  assert.equal(w.blocks, 3);
+  assert.equal(w.txs, 180);
   for (const k of ['parallax1', 'parallaxN'] as const) {
     const e = w.engines[k];
     assert.equal(e.runs?.length, 3, `${k}: three runs`);

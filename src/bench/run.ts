@@ -81,6 +81,8 @@ export interface BenchOptions {
    * median run: this machine's run-to-run spread is wide, and alternation spreads slow phases over both engines.
    */
   repeat?: number;
+  /** Measured blocks of each generated workload, instead of the default size's (4, or 2 with `quick`). */
+  blocks?: number;
   /** Override the generated workloads' size (measured blocks, transactions per block, holders). */
   size?: { blocks: number; txs: number; holders: number };
   onProgress?: (line: string) => void;
@@ -304,7 +306,9 @@ function sizes(quick: boolean) {
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const progress = opts.onProgress ?? (() => {});
-  const { blocks: nBlocks, txs: perBlock, holders } = opts.size ?? sizes(opts.quick);
+  const size = opts.size ?? sizes(opts.quick);
+  const { txs: perBlock, holders } = size;
+  const nBlocks = opts.blocks ?? size.blocks;
   const workloads: WorkloadResult[] = [];
   const scaling: ScalingResult[] = [];
   const scaleTo = opts.scaleTo ?? 0;

@@ -67,6 +67,10 @@ export function registerBench(program: Command): void {
     .option('--workload <name>', `workload to run, repeatable (${ALL.join(', ')}); default: all`, parseWorkload)
     .option('--workers <n>', 'workers of Parallax-N (default: all cores)', (v) => parseWorkers(v), availableParallelism())
     .option('--quick', 'short run: fewer and smaller blocks')
+    .option('--blocks <n>', 'measured blocks per generated workload (default 4; 2 with --quick); mainnet is always its 30 fixture blocks', (v) => {
+      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 1000) throw new InvalidArgumentError(`expected a block count from 1 to 1000, got "${v}"`);
+      return Number(v);
+    })
     .option('--seed <n>', 'seed of the generated workloads', (v) => Number(v), 1)
     .option('--scale <max>', 'also run Parallax at every worker count 1..max on each workload (max may exceed the cores)', (v) => {
       if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 256) throw new InvalidArgumentError(`expected a worker count from 1 to 256, got "${v}"`);
@@ -86,13 +90,15 @@ Examples:
   $ parallax bench --workload erc20 --workers 2   # one workload, full size
   $ parallax bench --json bench.json
   $ parallax bench --workload transfers --repeat 5   # median of 5 runs per Parallax engine
+  $ parallax bench --workload transfers --blocks 40  # a longer run: the database grows, LevelDB compacts
   $ parallax bench --quick --scale 4 --plot scaling.svg   # workers 1..4, plotted`,
     )
-    .action(async (opts: { workload?: BenchWorkload[]; workers: number; quick?: boolean; seed: number; json?: string; scale?: number; plot?: string; repeat: number }) => {
+    .action(async (opts: { workload?: BenchWorkload[]; workers: number; quick?: boolean; blocks?: number; seed: number; json?: string; scale?: number; plot?: string; repeat: number }) => {
       const report = await runBench({
         workloads: opts.workload ?? ALL,
         workers: opts.workers,
         quick: opts.quick === true,
+        blocks: opts.blocks,
         seed: opts.seed,
         repeat: opts.repeat,
         scaleTo: opts.scale ?? (opts.plot !== undefined ? opts.workers : undefined),
