@@ -6,6 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inChild, runBench, type GeneratedInput } from '../src/bench/run.ts';
+import { TRAFFIC_CHAIN, TrafficGenerator } from '../src/bench/traffic.ts';
+import { trafficOptionsFor, workloadBlocks } from '../src/bench/workloads.ts';
+import { createCommon } from '../src/chain/profile.ts';
+import { nativeCrypto } from '../src/crypto/index.ts';
 import { isParallaxError } from '../src/errors.ts';
 import { scalingSvg } from '../src/insight/plot.ts';
 
@@ -58,6 +62,25 @@ test('bench --repeat 3 --blocks 3: each Parallax engine runs three times over th
   assert.ok(n.schedulingMaxMs <= n.schedulingMsPerBlock * w.blocks + 1e-9, 'no block above the sum of all');
   assert.equal(w.engines.parallax1.schedulingMaxMs, undefined);
   assert.equal(w.ratios.parallaxNOverParallax1, w.engines.parallaxN.mgasPerSec / w.engines.parallax1.mgasPerSec);
+});
+
+test('bench engine processes report their progress, pass by pass and block by block, at the interval asked', async () => {
+  const gen = new TrafficGenerator(createCommon(TRAFFIC_CHAIN, nativeCrypto()), trafficOptionsFor(3, 30, 3, 30));
+  const setup = gen.setup(2000);
+  const all = workloadBlocks(gen, 'transfers', 5, 30);
+  const bytes = (bs: typeof all) => bs.map((b) => b.serialize());
+  const input: GeneratedInput = { alloc: gen.alloc(), genesis: gen.genesis, setup: bytes([...setup, all[0]]), measured: bytes(all.slice(1, 3)), tails: bytes(all.slice(3)) };
+  const S = setup.length + 1;
+  const expected = [...Array.from({ length: S }, (_, i) => `setup block ${i + 1} of ${S}`), 'measured block 1 of 2', 'measured block 2 of 2'];
+  for (const job of [{ t: 'reference', input } as const, { t: 'parallax', input, workers: 2 } as const]) {
+    const lines: string[] = [];
+    await inChild(job, (l) => lines.push(l), 0);
+    assert.deepEqual(lines, expected, job.t);
+  }
+  // At the default interval (10 s) a run of a few seconds says nothing.
+  const quiet: string[] = [];
+  await inChild({ t: 'parallax', input, workers: 1 }, (l) => quiet.push(l));
+  assert.deepEqual(quiet, []);
 });
 
 test("bench engine processes: an error in an engine's process is passed on, a typed one with its code, any other with its message and the job's name", async () => {

@@ -4,7 +4,8 @@
  */
 import { isParallaxError, errorMessage } from '../errors.ts';
 import { isReferenceJob, runReferenceJob } from './reference-jobs.ts';
-import type { ChildAnswer, EngineJob } from './run.ts';
+import { reportProgressTo } from './progress.ts';
+import type { ChildAnswer, ChildJob } from './run.ts';
 
 if (process.send === undefined) {
   process.stderr.write('engine-process.ts is started by the benchmark (parallax bench), not by hand\n');
@@ -12,7 +13,8 @@ if (process.send === undefined) {
 }
 const send = (a: ChildAnswer) => new Promise<void>((resolve) => process.send!(a, undefined, {}, () => resolve()));
 
-process.once('message', async (job: EngineJob) => {
+process.once('message', async ({ progressMs, ...job }: ChildJob) => {
+  reportProgressTo((note) => process.send!(note), progressMs);
   let answer: ChildAnswer;
   try {
     // The reference's process never loads run.ts, whose executor patches the library (see reference-jobs.ts).

@@ -21,6 +21,7 @@ import { fixturesDir } from '../util/paths.ts';
 import { loadedPatches } from '../util/patches.ts';
 import { readFixture } from '../replay/fixture.ts';
 import { CpuMeter, type CpuByThread } from './cpu.ts';
+import { blockDone } from './progress.ts';
 import { loadAlloc, runReferenceBlock, type ReferenceRun } from './reference.ts';
 import { TRAFFIC_CHAIN, type TrafficGenerator } from './traffic.ts';
 
@@ -161,19 +162,23 @@ async function runReference(input: GeneratedInput): Promise<{ figures: EngineFig
   // Decoded one at a time, so that none is still held while the measured blocks run (a node holds only the blocks it
   // fetched ahead).
   const setupCommon = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-  for (const e of input.setup) await runBlock(vm, { block: createBlockFromRLP(e, { common: setupCommon }), generate: true, skipBlockValidation: true, skipHeaderValidation: true });
+  for (const [i, e] of input.setup.entries()) {
+    await runBlock(vm, { block: createBlockFromRLP(e, { common: setupCommon }), generate: true, skipBlockValidation: true, skipHeaderValidation: true });
+    blockDone('setup', i + 1, input.setup.length);
+  }
   const blocks = decodeAll(input.measured, common);
   const lat: number[] = [];
   const prints: Fingerprint[] = [];
   let gas = 0n;
   let txs = 0;
   const cpu = new CpuMeter();
-  for (const b of blocks) {
+  for (const [i, b] of blocks.entries()) {
     cpu.start();
     const t0 = performance.now();
     const r = await runBlock(vm, { block: b, generate: true, skipBlockValidation: true, skipHeaderValidation: true });
     lat.push(performance.now() - t0);
     cpu.stop();
+    blockDone('measured', i + 1, blocks.length);
     gas += r.gasUsed;
     txs += b.transactions.length;
     prints.push({ stateRoot: hex(r.stateRoot), receiptsRoot: hex(r.receiptsRoot), gasUsed: r.gasUsed });
@@ -190,6 +195,8 @@ async function mainnetReference(raws: Fixture[]): Promise<{ figures: EngineFigur
   for (const [k, raw] of [...raws, ...raws].entries()) {
     const r = await runReferenceBlock(raw.block, raw.preState, blockHashesOf(raw), k < raws.length ? undefined : cpu);
     if (!r.matched) throw new ParallaxError('HEAD_MISMATCH', `reference engine mismatched on ${raw.file}`);
+    if (k < raws.length) blockDone('warm-up', k + 1, raws.length);
+    else blockDone('measured', k + 1 - raws.length, raws.length);
     if (k < raws.length) continue;
     lat.push(r.ms);
     gas += r.gas;

@@ -31,6 +31,7 @@ import type { BlockTrace } from '../insight/trace.ts';
 import { forgetInternedCode } from '../state/overlay.ts';
 import { FixtureReplayer } from '../replay/run.ts';
 import { CpuMeter } from './cpu.ts';
+import { blockDone, isProgressNote, progressLine, PROGRESS_EVERY_MS, type ProgressNote } from './progress.ts';
 import { figuresOf, mainnetFiles, mainnetFixtures, runReferenceJob, type EngineFigures, type Fingerprint, type Fixture, type GeneratedInput, type ReferenceJob } from './reference-jobs.ts';
 import { TRAFFIC_CHAIN, TrafficGenerator } from './traffic.ts';
 import { trafficOptionsFor, workloadBlocks, type WorkloadName } from './workloads.ts';
@@ -120,12 +121,13 @@ function decodeAsDaemon(encoded: Uint8Array, common: Common): Block {
  * time (of an even count, the faster of the middle two), with every run's tx/s in `runs` when there was more than
  * one. `run` must check each run's results itself.
  */
-async function alternate<T extends { figures: EngineFigures }>(name: string, repeat: number, workers: number, progress: (l: string) => void, run: (workers: number) => Promise<T>): Promise<{ p1: T; pN: T }> {
+async function alternate<T extends { figures: EngineFigures }>(name: string, repeat: number, workers: number, progress: (l: string) => void, run: (workers: number, onProgress: (line: string) => void) => Promise<T>): Promise<{ p1: T; pN: T }> {
   const one: T[] = [];
   const many: T[] = [];
   const start = (w: number, k: number) => {
-    progress(`${name}: parallax, ${w} worker${w === 1 ? '' : 's'}${repeat > 1 ? ` (run ${k + 1} of ${repeat})` : ''}`);
-    return run(w);
+    const label = `${name}: parallax, ${w} worker${w === 1 ? '' : 's'}${repeat > 1 ? ` (run ${k + 1} of ${repeat})` : ''}`;
+    progress(label);
+    return run(w, (l) => progress(`${label}, ${l}`));
   };
   for (let k = 0; k < repeat; k++) {
     one.push(await start(1, k));
@@ -177,6 +179,7 @@ export async function runParallax(input: GeneratedInput, workers: number) {
         const b = chainAt(i)!;
         await engine.commit((await engine.execute(b, { next: chainAt(i + 1), after: chainAt(i + 2) })).result);
         ahead.delete(i);
+        blockDone('setup', i + 1, S);
       }
       const lat: number[] = [];
       const stats: BlockStats[] = [];
@@ -197,6 +200,7 @@ export async function runParallax(input: GeneratedInput, workers: number) {
         await engine.commit(result);
         const t2 = performance.now();
         cpu.stop();
+        blockDone('measured', i + 1, blocks.length);
         lat.push(t2 - t0);
         stats.push(s);
         stateRootMs += result.timings.stateRootMs;
@@ -231,9 +235,9 @@ export async function runParallax(input: GeneratedInput, workers: number) {
 async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void): Promise<WorkloadResult> {
   const blocks = (await mainnetFiles(opts.quick)).length;
   progress(`mainnet: reference (@ethereumjs/vm runBlock) over ${blocks} blocks, once to warm up and once measured`);
-  const ref = await inChild<{ figures: EngineFigures; gas: bigint; txs: number }>({ t: 'mainnet-reference', quick: opts.quick });
-  const { p1, pN } = await alternate('mainnet', opts.repeat ?? 1, opts.workers, progress, (workers) =>
-    inChild<{ figures: EngineFigures; bound: number }>({ t: 'mainnet-parallax', quick: opts.quick, workers, txs: ref.txs }),
+  const ref = await inChild<{ figures: EngineFigures; gas: bigint; txs: number }>({ t: 'mainnet-reference', quick: opts.quick }, (l) => progress(`mainnet: reference, ${l}`));
+  const { p1, pN } = await alternate('mainnet', opts.repeat ?? 1, opts.workers, progress, (workers, onProgress) =>
+    inChild<{ figures: EngineFigures; bound: number }>({ t: 'mainnet-parallax', quick: opts.quick, workers, txs: ref.txs }, onProgress),
   );
   return workloadResult('mainnet', blocks, ref.txs, ref.gas, { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures });
 }
@@ -256,11 +260,13 @@ async function mainnetParallax(raws: Fixture[], workers: number, txs: number): P
     for (const [i, raw] of raws.entries()) {
       const r = await replayer.replay(raw, raws[i + 1] ?? raws[0]);
       if (r.mismatches.length > 0) throw new ParallaxError('HEAD_MISMATCH', `${raw.file} (warm-up): ${r.mismatches.join('; ')}`);
+      blockDone('warm-up', i + 1, raws.length);
     }
     replayer.forgetLearned();
     for (const [i, raw] of raws.entries()) {
       const r = await replayer.replay(raw, raws[i + 1], cpu);
       if (r.mismatches.length > 0) throw new ParallaxError('HEAD_MISMATCH', `${raw.file}: ${r.mismatches.join('; ')}`);
+      blockDone('measured', i + 1, raws.length);
       lat.push(r.ms);
       g += r.gas;
       reexec += r.stats.reexecuted;
@@ -342,11 +348,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const input: GeneratedInput = { alloc: gen.alloc(), genesis: gen.genesis, setup: bytes([...setupBlocks, all[0]]), measured: bytes(all.slice(1, nBlocks + 1)), tails: bytes(all.slice(nBlocks + 1)) };
     const measured = all.slice(1, nBlocks + 1);
     type Run = { figures: EngineFigures; prints: Fingerprint[]; bound: number };
-    const parallax = (workers: number) => inChild<Run>({ t: 'parallax', input, workers });
+    const parallax = (workers: number, onProgress?: (line: string) => void) => inChild<Run>({ t: 'parallax', input, workers }, onProgress);
     progress(`${name}: reference (@ethereumjs/vm runBlock)`);
-    const ref = await inChild<{ figures: EngineFigures; prints: Fingerprint[] }>({ t: 'reference', input });
-    const { p1, pN } = await alternate(name, opts.repeat ?? 1, opts.workers, progress, async (workers) => {
-      const p = await parallax(workers);
+    const ref = await inChild<{ figures: EngineFigures; prints: Fingerprint[] }>({ t: 'reference', input }, (l) => progress(`${name}: reference, ${l}`));
+    const { p1, pN } = await alternate(name, opts.repeat ?? 1, opts.workers, progress, async (workers, onProgress) => {
+      const p = await parallax(workers, onProgress);
       // Every run's blocks against the reference's, not only the reported one.
       for (let i = 0; i < measured.length; i++) {
         const [q, r] = [p.prints[i], ref.prints[i]];
@@ -411,7 +417,7 @@ const ENGINE_PROCESS = fileURLToPath(new URL('./engine-process.ts', import.meta.
  * child's output and errors go to this process's; a typed error there is the same typed error here, and a child that
  * dies without answering is a WORKER_FAILED naming the job.
  */
-export function inChild<T>(job: EngineJob): Promise<T> {
+export function inChild<T>(job: EngineJob, onProgress?: (line: string) => void, progressMs = PROGRESS_EVERY_MS): Promise<T> {
   const what = `the benchmark's ${job.t} process${'workers' in job ? ` (${job.workers} worker${job.workers === 1 ? '' : 's'})` : ''}`;
   return new Promise<T>((resolve, reject) => {
     const child = fork(ENGINE_PROCESS, [], {
@@ -420,8 +426,9 @@ export function inChild<T>(job: EngineJob): Promise<T> {
       execArgv: engineFlags(),
     });
     let answer: ChildAnswer | undefined;
-    child.on('message', (m: ChildAnswer) => {
-      answer = m;
+    child.on('message', (m: ChildAnswer | ProgressNote) => {
+      if (isProgressNote(m)) onProgress?.(progressLine(m));
+      else answer = m;
     });
     child.once('error', (e) => reject(new ParallaxError('WORKER_FAILED', `${what} could not start: ${e.message}`, {}, { cause: e })));
     child.once('exit', (code, signal) => {
@@ -429,9 +436,12 @@ export function inChild<T>(job: EngineJob): Promise<T> {
       else if (answer?.ok === false) reject(answer.code === undefined ? new Error(`${what}: ${answer.message}`) : new ParallaxError(answer.code, answer.message, answer.details));
       else reject(new ParallaxError('WORKER_FAILED', `${what} ended (${signal ?? `exit code ${code}`}) without a result`));
     });
-    child.send(job);
+    child.send({ ...job, progressMs } satisfies ChildJob);
   });
 }
+
+/** What `inChild` sends its engine process: the job, and how often to report progress (see progress.ts). */
+export type ChildJob = EngineJob & { progressMs: number };
 
 /** What an engine process sends back: its result, or the error that ended it. */
 export type ChildAnswer = { ok: true; result: unknown } | { ok: false; message: string; code?: ErrorCode; details?: Record<string, unknown> };
