@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { commitGenesis } from '../src/state/genesis.ts';
 import { StateStore, type KVStore, type KVOp } from '../src/state/store.ts';
 import { createDatabase } from '../src/state/db.ts';
+import { parseLevelDbStats } from '../src/state/leveldb-stats.ts';
 import { isParallaxError } from '../src/errors.ts';
 import { fromHex, hex } from '../src/util/bytes.ts';
 import { Account, Address } from '@ethereumjs/util';
@@ -286,4 +287,38 @@ test('write-batch keys: the same bytes as the stored keys, none overwritten by a
   }
   for (const [i, [key, expected]] of made.entries()) assert.equal(toHex(key), expected, `key ${i}`);
   assert.throws(() => arena.node('xy'.repeat(32)), RangeError);
+});
+
+test("LevelDB's stats: flushes and compactions as LevelDB counts them, summed over its levels; nothing in memory", async () => {
+  // LevelDB 1.20's table, two levels (hand-written: 3 + 9 tables, 5 + 21 MB, 1 + 4 s, 0 + 30 MB read, 6 + 28 written).
+  const text = '                               Compactions\nLevel  Files Size(MB) Time(sec) Read(MB) Write(MB)\n--------------------------------------------------\n  0        3        5         1        0         6\n  1        9       21         4       30        28\n';
+  assert.deepEqual(parseLevelDbStats(text), { files: 12, sizeMb: 26, compactionSec: 5, readMb: 30, writtenMb: 34 });
+  assert.equal(parseLevelDbStats('some other format'), undefined);
+  assert.equal(parseLevelDbStats(text.replace('  1        9', '  1   nine')), undefined, 'a row that is not numbers');
+
+  const dir = await mkdtemp(join(tmpdir(), 'parallax-ldbstats-'));
+  const store = await StateStore.open(createDatabase(dir), devCommon(), { undoDepth: 4 });
+  try {
+    assert.deepEqual(store.levelDbStats(), { files: 0, sizeMb: 0, compactionSec: 0, readMb: 0, writtenMb: 0 });
+    // 16 MB of random (incompressible) values: the 4 MiB write buffer fills and is flushed to tables three times at least.
+    const db = store.db;
+    for (let b = 0; b < 16; b++) {
+      const batch = db.batch();
+      for (let i = 0; i < 1024; i++) batch.put(crypto.getRandomValues(new Uint8Array(33)), crypto.getRandomValues(new Uint8Array(1024)));
+      await batch.write();
+    }
+    // Flushes run on LevelDB's own thread: wait for the third.
+    const deadline = Date.now() + 30_000;
+    while ((store.levelDbStats()?.files ?? 0) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const s = store.levelDbStats()!;
+    assert.ok(s.files >= 3, `tables ${s.files}`);
+    assert.ok(s.writtenMb >= 11 && s.writtenMb <= 64, `written ${s.writtenMb} MB`);
+    assert.ok(s.sizeMb >= 11 && s.sizeMb <= 17, `size ${s.sizeMb} MB`);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const memory = await StateStore.open(createDatabase(':memory:'), devCommon(), { undoDepth: 4 });
+  assert.equal(memory.levelDbStats(), undefined);
+  await memory.close();
 });

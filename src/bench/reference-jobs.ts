@@ -22,6 +22,7 @@ import { loadedPatches } from '../util/patches.ts';
 import { readFixture } from '../replay/fixture.ts';
 import { CpuMeter, type CpuByThread } from './cpu.ts';
 import { blockDone } from './progress.ts';
+import type { LevelDbStats } from '../state/leveldb-stats.ts';
 import { loadAlloc, runReferenceBlock, type ReferenceRun } from './reference.ts';
 import { TRAFFIC_CHAIN, type TrafficGenerator } from './traffic.ts';
 
@@ -50,6 +51,11 @@ export interface EngineFigures {
    * report per-thread CPU time.
    */
   cpu?: CpuByThread;
+  /**
+   * Parallax engines on LevelDB: its flushes and compactions during the measured blocks (seconds, MB read and
+   * written) and the database's tables at their end (see state/leveldb-stats.ts; whole MB and seconds per level).
+   */
+  leveldb?: LevelDbStats;
   /**
    * With --repeat K (Parallax engines only): the transactions per second of each of the K runs, in run order. The
    * other figures are those of the median run (by total time).

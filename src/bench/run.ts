@@ -29,6 +29,7 @@ import { StateStore } from '../state/store.ts';
 import { hex } from '../util/bytes.ts';
 import type { BlockTrace } from '../insight/trace.ts';
 import { forgetInternedCode } from '../state/overlay.ts';
+import { levelDbDelta } from '../state/leveldb-stats.ts';
 import { FixtureReplayer } from '../replay/run.ts';
 import { CpuMeter } from './cpu.ts';
 import { blockDone, isProgressNote, progressLine, PROGRESS_EVERY_MS, type ProgressNote } from './progress.ts';
@@ -191,6 +192,7 @@ export async function runParallax(input: GeneratedInput, workers: number) {
       const graph: GraphTotals = { gas: 0n, critical: 0n };
       // Read before the workers stop: a thread that has ended takes its CPU time with it.
       const cpu = new CpuMeter();
+      const ldbBefore = store.levelDbStats();
       for (const [i, b] of blocks.entries()) {
         cpu.start();
         const t0 = performance.now();
@@ -210,6 +212,8 @@ export async function runParallax(input: GeneratedInput, workers: number) {
         prints.push({ stateRoot: hex(result.stateRoot), receiptsRoot: hex(result.receiptsRoot), gasUsed: result.gasUsed });
       }
       const f = figuresOf(gas, txs, lat, cpu);
+      const ldbAfter = store.levelDbStats();
+      if (ldbBefore !== undefined && ldbAfter !== undefined) f.leveldb = levelDbDelta(ldbBefore, ldbAfter);
       const reexec = stats.reduce((a, s) => a + s.reexecuted, 0);
       const firstRun = stats.reduce((a, s) => a + s.parallelFraction * s.txs, 0);
       f.stateRootMs = stateRootMs;

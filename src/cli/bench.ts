@@ -43,6 +43,21 @@ function printMain(r: BenchReport): void {
     out(`${w.name.padEnd(10)} ratios: Parallax-N / reference ${w.ratios.parallaxNOverReference.toFixed(2)}x, Parallax-N / Parallax-1 ${w.ratios.parallaxNOverParallax1.toFixed(2)}x  (${w.blocks} blocks, ${w.txs} txs)`);
   }
   printCpu(r);
+  printLevelDb(r);
+}
+
+/** LevelDB's flushes and compactions over the measured blocks, for the Parallax engines. */
+function printLevelDb(r: BenchReport): void {
+  if (!r.workloads.some((w) => Object.values(w.engines).some((e) => e.leveldb !== undefined))) return;
+  out('LevelDB over the measured blocks (Parallax engines): flushes and compactions, their time and the MB they read and wrote; the database at the end (whole MB and seconds per level)');
+  out(`${'workload'.padEnd(10)} ${'engine'.padEnd(10)} ${pad('comp s', 8)} ${pad('read MB', 8)} ${pad('wrote MB', 9)} ${pad('size MB', 8)} ${pad('tables', 7)}`);
+  for (const w of r.workloads) {
+    for (const [name, e] of Object.entries(w.engines) as [string, EngineFigures][]) {
+      const l = e.leveldb;
+      if (l === undefined) continue;
+      out(`${w.name.padEnd(10)} ${name.padEnd(10)} ${pad(String(l.compactionSec), 8)} ${pad(String(l.readMb), 8)} ${pad(String(l.writtenMb), 9)} ${pad(String(l.sizeMb), 8)} ${pad(String(l.files), 7)}`);
+    }
+  }
 }
 
 /** CPU per transaction by kind of thread over the measured blocks (where the platform reports it). */

@@ -42,6 +42,7 @@ import type { StateDiff, StateReader } from './types.ts';
 import { BoundedCache } from '../util/bounded-cache.ts';
 import { decodeAccountRecord } from './account-record.ts';
 import { packReceipts, unpackReceipts } from './receipts.ts';
+import { parseLevelDbStats, type LevelDbStats } from './leveldb-stats.ts';
 
 /** The subset of abstract-level that the store uses (classic-level on disk, memory-level for throwaway runs). */
 export interface KVStore {
@@ -67,6 +68,8 @@ export interface KVStore {
    */
   batch(): WriteBatch;
   iterator(options: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<[Uint8Array, Uint8Array]>;
+  /** LevelDB's properties (`leveldb.stats`); absent on an in-memory database. */
+  getProperty?(property: string): string;
 }
 export type KVOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
@@ -243,6 +246,12 @@ export class StateStore implements StateReader, NodeSource {
    * Where other threads may read committed state straight from LevelDB: the database's location, unless it cannot be
    * shared (in memory, wrapped) or reads are being recorded (they must then all pass through here).
    */
+  /** LevelDB's account of its flushes and compactions so far (see leveldb-stats.ts); undefined in memory. */
+  levelDbStats(): LevelDbStats | undefined {
+    const text = this.db.getProperty?.('leveldb.stats');
+    return text === undefined ? undefined : parseLevelDbStats(text);
+  }
+
   sharedReads(): string | undefined {
     return this.readLog === undefined ? this.db.sharedLocation : undefined;
   }
