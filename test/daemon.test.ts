@@ -145,6 +145,9 @@ test('daemon: metrics rise, status and roots match the node, SIGTERM mid-run lea
       return BigInt(s.body.heads.executed) >= target ? s.body : undefined;
     });
     assert.equal(final.counts.mismatched, 0);
+    // LevelDB wrote the log it recovered at each reopening to a table: the gauge read at scrape time shows it.
+    const m3 = parseMetrics(await (await fetch(`${url2}/metrics`)).text());
+    assert.ok((m3.get('parallax_leveldb_tables') ?? 0) >= 1, `LevelDB tables ${m3.get('parallax_leveldb_tables')}`);
     const executedAfter = d.lines.filter((l) => l.msg === 'block').map((l) => BigInt(l.block as number));
     assert.equal(executedAfter[0], stopped.number + 1n, 'no block skipped or repeated after the restart');
     d.child.kill('SIGTERM');

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { createMetrics, exportedNames } from '../src/metrics/index.ts';
+import type { LevelDbStats } from '../src/state/leveldb-stats.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { PROJECT_ROOT } from '../src/util/paths.ts';
 
@@ -318,4 +319,31 @@ test('prometheus scrapes the daemon; compose services, mounts, health checks and
   const selendraCmd = svc['parallax-selendra'].command ?? [];
   assert.equal(selendraCmd[selendraCmd.indexOf('-c') + 1], 'selendra-mainnet');
   assert.equal(svc['parallax-selendra'].environment?.PARALLAX_SOURCE_URL, 'ws://selendra:9944');
+});
+
+test("LevelDB's metrics follow its running totals from scrape to scrape, and hold while it has none", async () => {
+  let stats: LevelDbStats | undefined;
+  const m = createMetrics({ defaults: false, leveldb: () => stats });
+  const scrape = async () => {
+    const out = new Map<string, number>();
+    for (const metric of await m.registry.getMetricsAsJSON()) if (metric.name.startsWith('parallax_leveldb_')) out.set(metric.name, metric.values[0]?.value ?? NaN);
+    return out;
+  };
+  const MB = 2 ** 20;
+  assert.equal((await scrape()).get('parallax_leveldb_compaction_seconds_total'), 0, 'nothing before the store opens');
+  stats = { files: 12, sizeMb: 26, compactionSec: 5, readMb: 30, writtenMb: 34 };
+  assert.deepEqual(await scrape(), new Map([
+    ['parallax_leveldb_compaction_seconds_total', 5],
+    ['parallax_leveldb_compaction_read_bytes_total', 30 * MB],
+    ['parallax_leveldb_compaction_written_bytes_total', 34 * MB],
+    ['parallax_leveldb_tables', 12],
+    ['parallax_leveldb_table_bytes', 26 * MB],
+  ]));
+  stats = { files: 9, sizeMb: 31, compactionSec: 7, readMb: 50, writtenMb: 60 };
+  const second = await scrape();
+  assert.equal(second.get('parallax_leveldb_compaction_seconds_total'), 7);
+  assert.equal(second.get('parallax_leveldb_compaction_written_bytes_total'), 60 * MB);
+  assert.equal(second.get('parallax_leveldb_tables'), 9, 'a gauge: fewer tables after a compaction');
+  stats = undefined;
+  assert.deepEqual(await scrape(), second, 'held while there is nothing to read');
 });

@@ -9,6 +9,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BlockTrace } from '../insight/trace.ts';
 import type { BlockStats } from '../exec/parallel.ts';
+import type { LevelDbStats } from '../state/leveldb-stats.ts';
 
 export type ReexecReason = 'conflict' | 'serial_tail' | 'fallback';
 
@@ -17,6 +18,25 @@ export interface MetricsOptions {
   defaults?: boolean;
   /** Filled at scrape time: the size of the data directory in bytes. */
   databaseBytes?: () => Promise<number> | number;
+  /** Filled at scrape time: LevelDB's account of its flushes and compactions (undefined until the store is open). */
+  leveldb?: () => LevelDbStats | undefined;
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * A counter that follows a running total read at scrape time (LevelDB counts since the database opened): each scrape
+ * adds what the total grew by since the last one.
+ */
+function followTotal(read: () => number | undefined) {
+  let last = 0;
+  return function collect(this: Counter) {
+    const now = read();
+    if (now !== undefined && now > last) {
+      this.inc(now - last);
+      last = now;
+    }
+  };
 }
 
 const BLOCK_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
@@ -27,6 +47,10 @@ export function createMetrics(opts: MetricsOptions = {}) {
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
   const reg = [registry];
   const databaseBytes = opts.databaseBytes;
+  const leveldb = (pick: (s: LevelDbStats) => number) => () => {
+    const s = opts.leveldb?.();
+    return s === undefined ? undefined : pick(s);
+  };
   const m = {
     registry,
     blocksExecuted: new Counter({ name: 'parallax_blocks_executed_total', help: 'Blocks executed and committed', registers: reg }),
@@ -104,6 +128,42 @@ export function createMetrics(opts: MetricsOptions = {}) {
       registers: reg,
       async collect() {
         if (databaseBytes !== undefined) this.set(await databaseBytes());
+      },
+    }),
+    leveldbCompactionSeconds: new Counter({
+      name: 'parallax_leveldb_compaction_seconds_total',
+      help: "LevelDB's time flushing and compacting tables, on its own thread (rate() gives the share of wall time); whole seconds per level",
+      registers: reg,
+      collect: followTotal(leveldb((s) => s.compactionSec)),
+    }),
+    leveldbCompactionRead: new Counter({
+      name: 'parallax_leveldb_compaction_read_bytes_total',
+      help: "Bytes LevelDB's compactions read (whole MB per level)",
+      registers: reg,
+      collect: followTotal(leveldb((s) => s.readMb * MB)),
+    }),
+    leveldbCompactionWritten: new Counter({
+      name: 'parallax_leveldb_compaction_written_bytes_total',
+      help: "Bytes LevelDB's flushes and compactions wrote (whole MB per level): against the blocks' own writes, its write amplification",
+      registers: reg,
+      collect: followTotal(leveldb((s) => s.writtenMb * MB)),
+    }),
+    leveldbTables: new Gauge({
+      name: 'parallax_leveldb_tables',
+      help: "LevelDB's table files, all levels",
+      registers: reg,
+      collect() {
+        const n = leveldb((s) => s.files)();
+        if (n !== undefined) this.set(n);
+      },
+    }),
+    leveldbTableBytes: new Gauge({
+      name: 'parallax_leveldb_table_bytes',
+      help: "Size of LevelDB's tables, all levels (whole MB per level)",
+      registers: reg,
+      collect() {
+        const n = leveldb((s) => s.sizeMb * MB)();
+        if (n !== undefined) this.set(n);
       },
     }),
     rpcSeconds: new Histogram({

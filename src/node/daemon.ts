@@ -43,10 +43,10 @@ export async function runDaemon(o: DaemonOptions): Promise<FollowResult> {
   // The Node flags show the heap settings bin/parallax.js relaunched with (cli/relaunch.ts), or those given by hand.
   log.info({ config: redacted(config), origin: o.origin, node: { version: process.version, flags: process.execArgv } }, 'configuration');
   const dataDir = resolve(config.dataDir);
-  const metrics = o.metrics ?? createMetrics({ databaseBytes: () => dirBytes(dataDir) });
+  let node: ParallaxNode | undefined;
+  const metrics = o.metrics ?? createMetrics({ databaseBytes: () => dirBytes(dataDir), leveldb: () => node?.store.levelDbStats() });
   const health = new SourceHealth();
   const source = o.source ?? createSource(config, { retryForever: true, hooks: rpcHooks(metrics, log, health), signal });
-  let node: ParallaxNode | undefined;
   let alive = true;
   let http: HttpServer | undefined;
   try {
