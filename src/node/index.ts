@@ -146,7 +146,14 @@ export class ParallaxNode {
     const common = createCommon(chain.profile, nativeCrypto(kzg));
     let store: StateStore;
     try {
-      store = await StateStore.open(createDatabase(dir), common, { undoDepth: config.store.undoDepth, cacheEntries: config.store.cacheEntries, sync: config.store.sync, traceBlocks: config.engine.traceBlocks });
+      store = await StateStore.open(createDatabase(dir), common, {
+        undoDepth: config.store.undoDepth,
+        cacheEntries: config.store.cacheEntries,
+        sync: config.store.sync,
+        traceBlocks: config.engine.traceBlocks,
+        compactionNice: config.store.compactionNice,
+        onCompactionLowered: (tid) => log.info({ thread: tid, nice: config.store.compactionNice }, "LevelDB's compaction thread runs at a lower CPU priority"),
+      });
     } catch (e) {
       if (isParallaxError(e, 'DB_LOCKED')) {
         throw new ParallaxError('DB_LOCKED', `data directory ${dir} is in use by another Parallax process; stop it or choose another dataDir`, { dataDir: dir }, { cause: e });

@@ -43,6 +43,7 @@ import { BoundedCache } from '../util/bounded-cache.ts';
 import { decodeAccountRecord } from './account-record.ts';
 import { packReceipts, unpackReceipts } from './receipts.ts';
 import { parseLevelDbStats, type LevelDbStats } from './leveldb-stats.ts';
+import { watchCompactionThread, type CompactionWatch } from './compaction-priority.ts';
 
 /** The subset of abstract-level that the store uses (classic-level on disk, memory-level for throwaway runs). */
 export interface KVStore {
@@ -109,7 +110,17 @@ export interface StoreOptions {
   cacheEntries?: number;
   /** Execution traces kept: those of the last `traceBlocks` blocks (0 = none are stored). */
   traceBlocks?: number;
+  /**
+   * Nice value given to LevelDB's compaction thread of an on-disk database (0 = leave it at execution's priority);
+   * default 19. See compaction-priority.ts.
+   */
+  compactionNice?: number;
+  /** Told the compaction thread's id when its priority was lowered. */
+  onCompactionLowered?: (tid: number) => void;
 }
+
+/** LevelDB's compactions run at the lowest priority unless told otherwise (see compaction-priority.ts). */
+export const DEFAULT_COMPACTION_NICE = 19;
 
 const EMPTY = new Uint8Array(0);
 
@@ -182,7 +193,7 @@ export class StateStore implements StateReader, NodeSource {
 
   private constructor(db: KVStore, common: Common, opts: StoreOptions) {
     this.db = db;
-    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, ...opts };
+    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, compactionNice: DEFAULT_COMPACTION_NICE, onCompactionLowered: () => {}, ...opts };
     const n = this.opts.cacheEntries;
     // Decoded trie nodes weigh about ten times their encoding: a tenth as many, enough for the levels every block rewrites.
     this.trie = new StateTrie(this, new NodeCache(Math.max(1024, Math.floor(n / 10))));
@@ -197,10 +208,14 @@ export class StateStore implements StateReader, NodeSource {
     if (!Number.isInteger(opts.undoDepth) || opts.undoDepth < 0) {
       throw new ParallaxError('CONFIG_INVALID', `undoDepth must be a non-negative integer, got ${opts.undoDepth}`);
     }
+    let compaction: CompactionWatch | undefined;
     if (db.status !== 'open') {
+      // Before LevelDB starts its compaction thread (see compaction-priority.ts); only a database on disk has one.
+      if (db.sharedLocation !== undefined) compaction = await watchCompactionThread(opts.compactionNice ?? DEFAULT_COMPACTION_NICE, opts.onCompactionLowered);
       try {
         await db.open();
       } catch (e) {
+        compaction?.stop();
         const cause = (e as { cause?: { code?: string } }).cause;
         if (cause?.code === 'LEVEL_LOCKED' || /lock/i.test(errorMessage(cause ?? e))) {
           throw new ParallaxError('DB_LOCKED', 'the data directory is in use by another Parallax process (LevelDB lock held)', {}, { cause: e });
@@ -209,6 +224,7 @@ export class StateStore implements StateReader, NodeSource {
       }
     }
     const store = new StateStore(db, common, opts);
+    store.compaction = compaction;
     const schema = await db.get(META_SCHEMA);
     if (schema !== undefined && (schema.length !== 1 || schema[0] !== SCHEMA_VERSION)) {
       throw new ParallaxError('DB_CORRUPT', `database schema version ${hex(schema)} is not ${SCHEMA_VERSION}`);
@@ -224,8 +240,17 @@ export class StateStore implements StateReader, NodeSource {
   }
 
   async close(): Promise<void> {
+    this.compaction?.stop();
     await this.writing.catch(() => {});
     await this.db.close();
+  }
+
+  /** The watch that lowers LevelDB's compaction thread's priority (an on-disk database opened here). */
+  private compaction: CompactionWatch | undefined;
+
+  /** LevelDB's compaction thread, once found and given its lower priority (see compaction-priority.ts). */
+  compactionThread(): number | undefined {
+    return this.compaction?.tid;
   }
 
   // ---- reads ----------------------------------------------------------------------------------------------------
