@@ -68,8 +68,9 @@ export interface CompactionWatch {
 export async function watchCompactionThread(nice: number, onLowered?: (tid: number) => void): Promise<CompactionWatch> {
   const none: CompactionWatch = { tid: undefined, stop: () => {} };
   if (nice === 0) return none;
-  // An asynchronous file-system call runs on libuv's pool, which starts all its threads at its first use.
-  await stat('.');
+  // An asynchronous file-system call runs on libuv's pool, which starts all its threads at its first use (whatever
+  // the call's outcome).
+  await stat('.').catch(() => undefined);
   const pool = threadsNamed(POOL_NAME);
   if (pool === undefined) return none;
   const known = new Set(pool);
