@@ -5,29 +5,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateStore } from '../src/state/store.ts';
 import { createDatabase } from '../src/state/db.ts';
 import { threadNice } from '../src/state/compaction-priority.ts';
+import { threadsNamed } from '../src/util/threads.ts';
 import { devCommon } from './helpers/chain.ts';
-
-const named = (name: string) => readdirSync('/proc/self/task').map(Number).filter((t) => {
-  try {
-    return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === name;
-  } catch {
-    return false;
-  }
-});
 
 test("LevelDB's compaction thread: found when it appears, given the nice value asked; libuv's pool and the main thread keep theirs", { skip: process.platform !== 'linux' }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'parallax-compaction-'));
   let told: number | undefined;
   const store = await StateStore.open(createDatabase(dir), devCommon(), { undoDepth: 4, compactionNice: 15, onCompactionLowered: (t) => (told = t) });
   try {
-    const pool = named('libuv-worker');
+    const pool = threadsNamed('libuv-worker') ?? [];
     assert.ok(pool.length >= 1, "libuv's pool has started");
     assert.equal(store.compactionThread(), undefined, 'no compaction yet, no thread');
     // 16 MB of random values: the 4 MiB write buffer is flushed to tables, on LevelDB's background thread.
@@ -42,7 +34,7 @@ test("LevelDB's compaction thread: found when it appears, given the nice value a
     assert.ok(tid !== undefined, 'the compaction thread was found');
     assert.equal(told, tid);
     assert.ok(!pool.includes(tid), 'not one of the pool threads that were there before LevelDB compacted');
-    assert.ok(named('libuv-worker').includes(tid), 'named after the pool thread that started it');
+    assert.ok((threadsNamed('libuv-worker') ?? []).includes(tid), 'named after the pool thread that started it');
     assert.equal(threadNice(tid), 15);
     for (const t of pool) assert.equal(threadNice(t), 0, `pool thread ${t}`);
     assert.equal(threadNice(process.pid), 0, 'the main thread');

@@ -11,7 +11,7 @@
  * The counters tick in clock ticks (`_SC_CLK_TCK`, 100 per second on Linux), so a figure is good to about 10 ms per
  * thread. A thread that ends between two readings takes its time with it: read before the engine's workers stop.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { threadIds, threadName, threadStat } from '../util/threads.ts';
 
 export interface CpuByThread {
   /** Milliseconds of CPU, user + system. */
@@ -40,24 +40,16 @@ function kindOf(tid: number, comm: string): keyof Omit<CpuByThread, 'total'> {
 
 /** The CPU time of every thread of this process now; undefined where the kernel does not say (not Linux). */
 export function readCpu(): CpuReading | undefined {
-  let tids: string[];
-  try {
-    tids = readdirSync('/proc/self/task');
-  } catch {
-    return undefined;
-  }
+  const tids = threadIds();
+  if (tids === undefined) return undefined;
   const out: CpuReading = new Map();
-  for (const t of tids) {
-    try {
-      const comm = readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
-      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces), from the third: utime and stime are the 14th and 15th.
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const tid = Number(t);
-      out.set(tid, { kind: kindOf(tid, comm), ms: (Number(f[11]) + Number(f[12])) * TICK_MS });
-    } catch {
-      // The thread ended while we looked.
-    }
+  for (const tid of tids) {
+    const comm = threadName(tid);
+    const f = threadStat(tid);
+    // The thread ended while we looked.
+    if (comm === undefined || f === undefined) continue;
+    // utime + stime (the 14th and 15th fields).
+    out.set(tid, { kind: kindOf(tid, comm), ms: (Number(f[11]) + Number(f[12])) * TICK_MS });
   }
   return out;
 }

@@ -18,40 +18,17 @@
  * appear after that. Its nice value is then raised through setpriority(2) on its thread id (Linux's priorities are
  * per thread; raising one needs no privilege). Elsewhere than Linux, or where /proc cannot be read, nothing is done.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setPriority } from 'node:os';
+import { threadStat, threadsNamed } from '../util/threads.ts';
 
 const POOL_NAME = 'libuv-worker';
 const CHECK_MS = 500;
 
-/** Thread ids of this process named `name`; undefined where /proc/self/task cannot be read. */
-function threadsNamed(name: string): number[] | undefined {
-  let tids: string[];
-  try {
-    tids = readdirSync('/proc/self/task');
-  } catch {
-    return undefined;
-  }
-  const out: number[] = [];
-  for (const t of tids) {
-    try {
-      if (readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === name) out.push(Number(t));
-    } catch {
-      // ended while we looked
-    }
-  }
-  return out;
-}
-
-/** A thread's nice value (field 19 of /proc/self/task/<tid>/stat); undefined if it cannot be read. */
+/** A thread's nice value (the 19th field of its stat); undefined if it ended. */
 export function threadNice(tid: number): number | undefined {
-  try {
-    const s = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16]);
-  } catch {
-    return undefined;
-  }
+  const f = threadStat(tid);
+  return f === undefined ? undefined : Number(f[16]);
 }
 
 export interface CompactionWatch {
