@@ -31,7 +31,7 @@ export interface Config {
     startBlock: number;
   };
   engine: { workers: number; minParallelTxs: number; txTimeoutMs: number; traceBlocks: number };
-  store: { undoDepth: number; cacheEntries: number; sync: boolean; compactionNice: number };
+  store: { undoDepth: number; cacheEntries: number; sync: boolean; compactionNice: number; accountFilter: boolean };
   verify: { onMismatch: MismatchPolicy };
   http: { enabled: boolean; host: string; port: number; readyLagBlocks: number };
   log: { level: LogLevel; format: LogFormat };
@@ -71,6 +71,7 @@ export const SCHEMA: KeySpec[] = [
   { path: 'store.cacheEntries', type: 'integer', min: 1024, max: 100_000_000, doc: 'entries per in-memory cache (accounts, slots, trie nodes)' },
   { path: 'store.sync', type: 'boolean', doc: 'fsync every block commit (slower; survives power loss, not only process crashes)' },
   { path: 'store.compactionNice', type: 'integer', min: 0, max: 19, doc: "nice value of LevelDB's compaction thread (Linux): 19 lets execution go first and LevelDB merge several tables per compaction; 0 leaves it at execution's priority" },
+  { path: 'store.accountFilter', type: 'boolean', doc: 'keep an in-memory filter of the addresses with an account (2 MiB per million accounts, built from the database at start), so reads of accounts that do not exist skip LevelDB' },
   { path: 'verify.onMismatch', type: 'enum', values: ['continue', 'halt'], doc: 'on a block that differs from the canonical chain: record and go on, or record and stop (exit 1)' },
   { path: 'http.enabled', type: 'boolean', doc: 'serve /metrics, /health, /ready, /status and /roots' },
   { path: 'http.host', type: 'string', doc: 'address the HTTP server binds (0.0.0.0 inside a container)' },

@@ -591,7 +591,7 @@ export class ParallelExecutor {
     let blockSent = false;
     /** The workers start the block (header, pre-writes): before a recovery of its senders, or with their runs. */
     const sendBlock = () => {
-      if (!blockSent) pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared, ahead: ahead?.seq });
+      if (!blockSent) pool.broadcast({ t: 'block', seq, profile: this.profile, header: block.header.toJSON(), coinbase, pre, db: shared, accounts: shared === undefined ? undefined : store.accountFilter(), ahead: ahead?.seq });
       blockSent = true;
       this.faultsArmed = false;
     };

@@ -37,7 +37,8 @@ export interface WorkerInit {
 export type ToWorker =
   /** `db`: the LevelDB to read committed state from directly (absent: ask the main thread for every miss). */
   /** `ahead`: the `seq` of the 'recover' request that sent this block's transactions ahead, if one did. */
-  | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess; db?: string; ahead?: number }
+  /** `accounts`: the store's account filter over that database (see state/account-filter.ts), when it has one. */
+  | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess; db?: string; accounts?: SharedArrayBuffer; ahead?: number }
   /**
    * `ahead`: transactions of the block after the current one; the worker keeps them decoded for that block's run
    * (its 'block' message names this request's `seq` as `ahead`). `hardfork`: that block's rules, under which they

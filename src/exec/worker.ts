@@ -24,6 +24,7 @@ import { errorMessage } from '../errors.ts';
 import { OverlayStateManager, forgetInternedCode, type TxAccess } from '../state/overlay.ts';
 import { openSharedReader } from '../state/db.ts';
 import { accountReadKey, codeReadKey, nodeReadKey, storageReadKey } from '../state/keys.ts';
+import { AccountFilter } from '../state/account-filter.ts';
 import { isStorageJob, updateShard, updateStorage } from '../state/trie.ts';
 import { NodeCache } from '../state/mpt.ts';
 import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
@@ -68,6 +69,11 @@ type Handle = { location: string; db: Awaited<ReturnType<typeof openSharedReader
 /** The main thread's LevelDB, read directly while `direct` (see the 'block' message). */
 let reader: Handle | undefined;
 let direct = false;
+/**
+ * The main thread's filter of the addresses with an account in that database: an address it rules out is read as no
+ * account without LevelDB. Set by each 'block' message.
+ */
+let accountFilter: AccountFilter | undefined;
 
 /** A handle on the LevelDB at `location`: `old` if it is one, else a new one (`old` is closed). */
 async function reopen(old: Handle | undefined, location: string): Promise<Handle> {
@@ -126,7 +132,7 @@ class WorkerCache implements StateReader {
     let rlp = this.accounts.get(k);
     if (rlp === undefined) {
       if (!direct) return NOT_NOW;
-      rlp = reader!.db.getSync(accountReadKey(k)) ?? null;
+      rlp = accountFilter !== undefined && !accountFilter.mayContain(k) ? null : (reader!.db.getSync(accountReadKey(k)) ?? null);
       this.accounts.set(k, rlp);
     }
     return rlp === null ? undefined : decodeAccountRecord(rlp);
@@ -404,6 +410,7 @@ async function handle(m: ToWorker): Promise<void> {
       decoded = reuse ? kept.txs : new Map();
       coinbase = m.coinbase;
       await useDatabase(m.db);
+      accountFilter = m.accounts === undefined ? undefined : AccountFilter.view(m.accounts);
       state.reset(cache);
       blockPre = m.pre;
       await state.apply(m.pre, new Address(fromHex(coinbase)));

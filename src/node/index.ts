@@ -153,6 +153,8 @@ export class ParallaxNode {
         traceBlocks: config.engine.traceBlocks,
         compactionNice: config.store.compactionNice,
         onCompactionLowered: (tid) => log.info({ thread: tid, nice: config.store.compactionNice }, "LevelDB's compaction thread runs at a lower CPU priority"),
+        accountFilter: config.store.accountFilter,
+        onAccountFilter: (b) => log.info({ accounts: b.accounts, mb: +(b.bytes / 2 ** 20).toFixed(1), ms: Math.round(b.ms) }, 'account filter built: reads of accounts that do not exist skip LevelDB'),
       });
     } catch (e) {
       if (isParallaxError(e, 'DB_LOCKED')) {

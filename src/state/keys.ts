@@ -61,6 +61,11 @@ export function storageKey(address: Uint8Array, slot: Uint8Array): Uint8Array {
   return k;
 }
 
+/** Bounds of all account records. */
+export function accountRange(): { gte: Uint8Array; lt: Uint8Array } {
+  return { gte: Uint8Array.of(P_ACCOUNT), lt: Uint8Array.of(P_ACCOUNT + 1) };
+}
+
 /** Bounds of all storage records of one account, for range scans when its storage is wiped. */
 export function storageRange(address: Uint8Array): { gte: Uint8Array; lt: Uint8Array } {
   const gte = new Uint8Array(21);

@@ -25,7 +25,9 @@ import {
   P_TRACE,
   META_LAST_MISMATCH,
   P_UNDO,
+  P_ACCOUNT,
   SCHEMA_VERSION,
+  accountRange,
   accountReadKey,
   codeKey,
   codeReadKey,
@@ -44,6 +46,7 @@ import { decodeAccountRecord } from './account-record.ts';
 import { packReceipts, unpackReceipts } from './receipts.ts';
 import { parseLevelDbStats, type LevelDbStats } from './leveldb-stats.ts';
 import { watchCompactionThread, type CompactionWatch } from './compaction-priority.ts';
+import { AccountFilter, MIN_FILTER_ENTRIES } from './account-filter.ts';
 
 /** The subset of abstract-level that the store uses (classic-level on disk, memory-level for throwaway runs). */
 export interface KVStore {
@@ -117,6 +120,13 @@ export interface StoreOptions {
   compactionNice?: number;
   /** Told the compaction thread's id when its priority was lowered. */
   onCompactionLowered?: (tid: number) => void;
+  /**
+   * Keep a filter of the addresses with an account, so that reads of accounts that do not exist skip LevelDB (see
+   * account-filter.ts); default true. Built from the database's account records when the store opens.
+   */
+  accountFilter?: boolean;
+  /** Told when the account filter is ready: the addresses it was built from, its size in bytes, the build's time. */
+  onAccountFilter?: (built: { accounts: number; bytes: number; ms: number }) => void;
 }
 
 /** LevelDB's compactions run at the lowest priority unless told otherwise (see compaction-priority.ts). */
@@ -193,7 +203,7 @@ export class StateStore implements StateReader, NodeSource {
 
   private constructor(db: KVStore, common: Common, opts: StoreOptions) {
     this.db = db;
-    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, compactionNice: DEFAULT_COMPACTION_NICE, onCompactionLowered: () => {}, ...opts };
+    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, compactionNice: DEFAULT_COMPACTION_NICE, onCompactionLowered: () => {}, accountFilter: true, onAccountFilter: () => {}, ...opts };
     const n = this.opts.cacheEntries;
     // Decoded trie nodes weigh about ten times their encoding: a tenth as many, enough for the levels every block rewrites.
     this.trie = new StateTrie(this, new NodeCache(Math.max(1024, Math.floor(n / 10))));
@@ -231,7 +241,69 @@ export class StateStore implements StateReader, NodeSource {
     }
     const head = await db.get(META_HEAD);
     store.headRecord = head === undefined ? undefined : decodeRecord(head, 'head');
+    if (store.opts.accountFilter) store.filterBuild = store.buildFilter(MIN_FILTER_ENTRIES);
     return store;
+  }
+
+  // ---- the account filter (see account-filter.ts) ----------------------------------------------------------------
+
+  /** The filter reads consult: complete for the database (set once a build has gone over every account record). */
+  private filter: AccountFilter | undefined;
+  /** A filter being built: every account written meanwhile is added to it too. */
+  private building: AccountFilter | undefined;
+  private filterBuild: Promise<void> | undefined;
+  private closing = false;
+
+  /**
+   * Build a filter for at least `entries` addresses from the account records (in the background: reads meanwhile go
+   * to LevelDB, or to the previous filter), then use it; one holding more than it was sized for is built again,
+   * twice as large. A failed build (the database closed under it) leaves reads as they were.
+   */
+  private async buildFilter(entries: number): Promise<void> {
+    const t0 = performance.now();
+    const f = AccountFilter.create(entries);
+    this.building = f;
+    let accounts = 0;
+    try {
+      for await (const [k] of this.db.iterator(accountRange())) {
+        if (this.closing) return;
+        if (k.length !== 21) continue;
+        f.add(hex(k.subarray(1)));
+        accounts++;
+      }
+    } catch {
+      return;
+    } finally {
+      if (this.building === f) this.building = undefined;
+    }
+    if (this.closing) return;
+    this.filter = f;
+    this.opts.onAccountFilter({ accounts, bytes: f.buffer.byteLength, ms: performance.now() - t0 });
+    if (f.full()) this.filterBuild = this.buildFilter(f.added * 2);
+  }
+
+  /** `hexAddr` has an account from now on: in the filter (and the one being built) before LevelDB has it. */
+  private noteAccount(hexAddr: string): void {
+    this.filter?.add(hexAddr);
+    this.building?.add(hexAddr);
+  }
+
+  /**
+   * The account filter's bits, shared with the execution workers (see AccountFilter.view); undefined while none is
+   * complete, or with the filter off.
+   */
+  accountFilter(): SharedArrayBuffer | undefined {
+    return this.filter?.buffer;
+  }
+
+  /** Once the builds started so far are over: whether reads now consult a filter. */
+  async accountFilterBuilt(): Promise<boolean> {
+    while (this.filterBuild !== undefined) {
+      const build = this.filterBuild;
+      await build;
+      if (this.filterBuild === build) break;
+    }
+    return this.filter !== undefined;
   }
 
   /** The last committed block, or undefined for an empty database. */
@@ -241,6 +313,8 @@ export class StateStore implements StateReader, NodeSource {
 
   async close(): Promise<void> {
     this.compaction?.stop();
+    this.closing = true;
+    await this.accountFilterBuilt();
     await this.writing.catch(() => {});
     await this.db.close();
   }
@@ -308,7 +382,7 @@ export class StateStore implements StateReader, NodeSource {
     this.readLog?.accounts.add(k);
     const cached = this.accountCache.get(k);
     if (cached !== undefined) return cached;
-    const v = this.read(accountReadKey(k)) ?? null;
+    const v = this.filter !== undefined && !this.filter.mayContain(k) ? null : (this.read(accountReadKey(k)) ?? null);
     this.accountCache.set(k, v);
     return v;
   }
@@ -414,9 +488,7 @@ export class StateStore implements StateReader, NodeSource {
 
   /** Every committed account and its storage (for post-state checks on small states; walks the flat records). */
   async *accounts(): AsyncGenerator<{ address: Uint8Array; account: Account }> {
-    const gte = new Uint8Array([0x01]);
-    const lt = new Uint8Array([0x02]);
-    for await (const [k, v] of this.db.iterator({ gte, lt })) {
+    for await (const [k, v] of this.db.iterator(accountRange())) {
       yield { address: k.subarray(1), account: createAccountFromRLP(v) };
     }
   }
@@ -476,7 +548,10 @@ export class StateStore implements StateReader, NodeSource {
         const key = keys.account(d.address);
         remember(key, this.accountRLP(addr));
         if (next === null) batch.del(key);
-        else batch.put(key, next);
+        else {
+          this.noteAccount(addr);
+          batch.put(key, next);
+        }
         accountUpdates.push([addr, next]);
         if (d.storageCleared) {
           for await (const [k, v] of this.db.iterator(storageRange(d.address))) {
@@ -577,6 +652,7 @@ export class StateStore implements StateReader, NodeSource {
       for (let j = entries.length - 1; j >= 0; j--) {
         const [key, prev] = entries[j];
         ops.push(prev === undefined ? { type: 'del', key } : { type: 'put', key, value: prev });
+        if (prev !== undefined && key.length === 21 && key[0] === P_ACCOUNT) this.noteAccount(hex(key.subarray(1)));
       }
       ops.push({ type: 'del', key: numberKey(P_UNDO, head.number) });
       ops.push({ type: 'del', key: numberKey(P_BLOCK, head.number) });
