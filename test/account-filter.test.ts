@@ -15,6 +15,7 @@ import { P_ACCOUNT } from '../src/state/keys.ts';
 import type { StateDiff } from '../src/state/types.ts';
 import { BlockExecutor } from '../src/exec/executor.ts';
 import { fromHex, hex } from '../src/util/bytes.ts';
+import { Account } from '@ethereumjs/util';
 import { devCommon } from './helpers/chain.ts';
 import { buildTestChain } from './helpers/workload.ts';
 
@@ -132,3 +133,45 @@ test('store: an account deleted, then restored by an unwind after a reopen, is f
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('store: a filter outgrown by commits is built again larger, holding every account, those committed during the build too', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'parallax-account-filter-'));
+  const addr = (i: number) => (0xa0000000 + i).toString(16).padStart(40, '0');
+  const alloc = (from: number, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => ['0x' + addr(from + i), { balance: '0x1' }]));
+  const builds: { accounts: number; bytes: number }[] = [];
+  try {
+    const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 8, accountFilterEntries: 1024, onAccountFilter: (b) => builds.push(b) });
+    assert.ok(await store.accountFilterBuilt());
+    const first = store.accountFilter()!.byteLength;
+    const genesis = await commitGenesis(store, alloc(0, 3_000), { number: 0n, hash: new Uint8Array(32).fill(1), parentHash: new Uint8Array(32), timestamp: 0n }, 'test genesis');
+    // The genesis outgrew the filter; these blocks commit while the larger one is being built.
+    let parent = genesis;
+    for (let b = 1; b <= 3; b++) {
+      const diff = allocDiff(alloc(3_000 * b, 1_000));
+      const trie = await store.computeTrie(diff);
+      parent = { ...parent, number: BigInt(b), hash: new Uint8Array(32).fill(b + 1), parentHash: parent.hash, stateRoot: trie.stateRoot };
+      await store.commit({ record: parent, diff, trie, receipts: [] });
+    }
+    assert.ok(await store.accountFilterBuilt());
+    assert.ok(builds.length >= 2, `${builds.length} builds`);
+    const filter = AccountFilter.view(store.accountFilter()!);
+    assert.ok(filter.buffer.byteLength >= first * 4, `${filter.buffer.byteLength} bytes against ${first}`);
+    for (let i = 0; i < 3_000; i++) assert.ok(filter.mayContain(addr(i)), addr(i));
+    for (let b = 1; b <= 3; b++) for (let i = 0; i < 1_000; i++) assert.ok(filter.mayContain(addr(3_000 * b + i)), addr(3_000 * b + i));
+    const passed = Array.from({ length: 10_000 }, randomHex).filter((a) => filter.mayContain(a)).length;
+    assert.ok(passed < 100, `${passed} of 10,000 absent addresses passed`);
+    await store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** A diff creating the accounts of an allocation (balances only). */
+function allocDiff(a: Record<string, { balance: string }>): StateDiff {
+  const accounts = new Map<string, StateDiff['accounts'] extends Map<string, infer D> ? D : never>();
+  for (const [k, v] of Object.entries(a)) {
+    const address = fromHex(k.slice(2));
+    accounts.set(k.slice(2), { address, account: new Account(0n, BigInt(v.balance)), storageCleared: false, storage: new Map() });
+  }
+  return { accounts, codes: new Map() };
+}

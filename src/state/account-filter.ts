@@ -23,8 +23,8 @@
 /** Filter bits per address it is sized for: with 4 probes, about 0.24% of absent addresses pass. */
 const BITS_PER_ENTRY = 16;
 const PROBES = 4;
-/** The smallest filter (entries): 2 MiB of bits. */
-export const MIN_FILTER_ENTRIES = 1 << 20;
+/** Addresses the store's first filter is sized for: 2 MiB of bits. */
+export const DEFAULT_FILTER_ENTRIES = 1 << 20;
 
 /** The two hashes `hash` computed last (module state rather than a pair per call: lookups are hot). */
 let h1 = 0;
@@ -69,9 +69,9 @@ export class AccountFilter {
     this.capacity = (buffer.byteLength * 8) / BITS_PER_ENTRY;
   }
 
-  /** An empty filter for at least `entries` addresses (a power of two of bits, at least `MIN_FILTER_ENTRIES`' worth). */
+  /** An empty filter for at least `entries` addresses (a power of two of bits, 1,024 addresses' worth at least). */
   static create(entries: number): AccountFilter {
-    let bits = MIN_FILTER_ENTRIES * BITS_PER_ENTRY;
+    let bits = 1024 * BITS_PER_ENTRY;
     while (bits < entries * BITS_PER_ENTRY) bits *= 2;
     return new AccountFilter(new SharedArrayBuffer(bits / 8));
   }

@@ -46,7 +46,7 @@ import { decodeAccountRecord } from './account-record.ts';
 import { packReceipts, unpackReceipts } from './receipts.ts';
 import { parseLevelDbStats, type LevelDbStats } from './leveldb-stats.ts';
 import { watchCompactionThread, type CompactionWatch } from './compaction-priority.ts';
-import { AccountFilter, MIN_FILTER_ENTRIES } from './account-filter.ts';
+import { AccountFilter, DEFAULT_FILTER_ENTRIES } from './account-filter.ts';
 
 /** The subset of abstract-level that the store uses (classic-level on disk, memory-level for throwaway runs). */
 export interface KVStore {
@@ -125,6 +125,8 @@ export interface StoreOptions {
    * account-filter.ts); default true. Built from the database's account records when the store opens.
    */
   accountFilter?: boolean;
+  /** Addresses the first account filter is sized for (default 1,048,576; it is built again larger when outgrown). */
+  accountFilterEntries?: number;
   /** Told when the account filter is ready: the addresses it was built from, its size in bytes, the build's time. */
   onAccountFilter?: (built: { accounts: number; bytes: number; ms: number }) => void;
 }
@@ -203,7 +205,7 @@ export class StateStore implements StateReader, NodeSource {
 
   private constructor(db: KVStore, common: Common, opts: StoreOptions) {
     this.db = db;
-    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, compactionNice: DEFAULT_COMPACTION_NICE, onCompactionLowered: () => {}, accountFilter: true, onAccountFilter: () => {}, ...opts };
+    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, compactionNice: DEFAULT_COMPACTION_NICE, onCompactionLowered: () => {}, accountFilter: true, accountFilterEntries: DEFAULT_FILTER_ENTRIES, onAccountFilter: () => {}, ...opts };
     const n = this.opts.cacheEntries;
     // Decoded trie nodes weigh about ten times their encoding: a tenth as many, enough for the levels every block rewrites.
     this.trie = new StateTrie(this, new NodeCache(Math.max(1024, Math.floor(n / 10))));
@@ -241,7 +243,8 @@ export class StateStore implements StateReader, NodeSource {
     }
     const head = await db.get(META_HEAD);
     store.headRecord = head === undefined ? undefined : decodeRecord(head, 'head');
-    if (store.opts.accountFilter) store.filterBuild = store.buildFilter(MIN_FILTER_ENTRIES);
+    // Nothing is being written yet: every account is either in the build's snapshot or written after it has begun.
+    if (store.opts.accountFilter) store.filterBuild = store.buildFilter(store.opts.accountFilterEntries);
     return store;
   }
 
@@ -251,13 +254,17 @@ export class StateStore implements StateReader, NodeSource {
   private filter: AccountFilter | undefined;
   /** A filter being built: every account written meanwhile is added to it too. */
   private building: AccountFilter | undefined;
-  private filterBuild: Promise<void> | undefined;
+  private filterBuild: Promise<unknown> | undefined;
   private closing = false;
 
   /**
    * Build a filter for at least `entries` addresses from the account records (in the background: reads meanwhile go
    * to LevelDB, or to the previous filter), then use it; one holding more than it was sized for is built again,
    * twice as large. A failed build (the database closed under it) leaves reads as they were.
+   *
+   * It must begin while no commit is between adding its accounts and writing its batch: the accounts such a commit
+   * added before `building` was set would reach LevelDB after the iterator's snapshot (taken when it is made, on this
+   * call) and be in neither. At open nothing is being written; `growFilter` waits for the commits queued before it.
    */
   private async buildFilter(entries: number): Promise<void> {
     const t0 = performance.now();
@@ -265,7 +272,8 @@ export class StateStore implements StateReader, NodeSource {
     this.building = f;
     let accounts = 0;
     try {
-      for await (const [k] of this.db.iterator(accountRange())) {
+      const records = this.db.iterator(accountRange());
+      for await (const [k] of records) {
         if (this.closing) return;
         if (k.length !== 21) continue;
         f.add(hex(k.subarray(1)));
@@ -279,7 +287,27 @@ export class StateStore implements StateReader, NodeSource {
     if (this.closing) return;
     this.filter = f;
     this.opts.onAccountFilter({ accounts, bytes: f.buffer.byteLength, ms: performance.now() - t0 });
-    if (f.full()) this.filterBuild = this.buildFilter(f.added * 2);
+    this.growFilter();
+  }
+
+  /** A larger filter is being built (see `growFilter`). */
+  private growing = false;
+
+  /**
+   * Build the filter again, twice as large, once it holds more addresses than it was sized for (false positives grow
+   * from there). The build begins between two commits: after those queued so far, before any queued later (see
+   * `buildFilter`).
+   */
+  private growFilter(): void {
+    const f = this.filter;
+    if (this.growing || this.closing || f === undefined || !f.full()) return;
+    this.growing = true;
+    let build: Promise<void> = Promise.resolve();
+    const begun = this.writing.then(() => {
+      if (!this.closing) build = this.buildFilter(f.added * 2);
+    });
+    this.writing = begun;
+    this.filterBuild = begun.then(() => build).finally(() => (this.growing = false));
   }
 
   /** `hexAddr` has an account from now on: in the filter (and the one being built) before LevelDB has it. */
@@ -605,6 +633,7 @@ export class StateStore implements StateReader, NodeSource {
     for (const [h, code] of diff.codes) this.codeCache.set(h, code);
     // New trie nodes are not cached raw: the trie keeps them decoded (see StateTrie), and only misses read LevelDB.
     this.headRecord = record;
+    this.growFilter();
   }
 
   /** How many blocks can be unwound from the current head. */
