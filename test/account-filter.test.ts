@@ -10,12 +10,11 @@ import { join } from 'node:path';
 import { AccountFilter } from '../src/state/account-filter.ts';
 import { StateStore, type KVStore } from '../src/state/store.ts';
 import { createDatabase } from '../src/state/db.ts';
-import { commitGenesis } from '../src/state/genesis.ts';
+import { allocToDiff, commitGenesis } from '../src/state/genesis.ts';
 import { P_ACCOUNT } from '../src/state/keys.ts';
 import type { StateDiff } from '../src/state/types.ts';
 import { BlockExecutor } from '../src/exec/executor.ts';
 import { fromHex, hex } from '../src/util/bytes.ts';
-import { Account } from '@ethereumjs/util';
 import { devCommon } from './helpers/chain.ts';
 import { buildTestChain } from './helpers/workload.ts';
 
@@ -147,7 +146,7 @@ test('store: a filter outgrown by commits is built again larger, holding every a
     // The genesis outgrew the filter; these blocks commit while the larger one is being built.
     let parent = genesis;
     for (let b = 1; b <= 3; b++) {
-      const diff = allocDiff(alloc(3_000 * b, 1_000));
+      const diff = allocToDiff(alloc(3_000 * b, 1_000), `block ${b}`);
       const trie = await store.computeTrie(diff);
       parent = { ...parent, number: BigInt(b), hash: new Uint8Array(32).fill(b + 1), parentHash: parent.hash, stateRoot: trie.stateRoot };
       await store.commit({ record: parent, diff, trie, receipts: [] });
@@ -166,12 +165,3 @@ test('store: a filter outgrown by commits is built again larger, holding every a
   }
 });
 
-/** A diff creating the accounts of an allocation (balances only). */
-function allocDiff(a: Record<string, { balance: string }>): StateDiff {
-  const accounts = new Map<string, StateDiff['accounts'] extends Map<string, infer D> ? D : never>();
-  for (const [k, v] of Object.entries(a)) {
-    const address = fromHex(k.slice(2));
-    accounts.set(k.slice(2), { address, account: new Account(0n, BigInt(v.balance)), storageCleared: false, storage: new Map() });
-  }
-  return { accounts, codes: new Map() };
-}
