@@ -369,16 +369,16 @@ export class StateStore implements StateReader, NodeSource {
     this.readLog = { accounts: new Set(), slots: new Set() };
   }
 
-  /**
-   * Where other threads may read committed state straight from LevelDB: the database's location, unless it cannot be
-   * shared (in memory, wrapped) or reads are being recorded (they must then all pass through here).
-   */
   /** LevelDB's account of its flushes and compactions so far (see leveldb-stats.ts); undefined in memory. */
   levelDbStats(): LevelDbStats | undefined {
     const text = this.db.getProperty?.('leveldb.stats');
     return text === undefined ? undefined : parseLevelDbStats(text);
   }
 
+  /**
+   * Where other threads may read committed state straight from LevelDB: the database's location, unless it cannot be
+   * shared (in memory, wrapped) or reads are being recorded (they must then all pass through here).
+   */
   sharedReads(): string | undefined {
     return this.readLog === undefined ? this.db.sharedLocation : undefined;
   }
