@@ -169,10 +169,12 @@ export class KeyArena {
     return key;
   }
 
-  /** `nodeKey` of the hash given in hex (64 digits). */
-  node(hashHex: string): Uint8Array {
+  /** `nodeKey` of a node's 32-byte hash. */
+  node(hash: Uint8Array): Uint8Array {
+    if (hash.length !== 32) throw new RangeError(`expected a 32-byte trie node hash, got ${hash.length} bytes`);
     const key = this.slab.take(33);
-    key.set(nodeReadKey(hashHex));
+    key[0] = P_NODE;
+    key.set(hash, 1);
     return key;
   }
 }

@@ -55,6 +55,51 @@ function cacheKey(hash: Uint8Array): number {
   return (hash[0] << 22) | (hash[1] << 14) | (hash[2] << 6) | (hash[3] >> 2);
 }
 
+/**
+ * The nodes a trie update created: hash and encoding side by side, in the order they were hashed. A block creates
+ * thousands; kept by their hashes in hex, each cost a hex string, the string's hash and a Map entry, and a conversion
+ * back to bytes where it was packed for another thread or written. Hex only where something asks for it (`get`,
+ * `keys`, iteration as entries).
+ */
+export class NewNodes {
+  readonly hashes: Uint8Array[] = [];
+  readonly encodings: Uint8Array[] = [];
+  /** Encodings by hash (hex), made at the first `get` and kept up to date after it. */
+  private byHex: Map<string, Uint8Array> | undefined;
+
+  get size(): number {
+    return this.hashes.length;
+  }
+
+  add(hash: Uint8Array, encoding: Uint8Array): void {
+    this.hashes.push(hash);
+    this.encodings.push(encoding);
+    this.byHex?.set(hex(hash), encoding);
+  }
+
+  addAll(other: NewNodes): void {
+    for (let i = 0; i < other.hashes.length; i++) this.add(other.hashes[i], other.encodings[i]);
+  }
+
+  get(hashHex: string): Uint8Array | undefined {
+    if (this.hashes.length === 0) return undefined;
+    if (this.byHex === undefined) {
+      this.byHex = new Map();
+      for (let i = 0; i < this.hashes.length; i++) this.byHex.set(hex(this.hashes[i]), this.encodings[i]);
+    }
+    return this.byHex.get(hashHex);
+  }
+
+  /** The hashes in hex, in order (a node made twice in one update, such as two equal leaves, is listed twice). */
+  *keys(): IterableIterator<string> {
+    for (const h of this.hashes) yield hex(h);
+  }
+
+  *[Symbol.iterator](): IterableIterator<[string, Uint8Array]> {
+    for (let i = 0; i < this.hashes.length; i++) yield [hex(this.hashes[i]), this.encodings[i]];
+  }
+}
+
 type Nibbles = Uint8Array;
 
 interface Leaf {
@@ -167,8 +212,8 @@ function commonPrefix(a: Nibbles, b: Nibbles): number {
 export class BatchTrie {
   private root: Ref | null;
   private readonly load: NodeLoader;
-  /** New nodes by hash (hex), filled by `commit()`. */
-  readonly nodes = new Map<string, Uint8Array>();
+  /** New nodes, filled by `commit()` and `commitRef()`. */
+  readonly nodes = new NewNodes();
   private readonly decoded: DecodedNodes | undefined;
 
   constructor(root: Uint8Array, load: NodeLoader, decoded?: DecodedNodes) {
@@ -326,7 +371,7 @@ export class BatchTrie {
   private flat: Node | undefined;
 
   private stored(h: Uint8Array, encoded: Uint8Array): void {
-    this.nodes.set(hex(h), encoded);
+    this.nodes.add(h, encoded);
     if (this.decoded !== undefined) this.decoded.set(h, this.flat!);
   }
 

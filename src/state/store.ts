@@ -601,7 +601,8 @@ export class StateStore implements StateReader, NodeSource {
         }
       }
       for (const [h, code] of diff.codes) batch.put(codeKey(fromHex(h)), code);
-      for (const [h, node] of trie.nodes) batch.put(keys.node(h), node);
+      const { hashes, encodings } = trie.nodes;
+      for (let i = 0; i < hashes.length; i++) batch.put(keys.node(hashes[i]), encodings[i]);
       for (const p of trie.packed) unpackNodes(p, (key, value) => batch.put(key, value));
       const encodedRecord = encodeRecord(record);
       batch.put(numberKey(P_BLOCK, record.number), encodedRecord);

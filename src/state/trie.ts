@@ -8,7 +8,7 @@ import { KECCAK256_RLP } from '@ethereumjs/util';
 import { fromHex } from '../util/bytes.ts';
 import { encodeRlp, uintBytes } from '../util/rlp.ts';
 import { keccak256 } from '../crypto/index.ts';
-import { BatchTrie, toNibbles, type DecodedNodes, type NodeLoader } from './mpt.ts';
+import { BatchTrie, NewNodes, toNibbles, type DecodedNodes, type NodeLoader } from './mpt.ts';
 import { P_NODE } from './keys.ts';
 import type { AccountDiff, StateDiff } from './types.ts';
 
@@ -19,8 +19,8 @@ export interface NodeSource {
 
 export interface TrieUpdate {
   stateRoot: Uint8Array;
-  /** New trie nodes by hash (hex). */
-  nodes: Map<string, Uint8Array>;
+  /** New trie nodes (made on this thread). */
+  nodes: NewNodes;
   /** More new trie nodes, packed by the threads that updated subtrees (see `NodePacker`, `unpackNodes`). */
   packed: Uint8Array[];
   /** Final account record (RLP, with the new storage root) per changed address (hex); null = deleted. */
@@ -300,24 +300,25 @@ function encodeAccount(a: { nonce: bigint; balance: bigint; codeHash: Uint8Array
  * as views, written to LevelDB without another copy.
  */
 class NodePacker {
-  private parts: [string, Uint8Array][] = [];
+  private readonly parts: NewNodes[] = [];
   private bytes = 0;
-  add(nodes: Map<string, Uint8Array>): void {
-    for (const e of nodes) {
-      this.parts.push(e);
-      this.bytes += 4 + 33 + e[1].length;
-    }
+  add(nodes: NewNodes): void {
+    this.parts.push(nodes);
+    for (const node of nodes.encodings) this.bytes += 4 + 33 + node.length;
   }
   finish(): Uint8Array {
     const out = new Uint8Array(this.bytes);
     const view = new DataView(out.buffer);
     let pos = 0;
-    for (const [h, node] of this.parts) {
-      view.setUint32(pos, node.length);
-      out[pos + 4] = P_NODE;
-      out.set(fromHex(h), pos + 5);
-      out.set(node, pos + 37);
-      pos += 37 + node.length;
+    for (const { hashes, encodings } of this.parts) {
+      for (let i = 0; i < hashes.length; i++) {
+        const node = encodings[i];
+        view.setUint32(pos, node.length);
+        out[pos + 4] = P_NODE;
+        out.set(hashes[i], pos + 5);
+        out.set(node, pos + 37);
+        pos += 37 + node.length;
+      }
     }
     return out;
   }
@@ -415,7 +416,7 @@ export class StateTrie {
    * root (the root then hashed here), else whole by one thread. The jobs are sent before this returns its promise;
    * undefined if a thread failed or the root would not stay a branch (the caller then updates the trie itself).
    */
-  private async storageAway(sharder: TrieSharder, root: Uint8Array, storage: Map<string, Uint8Array>): Promise<{ root: Uint8Array; packed: Uint8Array[]; nodes: Map<string, Uint8Array> } | undefined> {
+  private async storageAway(sharder: TrieSharder, root: Uint8Array, storage: Map<string, Uint8Array>): Promise<{ root: Uint8Array; packed: Uint8Array[]; nodes: NewNodes } | undefined> {
     const slots = new ShardWriter();
     slots.slots(storage);
     const data = slots.finish();
@@ -423,7 +424,7 @@ export class StateTrie {
     const children = sharder.shards > 1 ? trie.rootChildren() : undefined;
     if (children === undefined) {
       const whole = await sharder.storage([{ root, data }]);
-      return whole === undefined ? undefined : { root: whole[0].root as Uint8Array, packed: [whole[0].nodes], nodes: new Map() };
+      return whole === undefined ? undefined : { root: whole[0].root as Uint8Array, packed: [whole[0].nodes], nodes: new NewNodes() };
     }
     const ranges = nibbleRanges(sharder.shards);
     // Each thread gets its own copy of the slots (a job's buffer is transferred) and keeps the ones of its range.
@@ -445,7 +446,7 @@ export class StateTrie {
    * cannot, the trie is updated here after all.
    */
   private async updateHere(parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot): Promise<TrieUpdate> {
-    const nodes = new Map<string, Uint8Array>();
+    const nodes = new NewNodes();
     const packed: Uint8Array[] = [];
     const accounts = new Map<string, Uint8Array | null>();
     const load = (h: string) => this.source.getNode(h);
@@ -469,7 +470,7 @@ export class StateTrie {
       const st = new BatchTrie(startRoot(d), load, this.decoded);
       for (const [slot, value] of d.storage) putSlot(st, fromHex(slot), value);
       const root = st.commit();
-      for (const [h, n] of st.nodes) nodes.set(h, n);
+      nodes.addAll(st.nodes);
       return root;
     };
     const put = (addr: string, d: AccountDiff, account: LiveAccount['account'], storageRoot: Uint8Array) => {
@@ -488,7 +489,7 @@ export class StateTrie {
     }
     if (hot === undefined) {
       const stateRoot = stateTrie.commit();
-      for (const [h, n] of stateTrie.nodes) nodes.set(h, n);
+      nodes.addAll(stateTrie.nodes);
       return { stateRoot, nodes, packed, accounts };
     }
     const [addr, d] = hot;
@@ -503,7 +504,7 @@ export class StateTrie {
     const done = await away;
     if (done !== undefined) {
       packed.push(...done.packed);
-      for (const [h, n] of done.nodes) nodes.set(h, n);
+      nodes.addAll(done.nodes);
       put(addr, d, d.account, done.root);
     } else {
       put(addr, d, d.account, storageHere(d));
@@ -512,7 +513,7 @@ export class StateTrie {
       const sub = subs[hotNibble];
       if (sub !== undefined) after[hotNibble] = sub.commitRef();
       if (stateTrie.setRootChildren(after) !== undefined) {
-        for (const sub of subs) if (sub !== undefined) for (const [h, n] of sub.nodes) nodes.set(h, n);
+        for (const sub of subs) if (sub !== undefined) nodes.addAll(sub.nodes);
       } else {
         // The root would collapse into one child: the whole update again, the usual way.
         stateTrie = new BatchTrie(parentRoot, load, this.decoded);
@@ -520,7 +521,7 @@ export class StateTrie {
       }
     }
     const stateRoot = stateTrie.commit();
-    for (const [h, n] of stateTrie.nodes) nodes.set(h, n);
+    nodes.addAll(stateTrie.nodes);
     return { stateRoot, nodes, packed, accounts };
   }
 }
