@@ -59,7 +59,7 @@ function cacheKey(hash: Uint8Array): number {
  * The nodes a trie update created: hash and encoding side by side, in the order they were hashed. A block creates
  * thousands; kept by their hashes in hex, each cost a hex string, the string's hash and a Map entry, and a conversion
  * back to bytes where it was packed for another thread or written. Hex only where something asks for it (`get`,
- * `keys`, iteration as entries).
+ * iteration as entries).
  */
 export class NewNodes {
   readonly hashes: Uint8Array[] = [];
@@ -90,11 +90,7 @@ export class NewNodes {
     return this.byHex.get(hashHex);
   }
 
-  /** The hashes in hex, in order (a node made twice in one update, such as two equal leaves, is listed twice). */
-  *keys(): IterableIterator<string> {
-    for (const h of this.hashes) yield hex(h);
-  }
-
+  /** Hash (hex) and encoding of each node, in order (a node made twice in one update is listed twice). */
   *[Symbol.iterator](): IterableIterator<[string, Uint8Array]> {
     for (let i = 0; i < this.hashes.length; i++) yield [hex(this.hashes[i]), this.encodings[i]];
   }
