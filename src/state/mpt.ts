@@ -114,8 +114,11 @@ interface Branch {
   value: Uint8Array | null;
 }
 export type Node = Leaf | Ext | Branch;
-/** A child: a stored node not loaded yet (its hash), or a node in memory. */
-type Ref = { t: 3; hash: Uint8Array } | Node;
+/**
+ * A child: a stored node not loaded yet, by its 32-byte hash itself (no object around it: the decoded-node caches hold
+ * up to 16 per branch), or a node in memory.
+ */
+type Ref = Uint8Array | Node;
 
 type RlpItem = Uint8Array | RlpItem[];
 
@@ -168,14 +171,14 @@ function decodeHexPrefix(b: Uint8Array): { path: Nibbles; leaf: boolean } {
 
 /** A child reference as a branch holds it (hash or embedded encoding), as a `Ref`. */
 function refOf(r: Uint8Array): Ref {
-  if (r.length === 32) return { t: 3, hash: r };
+  if (r.length === 32) return r;
   return decodeNode(RLP.decode(r) as RlpItem[]);
 }
 
 function decodeRef(item: RlpItem): Ref | null {
   if (item instanceof Uint8Array) {
     if (item.length === 0) return null;
-    if (item.length === 32) return { t: 3, hash: item };
+    if (item.length === 32) return item;
     throw new Error(`malformed trie node reference of ${item.length} bytes`);
   }
   return decodeNode(item);
@@ -215,7 +218,7 @@ export class BatchTrie {
   constructor(root: Uint8Array, load: NodeLoader, decoded?: DecodedNodes) {
     this.load = load;
     this.decoded = decoded;
-    this.root = equals(root, EMPTY_ROOT) ? null : { t: 3, hash: root };
+    this.root = equals(root, EMPTY_ROOT) ? null : root;
   }
 
   /**
@@ -260,19 +263,19 @@ export class BatchTrie {
   commitRef(): Uint8Array | null {
     if (this.root === null) return null;
     const r = this.childRef(this.root);
-    if (r.length === 32) this.root = { t: 3, hash: r };
+    if (r.length === 32) this.root = r;
     return r;
   }
 
   private resolve(ref: Ref): Node {
-    if (ref.t !== 3) return ref;
-    const known = this.decoded?.get(ref.hash);
+    if (!(ref instanceof Uint8Array)) return ref;
+    const known = this.decoded?.get(ref);
     if (known !== undefined) return known;
-    const h = hex(ref.hash);
+    const h = hex(ref);
     const raw = this.nodes.get(h) ?? this.load(h);
     if (raw === undefined) throw new Error(`trie node ${h} is missing from the database`);
     const node = decodeNode(RLP.decode(raw) as RlpItem[]);
-    this.decoded?.set(ref.hash, node);
+    this.decoded?.set(ref, node);
     return node;
   }
 
@@ -352,11 +355,11 @@ export class BatchTrie {
   /** Hash every changed node once; returns the new root. New nodes are in `nodes`. */
   commit(): Uint8Array {
     if (this.root === null) return EMPTY_ROOT;
-    if (this.root.t === 3) return this.root.hash;
+    if (this.root instanceof Uint8Array) return this.root;
     const encoded = this.encode(this.root);
     const h = keccak256(encoded);
     this.stored(h, encoded);
-    this.root = { t: 3, hash: h };
+    this.root = h;
     return h;
   }
 
@@ -373,7 +376,7 @@ export class BatchTrie {
 
   /** A child in the copy kept decoded: a hash reference for a hashed child, the node itself if embedded. */
   private static kept(c: Ref, r: Uint8Array): Ref {
-    return c.t === 3 || r.length < 32 ? c : { t: 3, hash: r };
+    return c instanceof Uint8Array || r.length < 32 ? c : r;
   }
 
   /**
@@ -428,7 +431,7 @@ export class BatchTrie {
 
   /** A child as its parent holds it: its 32-byte hash, or its own encoding when shorter than 32 bytes (embedded). */
   private childRef(ref: Ref): Uint8Array {
-    if (ref.t === 3) return ref.hash;
+    if (ref instanceof Uint8Array) return ref;
     const encoded = this.encode(ref);
     if (encoded.length < 32) return encoded;
     const h = keccak256(encoded);
