@@ -289,3 +289,37 @@ test('dependencies of transactions run here: the local tracking gives the depend
     await local.engine.close();
   }
 });
+
+test('conservation: balances that need a read (a promise) give the same report as balances known at once; a failed read fails the check', async () => {
+  const { checkConservation } = await import('../src/insight/conservation.ts');
+  // 20 accounts: before 1,000,000 + 37k wei each, after shifted by a spread of positive and negative changes (some zero).
+  const accounts = new Map<string, import('../src/state/types.ts').AccountDiff>();
+  const before = new Map<string, bigint>();
+  for (let k = 0; k < 20; k++) {
+    const addr = (k + 1).toString(16).padStart(40, '0');
+    const was = 1_000_000n + 37n * BigInt(k);
+    const change = k % 5 === 0 ? 0n : BigInt(((k * 7919) % 23) - 11) * 10n ** BigInt(k % 4);
+    before.set(addr, was);
+    accounts.set(addr, { address: Uint8Array.from(Buffer.from(addr, 'hex')), account: new Account(1n, was + change), storageCleared: false, storage: new Map() });
+  }
+  const diff = { accounts, codes: new Map() };
+  let sum = 0n;
+  for (const [addr, d] of accounts) sum += d.account!.balance - before.get(addr)!;
+  const terms = { minted: sum + 5n, baseFeeBurned: 5n, blobFeeBurned: 0n, destroyed: 0n };
+  const atOnce = await checkConservation(diff, (a) => before.get(a)!, terms);
+  assert.equal(atOnce.delta, sum);
+  assert.equal(atOnce.ok, true);
+  assert.equal(atOnce.accounts.length, 12, 'the twelve largest changes');
+  // The first account, one in the middle and the last one need a read.
+  const slow = new Set([[...accounts.keys()][0], [...accounts.keys()][9], [...accounts.keys()][19]]);
+  let reads = 0;
+  const later = await checkConservation(diff, (a) => (slow.has(a) ? (reads++, Promise.resolve(before.get(a)!)) : before.get(a)!), terms);
+  assert.deepEqual(later, atOnce);
+  assert.equal(reads, slow.size, 'each balance read once');
+  // Only the middle one: the accounts before it were summed once already, and must not count twice.
+  const middle = [...accounts.keys()][9];
+  assert.deepEqual(await checkConservation(diff, (a) => (a === middle ? Promise.resolve(before.get(a)!) : before.get(a)!), terms), atOnce);
+  // A read that fails fails the check with its own error (and leaves no rejection unhandled).
+  const failed = new Error('LevelDB read failed');
+  await assert.rejects(checkConservation(diff, (a) => (a === middle ? Promise.reject(failed) : before.get(a)!), terms), (e) => e === failed);
+});
