@@ -43,7 +43,7 @@ export interface ParallelOptions {
   /**
    * Blocks changing at least this many accounts have their state root split among the workers (default 2,000).
    * Measured on 2 cores: a 1,000-account mainnet block took as long split as on the main thread even with the workers'
-   * trie nodes cached, and longer with them cold; 4,000-account transfer blocks gained (see the README).
+   * trie nodes cached, and longer with them cold; 4,000-account transfer blocks gained (see docs/performance.md).
    */
   minShardedAccounts?: number;
   /**
