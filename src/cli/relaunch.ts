@@ -8,8 +8,8 @@
  * every ~250 ms during the transfers benchmark and each collection copied ~19 MB, ~80 us of CPU per transaction on
  * the main thread and V8's helper threads together. A fixed 128 MiB semi-space halves the number of collections and
  * the copies with them (callgrind over the measured blocks: 18.65 billion instructions against 20.70; see
- * docs/performance.md, "What removed the hot spots"). The price is memory: each isolate (the main thread and every worker) may use up to twice its
- * semi-space for its young objects, 256 MiB at 128.
+ * docs/performance.md, "What removed the hot spots"). The price is memory: each isolate (the main thread and every
+ * worker) may use up to twice its semi-space for its young objects, 256 MiB at 128.
  *
  * `PARALLAX_SEMI_SPACE_MB` sets the size (0: V8's own sizing). Flags given to Node by hand (`--min-semi-space-size` or
  * `--max-semi-space-size`, on the command line or in NODE_OPTIONS) win: nothing is relaunched then.

@@ -7,11 +7,11 @@
  * and it compacts promptly: each level-0 table is merged into level 1 as soon as reads that passed through it have
  * spent its allowance (a seek compaction), rewriting the whole of level 1 each time when keys are hashes (the trie's
  * nodes). At a lower priority it runs when the cores have room, and by then several level-0 tables wait, merged into
- * level 1 in one pass. Lab, 2,000-transfer blocks, 2 workers (docs/performance.md, "Longer runs"): over 12 blocks 8,732-8,899 tx/s
- * against 7,991-8,430, LevelDB writing 36-59 MB against 104-119; over 100 blocks 7,074 against 6,429, 983 MB against
- * 2,415, and the database the same size at the end (257 MB in 131 tables against 258 in 135). LevelDB bounds what can
- * wait (writes slow down at 8 level-0 tables and stop at 12 until compaction catches up), so the work is less, not put
- * off.
+ * level 1 in one pass. Lab, 2,000-transfer blocks, 2 workers (docs/performance.md, "Longer runs"): over 12 blocks
+ * 8,732-8,899 tx/s against 7,991-8,430, LevelDB writing 36-59 MB against 104-119; over 100 blocks 7,074 against 6,429,
+ * 983 MB against 2,415, and the database the same size at the end (257 MB in 131 tables against 258 in 135). LevelDB
+ * bounds what can wait (writes slow down at 8 level-0 tables and stop at 12 until compaction catches up), so the work
+ * is less, not put off.
  *
  * The thread is told apart from libuv's pool by when it appears: the pool's threads all start together at its first
  * use, which `watchCompactionThread` forces before it looks; LevelDB's thread is the first 'libuv-worker' thread to

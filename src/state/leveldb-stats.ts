@@ -2,8 +2,8 @@
  * LevelDB's own account of its background work, from its `leveldb.stats` property: per level, the tables there and
  * their size, and the compactions that wrote into that level (time, MB read and written; a memtable flush counts at
  * the level its table went to). Summed over the levels here. LevelDB prints whole MB and whole seconds per level, so
- * a figure is good to about one unit per level: meant for long runs (see docs/performance.md, "Longer runs"), where compaction is
- * most of what LevelDB does.
+ * a figure is good to about one unit per level: meant for long runs (see docs/performance.md, "Longer runs"), where
+ * compaction is most of what LevelDB does.
  */
 
 export interface LevelDbStats {
