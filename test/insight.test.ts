@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { Account, Address } from '@ethereumjs/util';
 import { isParallaxError } from '../src/errors.ts';
+import { checkConservation } from '../src/insight/conservation.ts';
+import type { AccountDiff } from '../src/state/types.ts';
 import { hex } from '../src/util/bytes.ts';
 import { generator, node } from './helpers/traffic.ts';
 
@@ -291,9 +293,8 @@ test('dependencies of transactions run here: the local tracking gives the depend
 });
 
 test('conservation: balances that need a read (a promise) give the same report as balances known at once; a failed read fails the check', async () => {
-  const { checkConservation } = await import('../src/insight/conservation.ts');
   // 20 accounts: before 1,000,000 + 37k wei each, after shifted by a spread of positive and negative changes (some zero).
-  const accounts = new Map<string, import('../src/state/types.ts').AccountDiff>();
+  const accounts = new Map<string, AccountDiff>();
   const before = new Map<string, bigint>();
   for (let k = 0; k < 20; k++) {
     const addr = (k + 1).toString(16).padStart(40, '0');
@@ -311,13 +312,14 @@ test('conservation: balances that need a read (a promise) give the same report a
   assert.equal(atOnce.ok, true);
   assert.equal(atOnce.accounts.length, 12, 'the twelve largest changes');
   // The first account, one in the middle and the last one need a read.
-  const slow = new Set([[...accounts.keys()][0], [...accounts.keys()][9], [...accounts.keys()][19]]);
+  const addrs = [...accounts.keys()];
+  const slow = new Set([addrs[0], addrs[9], addrs[19]]);
   let reads = 0;
   const later = await checkConservation(diff, (a) => (slow.has(a) ? (reads++, Promise.resolve(before.get(a)!)) : before.get(a)!), terms);
   assert.deepEqual(later, atOnce);
   assert.equal(reads, slow.size, 'each balance read once');
   // Only the middle one: the accounts before it were summed once already, and must not count twice.
-  const middle = [...accounts.keys()][9];
+  const middle = addrs[9];
   assert.deepEqual(await checkConservation(diff, (a) => (a === middle ? Promise.resolve(before.get(a)!) : before.get(a)!), terms), atOnce);
   // A read that fails fails the check with its own error (and leaves no rejection unhandled).
   const failed = new Error('LevelDB read failed');
