@@ -5,6 +5,7 @@ import { MAINNET, createCommon } from '../chain/profile.ts';
 import { nativeCrypto } from '../crypto/index.ts';
 import { ParallaxError, isParallaxError } from '../errors.ts';
 import { dirBytes } from '../node/daemon.ts';
+import { NODE_FILE } from '../state/node-file.ts';
 import { createDatabase } from '../state/db.ts';
 import { StateStore } from '../state/store.ts';
 import { hex } from '../util/bytes.ts';
@@ -49,6 +50,7 @@ export function registerDb(program: Command): void {
         head: { number: head.number.toString(), hash: p(head.hash), stateRoot: p(head.stateRoot), receiptsRoot: p(head.receiptsRoot), gasUsed: head.gasUsed.toString(), txs: head.txCount },
         unwindable: await store.unwindableDepth(),
         bytes: await dirBytes(resolve(config.dataDir)),
+        trieNodes: store.nodeFileStats() ?? null,
         verification: (await store.verification(head.number)) ?? null,
         lastMismatch: (await store.lastMismatch())?.record ?? null,
       };
@@ -68,6 +70,8 @@ export function registerDb(program: Command): void {
       out(`receipts root   ${p(head.receiptsRoot)}`);
       out(`unwindable      ${report.unwindable as number} blocks`);
       out(`size            ${((report.bytes as number) / 2 ** 20).toFixed(1)} MiB`);
+      const nodes = store.nodeFileStats();
+      if (nodes !== undefined) out(`trie nodes      ${nodes.nodes} in ${NODE_FILE} (${(nodes.bytes / 2 ** 20).toFixed(1)} MiB; older databases keep theirs in LevelDB)`);
       if (opts.count === true) out(`accounts        ${report.accounts as number} (${report.slots as number} storage slots)`);
       const v = report.verification as { matched?: boolean } | null;
       out(`head verified   ${v === null ? 'no record' : v.matched ? 'match' : 'MISMATCH'}`);

@@ -293,7 +293,8 @@ export class ParallelExecutor {
             reject(new Error(`worker ${w} failed on its state-root share: ${e.message}`));
           },
         };
-        jobs.forEach((job, w) => pool.send(w, { t: 'trie', id, db: location, job }, [job.data.buffer as ArrayBuffer]));
+        const nodes = this.executor.store.nodeFileView();
+        jobs.forEach((job, w) => pool.send(w, { t: 'trie', id, db: location, nodes, job }, [job.data.buffer as ArrayBuffer]));
       });
       this.trieSharded = true;
       return results as R[];

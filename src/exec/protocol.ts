@@ -7,6 +7,7 @@ import type { ChainProfile } from '../chain/profile.ts';
 import type { AccountValue, TxAccess } from '../state/overlay.ts';
 import type { TxOutcome } from './executor.ts';
 import type { ShardJob, ShardResult, StorageJob, StorageResult } from '../state/trie.ts';
+import type { NodeFileView } from '../state/node-file.ts';
 
 export interface WorkerFaults {
   /** Throw (crash the worker) when asked to run this transaction index. */
@@ -72,7 +73,7 @@ export type ToWorker =
    * Update the state-trie subtrees of one shard (see `updateShard`) or one account's storage trie (`updateStorage`),
    * reading nodes from the LevelDB at `db`.
    */
-  | { t: 'trie'; id: number; db: string; job: ShardJob | StorageJob }
+  | { t: 'trie'; id: number; db: string; nodes?: NodeFileView; job: ShardJob | StorageJob }
   /** Test hook: make this worker fail on a transaction index of the next block. */
   | { t: 'faults'; faults: WorkerFaults }
   /** End the worker between two tasks (see `WorkerPool.close`), without waiting for its queue. */

@@ -26,7 +26,8 @@ import { openSharedReader } from '../state/db.ts';
 import { accountReadKey, codeReadKey, nodeReadKey, storageReadKey } from '../state/keys.ts';
 import { AccountFilter } from '../state/account-filter.ts';
 import { isStorageJob, updateShard, updateStorage } from '../state/trie.ts';
-import { NodeCache } from '../state/mpt.ts';
+import { NodeCache, type NodeLoader } from '../state/mpt.ts';
+import { NodeFileReader, type NodeFileView } from '../state/node-file.ts';
 import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
@@ -345,13 +346,25 @@ function packLogs(runs: RunResult[]): void {
 const trieNodes = new NodeCache(TRIE_NODES);
 /** A LevelDB handle of the trie shares' own, for a database the execution reader does not have open. */
 let trieDb: Handle | undefined;
+/** The database's trie node file (its index comes with each job); LevelDB has the nodes of older databases. */
+let nodeFile: NodeFileReader | undefined;
+
+function useNodeFile(view: NodeFileView | undefined): NodeFileReader | undefined {
+  if (view === undefined || nodeFile?.path !== view.path) {
+    nodeFile?.close();
+    nodeFile = view === undefined ? undefined : NodeFileReader.reader(view);
+  }
+  nodeFile?.use(view!.index);
+  return nodeFile;
+}
 
 async function shardTrie(m: Extract<ToWorker, { t: 'trie' }>): Promise<void> {
   if (faults.crashInTrie === true) throw new Error('injected worker crash in a state-root share');
   // Usually the database the block's execution reads (opened at its 'block' message); else a handle of its own.
   if (reader?.location !== m.db) trieDb = await reopen(trieDb, m.db);
   const db = reader?.location === m.db ? reader.db : trieDb!.db;
-  const load = (h: string) => db.getSync(nodeReadKey(h));
+  const file = useNodeFile(m.nodes);
+  const load: NodeLoader = (h, hash) => file?.get(hash) ?? db.getSync(nodeReadKey(h));
   if (isStorageJob(m.job)) {
     const result = updateStorage(m.job, load, trieNodes);
     post({ t: 'trie', id: m.id, result }, [result.nodes.buffer as ArrayBuffer]);

@@ -145,6 +145,7 @@ export class ParallaxNode {
     const kzg = chainUsesKzg(chain.profile) ? await loadKzg() : undefined;
     const common = createCommon(chain.profile, nativeCrypto(kzg));
     let store: StateStore;
+    let lastScanLog = performance.now();
     try {
       store = await StateStore.open(createDatabase(dir), common, {
         undoDepth: config.store.undoDepth,
@@ -155,6 +156,13 @@ export class ParallaxNode {
         onCompactionLowered: (tid) => log.info({ thread: tid, nice: config.store.compactionNice }, "LevelDB's compaction thread runs at a lower CPU priority"),
         accountFilter: config.store.accountFilter,
         onAccountFilter: (b) => log.info({ accounts: b.accounts, mb: +(b.bytes / 2 ** 20).toFixed(1), ms: Math.round(b.ms) }, 'account filter built: reads of accounts that do not exist skip LevelDB'),
+        onNodeFileScan: (done, total) => {
+          const now = performance.now();
+          if (now - lastScanLog < 2000 || done === total) return;
+          lastScanLog = now;
+          log.info({ mb: Math.round(done / 2 ** 20), of: Math.round(total / 2 ** 20) }, 'indexing the trie node file');
+        },
+        onNodeFile: (f) => log.info({ nodes: f.nodes, mb: +(f.bytes / 2 ** 20).toFixed(1), ms: Math.round(f.ms) }, 'trie node file indexed'),
       });
     } catch (e) {
       if (isParallaxError(e, 'DB_LOCKED')) {

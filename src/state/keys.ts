@@ -4,7 +4,9 @@
  *   0x01 addr(20)             -> account RLP [nonce, balance, storageRoot, codeHash] (flat: read without a trie walk)
  *   0x02 codeHash(32)         -> contract code
  *   0x03 addr(20) slot(32)    -> storage value, big-endian with leading zeros stripped (absent = zero)
- *   0x04 nodeHash(32)         -> Merkle-Patricia trie node (state trie and all storage tries; content-addressed)
+ *   0x04 nodeHash(32)         -> Merkle-Patricia trie node (state trie and all storage tries; content-addressed):
+ *                                written here only by databases in memory and before schema 2; a database on disk keeps
+ *                                its nodes in the file beside it (see node-file.ts) and reads this prefix for older ones
  *   0x05 name                 -> metadata (executed head, schema version)
  *   0x06 number(8)            -> executed block record
  *   0x07 number(8)            -> undo journal of that block (previous values of every flat record it changed)
@@ -29,7 +31,12 @@ export const META_HEAD = metaKey('head');
 export const META_SCHEMA = metaKey('schema');
 /** Number of the last block recorded as a mismatch (8 bytes). */
 export const META_LAST_MISMATCH = metaKey('lastMismatch');
-export const SCHEMA_VERSION = 1;
+/** Bytes of node records in the trie node file as of the head (8 bytes, big-endian; see node-file.ts). */
+export const META_NODE_FILE = metaKey('nodeFile');
+/** 2: trie nodes in the node file beside LevelDB. A database of schema 1 (every node in LevelDB) is read as it is. */
+export const SCHEMA_VERSION = 2;
+/** Schemas this version opens. */
+export const SCHEMAS_READ = [1, 2];
 
 function metaKey(name: string): Uint8Array {
   const b = new TextEncoder().encode(name);

@@ -14,8 +14,8 @@ import { BoundedCache } from '../util/bounded-cache.ts';
 import { Slab } from '../util/slab.ts';
 import { rlpListLength, rlpStringLength, writeRlpListHeader, writeRlpString } from '../util/rlp.ts';
 
-/** A stored node's encoding by hash (hex), read synchronously (LevelDB `getSync`, caches). */
-export type NodeLoader = (hashHex: string) => Uint8Array | undefined;
+/** A stored node's encoding by hash (in hex, and the bytes), read synchronously (node file, LevelDB `getSync`, caches). */
+export type NodeLoader = (hashHex: string, hash: Uint8Array) => Uint8Array | undefined;
 
 /**
  * Decoded nodes by hash, shared across blocks. Nodes are content-addressed and never changed in place (every update
@@ -272,7 +272,7 @@ export class BatchTrie {
     const known = this.decoded?.get(ref);
     if (known !== undefined) return known;
     const h = hex(ref);
-    const raw = this.nodes.get(h) ?? this.load(h);
+    const raw = this.nodes.get(h) ?? this.load(h, ref);
     if (raw === undefined) throw new Error(`trie node ${h} is missing from the database`);
     const node = decodeNode(RLP.decode(raw) as RlpItem[]);
     this.decoded?.set(ref, node);

@@ -2,9 +2,11 @@
  * Parallax's own state on LevelDB.
  *
  * Execution reads flat records (account, code, storage slot: one LevelDB get each, cached in memory); the
- * Merkle-Patricia trie lives in the same database and is updated once per block from the block's diff. A block
- * commits as one atomic batch: flat records, trie nodes, code, receipts, the block record, the block's undo journal
- * and the executed head. Reopening after a crash at any instant therefore yields exactly the last committed block.
+ * Merkle-Patricia trie is updated once per block from the block's diff, its new nodes appended to the node file beside
+ * the database (node-file.ts; in LevelDB for a database in memory). A block commits as one atomic batch: flat records,
+ * code, receipts, the block record, the block's undo journal, the node file's new length and the executed head, written
+ * after the block's nodes are on disk. Reopening after a crash at any instant therefore yields exactly the last
+ * committed block.
  *
  * The undo journal of block N holds the previous value of every flat record N changed; the last `undoDepth` blocks
  * keep theirs, so a reorg can unwind that far. Trie nodes are never deleted, so restoring flat records and the head
@@ -19,6 +21,7 @@ import { encodeRlp } from '../util/rlp.ts';
 import {
   META_HEAD,
   META_SCHEMA,
+  META_NODE_FILE,
   P_BLOCK,
   P_RECEIPTS,
   P_VERIFY,
@@ -27,6 +30,7 @@ import {
   P_UNDO,
   P_ACCOUNT,
   SCHEMA_VERSION,
+  SCHEMAS_READ,
   accountRange,
   accountReadKey,
   codeKey,
@@ -38,7 +42,9 @@ import {
   storageReadKey,
   KeyArena,
 } from './keys.ts';
-import { StateTrie, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
+import { StateTrie, packNodes, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
+import { join } from 'node:path';
+import { NODE_FILE, NodeFile, type NodeFileView } from './node-file.ts';
 import { NodeCache } from './mpt.ts';
 import type { StateDiff, StateReader } from './types.ts';
 import { BoundedCache } from '../util/bounded-cache.ts';
@@ -129,6 +135,15 @@ export interface StoreOptions {
   accountFilterEntries?: number;
   /** Told when the account filter is ready: the addresses it was built from, its size in bytes, the build's time. */
   onAccountFilter?: (built: { accounts: number; bytes: number; ms: number }) => void;
+  /**
+   * Keep the trie nodes of a database on disk in the node file beside it (node-file.ts); default true. False writes
+   * them to LevelDB as schema 1 did (for tests of such databases).
+   */
+  nodeFile?: boolean;
+  /** Told of the node file's index rebuild at open: bytes of records indexed so far, and in all. */
+  onNodeFileScan?: (done: number, total: number) => void;
+  /** Told when the node file is open and indexed: its nodes, bytes and the index build's time. */
+  onNodeFile?: (opened: { nodes: number; bytes: number; ms: number }) => void;
 }
 
 /** LevelDB's compactions run at the lowest priority unless told otherwise (see compaction-priority.ts). */
@@ -205,7 +220,7 @@ export class StateStore implements StateReader, NodeSource {
 
   private constructor(db: KVStore, common: Common, opts: StoreOptions) {
     this.db = db;
-    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, compactionNice: DEFAULT_COMPACTION_NICE, onCompactionLowered: () => {}, accountFilter: true, accountFilterEntries: DEFAULT_FILTER_ENTRIES, onAccountFilter: () => {}, ...opts };
+    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, compactionNice: DEFAULT_COMPACTION_NICE, onCompactionLowered: () => {}, accountFilter: true, accountFilterEntries: DEFAULT_FILTER_ENTRIES, onAccountFilter: () => {}, nodeFile: true, onNodeFileScan: () => {}, onNodeFile: () => {}, ...opts };
     const n = this.opts.cacheEntries;
     // Decoded trie nodes weigh about ten times their encoding: a tenth as many, enough for the levels every block rewrites.
     this.trie = new StateTrie(this, new NodeCache(Math.max(1024, Math.floor(n / 10))));
@@ -221,7 +236,8 @@ export class StateStore implements StateReader, NodeSource {
       throw new ParallaxError('CONFIG_INVALID', `undoDepth must be a non-negative integer, got ${opts.undoDepth}`);
     }
     let compaction: CompactionWatch | undefined;
-    if (db.status !== 'open') {
+    const openHere = db.status !== 'open';
+    if (openHere) {
       // Before LevelDB starts its compaction thread (see compaction-priority.ts); only a database on disk has one.
       if (db.sharedLocation !== undefined) compaction = await watchCompactionThread(opts.compactionNice ?? DEFAULT_COMPACTION_NICE, opts.onCompactionLowered);
       try {
@@ -237,12 +253,29 @@ export class StateStore implements StateReader, NodeSource {
     }
     const store = new StateStore(db, common, opts);
     store.compaction = compaction;
-    const schema = await db.get(META_SCHEMA);
-    if (schema !== undefined && (schema.length !== 1 || schema[0] !== SCHEMA_VERSION)) {
-      throw new ParallaxError('DB_CORRUPT', `database schema version ${hex(schema)} is not ${SCHEMA_VERSION}`);
+    try {
+      const schema = await db.get(META_SCHEMA);
+      if (schema !== undefined && (schema.length !== 1 || !SCHEMAS_READ.includes(schema[0]))) {
+        throw new ParallaxError('DB_CORRUPT', `database schema version ${hex(schema)} is not one of ${SCHEMAS_READ.join(', ')}`);
+      }
+      store.schema = schema?.[0];
+      const head = await db.get(META_HEAD);
+      store.headRecord = head === undefined ? undefined : decodeRecord(head, 'head');
+      const length = await db.get(META_NODE_FILE);
+      if (length !== undefined && length.length !== 8) throw new ParallaxError('DB_CORRUPT', `the node file's recorded length has ${length.length} bytes, not 8`);
+      const committed = length === undefined ? 0 : Number(new DataView(length.buffer, length.byteOffset, 8).getBigUint64(0));
+      if (db.sharedLocation !== undefined && store.opts.nodeFile !== false) {
+        const t0 = performance.now();
+        store.nodeFile = NodeFile.at(join(db.sharedLocation, NODE_FILE), committed, store.opts.onNodeFileScan);
+        store.opts.onNodeFile({ nodes: store.nodeFile.nodes, bytes: store.nodeFile.length, ms: performance.now() - t0 });
+      } else if (committed > 0) {
+        throw new ParallaxError('DB_CORRUPT', `the database keeps ${committed} bytes of trie nodes in ${NODE_FILE}, which this store does not open`);
+      }
+    } catch (e) {
+      compaction?.stop();
+      if (openHere) await db.close();
+      throw e;
     }
-    const head = await db.get(META_HEAD);
-    store.headRecord = head === undefined ? undefined : decodeRecord(head, 'head');
     // Nothing is being written yet: every account is either in the build's snapshot or written after it has begun.
     if (store.opts.accountFilter) store.filterBuild = store.buildFilter(store.opts.accountFilterEntries);
     return store;
@@ -345,6 +378,24 @@ export class StateStore implements StateReader, NodeSource {
     await this.accountFilterBuilt();
     await this.writing.catch(() => {});
     await this.db.close();
+    this.nodeFile?.close();
+    this.nodeFile = undefined;
+  }
+
+  /** The trie nodes' file of a database on disk (node-file.ts); undefined: nodes live in LevelDB. */
+  private nodeFile: NodeFile | undefined;
+  /** The schema the database was written with (undefined: empty). */
+  private schema: number | undefined;
+
+  /** Nodes and bytes in the node file (undefined: nodes live in LevelDB). */
+  nodeFileStats(): { path: string; nodes: number; bytes: number } | undefined {
+    const f = this.nodeFile;
+    return f === undefined ? undefined : { path: f.path, nodes: f.nodes, bytes: f.length };
+  }
+
+  /** The node file and its current index, for other threads' trie updates; undefined when nodes live in LevelDB. */
+  nodeFileView(): NodeFileView | undefined {
+    return this.nodeFile?.view();
   }
 
   /** The watch that lowers LevelDB's compaction thread's priority (an on-disk database opened here). */
@@ -459,10 +510,11 @@ export class StateStore implements StateReader, NodeSource {
     return this.db.getSync(key);
   }
 
-  getNode(hashHex: string): Uint8Array | undefined {
+  getNode(hashHex: string, hash: Uint8Array): Uint8Array | undefined {
     const cached = this.nodeCache.get(hashHex);
     if (cached !== undefined) return cached;
-    const v = this.read(nodeReadKey(hashHex));
+    // A database of schema 1 has its older nodes in LevelDB.
+    const v = this.nodeFile?.get(hash) ?? this.read(nodeReadKey(hashHex));
     if (v !== undefined) this.nodeCache.set(hashHex, v);
     return v;
   }
@@ -601,9 +653,19 @@ export class StateStore implements StateReader, NodeSource {
         }
       }
       for (const [h, code] of diff.codes) batch.put(codeKey(fromHex(h)), code);
-      const { hashes, encodings } = trie.nodes;
-      for (let i = 0; i < hashes.length; i++) batch.put(keys.node(hashes[i]), encodings[i]);
-      for (const p of trie.packed) unpackNodes(p, (key, value) => batch.put(key, value));
+      const nodeFile = this.nodeFile;
+      if (nodeFile !== undefined) {
+        // The nodes go on disk first; the batch then records the file's length with the block (see node-file.ts).
+        const end = nodeFile.append([packNodes(trie.nodes), ...trie.packed]);
+        const length = new Uint8Array(8);
+        new DataView(length.buffer).setBigUint64(0, BigInt(end));
+        batch.put(META_NODE_FILE, length);
+        await nodeFile.sync();
+      } else {
+        const { hashes, encodings } = trie.nodes;
+        for (let i = 0; i < hashes.length; i++) batch.put(keys.node(hashes[i]), encodings[i]);
+        for (const p of trie.packed) unpackNodes(p, (key, value) => batch.put(key, value));
+      }
       const encodedRecord = encodeRecord(record);
       batch.put(numberKey(P_BLOCK, record.number), encodedRecord);
       batch.put(numberKey(P_RECEIPTS, record.number), packReceipts(receipts));
@@ -621,7 +683,7 @@ export class StateStore implements StateReader, NodeSource {
         batch.del(numberKey(P_UNDO, record.number - BigInt(this.opts.undoDepth)));
       }
       batch.put(META_HEAD, encodedRecord);
-      if (head === undefined) batch.put(META_SCHEMA, new Uint8Array([SCHEMA_VERSION]));
+      if (this.schema !== SCHEMA_VERSION) batch.put(META_SCHEMA, new Uint8Array([SCHEMA_VERSION]));
       written = true;
       await batch.write({ sync: this.opts.sync });
     } finally {
@@ -634,6 +696,7 @@ export class StateStore implements StateReader, NodeSource {
     for (const [h, code] of diff.codes) this.codeCache.set(h, code);
     // New trie nodes are not cached raw: the trie keeps them decoded (see StateTrie), and only misses read LevelDB.
     this.headRecord = record;
+    this.schema = SCHEMA_VERSION;
     this.growFilter();
   }
 

@@ -14,7 +14,7 @@ import type { AccountDiff, StateDiff } from './types.ts';
 
 /** Where trie nodes live: a node lookup by hash (hex, no 0x). */
 export interface NodeSource {
-  getNode(hashHex: string): Uint8Array | undefined;
+  getNode(hashHex: string, hash: Uint8Array): Uint8Array | undefined;
 }
 
 export interface TrieUpdate {
@@ -296,8 +296,9 @@ function encodeAccount(a: { nonce: bigint; balance: bigint; codeHash: Uint8Array
 
 /**
  * Trie nodes packed into one buffer to cross threads as a single transfer: for each node a 4-byte length (big
- * endian), then its 33-byte database key (see `nodeKey`), then its encoding. The key and the encoding are read back
- * as views, written to LevelDB without another copy.
+ * endian), then its 33-byte database key (see `nodeKey`), then its encoding. It is the node file's record format, so
+ * the buffer is appended to that file as it is (node-file.ts); for LevelDB the key and the encoding are read back as
+ * views, written without another copy.
  */
 class NodePacker {
   private readonly parts: NewNodes[] = [];
@@ -322,6 +323,13 @@ class NodePacker {
     }
     return out;
   }
+}
+
+/** `nodes` packed as `NodePacker` packs them. */
+export function packNodes(nodes: NewNodes): Uint8Array {
+  const packer = new NodePacker();
+  packer.add(nodes);
+  return packer.finish();
 }
 
 /** Each packed node's database key and encoding (views into `packed`). */
@@ -371,7 +379,7 @@ export class StateTrie {
       largest = Math.max(largest, 1 + d.storage.size);
     }
     if (largest > (MAX_SHARE_FACTOR / n) * total) return undefined;
-    const stateTrie = new BatchTrie(parentRoot, (h) => this.source.getNode(h), this.decoded);
+    const stateTrie = new BatchTrie(parentRoot, (h, b) => this.source.getNode(h, b), this.decoded);
     const children = stateTrie.rootChildren();
     if (children === undefined) return undefined;
     const shardOf = new Uint8Array(16);
@@ -420,7 +428,7 @@ export class StateTrie {
     const slots = new ShardWriter();
     slots.slots(storage);
     const data = slots.finish();
-    const trie = new BatchTrie(root, (h) => this.source.getNode(h), this.decoded);
+    const trie = new BatchTrie(root, (h, b) => this.source.getNode(h, b), this.decoded);
     const children = sharder.shards > 1 ? trie.rootChildren() : undefined;
     if (children === undefined) {
       const whole = await sharder.storage([{ root, data }]);
@@ -449,7 +457,7 @@ export class StateTrie {
     const nodes = new NewNodes();
     const packed: Uint8Array[] = [];
     const accounts = new Map<string, Uint8Array | null>();
-    const load = (h: string) => this.source.getNode(h);
+    const load: NodeLoader = (h, b) => this.source.getNode(h, b);
     let stateTrie = new BatchTrie(parentRoot, load, this.decoded);
     const startRoot = (d: AccountDiff) => (d.storageCleared ? undefined : (d.baseStorageRoot ?? baseStorageRoot(d.address))) ?? KECCAK256_RLP;
     const hot = this.sharder === undefined ? undefined : hottest(diff, this.sharder.minStorageSlots);
