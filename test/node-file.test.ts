@@ -77,6 +77,8 @@ test('node file: every appended node is found by its hash, through index growth,
     const progress: [number, number][] = [];
     const again = NodeFile.at(path, length, (done, total) => progress.push([done, total]));
     assert.deepEqual(progress.at(-1), [length, length]);
+    // Another opening of the same path: a worker's reader of the first one knows to open the file again.
+    assert.notEqual(again.view().opening, file.view().opening);
     assert.equal(again.nodes, a.nodes.size + b.nodes.size);
     expectAll(again, a.nodes, 'reopened, first block');
     expectAll(again, b.nodes, 'reopened, second block');

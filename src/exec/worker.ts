@@ -350,7 +350,7 @@ let trieDb: Handle | undefined;
 let nodeFile: NodeFileReader | undefined;
 
 function useNodeFile(view: NodeFileView | undefined): NodeFileReader | undefined {
-  if (view === undefined || nodeFile?.path !== view.path) {
+  if (view === undefined || nodeFile?.path !== view.path || nodeFile.opening !== view.opening) {
     nodeFile?.close();
     nodeFile = view === undefined ? undefined : NodeFileReader.reader(view);
   }

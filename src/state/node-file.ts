@@ -42,11 +42,15 @@ const MAX_LOAD = 0.6;
 /** Bytes read from the file at a time while the index is rebuilt at open. */
 const SCAN_CHUNK = 8 << 20;
 
-/** What a thread needs to read nodes: the file's path and the current index. */
+/** What a thread needs to read nodes: the file (its path, and which opening of it) and the current index. */
 export interface NodeFileView {
   path: string;
+  /** Distinguishes files opened one after another at the same path (a directory removed and made again). */
+  opening: number;
   index: SharedArrayBuffer;
 }
+
+let openings = 0;
 
 function word(b: Uint8Array, at: number): number {
   return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
@@ -63,9 +67,11 @@ export class NodeFileReader {
   protected mask: number;
   protected fd: number;
   readonly path: string;
+  readonly opening: number;
 
-  constructor(path: string, fd: number, index: SharedArrayBuffer) {
+  constructor(path: string, opening: number, fd: number, index: SharedArrayBuffer) {
     this.path = path;
+    this.opening = opening;
     this.fd = fd;
     this.table = new Uint32Array(index);
     this.mask = this.table.length / WORDS - 1;
@@ -73,7 +79,7 @@ export class NodeFileReader {
 
   /** A reader of its own (a worker's), on the file `view` names. */
   static reader(view: NodeFileView): NodeFileReader {
-    return new NodeFileReader(view.path, openSync(view.path, 'r'), view.index);
+    return new NodeFileReader(view.path, view.opening, openSync(view.path, 'r'), view.index);
   }
 
   /** Use the current index (a reader keeps its file open across blocks; the table is replaced as it grows). */
@@ -131,7 +137,7 @@ export class NodeFile extends NodeFileReader {
 
   private constructor(path: string, fd: number, slots: number, end: number) {
     const index = new SharedArrayBuffer(slots * WORDS * 4);
-    super(path, fd, index);
+    super(path, ++openings, fd, index);
     this.index = index;
     this.end = end;
   }
@@ -204,7 +210,7 @@ export class NodeFile extends NodeFileReader {
 
   /** The current index and the file, for another thread's reader. */
   view(): NodeFileView {
-    return { path: this.path, index: this.index };
+    return { path: this.path, opening: this.opening, index: this.index };
   }
 
   /** Bytes of records in the file: what the committing batch records. */
