@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -216,6 +216,33 @@ test('store on disk: a schema-1 database (nodes in LevelDB) goes on with its new
       StateStore.open(createDatabase(dir), common, { undoDepth: 64, nodeFile: false }),
       (e) => isParallaxError(e, 'DB_CORRUPT') && e.message.includes(NODE_FILE),
     );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('store on disk: a node file that lost its last blocks (a power loss without sync) unwinds them at open; beyond the undo journal, DB_CORRUPT', async () => {
+  const reference = await referenceRoots;
+  const dir = await tempDir('nodefile-lost');
+  try {
+    const first = await runOn(dir, 0, 3);
+    const afterThree = (await levelNodes(dir)).fileLength!;
+    await runOn(dir, 3, 6);
+    const path = join(dir, NODE_FILE);
+    // The pages of blocks 4-6 lost, and some of block 4's written: LevelDB's head is block 6.
+    await truncate(path, afterThree + 100);
+    const unwound: number[] = [];
+    const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 64, onNodeFile: (f) => unwound.push(f.unwound) });
+    assert.deepEqual(unwound, [3]);
+    assert.equal(store.head()!.number, 3n);
+    assert.equal(hex(store.head()!.stateRoot), first[2]);
+    assert.equal((await stat(path)).size, afterThree, 'the partial block cut off');
+    await store.close();
+    // Blocks 4-12 executed again on what is left: the reference's roots.
+    assert.deepEqual(await runOn(dir, 3, 12), reference.slice(3));
+    // Lost beyond what the undo journal can unwind (the genesis's nodes too): refused, naming the file.
+    await truncate(path, 10);
+    await assert.rejects(StateStore.open(createDatabase(dir), common, { undoDepth: 64 }), (e) => isParallaxError(e, 'DB_CORRUPT') && e.message.includes(path));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

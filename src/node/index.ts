@@ -162,7 +162,10 @@ export class ParallaxNode {
           lastScanLog = now;
           log.info({ mb: Math.round(done / 2 ** 20), of: Math.round(total / 2 ** 20) }, 'indexing the trie node file');
         },
-        onNodeFile: (f) => log.info({ nodes: f.nodes, mb: +(f.bytes / 2 ** 20).toFixed(1), ms: Math.round(f.ms) }, 'trie node file indexed'),
+        onNodeFile: (f) => {
+          log.info({ nodes: f.nodes, mb: +(f.bytes / 2 ** 20).toFixed(1), ms: Math.round(f.ms) }, 'trie node file indexed');
+          if (f.unwound > 0) log.warn({ blocks: f.unwound }, 'the trie node file had lost the nodes of the last blocks (a power loss without store.sync): they were unwound and will be executed again');
+        },
       });
     } catch (e) {
       if (isParallaxError(e, 'DB_LOCKED')) {

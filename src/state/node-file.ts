@@ -3,19 +3,22 @@
  *
  * A block of 2,000 transfers makes about 8,400 trie nodes (1.4 MB), each under a random 32-byte key. In LevelDB every
  * one of them went through the write batch, the memtable and the log, and then through every compaction of its level:
- * random keys overlap every table, so each merge rewrote them again (see "Trie nodes in a file of their own" in
- * docs/performance.md). Nodes are content-addressed and never change or go away, so they need no sorted store: here a
- * block's nodes are appended to one file with one write, and an in-memory index maps each hash to its place.
+ * random keys overlap every table, so each merge rewrote them again (see "What removed the hot spots" in
+ * docs/performance.md, eleventh session). Nodes are content-addressed and never change or go away, so they need no
+ * sorted store: here a block's nodes are appended to one file with one write, and an in-memory index maps each hash to
+ * its place.
  *
  * The file is a sequence of records, the format the workers pack their shares' nodes in (see `unpackNodes`), so their
  * buffers are written as they come:
  *
  *   length u32 (big-endian) | P_NODE | hash (32) | encoding (length bytes)
  *
- * Crash safety: a block's nodes are appended and flushed to disk (fdatasync) before the LevelDB batch that commits the
- * block is written, and that batch records the file's new length (`META_NODE_FILE`). Reopening cuts the file back to
- * the recorded length, dropping the nodes of a block whose batch never landed, and rebuilds the index from it; a file
- * shorter than recorded is reported as corrupt, never used.
+ * Crash safety: a block's nodes are appended before the LevelDB batch that commits the block is written (and flushed
+ * to disk first, fdatasync, when the store syncs its batches), and that batch records the file's new length
+ * (`META_NODE_FILE`), the block's undo journal the length before. Reopening cuts the file back to the recorded
+ * length, dropping the nodes of a block whose batch never landed, and rebuilds the index from it. A file shorter than
+ * recorded (a power loss that kept LevelDB's last batches and not the file's last pages) makes the store unwind the
+ * blocks whose nodes it lost (see `StateStore.open`); here such a file is reported as corrupt, never used.
  *
  * The index is an open-addressing table (linear probing) in a SharedArrayBuffer, so the execution workers look nodes up
  * in it without a message: four 32-bit words per slot, the hash's first and second four bytes, the record's offset's

@@ -44,6 +44,7 @@ import {
 } from './keys.ts';
 import { StateTrie, packNodes, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
 import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { NODE_FILE, NodeFile, type NodeFileView } from './node-file.ts';
 import { NodeCache } from './mpt.ts';
 import type { StateDiff, StateReader } from './types.ts';
@@ -113,7 +114,10 @@ export interface ReadLog {
 export interface StoreOptions {
   /** How many recent blocks keep an undo journal (the deepest reorg that can be unwound). */
   undoDepth: number;
-  /** fsync every block batch (survives power loss, not only process crashes). */
+  /**
+   * fsync every block batch and the trie nodes before it (survives power loss, not only process crashes; without it a
+   * power loss can cost the last blocks, which are executed again).
+   */
   sync?: boolean;
   /** Entries per in-memory cache (accounts, slots, code, trie nodes). */
   cacheEntries?: number;
@@ -142,14 +146,24 @@ export interface StoreOptions {
   nodeFile?: boolean;
   /** Told of the node file's index rebuild at open: bytes of records indexed so far, and in all. */
   onNodeFileScan?: (done: number, total: number) => void;
-  /** Told when the node file is open and indexed: its nodes, bytes and the index build's time. */
-  onNodeFile?: (opened: { nodes: number; bytes: number; ms: number }) => void;
+  /**
+   * Told when the node file is open and indexed: its nodes, bytes, the index build's time, and the blocks unwound
+   * because the file had lost their nodes (a power loss without `sync`).
+   */
+  onNodeFile?: (opened: { nodes: number; bytes: number; ms: number; unwound: number }) => void;
 }
 
 /** LevelDB's compactions run at the lowest priority unless told otherwise (see compaction-priority.ts). */
 export const DEFAULT_COMPACTION_NICE = 19;
 
 const EMPTY = new Uint8Array(0);
+
+/** A node file length as META_NODE_FILE holds it. */
+function lengthBytes(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
 
 function encodeRecord(r: BlockRecord): Uint8Array {
   return encodeRlp([
@@ -261,13 +275,22 @@ export class StateStore implements StateReader, NodeSource {
       store.schema = schema?.[0];
       const head = await db.get(META_HEAD);
       store.headRecord = head === undefined ? undefined : decodeRecord(head, 'head');
-      const length = await db.get(META_NODE_FILE);
-      if (length !== undefined && length.length !== 8) throw new ParallaxError('DB_CORRUPT', `the node file's recorded length has ${length.length} bytes, not 8`);
-      const committed = length === undefined ? 0 : Number(new DataView(length.buffer, length.byteOffset, 8).getBigUint64(0));
+      let committed = await store.nodeFileLength();
       if (db.sharedLocation !== undefined && store.opts.nodeFile !== false) {
         const t0 = performance.now();
-        store.nodeFile = NodeFile.at(join(db.sharedLocation, NODE_FILE), committed, store.opts.onNodeFileScan);
-        store.opts.onNodeFile({ nodes: store.nodeFile.nodes, bytes: store.nodeFile.length, ms: performance.now() - t0 });
+        const path = join(db.sharedLocation, NODE_FILE);
+        // Without store.sync the file is not flushed before each batch: after a power loss LevelDB may hold blocks
+        // whose nodes the file lost. Those blocks are unwound (each block's undo journal restores the previous
+        // length), as LevelDB itself loses its last unsynced blocks; they are executed again.
+        const size = existsSync(path) ? statSync(path).size : 0;
+        let unwound = 0;
+        while (committed > size && store.headRecord !== undefined && (await store.unwindableDepth()) > 0) {
+          await store.unwindNow(1);
+          unwound++;
+          committed = await store.nodeFileLength();
+        }
+        store.nodeFile = NodeFile.at(path, committed, store.opts.onNodeFileScan);
+        store.opts.onNodeFile({ nodes: store.nodeFile.nodes, bytes: store.nodeFile.length, ms: performance.now() - t0, unwound });
       } else if (committed > 0) {
         throw new ParallaxError('DB_CORRUPT', `the database keeps ${committed} bytes of trie nodes in ${NODE_FILE}, which this store does not open`);
       }
@@ -386,6 +409,14 @@ export class StateStore implements StateReader, NodeSource {
   private nodeFile: NodeFile | undefined;
   /** The schema the database was written with (undefined: empty). */
   private schema: number | undefined;
+
+  /** The node file's length the head records (0 without one). */
+  private async nodeFileLength(): Promise<number> {
+    const length = await this.db.get(META_NODE_FILE);
+    if (length === undefined) return 0;
+    if (length.length !== 8) throw new ParallaxError('DB_CORRUPT', `the node file's recorded length has ${length.length} bytes, not 8`);
+    return Number(new DataView(length.buffer, length.byteOffset, 8).getBigUint64(0));
+  }
 
   /** Nodes and bytes in the node file (undefined: nodes live in LevelDB). */
   nodeFileStats(): { path: string; nodes: number; bytes: number } | undefined {
@@ -655,12 +686,14 @@ export class StateStore implements StateReader, NodeSource {
       for (const [h, code] of diff.codes) batch.put(codeKey(fromHex(h)), code);
       const nodeFile = this.nodeFile;
       if (nodeFile !== undefined) {
-        // The nodes go on disk first; the batch then records the file's length with the block (see node-file.ts).
+        // The nodes go to the file first; the batch then records the file's length with the block (see node-file.ts),
+        // and the block's undo journal the length before it. With `sync` the file is flushed before the batch is
+        // written; without, a file that lost blocks' nodes to a power loss makes the next open unwind those blocks.
+        const before = lengthBytes(nodeFile.length);
         const end = nodeFile.append([packNodes(trie.nodes), ...trie.packed]);
-        const length = new Uint8Array(8);
-        new DataView(length.buffer).setBigUint64(0, BigInt(end));
-        batch.put(META_NODE_FILE, length);
-        await nodeFile.sync();
+        remember(META_NODE_FILE, before);
+        batch.put(META_NODE_FILE, lengthBytes(end));
+        if (this.opts.sync) await nodeFile.sync();
       } else {
         const { hashes, encodings } = trie.nodes;
         for (let i = 0; i < hashes.length; i++) batch.put(keys.node(hashes[i]), encodings[i]);
