@@ -5,8 +5,8 @@
  * Merkle-Patricia trie is updated once per block from the block's diff, its new nodes appended to the node file beside
  * the database (node-file.ts; in LevelDB for a database in memory). A block commits as one atomic batch: flat records,
  * code, receipts, the block record, the block's undo journal, the node file's new length and the executed head, written
- * after the block's nodes are on disk. Reopening after a crash at any instant therefore yields exactly the last
- * committed block.
+ * after the block's nodes were appended (and flushed, with `sync`). Reopening after a crash at any instant therefore
+ * yields exactly the last committed block (see `open` for a node file that lost pages in a power loss).
  *
  * The undo journal of block N holds the previous value of every flat record N changed; the last `undoDepth` blocks
  * keep theirs, so a reorg can unwind that far. Trie nodes are never deleted, so restoring flat records and the head
