@@ -59,6 +59,11 @@ function word(b: Uint8Array, at: number): number {
   return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
 }
 
+/** Whether the record header at `pos` is a node record's: the kind byte, and a length a stored node can have. */
+function isRecord(buf: Uint8Array, pos: number, len: number): boolean {
+  return buf[pos + 4] === P_NODE && len >= 32 && len <= MAX_NODE;
+}
+
 function sameHash(record: Uint8Array, hash: Uint8Array): boolean {
   for (let i = 0; i < 32; i++) if (record[5 + i] !== hash[i]) return false;
   return true;
@@ -206,7 +211,7 @@ export class NodeFile extends NodeFileReader {
   }
 
   private check(buf: Uint8Array, pos: number, offset: number, len: number): void {
-    if (buf[pos + 4] !== P_NODE || len < 32 || len > MAX_NODE) {
+    if (!isRecord(buf, pos, len)) {
       throw new ParallaxError('DB_CORRUPT', `trie node file ${this.path} has a broken record at offset ${offset} (length ${len}, kind ${buf[pos + 4]})`);
     }
   }
@@ -237,7 +242,7 @@ export class NodeFile extends NodeFileReader {
     for (const p of parts) {
       for (let pos = 0; pos < p.length; ) {
         const len = p.length - pos >= RECORD_HEADER ? word(p, pos) : -1;
-        if (len < 0 || pos + RECORD_HEADER + len > p.length || p[pos + 4] !== P_NODE || len < 32 || len > MAX_NODE) {
+        if (len < 0 || pos + RECORD_HEADER + len > p.length || !isRecord(p, pos, len)) {
           throw new Error(`packed trie nodes are malformed at byte ${pos} of ${p.length}`);
         }
         pos += RECORD_HEADER + len;
