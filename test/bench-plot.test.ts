@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inChild, runBench, type GeneratedInput } from '../src/bench/run.ts';
+import { createBlockFromRLP } from '@ethereumjs/block';
+import { generatedInput, inChild, runBench, type GeneratedInput } from '../src/bench/run.ts';
 import { TRAFFIC_CHAIN, TrafficGenerator } from '../src/bench/traffic.ts';
 import { trafficOptionsFor, workloadBlocks } from '../src/bench/workloads.ts';
 import { createCommon } from '../src/chain/profile.ts';
@@ -42,11 +43,12 @@ test('bench --scale 2 --plot: one line per workload, a point per worker count, b
   assert.match(svg, /^<svg [^>]*class="scaling"/);
 });
 
-test('bench --repeat 3 --blocks 3: each Parallax engine runs three times over three measured blocks, every run checked against the reference, and the table has its median run', async () => {
-  const report = await runBench({ workloads: ['transfers'], workers: 2, quick: true, seed: 7, repeat: 3, blocks: 3, size: { blocks: 2, txs: 60, holders: 30 } });
+test('bench --repeat 3 --blocks 3 --warmup 2: each Parallax engine runs three times over three measured blocks, every run checked against the reference, and the table has its median run', async () => {
+  const report = await runBench({ workloads: ['transfers'], workers: 2, quick: true, seed: 7, repeat: 3, blocks: 3, warmup: 2, size: { blocks: 2, txs: 60, holders: 30 } });
   const [w] = report.workloads;
   // --blocks sets the measured blocks over the size's; the transactions per block stay the size's.
   assert.equal(w.blocks, 3);
+  assert.equal(w.warmupBlocks, 2);
   assert.equal(w.txs, 180);
   for (const k of ['parallax1', 'parallaxN'] as const) {
     const e = w.engines[k];
@@ -64,13 +66,33 @@ test('bench --repeat 3 --blocks 3: each Parallax engine runs three times over th
   assert.equal(w.ratios.parallaxNOverParallax1, w.engines.parallaxN.mgasPerSec / w.engines.parallax1.mgasPerSec);
 });
 
+test('generated workloads: the warm-up blocks run unmeasured right before the measured ones, the two successors after them', () => {
+  const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
+  const gen = new TrafficGenerator(common, trafficOptionsFor(3, 30, 5, 30));
+  const setup = gen.setup(2000);
+  const all = workloadBlocks(gen, 'transfers', 7, 30);
+  const input = generatedInput(gen, setup, all, 2, 3);
+  const numbers = (bs: Uint8Array[]) => bs.map((b) => Number(createBlockFromRLP(b, { common }).header.number));
+  const setupNumbers = numbers(input.setup);
+  assert.equal(setupNumbers.length, setup.length + 2);
+  // The two warm-up blocks are the workload's own (30 transfers each), the last two of the unmeasured run.
+  assert.deepEqual(setupNumbers.slice(-2), [Number(all[0].header.number), Number(all[1].header.number)]);
+  for (const b of input.setup.slice(-2)) assert.equal(createBlockFromRLP(b, { common }).transactions.length, 30);
+  assert.deepEqual(numbers(input.measured), [2, 3, 4].map((i) => Number(all[i].header.number)));
+  assert.deepEqual(numbers(input.tails), [5, 6].map((i) => Number(all[i].header.number)));
+  // One chain: every block follows the one before it.
+  const chain = [...setupNumbers, ...numbers(input.measured), ...numbers(input.tails)];
+  chain.forEach((n, i) => i === 0 || assert.equal(n, chain[i - 1] + 1, `block ${i}`));
+  assert.throws(() => generatedInput(gen, setup, all, 4, 4), /7 blocks generated for 4 warm-up and 4 measured/);
+});
+
 test('bench engine processes report their progress, pass by pass and block by block, at the interval asked', async () => {
   const gen = new TrafficGenerator(createCommon(TRAFFIC_CHAIN, nativeCrypto()), trafficOptionsFor(3, 30, 3, 30));
   const setup = gen.setup(2000);
-  const all = workloadBlocks(gen, 'transfers', 5, 30);
-  const bytes = (bs: typeof all) => bs.map((b) => b.serialize());
-  const input: GeneratedInput = { alloc: gen.alloc(), genesis: gen.genesis, setup: bytes([...setup, all[0]]), measured: bytes(all.slice(1, 3)), tails: bytes(all.slice(3)) };
-  const S = setup.length + 1;
+  const all = workloadBlocks(gen, 'transfers', 6, 30);
+  const input = generatedInput(gen, setup, all, 2, 2);
+  // The warm-up blocks are setup blocks to the engines: run, not measured.
+  const S = setup.length + 2;
   const expected = [...Array.from({ length: S }, (_, i) => `setup block ${i + 1} of ${S}`), 'measured block 1 of 2', 'measured block 2 of 2'];
   for (const job of [{ t: 'reference', input } as const, { t: 'parallax', input, workers: 2 } as const]) {
     const lines: string[] = [];

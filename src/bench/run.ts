@@ -42,6 +42,11 @@ export { mainnetFiles, type EngineFigures, type GeneratedInput };
 export interface WorkloadResult {
   name: string;
   blocks: number;
+  /**
+   * Blocks every engine ran unmeasured just before the measured ones, all of the same kind (the mainnet workload: its
+   * whole warm-up pass over the fixture blocks).
+   */
+  warmupBlocks: number;
   txs: number;
   gas: string;
   engines: { reference: EngineFigures; parallax1: EngineFigures; parallaxN: EngineFigures };
@@ -85,6 +90,8 @@ export interface BenchOptions {
   repeat?: number;
   /** Measured blocks of each generated workload, instead of the default size's (4, or 2 with `quick`). */
   blocks?: number;
+  /** Unmeasured blocks of each generated workload's kind before its measured ones (default 3, or 1 with `quick`). */
+  warmup?: number;
   /** Override the generated workloads' size (measured blocks, transactions per block, holders). */
   size?: { blocks: number; txs: number; holders: number };
   onProgress?: (line: string) => void;
@@ -243,7 +250,7 @@ async function mainnetWorkload(opts: BenchOptions, progress: (l: string) => void
   const { p1, pN } = await alternate('mainnet', opts.repeat ?? 1, opts.workers, progress, (workers, onProgress) =>
     inChild<{ figures: EngineFigures; bound: number }>({ t: 'mainnet-parallax', quick: opts.quick, workers, txs: ref.txs }, onProgress),
   );
-  return workloadResult('mainnet', blocks, ref.txs, ref.gas, { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures });
+  return workloadResult('mainnet', blocks, blocks, ref.txs, ref.gas, { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures });
 }
 
 /** The fixture blocks through Parallax with `workers` workers (each block on its own pre-state), after a warm-up pass. */
@@ -296,10 +303,11 @@ async function mainnetParallax(raws: Fixture[], workers: number, txs: number): P
   return { figures: f, bound: boundOf(graph) };
 }
 
-function workloadResult(name: string, blocks: number, txs: number, gas: bigint, engines: WorkloadResult['engines']): WorkloadResult {
+function workloadResult(name: string, blocks: number, warmupBlocks: number, txs: number, gas: bigint, engines: WorkloadResult['engines']): WorkloadResult {
   return {
     name,
     blocks,
+    warmupBlocks,
     txs,
     gas: gas.toString(),
     engines,
@@ -308,6 +316,16 @@ function workloadResult(name: string, blocks: number, txs: number, gas: bigint, 
       parallaxNOverParallax1: engines.parallaxN.mgasPerSec / engines.parallax1.mgasPerSec,
     },
   };
+}
+
+/**
+ * A generated workload as the engines get it: the setup blocks and the first `warm` blocks of `all` unmeasured, the
+ * next `measured` blocks measured, and the rest (two) only ever passed as those blocks' successors.
+ */
+export function generatedInput(gen: TrafficGenerator, setup: Block[], all: Block[], warm: number, measured: number): GeneratedInput {
+  if (all.length < warm + measured) throw new RangeError(`${all.length} blocks generated for ${warm} warm-up and ${measured} measured`);
+  const bytes = (bs: Block[]) => bs.map((b) => b.serialize());
+  return { alloc: gen.alloc(), genesis: gen.genesis, setup: bytes([...setup, ...all.slice(0, warm)]), measured: bytes(all.slice(warm, warm + measured)), tails: bytes(all.slice(warm + measured)) };
 }
 
 function sizes(quick: boolean) {
@@ -319,6 +337,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const size = opts.size ?? sizes(opts.quick);
   const { txs: perBlock, holders } = size;
   const nBlocks = opts.blocks ?? size.blocks;
+  // Three by default: V8 compiles the hot paths over the first blocks of a kind (`--trace-opt` on the transfers
+  // blocks after one warm-up block: 37-122 ms of compiling per block over the next eleven), a cost a daemon pays once
+  // after it starts and the measured blocks should carry as little of as a short run allows.
+  const warm = opts.warmup ?? (opts.quick ? 1 : 3);
   const workloads: WorkloadResult[] = [];
   const scaling: ScalingResult[] = [];
   const scaleTo = opts.scaleTo ?? 0;
@@ -341,16 +363,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       continue;
     }
     const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-    // One extra block ahead of the measured ones lets the engines warm up (JIT, caches, learned hints).
-    const gen = new TrafficGenerator(common, trafficOptionsFor(opts.seed, perBlock, nBlocks + 1, holders));
-    progress(`${name}: generating ${nBlocks + 3} blocks of ${perBlock} transactions (and the setup)`);
+    // Blocks of the workload's kind ahead of the measured ones warm the engines up (JIT, caches, learned hints).
+    const gen = new TrafficGenerator(common, trafficOptionsFor(opts.seed, perBlock, warm + nBlocks, holders));
+    progress(`${name}: generating ${warm + nBlocks + 2} blocks of ${perBlock} transactions (and the setup)`);
     const setupBlocks = gen.setup(2000);
-    // The first block warms the engines up; the last two are only ever the measured blocks' successors (see
-    // runParallax).
-    const all = workloadBlocks(gen, name, nBlocks + 3, perBlock);
-    const bytes = (bs: Block[]) => bs.map((b) => b.serialize());
-    const input: GeneratedInput = { alloc: gen.alloc(), genesis: gen.genesis, setup: bytes([...setupBlocks, all[0]]), measured: bytes(all.slice(1, nBlocks + 1)), tails: bytes(all.slice(nBlocks + 1)) };
-    const measured = all.slice(1, nBlocks + 1);
+    // The last two are only ever the measured blocks' successors (see runParallax).
+    const all = workloadBlocks(gen, name, warm + nBlocks + 2, perBlock);
+    const input = generatedInput(gen, setupBlocks, all, warm, nBlocks);
+    const measured = all.slice(warm, warm + nBlocks);
     type Run = { figures: EngineFigures; prints: Fingerprint[]; bound: number };
     const parallax = (workers: number, onProgress?: (line: string) => void) => inChild<Run>({ t: 'parallax', input, workers }, onProgress);
     progress(`${name}: reference (@ethereumjs/vm runBlock)`);
@@ -376,7 +396,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       }
       scaling.push({ name, bound: p1.bound, points });
     }
-    workloads.push(workloadResult(name, measured.length, txs, gas, { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures }));
+    workloads.push(workloadResult(name, measured.length, warm, txs, gas, { reference: ref.figures, parallax1: p1.figures, parallaxN: pN.figures }));
   }
   const cpu = cpus();
   return {
