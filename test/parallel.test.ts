@@ -9,6 +9,7 @@ import { randomBlocks, workloadBlocks } from '../src/bench/workloads.ts';
 import { RECOVER_CHUNK } from '../src/exec/protocol.ts';
 import { HintBook, partition } from '../src/conflict/index.ts';
 import { hex } from '../src/util/bytes.ts';
+import type { ParallelOptions } from '../src/exec/parallel.ts';
 import { fingerprint, generator, node, type BlockStats } from './helpers/traffic.ts';
 
 /** The block's results on one worker, after the setup: what every parallel run of it must give. */
@@ -440,7 +441,7 @@ test('a worker held up on one transaction leaves its unstarted groups to the oth
  * Two blocks of `n` transfers from distinct payers (every transfer its own group), their serial results, and a copy
  * of each decoded anew (the serial run pinned its senders on the originals), with a two-worker node at the setup.
  */
-async function twoTransferBlocks(seed: number, n: number) {
+async function twoTransferBlocks(seed: number, n: number, extra: Partial<ParallelOptions> = {}) {
   const gen = generator({ seed, payers: 400 });
   const setup = gen.setup(400);
   const blocks = workloadBlocks(gen, 'transfers', 2, n);
@@ -456,8 +457,29 @@ async function twoTransferBlocks(seed: number, n: number) {
     await serial.store.close();
   }
   const [a, b] = blocks.map((x) => createBlockFromRLP(x.serialize(), { common: x.common }));
-  return { a, b, expected, ...(await node(gen, setup, 2)) };
+  return { a, b, expected, ...(await node(gen, setup, 2, extra)) };
 }
+
+test("beside a block the main thread runs alone, the next block's senders go to one worker fewer than the cores", async () => {
+  // Two cores: the main thread keeps one, one worker recovers on the other.
+  const { a, b, expected, store, engine } = await twoTransferBlocks(24, 160, { cores: 2 });
+  try {
+    const first = await engine.execute(a, { serial: true, next: b });
+    assert.equal(first.stats.mode, 'serial');
+    assert.deepEqual(fingerprint(first.result), expected[0]);
+    await engine.commit(first.result);
+    const second = await engine.execute(b);
+    assert.equal(second.stats.mode, 'parallel');
+    assert.deepEqual(fingerprint(second.result), expected[1]);
+    // Ten chunks of 16, every one claimed by worker 0: worker 1 never had the job. (Both had it before: idle
+    // alike, they shared the chunks.)
+    assert.deepEqual(second.stats.recoveredBy, [b.transactions.length, 0]);
+    assert.equal(second.stats.preparedAhead, true);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
 
 test("senders are claimed in chunks: a worker held up on a block's transactions leaves the next block's recovery to the other", async () => {
   // Every transfer its own group, so the stall holds up only its worker.
