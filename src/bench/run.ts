@@ -338,7 +338,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const { txs: perBlock, holders } = size;
   const nBlocks = opts.blocks ?? size.blocks;
   // Three by default: V8 compiles the hot paths over the first blocks of a kind (`--trace-opt` on the transfers
-  // blocks after one warm-up block: 37-122 ms of compiling per block over the next eleven), a cost a daemon pays once
+  // blocks after one warm-up block: 37-122 ms of compile jobs in each of the next ten), a cost a daemon pays once
   // after it starts and the measured blocks should carry as little of as a short run allows.
   const warm = opts.warmup ?? (opts.quick ? 1 : 3);
   const workloads: WorkloadResult[] = [];
