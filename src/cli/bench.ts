@@ -75,6 +75,14 @@ function printCpu(r: BenchReport): void {
   }
 }
 
+/** An option's parser: a whole number from 1 to `max` (`what`: the kind of count, for the error). */
+function countUpTo(what: string, max: number): (v: string) => number {
+  return (v) => {
+    if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new InvalidArgumentError(`expected a ${what} count from 1 to ${max}, got "${v}"`);
+    return Number(v);
+  };
+}
+
 export function registerBench(program: Command): void {
   program
     .command('bench')
@@ -82,25 +90,17 @@ export function registerBench(program: Command): void {
     .option('--workload <name>', `workload to run, repeatable (${ALL.join(', ')}); default: all`, parseWorkload)
     .option('--workers <n>', 'workers of Parallax-N (default: all cores)', (v) => parseWorkers(v), availableParallelism())
     .option('--quick', 'short run: fewer and smaller blocks')
-    .option('--blocks <n>', 'measured blocks per generated workload, up to 100 (default 4; 2 with --quick); mainnet is always its 30 fixture blocks', (v) => {
+    .option(
+      '--blocks <n>',
+      'measured blocks per generated workload, up to 100 (default 4; 2 with --quick); mainnet is always its 30 fixture blocks',
       // Every block is generated and held before the engines run, and the reference keeps its whole state in memory
       // (5.6 GB of RSS over 40 transfers blocks on this project's machine).
-      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 100) throw new InvalidArgumentError(`expected a block count from 1 to 100, got "${v}"`);
-      return Number(v);
-    })
-    .option('--warmup <n>', 'unmeasured blocks of each generated workload\'s kind that every engine runs first, up to 20 (default 3; 1 with --quick)', (v) => {
-      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 20) throw new InvalidArgumentError(`expected a block count from 1 to 20, got "${v}"`);
-      return Number(v);
-    })
+      countUpTo('block', 100),
+    )
+    .option('--warmup <n>', 'unmeasured blocks of each generated workload\'s kind that every engine runs first, up to 20 (default 3; 1 with --quick)', countUpTo('block', 20))
     .option('--seed <n>', 'seed of the generated workloads', (v) => Number(v), 1)
-    .option('--scale <max>', 'also run Parallax at every worker count 1..max on each workload (max may exceed the cores)', (v) => {
-      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 256) throw new InvalidArgumentError(`expected a worker count from 1 to 256, got "${v}"`);
-      return Number(v);
-    })
-    .option('--repeat <k>', 'run each Parallax engine k times, alternating, and report its median run (the reference runs once)', (v) => {
-      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 25) throw new InvalidArgumentError(`expected a repeat count from 1 to 25, got "${v}"`);
-      return Number(v);
-    }, 1)
+    .option('--scale <max>', 'also run Parallax at every worker count 1..max on each workload (max may exceed the cores)', countUpTo('worker', 256))
+    .option('--repeat <k>', 'run each Parallax engine k times, alternating, and report its median run (the reference runs once)', countUpTo('repeat', 25), 1)
     .option('--plot <file.svg>', 'draw throughput against workers and each speedup beside its bound (uses --scale, default: 1..workers)')
     .option('--json <file>', 'write the report as JSON')
     .addHelpText(
