@@ -197,11 +197,14 @@ export class ParallelExecutor {
 
   /** Chain rules of the current executor (workers keep one EVM per profile). */
   private profile: ChainProfile;
+  /** `ParallelOptions.cores`, resolved once. */
+  private readonly cores: number;
 
   private constructor(executor: BlockExecutor, opts: ParallelOptions) {
     this.executor = executor;
     this.opts = opts;
     this.profile = opts.profile;
+    this.cores = opts.cores ?? availableParallelism();
     this.rollback = new RollbackManager(executor, this.hints);
     this.sharder = {
       shards: opts.workers,
@@ -514,7 +517,7 @@ export class ParallelExecutor {
       // Beside a block the main thread runs alone, a worker more than the cores left would take the main thread's
       // core in turns (lab, 2 cores, 4 blocks after 3 warm-up, alternating with every worker recovering: ERC-20
       // 5,552-6,147 tx/s against 5,054-5,905, the contended block 1,198-1,378 against 1,027-1,332).
-      const k = besideMain ? Math.max(1, Math.min(W, (this.opts.cores ?? availableParallelism()) - 1)) : W;
+      const k = besideMain ? Math.max(1, Math.min(W, this.cores - 1)) : W;
       for (let w = 0; w < k; w++) pool.send(w, { t: 'recover', seq: ahead.seq, job, ahead: true, hardfork });
     }
     if (slot === 'ahead') {
