@@ -21,7 +21,7 @@ import { hardhatChain, rpcBlock, startChainNode, until } from './helpers/daemon.
 test('ethereum source: 200+ blocks of 50+ txs with 2 workers, all four roots equal; reorg unwound; node restart recovered', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'parallax-eth-test-'));
   const chain = await hardhatChain(dir, 11, { reproducible: true });
-  const config = await loadConfig({ flags: { dataDir: join(dir, 'data'), 'source.url': chain.node.url, 'source.genesis': chain.genesisPath, 'engine.workers': 2, 'source.pollMs': 50, 'source.timeoutMs': 5000, 'source.backoffMaxMs': 500 } });
+  const config = await loadConfig({ flags: { dataDir: join(dir, 'data'), 'source.url': chain.node.url, 'source.genesis': chain.genesisPath, 'engine.workers': 2, 'engine.minSpeculativeGas': 0, 'source.pollMs': 50, 'source.timeoutMs': 5000, 'source.backoffMaxMs': 500 } });
   const log = silentLogger();
   const metrics = createMetrics({ defaults: false });
   const stop = new AbortController();

@@ -49,7 +49,8 @@ test('node faults: retried with back-off, visible in /ready, /status and metrics
     // Worker faults too (test hook): a worker crashes in the second-last block of the backlog and hangs in the last.
     const h0 = await nodeHead();
     const workerFaults = `${h0 - 1n}:crash:3,${h0}:hang:2`;
-    const d = spawnDaemon(['--rpc', proxy.url, '--genesis', chain.genesisPath, '--data-dir', dataDir, '--workers', '2', '--set', 'engine.txTimeoutMs=1500', ...settings], {
+    // Every block speculates (engine.minSpeculativeGas=0), so that the workers run the faulted blocks.
+    const d = spawnDaemon(['--rpc', proxy.url, '--genesis', chain.genesisPath, '--data-dir', dataDir, '--workers', '2', '--set', 'engine.txTimeoutMs=1500', '--set', 'engine.minSpeculativeGas=0', ...settings], {
       PARALLAX_TEST_WORKER_FAULTS: workerFaults,
     });
     daemons.push(d);

@@ -131,6 +131,26 @@ test('low contention: rollback rate under 5% and parallel fraction at least 70%;
   }
 });
 
+test('a block whose transactions are expected to use less gas than minSpeculativeGas on average runs on the main thread; results as serial', async () => {
+  // 120 plain transfers from distinct payers: 21,000 expected gas each, every one its own group (nothing dominant).
+  const gen = generator({ seed: 26, payers: 400 });
+  const setup = gen.setup(400);
+  const [block] = workloadBlocks(gen, 'transfers', 1, 120);
+  const expected = await serialFingerprint(gen, setup, block);
+  // undefined: the engine's default (50,000).
+  for (const [minSpeculativeGas, mode] of [[undefined, 'serial'], [21_000, 'parallel'], [21_001, 'serial']] as const) {
+    const { store, engine } = await node(gen, setup, 2, { minSpeculativeGas });
+    try {
+      const { result, stats } = await engine.execute(createBlockFromRLP(block.serialize(), { common: block.common }));
+      assert.equal(stats.mode, mode, `minSpeculativeGas ${minSpeculativeGas}`);
+      assert.deepEqual(fingerprint(result), expected);
+    } finally {
+      await engine.close();
+      await store.close();
+    }
+  }
+});
+
 test('groups are whole predicted components however large they grow; a block whose busiest worker would get 80% or more of its expected gas runs on the main thread; results as serial', async () => {
   const gen = generator({ seed: 31, payers: 40 });
   const setup = gen.setup(400);

@@ -37,7 +37,8 @@ function write(job: RecoverJob, j: number, status: 1 | 2, r?: { pubkey: Uint8Arr
 test('plan builder: transactions are partitioned in block order as their senders are written, and the plan is the whole block\'s partition', () => {
   const { block, truth } = blockAndTruth(41, 100);
   const n = block.transactions.length;
-  const builder = new PlanBuilder(block, rawsOf(block.transactions), new HintBook(), 2);
+  // Speculating on any block (minimum expected gas 0): the plan has the workers' run table.
+  const builder = new PlanBuilder(block, rawsOf(block.transactions), new HintBook(), 2, 0);
   const unknown = builder.unknown();
   assert.equal(unknown.length, n, 'a fresh decode knows no sender');
   const job = recoverJob(unknown, builder.raws);

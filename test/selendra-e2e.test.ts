@@ -51,7 +51,7 @@ test('Selendra end to end: 50+ blocks of EVM and Substrate traffic followed from
     const first = (await source.block(start, common))!;
     await commitGenesis(store, {}, { number: start, hash: first.ethHash, parentHash: first.header.parentHash, timestamp: first.header.timestampMs / 1000n }, 'empty start');
     const executor = await BlockExecutor.create({ common, store, frontier: SELENDRA_20005 });
-    engine = await ParallelExecutor.create(executor, { workers: 2, minParallelTxs: 2, txTimeoutMs: 60_000, profile, kzg: false });
+    engine = await ParallelExecutor.create(executor, { workers: 2, minParallelTxs: 2, minSpeculativeGas: 0, txTimeoutMs: 60_000, profile, kzg: false });
 
     const totals = { blocks: 0, txs: 0, repairs: 0, reverted: 0, created: 0, parallel: 0, feeless: 0, postAccounts: 0, postSlots: 0 };
     const mismatches: (FrontierCheck & { block: bigint })[] = [];

@@ -30,7 +30,7 @@ export interface Config {
     heads: 'finalized' | 'best';
     startBlock: number;
   };
-  engine: { workers: number; minParallelTxs: number; txTimeoutMs: number; traceBlocks: number };
+  engine: { workers: number; minParallelTxs: number; minSpeculativeGas: number; txTimeoutMs: number; traceBlocks: number };
   store: { undoDepth: number; cacheEntries: number; sync: boolean; compactionNice: number; accountFilter: boolean };
   verify: { onMismatch: MismatchPolicy };
   http: { enabled: boolean; host: string; port: number; readyLagBlocks: number };
@@ -65,6 +65,7 @@ export const SCHEMA: KeySpec[] = [
   { path: 'source.startBlock', type: 'integer', min: 0, max: 2 ** 53 - 1, doc: 'Selendra: with an empty data directory, the first block to execute (0 = the followed head at first start); the state starts empty and is read from the chain as blocks need it' },
   { path: 'engine.workers', type: 'integer', min: 0, max: 256, doc: 'execution worker threads; 0 = one per core, 1 = serial path' },
   { path: 'engine.minParallelTxs', type: 'integer', min: 0, max: 1_000_000, doc: 'blocks with fewer transactions run serially' },
+  { path: 'engine.minSpeculativeGas', type: 'integer', min: 0, max: 1_000_000_000, doc: 'blocks whose transactions are expected to use less gas than this on average run on the main thread, the workers recovering senders and updating the state root (speculating costs about as much per transaction as a cheap one); 0 = speculate on any block' },
   { path: 'engine.txTimeoutMs', type: 'integer', min: 100, max: 3_600_000, doc: 'a worker silent this long is replaced and the block re-run serially' },
   { path: 'engine.traceBlocks', type: 'integer', min: 0, max: 1_000_000, doc: 'execution traces kept in the database for the last this many blocks (/blocks/<n>, `parallax trace`); 0 = none' },
   { path: 'store.undoDepth', type: 'integer', min: 0, max: 1_000_000, doc: 'blocks kept in the undo journal: the deepest reorganisation that can be unwound' },

@@ -29,6 +29,8 @@ export interface PartitionStats {
    * worker gets everything): what speculation could gain at best is 1 / this.
    */
   heaviestShare: number;
+  /** The block's expected gas (learned per call, else the gas limit; 21,000 for a plain transfer) per transaction. */
+  expectedGasPerTx: number;
 }
 
 export interface Partition {
@@ -345,6 +347,7 @@ export class Partitioner {
         largestGroup: largest,
         predictedParallelFraction: n === 0 ? 0 : 1 - largest / n,
         heaviestShare: total === 0n ? 1 : Number((heaviest * 1_000_000n) / total) / 1_000_000,
+        expectedGasPerTx: n === 0 ? 0 : Number(total) / n,
       },
     };
   }

@@ -57,6 +57,12 @@ export interface ParallelOptions {
    * a block alone, the next block's senders go to at most `cores - 1` workers, so that the main thread keeps a core.
    */
   cores?: number;
+  /**
+   * A block whose transactions are expected to use less gas than this on average runs on the main thread, every
+   * worker recovering its successor's senders (default `MIN_SPECULATIVE_GAS`, 50,000; 0 speculates on any block):
+   * speculating costs about as much per transaction as a cheap transaction's execution.
+   */
+  minSpeculativeGas?: number;
   /** Test hook: each transaction in a worker waits a random 0..delayMs ms first. */
   delayMs?: number;
   /**
@@ -506,7 +512,7 @@ export class ParallelExecutor {
     const W = pool.size;
     const txs = next.transactions;
     const hardfork = this.executor.vm.common.getHardforkBy({ blockNumber: next.header.number, timestamp: next.header.timestamp });
-    const builder = new PlanBuilder(next, rawsOf(txs), this.hints, W);
+    const builder = new PlanBuilder(next, rawsOf(txs), this.hints, W, this.opts.minSpeculativeGas);
     const ahead: Ahead = { block: next, seq: ++this.seq, builder, busy: new Array<number>(W).fill(0), counts: new Array<number>(W).fill(0), ms: 0 };
     const unknown = builder.unknown();
     if (unknown.length > 0) {
@@ -516,7 +522,11 @@ export class ParallelExecutor {
       builder.expect(job, false);
       // Beside a block the main thread runs alone, a worker more than the cores left would take the main thread's
       // core in turns (lab, 2 cores, 4 blocks after 3 warm-up, alternating with every worker recovering: ERC-20
-      // 5,552-6,147 tx/s against 5,054-5,905, the contended block 1,198-1,378 against 1,027-1,332).
+      // 5,552-6,147 tx/s against 5,054-5,905, the contended block 1,198-1,378 against 1,027-1,332). Not beside a block
+      // of cheap transactions (see MIN_SPECULATIVE_GAS in plan.ts), which the main thread runs faster than one worker
+      // recovers the next block's senders: on the transfers blocks one worker's recovery of the block after next,
+      // sent during a commit, was not done when that block started every other block (scheduling 2.5-8.5 ms per block
+      // on average, the next block's transactions serialized on the path); every worker: 0.03-0.06.
       const k = besideMain ? Math.max(1, Math.min(W, this.cores - 1)) : W;
       for (let w = 0; w < k; w++) pool.send(w, { t: 'recover', seq: ahead.seq, job, ahead: true, hardfork });
     }
@@ -627,7 +637,7 @@ export class ParallelExecutor {
     } else {
       // The plan is built here as the senders come in: each chunk a worker finishes is partitioned while the rest is
       // still being recovered, so the wait for the last one leaves only that chunk and the grouping to do.
-      const builder = ahead?.builder ?? new PlanBuilder(block, rawsOf(txs), this.hints, W);
+      const builder = ahead?.builder ?? new PlanBuilder(block, rawsOf(txs), this.hints, W, this.opts.minSpeculativeGas);
       /**
        * Main-thread time off the block's critical path: waiting for senders, and partitioning those that came in
        * while the rest were still being recovered (the block could not have started sooner). Only what follows the
@@ -680,14 +690,15 @@ export class ParallelExecutor {
     const dispatchFrom = prepared !== undefined ? ts0 : ts1;
     const { senders, part, runs } = plan;
     if (runs === undefined) {
-      // One predicted dependency component holds (nearly) all of the block's expected gas: speculation cannot gain
-      // what it costs, run it here directly (see SERIAL_LOAD_SHARE in plan.ts). With its senders known before it
-      // started, the workers need nothing of it: the message would only wake them to compete for this thread's core
-      // at its dispatch (lab runs on a 250 Hz kernel saw whole clock ticks, 4.1-4.3 or 8.1-8.4 ms of scheduling, lost
-      // there; fewer without the message, not none). They get the next block's senders and state-root jobs as those
-      // come.
+      // One predicted dependency component holds (nearly) all of the block's expected gas, or its transactions are
+      // too cheap to speculate on: speculation cannot gain what it costs, run it here directly (see
+      // SERIAL_LOAD_SHARE and MIN_SPECULATIVE_GAS in plan.ts). With its senders known before it started, the workers
+      // need nothing of it: the message would only wake them to compete for this thread's core at its dispatch (lab
+      // runs on a 250 Hz kernel saw whole clock ticks, 4.1-4.3 or 8.1-8.4 ms of scheduling, lost there; fewer without
+      // the message, not none). They get the next block's senders and state-root jobs as those come; after a block
+      // of cheap transactions, recovering the next one's senders is most of the work, and every worker takes part.
       if (prepared === undefined || this.faultsArmed) sendBlock();
-      this.recoverAhead(next, true, 'ahead', true);
+      this.recoverAhead(next, true, 'ahead', plan.serialBecause !== 'cheap');
       scheduling += performance.now() - dispatchFrom;
       for (let i = 0; i < n; i++) {
         if (tracing) records[i] = await this.runTraced(run, i, origin, 'serial');
@@ -814,7 +825,9 @@ export class ParallelExecutor {
     this.prepared = ahead.builder.finish();
     // The next block will run on the main thread, with no wait in which to send its successor's transactions to the
     // workers: send them now, while this block's write is under way.
-    if (this.prepared.runs === undefined && this.upcoming.next === ahead.block) this.recoverAhead(this.upcoming.after, false, 'later', true);
+    if (this.prepared.runs === undefined && this.upcoming.next === ahead.block) {
+      this.recoverAhead(this.upcoming.after, false, 'later', this.prepared.serialBecause !== 'cheap');
+    }
   }
 
   /** Trace record of a transaction committed by the rollback manager. */

@@ -28,6 +28,21 @@ import { pinSender } from './tx-common.ts';
  */
 const SERIAL_LOAD_SHARE = 0.8;
 
+/**
+ * Expected gas per transaction below which a block runs on the main thread, its successor's senders recovered by every
+ * worker (see `ParallelOptions.minSpeculativeGas`, whose default this is). A speculative run costs about as much
+ * again around it as a cheap transaction's execution (the run's read and write sets tracked and sent, validated,
+ * applied and recorded on the main thread; three threads' garbage and compiling): on two cores, lab runs of the 4
+ * transfers blocks (21,000 gas each) after 3 warm-up blocks, alternating (ABBA, twice): 9,602 / 9,926 / 9,383 / 9,871
+ * tx/s on the main thread against 8,720 / 9,140 / 8,531 / 9,078 speculating, 173-190 us of CPU per transfer against
+ * 206-218. On the mainnet fixtures every block on the main thread took 3,239 ms per pass against 3,491 (means of six,
+ * ABBA), speculation winning only on blocks of heavier transactions (block 16,257,471, 207,000 gas used per
+ * transaction: 240 ms against 425), and losing on every block below about 55,000 gas used per transaction; but a call
+ * not learned yet is expected to use its gas limit, so this rule leaves most of those blocks speculating (lab, with
+ * the rule: 3,685 ms per pass against 3,719, medians by block; docs/performance.md, fourteenth session).
+ */
+export const MIN_SPECULATIVE_GAS = 50_000;
+
 /** Recovered slots copied out of a job's shared memory at a time (see `PlanBuilder.copy`). */
 const COPY_RUN = 64;
 
@@ -57,6 +72,11 @@ export interface Plan {
   senders: string[];
   part: Partition;
   runs?: { table: RunTable; homes: Int32Array[] };
+  /**
+   * Why a block without `runs` runs on the main thread: one worker would get `SERIAL_LOAD_SHARE` or more of its
+   * expected gas ('dominant'), or its transactions are too cheap to speculate on ('cheap': `MIN_SPECULATIVE_GAS`).
+   */
+  serialBecause?: 'dominant' | 'cheap';
   /** Transactions partitioned before the last of the senders came in (see `PlanBuilder.early`). */
   early: number;
 }
@@ -86,6 +106,7 @@ export class PlanBuilder {
   early = 0;
   private readonly hints: HintBook;
   private readonly workers: number;
+  private readonly minSpeculativeGas: number;
   private hintsVersion: number;
   private part: Partitioner;
   private readonly senders: string[];
@@ -102,12 +123,14 @@ export class PlanBuilder {
    */
   private copy: { job: RecoverJob; from: number; to: number; keys: Uint8Array } | undefined;
 
-  constructor(block: Block, raws: Uint8Array[], hints: HintBook, workers: number) {
+  /** `minSpeculativeGas`: see `MIN_SPECULATIVE_GAS`. */
+  constructor(block: Block, raws: Uint8Array[], hints: HintBook, workers: number, minSpeculativeGas = MIN_SPECULATIVE_GAS) {
     const n = block.transactions.length;
     this.block = block;
     this.raws = raws;
     this.hints = hints;
     this.workers = workers;
+    this.minSpeculativeGas = minSpeculativeGas;
     this.hintsVersion = hints.version;
     this.part = new Partitioner(block.transactions, hints, workers);
     this.senders = new Array(n);
@@ -219,11 +242,12 @@ export class PlanBuilder {
     const t0 = performance.now();
     const part = this.part.finish();
     let runs: Plan['runs'];
-    if (part.stats.heaviestShare < SERIAL_LOAD_SHARE) {
-      runs = { table: runTable(this.table ?? runKeys(this.raws), part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
-    }
+    let serialBecause: Plan['serialBecause'];
+    if (part.stats.heaviestShare >= SERIAL_LOAD_SHARE) serialBecause = 'dominant';
+    else if (part.stats.expectedGasPerTx < this.minSpeculativeGas) serialBecause = 'cheap';
+    else runs = { table: runTable(this.table ?? runKeys(this.raws), part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
     this.ms += performance.now() - t0;
-    return { block: this.block, hintsVersion: this.hintsVersion, senders: this.senders, part, runs, early: this.early };
+    return { block: this.block, hintsVersion: this.hintsVersion, senders: this.senders, part, runs, serialBecause, early: this.early };
   }
 }
 

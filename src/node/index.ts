@@ -179,6 +179,7 @@ export class ParallaxNode {
       const engine = await ParallelExecutor.create(executor, {
         workers: config.engine.workers,
         minParallelTxs: config.engine.minParallelTxs,
+        minSpeculativeGas: config.engine.minSpeculativeGas,
         txTimeoutMs: config.engine.txTimeoutMs,
         profile: chain.profile,
         kzg: kzg !== undefined,

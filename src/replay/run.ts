@@ -37,6 +37,8 @@ export interface ReplayOptions {
   workers: number;
   /** Below this many transactions a block runs serially. */
   minParallelTxs?: number;
+  /** See `ParallelOptions.minSpeculativeGas` (default there). */
+  minSpeculativeGas?: number;
   txTimeoutMs?: number;
 }
 
@@ -87,6 +89,7 @@ export class FixtureReplayer {
         this.engine = await ParallelExecutor.create(executor, {
           workers: this.opts.workers,
           minParallelTxs: this.opts.minParallelTxs ?? 8,
+          minSpeculativeGas: this.opts.minSpeculativeGas,
           txTimeoutMs: this.opts.txTimeoutMs ?? 30_000,
           profile: MAINNET,
           kzg: true,

@@ -26,7 +26,9 @@ export async function node(gen: TrafficGenerator, setup: Block[], workers: numbe
   const store = await StateStore.open(createDatabase(location), common, { undoDepth: 16 });
   if (store.head() === undefined) await commitGenesis(store, gen.alloc(), gen.genesis, 'traffic genesis');
   const executor = await BlockExecutor.create({ common, store });
-  const engine = await ParallelExecutor.create(executor, { workers, minParallelTxs: 2, txTimeoutMs: 20_000, profile: TRAFFIC_CHAIN, kzg: false, ...extra });
+  // Speculation on every block however cheap its transactions (the engine's own default runs cheap ones on the main
+  // thread): these tests are of the parallel path.
+  const engine = await ParallelExecutor.create(executor, { workers, minParallelTxs: 2, minSpeculativeGas: 0, txTimeoutMs: 20_000, profile: TRAFFIC_CHAIN, kzg: false, ...extra });
   for (const b of setup) await engine.commit((await engine.execute(b)).result);
   return { store, engine };
 }
