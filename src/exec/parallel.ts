@@ -525,7 +525,7 @@ export class ParallelExecutor {
       // 5,552-6,147 tx/s against 5,054-5,905, the contended block 1,198-1,378 against 1,027-1,332). Not beside a block
       // of cheap transactions (see MIN_SPECULATIVE_GAS in plan.ts), which the main thread runs faster than one worker
       // recovers the next block's senders: on the transfers blocks one worker's recovery of the block after next,
-      // sent during a commit, was not done when that block started every other block (scheduling 2.5-8.5 ms per block
+      // sent during a commit, was not done when that block started every other block (scheduling 1.3-8.5 ms per block
       // on average, the next block's transactions serialized on the path); every worker: 0.03-0.06.
       const k = besideMain ? Math.max(1, Math.min(W, this.cores - 1)) : W;
       for (let w = 0; w < k; w++) pool.send(w, { t: 'recover', seq: ahead.seq, job, ahead: true, hardfork });
