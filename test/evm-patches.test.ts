@@ -315,7 +315,8 @@ test("hex-patches: the journal, the original-storage cache and Address.toString 
   const addresses = Array.from({ length: 6 }, (_, i) => new Address(Uint8Array.from({ length: 20 }, (_, j) => (i * 37 + j * (i + 1)) & 255)));
   // Slots with leading zeros, as storage keys have them (hex keeps every byte: '00' pairs, not stripped).
   const slots = Array.from({ length: 8 }, (_, i) => Uint8Array.from({ length: 32 }, (_, j) => (j < 30 ? 0 : (i * 53 + j) & 255)));
-  const stateManager = { putAccount: async () => {}, deleteAccount: async () => {}, checkpoint: async () => {}, commit: async () => {}, revert: async () => {} };
+  // Touched accounts exist and are not empty (so the clean-up of touched accounts deletes none).
+  const stateManager = { getAccount: async () => new Account(1n, 1n), putAccount: async () => {}, deleteAccount: async () => {}, checkpoint: async () => {}, commit: async () => {}, revert: async () => {} };
   const common = new Common({ chain: Mainnet, hardfork: 'cancun' });
   const view = (j: Record<string, unknown>) => JSON.stringify(j, (_, v) => (v instanceof Set ? [...v].sort() : v instanceof Map ? [...v].sort() : v), 0);
   for (const reporting of [false, true]) {
@@ -334,7 +335,7 @@ test("hex-patches: the journal, the original-storage cache and Address.toString 
     for (let step = 0; step < 3000; step++) {
       const a = addresses[rand(addresses.length)];
       const s = slots[rand(slots.length)];
-      const op = rand(9);
+      const op = rand(10);
       const rand2 = rand(4);
       const call = async (j: Record<string, unknown>, lib: boolean): Promise<unknown> => {
         const m = (name: keyof typeof libraryMethods) => (lib ? (libraryMethods[name] as (...args: unknown[]) => unknown) : (j[name] as (...args: unknown[]) => unknown)).bind(j);
@@ -351,6 +352,14 @@ test("hex-patches: the journal, the original-storage cache and Address.toString 
           (j.cleanJournal as () => void)();
           warmAlways(j);
         }
+        // runTx's clean-up, at a transaction's start and end: twice in a row half the time (the second on a journal
+        // already clean, which the patched one leaves alone); the always-warm entries come back afterwards, or not.
+        if (op === 9) {
+          await m('cleanup')();
+          if (rand2 < 2) await m('cleanup')();
+          if (rand2 === 0) warmAlways(j);
+          if (reporting && rand2 === 1) (j.startReportingAccessList as () => void)();
+        }
         return undefined;
       };
       answers.push([await call(mine, false), await call(theirs, true)]);
@@ -360,11 +369,31 @@ test("hex-patches: the journal, the original-storage cache and Address.toString 
     const [yes, no] = [answers.filter(([x]) => x === true).length, answers.filter(([x]) => x === false).length];
     assert.ok(yes > 100 && no > 100, `both answers occur (${yes} warm, ${no} cold)`);
   }
+  // Clean-up of a journal with nothing to clean keeps its (empty) sets and maps; anything to clean, an access list
+  // being reported included, is cleaned as the library cleans it.
+  for (const dirty of [undefined, 'accessList', 'preimages', 'touched', 'warm', 'checkpoint'] as const) {
+    const [mine, theirs] = [new Journal(stateManager, common), new Journal(stateManager, common)];
+    for (const j of [mine, theirs]) {
+      if (dirty === 'accessList') (j.startReportingAccessList as () => void)();
+      if (dirty === 'preimages') j.preimages = new Map();
+      if (dirty === 'touched') (j.touchAddress as (a: Address) => void)(addresses[1]);
+      if (dirty === 'warm') (j.addAlwaysWarmAddress as (a: string) => void)(addresses[2].toString());
+      if (dirty === 'checkpoint') await (j.checkpoint as () => Promise<void>)();
+    }
+    const before = mine.touched;
+    await (mine.cleanup as () => Promise<void>)();
+    await (libraryMethods.cleanup as () => Promise<void>).call(theirs);
+    assert.equal(view(mine), view(theirs), `clean-up with ${dirty ?? 'nothing'} to clean`);
+    assert.equal(mine.touched === before, dirty === undefined, `the journal's sets kept: ${dirty === undefined}`);
+  }
   // The original-storage cache: the same values, from one read of the state per slot.
   const reads: string[][] = [[], []];
   const caches = [0, 1].map((k) => new OriginalStorageCache(async (addr: Address, key: Uint8Array) => (reads[k].push(addr.toString() + bytesToHex(key)), key.subarray(31))));
   for (let i = 0; i < 500; i++) {
-    if (i % 50 === 0) for (const c of caches) c.clear();
+    if (i % 50 === 0 || i % 50 === 1) {
+      caches[0].clear();
+      (libraryMethods.cacheClear as () => void).call(caches[1]);
+    }
     const a = addresses[rand(addresses.length)];
     const s = slots[rand(slots.length)];
     if (rand(4) === 0) {
@@ -380,4 +409,17 @@ test("hex-patches: the journal, the original-storage cache and Address.toString 
   assert.deepEqual(reads[0], reads[1]);
   assert.ok(reads[0].length > 50, `${reads[0].length} reads`);
   for (const a of addresses) assert.equal(a.toString(), (libraryMethods.addressToString as () => string).call(a));
+  // The precompile table, looked up by Address object (twice: the second time by its kept hex) and by string.
+  const evm = await createEVM({ common });
+  const libraryGet = (a: Address | string) => (libraryMethods.getPrecompile as (a: Address | string) => unknown).call(evm, a);
+  const candidates = [...[1, 2, 5, 9, 10, 11, 17, 18, 0x100, 0x101].map((n) => new Address(setLengthLeft(bigIntToBytes(BigInt(n)), 20))), ...addresses];
+  let found = 0;
+  for (const a of candidates) {
+    for (let k = 0; k < 2; k++) assert.equal(evm.getPrecompile(a), libraryGet(a), a.toString());
+    if (libraryGet(a) !== undefined) found++;
+    for (const str of [a.toString(), a.toString().toUpperCase().replace('0X', '0x'), '0x' + a.toString().slice(2).replace(/^0+/, '')]) {
+      assert.equal(evm.getPrecompile(str as `0x${string}`), libraryGet(str), str);
+    }
+  }
+  assert.equal(found, 5, 'under Cancun 0x01, 0x02, 0x05, 0x09 and 0x0a are precompiles; 0x0b, 0x11, 0x12, 0x100 and 0x101 are not');
 });

@@ -17,7 +17,7 @@ import { Capability } from '@ethereumjs/tx';
 import { createContractAddress, equalsBytes } from '@ethereumjs/util';
 import { keccak256 } from '../crypto/index.ts';
 import { BoundedCache } from '../util/bounded-cache.ts';
-import { fromHex, hex } from '../util/bytes.ts';
+import { addressHex, fromHex, hex } from '../util/bytes.ts';
 
 export interface PartitionStats {
   groups: number;
@@ -87,7 +87,7 @@ export class HintBook {
     if (tx.to === undefined) return undefined;
     let key = CALL_KEYS.get(tx);
     if (key === undefined) {
-      key = hex(tx.to.bytes) + (tx.data.length >= 4 ? hex(tx.data.subarray(0, 4)) : '');
+      key = addressHex(tx.to) + (tx.data.length >= 4 ? hex(tx.data.subarray(0, 4)) : '');
       CALL_KEYS.set(tx, key);
     }
     return key;

@@ -8,19 +8,29 @@
  * `hex` (util/bytes.ts: one copy into a scratch Buffer, one native encode). A microbenchmark of 300,000 conversions
  * into a Map, half 20-byte and half 32-byte arrays: 0.81 us each through `bytesToHex`, 0.25 through `hex`.
  *
+ * Where the library converts an Address object (a touched account, the original-storage cache's account, the
+ * precompile table's lookup by code address), the hex is kept on the object (`addressHex`), so a transaction's sender,
+ * recipient and coinbase are converted once. Two methods make no new objects when there is nothing to do: the
+ * journal's `cleanup` of a journal already clean, and the original-storage cache's `clear` of an empty cache (runTx
+ * calls both for every transaction, and the plain-transfer path too).
+ *
  * Each replaced method is checked against the library source it was written for, so that an upgrade that changes
  * one fails at load instead of silently keeping a stale copy of its logic (test/evm-patches.test.ts compares the
  * results with the library's own on the same inputs).
  */
 import { Address } from '@ethereumjs/util';
+import { EVM } from '@ethereumjs/evm';
 import { OriginalStorageCache } from '@ethereumjs/statemanager';
-import { hex } from '../util/bytes.ts';
+import { addressHex, hex } from '../util/bytes.ts';
 import { notePatch } from '../util/patches.ts';
 
 type Slots = Map<string, Set<string>>;
 interface JournalThis {
   journal: Slots;
   alwaysWarmJournal: Slots;
+  journalHeight: number;
+  touched: Set<string>;
+  preimages?: Map<string, Uint8Array>;
   /** Per checkpoint: [height, [warmed addresses, warmed slots by address, touched addresses]]. */
   journalDiff: [number, [Set<string>, Slots, Set<string>]][];
   accessList?: Slots;
@@ -33,6 +43,7 @@ interface JournalProto {
   isWarmedStorage(this: JournalThis, address: Uint8Array, slot: Uint8Array): boolean;
   addWarmedStorage(this: JournalThis, address: Uint8Array, slot: Uint8Array): void;
   touchAddress(this: JournalThis, address: Address): void;
+  cleanup(this: JournalThis): Promise<void>;
 }
 interface CacheThis {
   map: Map<string, Map<string, Uint8Array>>;
@@ -42,6 +53,10 @@ interface CacheThis {
 interface CacheProto {
   get(this: CacheThis, address: Address, key: Uint8Array): Promise<Uint8Array>;
   put(this: CacheThis, address: Address, key: Uint8Array, value: Uint8Array): void;
+  clear(this: CacheThis): void;
+}
+interface EvmProto {
+  getPrecompile(this: { precompiles: Map<string, unknown> }, address: Address | string): unknown;
 }
 
 const base = import.meta.resolve('@ethereumjs/evm');
@@ -49,6 +64,7 @@ const { Journal } = (await import(new URL('./journal.js', base).href)) as { Jour
 
 const journal = Journal.prototype;
 const cache = OriginalStorageCache.prototype as unknown as CacheProto;
+const evm = EVM.prototype as unknown as EvmProto;
 
 /** The library's methods this module replaces (for the equivalence tests). */
 export const libraryMethods = {
@@ -57,8 +73,11 @@ export const libraryMethods = {
   isWarmedStorage: journal.isWarmedStorage,
   addWarmedStorage: journal.addWarmedStorage,
   touchAddress: journal.touchAddress,
+  cleanup: journal.cleanup,
   cacheGet: cache.get,
   cachePut: cache.put,
+  cacheClear: cache.clear,
+  getPrecompile: evm.getPrecompile,
   addressToString: Address.prototype.toString,
 };
 
@@ -114,7 +133,24 @@ replaceMethod('Journal', journal, 'addWarmedStorage', 'bytesToUnprefixedHex(slot
   if (this.accessList !== undefined) this.accessList.get(a)!.add(s);
 });
 replaceMethod('Journal', journal, 'touchAddress', 'address.toString().slice(2)', function (address) {
-  this.touchAccount(hex(address.bytes));
+  this.touchAccount(addressHex(address));
+});
+
+/**
+ * Whether `cleanup` would leave the journal as it is: nothing touched, warmed, noted or checkpointed, no access list
+ * or preimages being reported. The library's cleanup then only makes new empty maps and sets in place of the empty
+ * ones (six objects, at a transaction's start and end).
+ */
+function journalClean(j: JournalThis): boolean {
+  if (j.touched.size !== 0 || j.journal.size !== 0 || j.alwaysWarmJournal.size !== 0 || j.journalHeight !== 0) return false;
+  if (j.accessList !== undefined || j.preimages !== undefined || j.journalDiff.length !== 1) return false;
+  const [height, [warmed, slots, touched]] = j.journalDiff[0];
+  return height === 0 && warmed.size === 0 && slots.size === 0 && touched.size === 0;
+}
+
+const libraryCleanup = journal.cleanup;
+replaceMethod('Journal', journal, 'cleanup', 'this.cleanJournal()', function (this: JournalThis) {
+  return journalClean(this) ? Promise.resolve() : libraryCleanup.call(this);
 });
 
 /** The cache's `put` by the address and key in hex: the first value stays. */
@@ -125,7 +161,7 @@ function putHex(map: CacheThis['map'], a: string, k: string, value: Uint8Array):
 }
 
 replaceMethod('OriginalStorageCache', cache, 'get', 'bytesToUnprefixedHex(key)', async function (address, key) {
-  const a = hex(address.bytes);
+  const a = addressHex(address);
   const k = hex(key);
   const value = this.map.get(a)?.get(k);
   if (value !== undefined) return value;
@@ -134,7 +170,16 @@ replaceMethod('OriginalStorageCache', cache, 'get', 'bytesToUnprefixedHex(key)',
   return v;
 });
 replaceMethod('OriginalStorageCache', cache, 'put', 'bytesToUnprefixedHex(key)', function (address, key, value) {
-  putHex(this.map, hex(address.bytes), hex(key), value);
+  putHex(this.map, addressHex(address), hex(key), value);
+});
+// (A new empty map only when there is something to forget: runTx clears the cache after every transaction.)
+replaceMethod('OriginalStorageCache', cache, 'clear', 'this.map = new Map()', function (this: CacheThis) {
+  if (this.map.size !== 0) this.map = new Map();
 });
 
-notePatch('@ethereumjs/evm Journal warm sets and touches, OriginalStorageCache, Address.toString: hex through Buffer (src/exec/hex-patches.ts)');
+// Calls and plain transfers look their code address up in the precompile table: by the Address object's kept hex.
+replaceMethod('EVM', evm, 'getPrecompile', 'bytesToUnprefixedHex(address.bytes)', function (address) {
+  return this.precompiles.get(typeof address === 'string' ? address.slice(2).padStart(40, '0').toLowerCase() : addressHex(address));
+});
+
+notePatch('@ethereumjs/evm Journal warm sets, touches and clean-up, OriginalStorageCache, EVM.getPrecompile, Address.toString: hex through Buffer, kept on Address objects (src/exec/hex-patches.ts)');

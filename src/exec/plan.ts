@@ -11,7 +11,7 @@
 import type { Block } from '@ethereumjs/block';
 import type { TypedTransaction } from '@ethereumjs/tx';
 import { HintBook, Partitioner, type Partition } from '../conflict/index.ts';
-import { hex } from '../util/bytes.ts';
+import { addressHex } from '../util/bytes.ts';
 import { serializeTx } from '../util/rlp.ts';
 import { RECOVERED, recoveredAt, runKeys, runTable, setRunKey, type RecoverJob, type RunKeys, type RunTable } from './protocol.ts';
 import { pinSender } from './tx-common.ts';
@@ -190,7 +190,7 @@ export class PlanBuilder {
         const s = this.sourceOf[i];
         if (s < 0) {
           setRunKey(table, i, senderPubKeyOf(tx)!);
-          sender = hex(tx.getSenderAddress().bytes);
+          sender = addressHex(tx.getSenderAddress());
         } else {
           const { job, final } = this.sources[s];
           const j = this.slotOf[i];
@@ -203,7 +203,8 @@ export class PlanBuilder {
             pinSender(tx, r.pubkey, r.address);
             // The hash too, which tx.hash() would otherwise compute by serializing the transaction again.
             (tx as unknown as TxCache).cache.hash ??= r.hash;
-            sender = hex(r.address);
+            // Kept on the sender's Address object, which the state's reads and writes key by the same string.
+            sender = addressHex(tx.getSenderAddress());
           }
         }
         senders[i] = sender;

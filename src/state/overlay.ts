@@ -23,7 +23,7 @@ import { Account, Address, KECCAK256_NULL, KECCAK256_RLP, equalsBytes } from '@e
 import { OriginalStorageCache } from '@ethereumjs/statemanager';
 import type { AccountFields, StateManagerInterface, StorageDump, StorageRange } from '@ethereumjs/common';
 import { keccak256 } from '../crypto/index.ts';
-import { fromHex, hex, unpad } from '../util/bytes.ts';
+import { addressHex, fromHex, hex, unpad } from '../util/bytes.ts';
 import { NOT_NOW, type AccountDiff, type NotNow, type StateDiff, type StateReader } from './types.ts';
 
 /**
@@ -34,17 +34,6 @@ export function accountToken(a: { nonce: bigint; codeHash: Uint8Array } | undefi
   if (a == null) return '';
   const h = a.codeHash;
   return h === KECCAK256_NULL || equalsBytes(h, KECCAK256_NULL) ? a.nonce.toString() : `${a.nonce}:${hex(h)}`;
-}
-
-const ADDRESS_HEX = Symbol('parallax.addressHex');
-
-/**
- * An address in hex, kept on the Address object: the EVM and the engine hand the same objects in again and again (a
- * transaction's sender and recipient, the block's coinbase), and each state call needs the hex key.
- */
-function addressHex(address: Address): string {
-  const a = address as Address & { [ADDRESS_HEX]?: string };
-  return (a[ADDRESS_HEX] ??= hex(address.bytes));
 }
 
 /** An account's balance as compared by validation (absent = ''). */

@@ -21,6 +21,19 @@ export function hex(b: Uint8Array): string {
   return scratch.toString('hex', 0, n);
 }
 
+const ADDRESS_HEX = Symbol('parallax.addressHex');
+
+/**
+ * An address's `hex`, kept on the Address object: the EVM and the engine hand the same objects in again and again (a
+ * transaction's sender and recipient, the block's coinbase, a call's code address), and the state's maps, the
+ * journal's sets, the precompile table and the conflict detector all key by this string. Address objects are never
+ * changed in place (the library makes a new one for a new address).
+ */
+export function addressHex(address: { bytes: Uint8Array }): string {
+  const a = address as { bytes: Uint8Array; [ADDRESS_HEX]?: string };
+  return (a[ADDRESS_HEX] ??= hex(a.bytes));
+}
+
 export function fromHex(h: string): Uint8Array {
   const s = h.startsWith('0x') ? h.slice(2) : h;
   const buf = Buffer.from(s.length % 2 === 1 ? '0' + s : s, 'hex');
