@@ -306,7 +306,7 @@ test("the logs bloom's add sets the bits the library's add sets, entry by entry,
  * the library's methods give: the same answers and the same internal maps, over a random run of warmings, lookups,
  * touches, checkpoints, commits and reverts, with and without an access list being reported.
  */
-test("hex-patches: the journal, the original-storage cache and Address.toString behave as the library's", async () => {
+test("hex-patches: the journal (its clean-up too), the original-storage cache, the precompile lookup and Address.toString behave as the library's", async () => {
   const { libraryMethods } = await import('../src/exec/hex-patches.ts');
   const { Journal } = (await import(new URL('./journal.js', import.meta.resolve('@ethereumjs/evm')).href)) as { Journal: new (sm: unknown, c: Common) => Record<string, unknown> };
   const { OriginalStorageCache } = await import('@ethereumjs/statemanager');
