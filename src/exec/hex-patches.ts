@@ -177,9 +177,11 @@ replaceMethod('OriginalStorageCache', cache, 'clear', 'this.map = new Map()', fu
   if (this.map.size !== 0) this.map = new Map();
 });
 
-// Calls and plain transfers look their code address up in the precompile table: by the Address object's kept hex.
+// Calls and plain transfers look their code address up in the precompile table: by the Address object's kept hex (a
+// string goes the library's way).
+const libraryGetPrecompile = evm.getPrecompile;
 replaceMethod('EVM', evm, 'getPrecompile', 'bytesToUnprefixedHex(address.bytes)', function (address) {
-  return this.precompiles.get(typeof address === 'string' ? address.slice(2).padStart(40, '0').toLowerCase() : addressHex(address));
+  return typeof address === 'string' ? libraryGetPrecompile.call(this, address) : this.precompiles.get(addressHex(address));
 });
 
 notePatch('@ethereumjs/evm Journal warm sets, touches and clean-up, OriginalStorageCache, EVM.getPrecompile, Address.toString: hex through Buffer, kept on Address objects (src/exec/hex-patches.ts)');
