@@ -14,6 +14,7 @@ import { hex } from '../src/util/bytes.ts';
 import { CANCUN_DEV, fundedAlloc, keys, type Key } from './helpers/chain.ts';
 import { openStore } from './helpers/store.ts';
 import { commitGenesis } from '../src/state/genesis.ts';
+import type { StateReader } from '../src/state/types.ts';
 
 /** Maps, sets, bytes and bigints as plain sorted JSON, so two states or two access records compare as strings. */
 function canon(x: unknown): string {
@@ -63,7 +64,11 @@ function sign(common: Common, k: Key, s: Spec): TypedTransaction {
   return t.sign(k.priv);
 }
 
-async function side(common: Common, ks: Key[]) {
+/**
+ * One side of the comparison. `later`: its overlay's base reads only asynchronously (as a worker's reads of state it
+ * must ask the main thread for), so the fast path takes its awaited branch for every read that base has to answer.
+ */
+async function side(common: Common, ks: Key[], later = false) {
   const alloc = fundedAlloc(ks, 10n ** 21n);
   alloc[EMPTY_ACCOUNT.toString()] = { balance: '0x0' };
   alloc[EMPTY_COINBASE.toString()] = { balance: '0x0' };
@@ -73,8 +78,18 @@ async function side(common: Common, ks: Key[]) {
   const store = await openStore(common);
   await commitGenesis(store, alloc, { number: 0n, hash: new Uint8Array(32), parentHash: new Uint8Array(32), timestamp: 0n }, 'transfer test genesis');
   const executor = await BlockExecutor.create({ common, store });
+  if (later) {
+    let reads = 0;
+    const base: StateReader = {
+      getAccount: (a) => (reads++, store.getAccount(a)),
+      getStorage: (a, k) => store.getStorage(a, k),
+      getCode: (h) => store.getCode(h),
+    };
+    executor.state.reset(base);
+    return { store, executor, reads: () => reads };
+  }
   executor.state.reset(store);
-  return { store, executor };
+  return { store, executor, reads: () => 0 };
 }
 
 function blockFor(common: Common, coinbase: Address): Block {
@@ -133,6 +148,7 @@ test('plain transfers without the EVM: same outcome, tracked reads and writes, a
     ].filter((s) => (s.type ?? 0) === 0 || (s.type === 1 ? common.isActivatedEIP(2930) : common.isActivatedEIP(1559))) as Spec[];
     const a = await side(common, ks);
     const b = await side(common, ks);
+    const c = await side(common, ks, true);
     for (const s of specs) {
       const block = blockFor(common, s.coinbase ?? coinbaseKey.address);
       const coinbase = hex(block.header.coinbase.bytes);
@@ -142,6 +158,12 @@ test('plain transfers without the EVM: same outcome, tracked reads and writes, a
       a.executor.state.beginTx(coinbase);
       const mine = await runPlainTransfer(a.executor.vm, a.executor.state, t, block);
       const mineAccess = a.executor.state.endTx();
+      // The same transaction over a base that answers nothing on the call.
+      c.executor.state.beginTx(coinbase);
+      const awaited = await runPlainTransfer(c.executor.vm, c.executor.state, t, block);
+      const awaitedAccess = c.executor.state.endTx();
+      assert.equal(canon(awaited), canon(mine), `${label}: outcome over a base read asynchronously`);
+      assert.equal(canon(awaitedAccess), canon(mineAccess), `${label}: tracked reads and writes over a base read asynchronously`);
       if (s.declines === true) {
         assert.equal(mine, undefined, `${label}: must be left to runTx`);
         // Declining wrote nothing: the transaction's record holds reads only.
@@ -159,6 +181,9 @@ test('plain transfers without the EVM: same outcome, tracked reads and writes, a
       ks[s.from].nonce++;
     }
     assert.equal(canon(a.executor.state.diff()), canon(b.executor.state.diff()), `${hardfork}: state after the transfers`);
+    assert.equal(canon(c.executor.state.diff()), canon(a.executor.state.diff()), `${hardfork}: state after the transfers over a base read asynchronously`);
+    // Every account the transfers touched was first read from that base asynchronously.
+    assert.ok(c.reads() >= 8, `${hardfork}: only ${c.reads()} asynchronous reads of the base`);
     // The empty account was touched and removed, the address sent nothing was never created.
     const diff = a.executor.state.diff();
     assert.equal(diff.accounts.get(hex(EMPTY_ACCOUNT.bytes))?.account, null, `${hardfork}: empty account not removed`);
@@ -170,6 +195,7 @@ test('plain transfers without the EVM: same outcome, tracked reads and writes, a
     assert.ok((diff.accounts.get(hex(FRESH.bytes))?.account?.balance ?? 0n) === 5n, `${hardfork}: recipient never seen not credited`);
     await a.store.close();
     await b.store.close();
+    await c.store.close();
   }
   assert.ok(forks >= 6, `only ${forks} forks known to the dev chain`);
   assert.ok(fast >= forks * 7 && declined >= forks * 5, `${fast} fast, ${declined} declined`);

@@ -148,6 +148,11 @@ function journalClean(j: JournalThis): boolean {
   return height === 0 && warmed.size === 0 && slots.size === 0 && touched.size === 0;
 }
 
+/** Whether the EVM's `journal.cleanup()` would do nothing now (and, patched, returns at once). */
+export function journalIsClean(journal: object): boolean {
+  return journalClean(journal as JournalThis);
+}
+
 const libraryCleanup = journal.cleanup;
 replaceMethod('Journal', journal, 'cleanup', 'this.cleanJournal()', function (this: JournalThis) {
   return journalClean(this) ? Promise.resolve() : libraryCleanup.call(this);

@@ -22,7 +22,9 @@ import type { Block } from '@ethereumjs/block';
 import type { VM } from '@ethereumjs/vm';
 import { hasFrontierRules } from '../chain/frontier-meters.ts';
 import type { OverlayStateManager } from '../state/overlay.ts';
+import { NOT_NOW } from '../state/types.ts';
 import type { TxOutcome } from './executor.ts';
+import { journalIsClean } from './hex-patches.ts';
 
 /** EIPs under which a value transfer costs or changes more than the classic rules say. */
 const EXCLUDED_EIPS = [2780, 4762, 6800, 7708, 7778, 7864, 7928, 8037];
@@ -75,14 +77,18 @@ export async function runPlainTransfer(vm: VM, state: OverlayStateManager, tx: T
   if (eip1559 && maxFeePerGas < baseFee) return undefined;
 
   // runTx's first step (EIP-161 clean-up of accounts an earlier step left touched), so that what is checked below is
-  // what runTx would see; runTx repeats it as a no-op when it takes the transaction after all.
+  // what runTx would see; runTx repeats it as a no-op when it takes the transaction after all. The state calls below
+  // are answered on the call where the state can (`getAccountNow`, `putAccountNow`: the same reads, copies and
+  // tracking as `getAccount` and `putAccount`), and awaited only where it cannot.
   const journal = vm.evm.journal;
-  await journal.cleanup();
+  if (!journalIsClean(journal)) await journal.cleanup();
   // Everything `runTx` would check, on the state as it is: any doubt and it runs there (and rejects what it rejects).
-  const recipient = await state.getAccount(to);
+  let read = state.getAccountNow(to);
+  const recipient = read !== NOT_NOW ? read : await state.getAccount(to);
   if (recipient !== undefined && !equalsBytes(recipient.codeHash, KECCAK256_NULL)) return undefined;
   if (recipient !== undefined && recipient.balance + tx.value > MAX_INTEGER) return undefined;
-  let from = await state.getAccount(caller);
+  read = state.getAccountNow(caller);
+  let from = read !== NOT_NOW ? read : await state.getAccount(caller);
   if (from === undefined || !equalsBytes(from.codeHash, KECCAK256_NULL)) return undefined;
   if (from.nonce !== tx.nonce) return undefined;
   if (from.balance < tx.getUpfrontCost(baseFee)) return undefined;
@@ -103,30 +109,34 @@ export async function runPlainTransfer(vm: VM, state: OverlayStateManager, tx: T
   // From here on the transaction runs; the state calls below are runTx's, in its order. Its writes go to the state
   // directly: through the EVM's journal they would only have been noted as touched (a hex string per call), for the
   // EIP-161 clean-up done below.
-  await state.checkpoint();
+  state.checkpointNow();
   // The up-front gas purchase, then the nonce.
   from.balance -= txCost;
-  await state.putAccount(caller, from);
+  if (!state.putAccountNow(caller, from)) await state.putAccount(caller, from);
   from.nonce += 1n;
-  await state.putAccount(caller, from);
+  if (!state.putAccountNow(caller, from)) await state.putAccount(caller, from);
   // The call: the value leaves the sender and reaches the recipient (created if absent); no code runs.
-  const sender = (await state.getAccount(caller)) ?? new Account();
+  read = state.getAccountNow(caller);
+  const sender = (read !== NOT_NOW ? read : await state.getAccount(caller)) ?? new Account();
   sender.balance -= tx.value;
-  await state.putAccount(caller, sender);
-  const target = (await state.getAccount(to)) ?? new Account();
+  if (!state.putAccountNow(caller, sender)) await state.putAccount(caller, sender);
+  read = state.getAccountNow(to);
+  const target = (read !== NOT_NOW ? read : await state.getAccount(to)) ?? new Account();
   target.balance += tx.value;
-  await state.putAccount(to, target);
+  if (!state.putAccountNow(to, target)) await state.putAccount(to, target);
   state.markPostExecution();
   // Gas: the intrinsic cost alone (no execution, no refund), at least the calldata floor where EIP-7623 applies.
   let gasUsed = intrinsicGas;
   if (common.isActivatedEIP(7623) && gasUsed < floorGas) gasUsed = floorGas;
-  from = (await state.getAccount(caller)) ?? new Account();
+  read = state.getAccountNow(caller);
+  from = (read !== NOT_NOW ? read : await state.getAccount(caller)) ?? new Account();
   from.balance += txCost - gasUsed * gasPrice;
-  await state.putAccount(caller, from);
+  if (!state.putAccountNow(caller, from)) await state.putAccount(caller, from);
   const coinbase = header.coinbase;
-  const miner = (await state.getAccount(coinbase)) ?? new Account();
+  read = state.getAccountNow(coinbase);
+  const miner = (read !== NOT_NOW ? read : await state.getAccount(coinbase)) ?? new Account();
   miner.balance += eip1559 ? gasUsed * inclusionFeePerGas : gasUsed * gasPrice;
-  await state.putAccount(coinbase, miner);
+  if (!state.putAccountNow(coinbase, miner)) await state.putAccount(coinbase, miner);
   // EIP-161: the touched accounts (sender, recipient, coinbase) left empty are removed, checked as the journal's
   // clean-up does (a read, then the deletion), in its order. The sender's nonce was raised, so it is never empty; an
   // account whose last write here was not empty is not either, and the journal's read of it would have noted
@@ -135,7 +145,7 @@ export async function runPlainTransfer(vm: VM, state: OverlayStateManager, tx: T
   if (!toCoinbase && target.isEmpty()) await removeIfEmpty(state, to);
   if ((toCoinbase || !equalsBytes(caller.bytes, coinbase.bytes)) && miner.isEmpty()) await removeIfEmpty(state, coinbase);
   state.originalStorageCache.clear();
-  await state.commit();
+  state.commitNow();
   // No logs, so an empty bloom (an array of its own: receipts hand theirs on).
   return { type: tx.type, status: 1, gasUsed, blockGasSpent: gasUsed, logs: [], bloom: new Uint8Array(256) };
 }

@@ -291,6 +291,16 @@ export class OverlayStateManager implements StateManagerInterface {
     return this.handOut(addr, acc);
   }
 
+  /**
+   * `getAccount` answered on the call, without a promise: the same copy, tracked the same way; NOT_NOW, with nothing
+   * tracked, where the base cannot answer at once (`getAccount` then reads it).
+   */
+  getAccountNow(address: Address): Account | undefined | NotNow {
+    const addr = addressHex(address);
+    const acc = this.accountNow(addr);
+    return acc === NOT_NOW ? NOT_NOW : this.handOut(addr, acc);
+  }
+
   /** What `getAccount` returns for the current account `acc`: a copy, tracked as the transaction's read. */
   private handOut(addr: string, acc: Account | undefined): Account | undefined {
     const t = this.tracker;
@@ -383,6 +393,18 @@ export class OverlayStateManager implements StateManagerInterface {
       this.noteBurned(hidden);
     }
     this.setAccount(addr, address.bytes, copy);
+  }
+
+  /**
+   * `putAccount(address, account)` done on the call, without a promise; false, with nothing done, where it may have to
+   * read first (Frontier's existential deposit: see `putAccount`).
+   */
+  putAccountNow(address: Address, account: Account): boolean {
+    if (this.existentialDeposit !== undefined) return false;
+    const addr = addressHex(address);
+    if (this.tracker !== undefined) this.noteAccountWrite(this.tracker, addr, account);
+    this.setAccount(addr, address.bytes, copyAccount(account));
+    return true;
   }
 
   /** Wei that left existence (a self-destruct to itself); undone with the checkpoint it happened in. */
@@ -524,10 +546,20 @@ export class OverlayStateManager implements StateManagerInterface {
   // ---- checkpoints ----------------------------------------------------------------------------------------------
 
   async checkpoint(): Promise<void> {
-    this.marks.push(this.undo.length);
+    this.checkpointNow();
   }
 
   async commit(): Promise<void> {
+    this.commitNow();
+  }
+
+  /** `checkpoint` without a promise. */
+  checkpointNow(): void {
+    this.marks.push(this.undo.length);
+  }
+
+  /** `commit` without a promise. */
+  commitNow(): void {
     this.marks.pop();
     // Outside any checkpoint nothing can be reverted any more.
     if (this.marks.length === 0) this.undo.length = 0;
