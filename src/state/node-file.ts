@@ -312,11 +312,19 @@ export class NodeFile extends NodeFileReader {
     const index = new SharedArrayBuffer(slots * WORDS * 4);
     const t = new Uint32Array(index);
     const mask = slots - 1;
+    // Word by word (a subarray per entry to copy from took 22 ms for 155,000 entries against 15, 150 for 1.24 million
+    // against 87).
     for (let i = 0; i < old.length; i += WORDS) {
-      if (old[i + 3] === 0) continue;
-      let s = old[i] & mask;
+      const last = old[i + 3];
+      if (last === 0) continue;
+      const k0 = old[i];
+      let s = k0 & mask;
       while (t[s * WORDS + 3] !== 0) s = (s + 1) & mask;
-      t.set(old.subarray(i, i + WORDS), s * WORDS);
+      const j = s * WORDS;
+      t[j] = k0;
+      t[j + 1] = old[i + 1];
+      t[j + 2] = old[i + 2];
+      t[j + 3] = last;
     }
     this.index = index;
     this.table = t;
