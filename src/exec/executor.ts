@@ -88,6 +88,7 @@ export interface BlockResult {
   stateRoot: Uint8Array;
   diff: StateDiff;
   trie: TrieUpdate;
+  /** `stateRootMs`: the state root's computation, during which the receipts root is hashed too (see `finish`). */
   timings: { executeMs: number; stateRootMs: number };
   /** The block's value conservation check (it passed, or the block would not have finished). */
   conservation?: ConservationReport;
@@ -353,13 +354,24 @@ export class BlockExecutor {
       }
     }
     const t1 = performance.now();
-    const trie = await this.store.computeTrie(diff);
+    // The state root's shares go to the workers first (see StateTrie.update); the receipts root is hashed here while
+    // they work, instead of after (so `stateRootMs` includes it). Lab, 4 transfers blocks, alternating: 10,433 /
+    // 11,362 / 10,500 / 10,526 / 11,038 / 12,043 tx/s against 10,163 / 10,069 / 9,902 / 10,160 / 10,428 / 10,444.
+    const computing = this.store.computeTrie(diff);
+    let receiptsRoot: Uint8Array;
+    try {
+      receiptsRoot = block.transactions.length === 0 ? KECCAK256_RLP : run.receiptTrie.commit();
+    } catch (e) {
+      computing.catch(() => {});
+      throw e;
+    }
+    const trie = await computing;
     const t2 = performance.now();
     return {
       block,
       txs: run.txs,
       encodedReceipts: run.encodedReceipts,
-      receiptsRoot: block.transactions.length === 0 ? KECCAK256_RLP : run.receiptTrie.commit(),
+      receiptsRoot,
       logsBloom: run.bloom.bitvector,
       gasUsed: run.gasUsed,
       stateRoot: trie.stateRoot,
