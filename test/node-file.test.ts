@@ -41,6 +41,34 @@ async function tempDir(name: string) {
   return mkdtemp(join(tmpdir(), `parallax-${name}-`));
 }
 
+test('node file: room reserved ahead of an append is made at once, and the append then keeps the index it was given', async () => {
+  const dir = await tempDir('nodefile-reserve');
+  try {
+    const file = NodeFile.at(join(dir, NODE_FILE), 0, undefined, 16);
+    const first = trieNodes(200);
+    file.append([first.packed]);
+    const next = trieNodes(1200);
+    // Reserving room for no more than there is changes nothing.
+    const before = file.view().index;
+    file.reserve(0);
+    assert.equal(file.view().index, before, 'reserve(0) grew the index');
+    file.reserve(next.nodes.size);
+    const reserved = file.view().index;
+    assert.notEqual(reserved, before, 'reserve did not grow the index for 1,200 more nodes');
+    // A reader given the index before the growth still finds what was there (the old index is left as it was).
+    const reader = NodeFileReader.reader({ ...file.view(), index: before });
+    expectAll(reader, first.nodes, 'reader of the index before the growth');
+    file.append([next.packed]);
+    assert.equal(file.view().index, reserved, 'the append grew the index although room was reserved');
+    expectAll(file, first.nodes, 'first block after the reserved growth');
+    expectAll(file, next.nodes, 'second block, appended into reserved room');
+    reader.close();
+    file.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('node file: every appended node is found by its hash, through index growth, after reopening, and by another reader', async () => {
   const dir = await tempDir('nodefile');
   try {

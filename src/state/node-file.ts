@@ -278,6 +278,14 @@ export class NodeFile extends NodeFileReader {
     return this.end;
   }
 
+  /**
+   * Grow the index now if appending `nodes` more would (a growth copies the whole index: 24 ms at 79,000 entries in a
+   * benchmark block's commit), so that it happens while the caller has nothing else to do.
+   */
+  reserve(nodes: number): void {
+    while (this.count + nodes > (this.mask + 1) * MAX_LOAD) this.grow();
+  }
+
   /** Flush what was appended to the disk (before the batch that records the file's length is written). */
   sync(): Promise<void> {
     return new Promise((resolve, reject) =>
