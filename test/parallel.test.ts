@@ -462,9 +462,19 @@ test('a worker held up on one transaction leaves its unstarted groups to the oth
  * of each decoded anew (the serial run pinned its senders on the originals), with a two-worker node at the setup.
  */
 async function twoTransferBlocks(seed: number, n: number, extra: Partial<ParallelOptions> = {}) {
+  const { blocks, ...rest } = await transferBlocks(seed, n, 2, extra);
+  const [a, b] = blocks;
+  return { a, b, ...rest };
+}
+
+/**
+ * `count` blocks of `n` transfers, each copy decoded afresh for a two-worker engine (`extra` its options), with their
+ * fingerprints from a one-worker engine.
+ */
+async function transferBlocks(seed: number, n: number, count: number, extra: Partial<ParallelOptions> = {}) {
   const gen = generator({ seed, payers: 400 });
   const setup = gen.setup(400);
-  const blocks = workloadBlocks(gen, 'transfers', 2, n);
+  const blocks = workloadBlocks(gen, 'transfers', count, n);
   const serial = await node(gen, setup, 1);
   const expected: ReturnType<typeof fingerprint>[] = [];
   try {
@@ -476,8 +486,8 @@ async function twoTransferBlocks(seed: number, n: number, extra: Partial<Paralle
   } finally {
     await serial.store.close();
   }
-  const [a, b] = blocks.map((x) => createBlockFromRLP(x.serialize(), { common: x.common }));
-  return { a, b, expected, ...(await node(gen, setup, 2, extra)) };
+  const copies = blocks.map((x) => createBlockFromRLP(x.serialize(), { common: x.common }));
+  return { blocks: copies, expected, ...(await node(gen, setup, 2, extra)) };
 }
 
 test("beside a block the main thread runs alone, the next block's senders go to one worker fewer than the cores", async () => {
@@ -543,6 +553,32 @@ test("a block whose senders are still being recovered when it starts is partitio
     // partition made after the last sender, or only from what was there at the block's start, fails this).
     const n = b.transactions.length;
     assert.ok(second.stats.partitionedEarly >= n - 2 * RECOVER_CHUNK, `${second.stats.partitionedEarly} of ${n} partitioned before the last sender`);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
+test("a main-thread block whose senders are late at its predecessor's commit has its successor's sent then, not on its path", async () => {
+  // The engine's own rule for plain transfers (21,000 gas each): the main thread runs them.
+  const { blocks, expected, store, engine } = await transferBlocks(25, 320, 3, { minSpeculativeGas: undefined });
+  const [a, b, c] = blocks;
+  try {
+    // Every worker sleeps 25 ms after each chunk of senders it recovers: the second block's, recovered ahead while
+    // the first block runs, are not all in when the first block's commit begins, so its plan cannot be made then.
+    engine.injectFaults({ recoverChunkMs: 25 });
+    const first = await engine.execute(a, { next: b, after: c });
+    assert.equal(first.stats.mode, 'serial');
+    assert.deepEqual(fingerprint(first.result), expected[0]);
+    await engine.commit(first.result);
+    const second = await engine.execute(b, { next: c });
+    assert.equal(second.stats.mode, 'serial');
+    assert.equal(second.stats.preparedAhead, false, 'the recovery was meant to be late');
+    assert.equal(second.stats.aheadOnPath, 0, "the third block's transactions were serialized on the second block's path");
+    assert.deepEqual(fingerprint(second.result), expected[1]);
+    await engine.commit(second.result);
+    const third = await engine.execute(c);
+    assert.deepEqual(fingerprint(third.result), expected[2]);
   } finally {
     await engine.close();
     await store.close();

@@ -102,3 +102,22 @@ test('plan builder: a sender an ahead job could not recover stops the partition 
   assert.deepEqual(plan.senders, truth.map((t) => hex(t.address)));
   assert.deepEqual(builder.retries(), []);
 });
+
+test("plan builder: whether a block runs on the main thread whatever its senders, known before them, is what the plan decides", () => {
+  const { block, truth } = blockAndTruth(43, 60);
+  // Plain transfers are expected to use 21,000 gas each: serial at a minimum above that, speculated at or below it.
+  for (const [min, serial] of [[21_001, true], [50_000, true], [21_000, false], [0, false]] as const) {
+    // A fresh decode each time: a plan pins the senders on its transactions.
+    const copy = createBlockFromRLP(block.serialize(), { common: block.common });
+    const builder = new PlanBuilder(copy, rawsOf(copy.transactions), new HintBook(), 2, min);
+    const job = recoverJob(builder.unknown(), builder.raws);
+    assert.equal(job.txs.index.length, truth.length, 'a fresh decode knows no sender');
+    builder.expect(job, true);
+    assert.equal(builder.serialWhateverSenders(), serial, `minimum ${min}, no sender known yet`);
+    for (let j = 0; j < truth.length; j++) write(job, j, 1, truth[j]);
+    assert.equal(builder.advance(), true);
+    const plan = builder.finish();
+    assert.equal(plan.runs === undefined, serial, `minimum ${min}: the plan ${plan.serialBecause ?? 'speculates'}`);
+    if (serial) assert.equal(plan.serialBecause, 'cheap', `minimum ${min}`);
+  }
+});

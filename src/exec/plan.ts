@@ -238,6 +238,23 @@ export class PlanBuilder {
     return out;
   }
 
+  /**
+   * Whether the plan will run the block on the main thread whatever its senders turn out to be: its transactions'
+   * expected gas, which does not depend on them, is below `minSpeculativeGas` on average, which `finish` makes
+   * serial ('cheap', or 'dominant' first). By the hints as they are now (remembered for their version).
+   */
+  serialWhateverSenders(): boolean {
+    if (this.cheapAt?.version !== this.hints.version) {
+      const txs = this.block.transactions;
+      let total = 0n;
+      for (const tx of txs) total += this.hints.expectedGas(tx, HintBook.callKey(tx));
+      this.cheapAt = { version: this.hints.version, cheap: txs.length === 0 || Number(total) / txs.length < this.minSpeculativeGas };
+    }
+    return this.cheapAt.cheap;
+  }
+
+  private cheapAt: { version: number; cheap: boolean } | undefined;
+
   /** The plan (every transaction partitioned). */
   finish(): Plan {
     const t0 = performance.now();
