@@ -248,12 +248,17 @@ export class PlanBuilder {
       const txs = this.block.transactions;
       let total = 0n;
       for (const tx of txs) total += this.hints.expectedGas(tx, HintBook.callKey(tx));
-      this.cheapAt = { version: this.hints.version, cheap: txs.length === 0 || Number(total) / txs.length < this.minSpeculativeGas };
+      this.cheapAt = { version: this.hints.version, cheap: txs.length === 0 || this.cheap(Number(total) / txs.length) };
     }
     return this.cheapAt.cheap;
   }
 
   private cheapAt: { version: number; cheap: boolean } | undefined;
+
+  /** `finish`'s rule for a block too cheap to speculate on (`MIN_SPECULATIVE_GAS`), by its expected gas per transaction. */
+  private cheap(expectedGasPerTx: number): boolean {
+    return expectedGasPerTx < this.minSpeculativeGas;
+  }
 
   /** The plan (every transaction partitioned). */
   finish(): Plan {
@@ -262,7 +267,7 @@ export class PlanBuilder {
     let runs: Plan['runs'];
     let serialBecause: Plan['serialBecause'];
     if (part.stats.heaviestShare >= SERIAL_LOAD_SHARE) serialBecause = 'dominant';
-    else if (part.stats.expectedGasPerTx < this.minSpeculativeGas) serialBecause = 'cheap';
+    else if (this.cheap(part.stats.expectedGasPerTx)) serialBecause = 'cheap';
     else runs = { table: runTable(this.table ?? runKeys(this.raws), part.groups), homes: part.assignment.map((list) => Int32Array.from(list)) };
     this.ms += performance.now() - t0;
     return { block: this.block, hintsVersion: this.hintsVersion, senders: this.senders, part, runs, serialBecause, early: this.early };
