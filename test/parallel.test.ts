@@ -468,13 +468,13 @@ async function twoTransferBlocks(seed: number, n: number, extra: Partial<Paralle
 }
 
 /**
- * `count` blocks of `n` transfers, each copy decoded afresh for a two-worker engine (`extra` its options), with their
- * fingerprints from a one-worker engine.
+ * `count` blocks of `n` transfers (or blocks of `n[i]` transfers), each copy decoded afresh for a two-worker engine
+ * (`extra` its options), with their fingerprints from a one-worker engine.
  */
-async function transferBlocks(seed: number, n: number, count: number, extra: Partial<ParallelOptions> = {}) {
+async function transferBlocks(seed: number, n: number | number[], count: number, extra: Partial<ParallelOptions> = {}) {
   const gen = generator({ seed, payers: 400 });
   const setup = gen.setup(400);
-  const blocks = workloadBlocks(gen, 'transfers', count, n);
+  const blocks = typeof n === 'number' ? workloadBlocks(gen, 'transfers', count, n) : n.map((k) => workloadBlocks(gen, 'transfers', 1, k)[0]);
   const serial = await node(gen, setup, 1);
   const expected: ReturnType<typeof fingerprint>[] = [];
   try {
@@ -578,6 +578,28 @@ test("a main-thread block whose senders are late at its predecessor's commit has
     assert.deepEqual(fingerprint(second.result), expected[1]);
     await engine.commit(second.result);
     const third = await engine.execute(c);
+    assert.deepEqual(fingerprint(third.result), expected[2]);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
+test("a block too small for the workers has its successor's senders sent to them during its predecessor's commit, not on its path", async () => {
+  // minParallelTxs 8: the middle block (3 transfers) runs on the main thread with no recovery ahead of its own.
+  const { blocks, expected, store, engine } = await transferBlocks(26, [160, 3, 160], 3, { minParallelTxs: 8 });
+  const [a, b, c] = blocks;
+  try {
+    const first = await engine.execute(a, { next: b, after: c });
+    assert.deepEqual(fingerprint(first.result), expected[0]);
+    await engine.commit(first.result);
+    const second = await engine.execute(b, { next: c });
+    assert.equal(second.stats.mode, 'serial');
+    assert.equal(second.stats.aheadOnPath, 0, "the third block's transactions were serialized on the second block's path");
+    assert.deepEqual(fingerprint(second.result), expected[1]);
+    await engine.commit(second.result);
+    const third = await engine.execute(c);
+    assert.equal(third.stats.recoveredBy.reduce((x, y) => x + y, 0), c.transactions.length, "the third block's senders were recovered by the workers");
     assert.deepEqual(fingerprint(third.result), expected[2]);
   } finally {
     await engine.close();

@@ -66,3 +66,21 @@ test('two workers across the London fork: the next block decodes under its own r
     await replayer.close();
   }
 });
+
+test("a fixture block too small for the workers: the one after it is handed over as `after` and recovered during the commit before", async () => {
+  const replayer = new FixtureReplayer({ workers: 2, minParallelTxs: 8, txTimeoutMs: 60_000 });
+  try {
+    // 15537393 holds one transaction, 15538827 823: without `after`, the small block would serialize the big one's
+    // transactions for the workers on its own path.
+    const raws = await Promise.all(['19910734', '15537393', '15538827'].map((n) => readFixture(join(dir, `${n}.json.gz`))));
+    const results = [];
+    for (const [i, raw] of raws.entries()) results.push(await replayer.replay(raw, raws[i + 1], undefined, raws[i + 2]));
+    for (const r of results) assert.deepEqual(r.mismatches, [], `${r.number}`);
+    const [, small, big] = results;
+    assert.equal(small.txs, 1);
+    assert.equal(small.stats.aheadOnPath, 0, "15538827's transactions were serialized on 15537393's path");
+    assert.equal(big.stats.recoveredBy.reduce((x, y) => x + y, 0), big.txs, "15538827's senders were recovered by the workers");
+  } finally {
+    await replayer.close();
+  }
+});

@@ -269,13 +269,13 @@ async function mainnetParallax(raws: Fixture[], workers: number, txs: number): P
   const cpu = new CpuMeter();
   try {
     for (const [i, raw] of raws.entries()) {
-      const r = await replayer.replay(raw, raws[i + 1] ?? raws[0]);
+      const r = await replayer.replay(raw, raws[i + 1] ?? raws[0], undefined, raws[(i + 2) % raws.length]);
       if (r.mismatches.length > 0) throw new ParallaxError('HEAD_MISMATCH', `${raw.file} (warm-up): ${r.mismatches.join('; ')}`);
       blockDone('warm-up', i + 1, raws.length);
     }
     replayer.forgetLearned();
     for (const [i, raw] of raws.entries()) {
-      const r = await replayer.replay(raw, raws[i + 1], cpu);
+      const r = await replayer.replay(raw, raws[i + 1], cpu, raws[i + 2]);
       if (r.mismatches.length > 0) throw new ParallaxError('HEAD_MISMATCH', `${raw.file}: ${r.mismatches.join('; ')}`);
       blockDone('measured', i + 1, raws.length);
       lat.push(r.ms);

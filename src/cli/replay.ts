@@ -55,12 +55,16 @@ Examples:
       // the library (see bench/reference-jobs.ts).
       if (opts.reference === true) out(`reference @ethereumjs/vm runBlock: ${paths.length} block${paths.length === 1 ? '' : 's'} in a process of its own, first`);
       const refs = opts.reference === true ? await inChild<ReferenceRun[]>({ t: 'reference-blocks', files: paths }) : undefined;
-      // Each fixture is read one block early: the engine recovers the next block's senders while this one finishes.
-      let upcoming = paths.length > 0 ? await readFixture(paths[0]) : undefined;
+      // Each fixture is read two blocks early, as the daemon fetches: the engine recovers the next block's senders while
+      // this one finishes, and the one after it's during this block's commit when the next runs on the main thread.
+      const read = (k: number) => (k < paths.length ? readFixture(paths[k]) : undefined);
+      let upcoming = await read(0);
+      let after = await read(1);
       for (let k = 0; k < paths.length; k++) {
         const raw = upcoming!;
-        upcoming = k + 1 < paths.length ? await readFixture(paths[k + 1]) : undefined;
-        const r = await replayer.replay(raw, upcoming);
+        upcoming = after;
+        after = await read(k + 2);
+        const r = await replayer.replay(raw, upcoming, undefined, after);
         gas += r.gas;
         ms += r.ms;
         const ok = r.mismatches.length === 0;

@@ -53,6 +53,8 @@ export class FixtureReplayer {
   private readonly opts: ReplayOptions;
   /** The fixture named `next` last time, decoded: the same block object is what the engine prepared ahead. */
   private following: Decoded | undefined;
+  /** The fixture named `after` last time, decoded (the engine may have sent its senders to the workers already). */
+  private afterNext: Decoded | undefined;
 
   constructor(opts: ReplayOptions) {
     this.opts = opts;
@@ -60,6 +62,7 @@ export class FixtureReplayer {
 
   private async decode(raw: RawFixture): Promise<Decoded> {
     if (this.following?.raw === raw) return this.following;
+    if (this.afterNext?.raw === raw) return this.afterNext;
     const common = createCommon(MAINNET, nativeCrypto(await loadKzg()));
     return { raw, common, fixture: decodeFixture(raw, common) };
   }
@@ -67,13 +70,16 @@ export class FixtureReplayer {
   /**
    * Replay one fixture block on its pre-state. `next`, the fixture the caller replays after this one, is decoded now
    * so that the workers recover its senders and the engine prepares its schedule while this block finishes, as the
-   * daemon does with the block it has fetched ahead. `cpu` measures the threads' CPU over the timed part (execution,
-   * state root and commit).
+   * daemon does with the block it has fetched ahead; `after`, the one after `next`, likewise, as the daemon hands the
+   * engine the second block it has fetched (see `ParallelExecutor.execute`). `cpu` measures the threads' CPU over the
+   * timed part (execution, state root and commit).
    */
-  async replay(raw: RawFixture, next?: RawFixture, cpu?: CpuMeter): Promise<ReplayResult> {
+  async replay(raw: RawFixture, next?: RawFixture, cpu?: CpuMeter, after?: RawFixture): Promise<ReplayResult> {
     const path = raw.file;
     const { common, fixture } = await this.decode(raw);
-    this.following = next === undefined ? undefined : await this.decode(next);
+    const following = next === undefined ? undefined : await this.decode(next);
+    this.afterNext = following === undefined || after === undefined ? undefined : await this.decode(after);
+    this.following = following;
     const { block } = fixture;
     const dir = await mkdtemp(join(tmpdir(), 'parallax-replay-'));
     const store = await StateStore.open(createDatabase(dir), common, { undoDepth: 0 });
@@ -99,7 +105,7 @@ export class FixtureReplayer {
       }
       cpu?.start();
       const t0 = performance.now();
-      const { result, stats, trace } = await this.engine.execute(block, { next: this.following?.fixture.block });
+      const { result, stats, trace } = await this.engine.execute(block, { next: this.following?.fixture.block, after: this.afterNext?.fixture.block });
       const t1 = performance.now();
       await this.engine.commit(result);
       const t2 = performance.now();
