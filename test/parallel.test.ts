@@ -468,10 +468,10 @@ async function twoTransferBlocks(seed: number, n: number, extra: Partial<Paralle
 }
 
 /**
- * `count` blocks of `n` transfers (or blocks of `n[i]` transfers), each copy decoded afresh for a two-worker engine
- * (`extra` its options), with their fingerprints from a one-worker engine.
+ * `count` blocks of `n` transfers, or (`n` a list) one block of each `n[i]` transfers; each copy decoded afresh for a
+ * two-worker engine (`extra` its options), with their fingerprints from a one-worker engine.
  */
-async function transferBlocks(seed: number, n: number | number[], count: number, extra: Partial<ParallelOptions> = {}) {
+async function transferBlocks(seed: number, n: number | number[], count = 1, extra: Partial<ParallelOptions> = {}) {
   const gen = generator({ seed, payers: 400 });
   const setup = gen.setup(400);
   const blocks = typeof n === 'number' ? workloadBlocks(gen, 'transfers', count, n) : n.map((k) => workloadBlocks(gen, 'transfers', 1, k)[0]);
@@ -587,7 +587,7 @@ test("a main-thread block whose senders are late at its predecessor's commit has
 
 test("a block too small for the workers has its successor's senders sent to them during its predecessor's commit, not on its path", async () => {
   // minParallelTxs 8: the middle block (3 transfers) runs on the main thread with no recovery ahead of its own.
-  const { blocks, expected, store, engine } = await transferBlocks(26, [160, 3, 160], 3, { minParallelTxs: 8 });
+  const { blocks, expected, store, engine } = await transferBlocks(26, [160, 3, 160], undefined, { minParallelTxs: 8 });
   const [a, b, c] = blocks;
   try {
     const first = await engine.execute(a, { next: b, after: c });

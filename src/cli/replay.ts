@@ -56,7 +56,8 @@ Examples:
       if (opts.reference === true) out(`reference @ethereumjs/vm runBlock: ${paths.length} block${paths.length === 1 ? '' : 's'} in a process of its own, first`);
       const refs = opts.reference === true ? await inChild<ReferenceRun[]>({ t: 'reference-blocks', files: paths }) : undefined;
       // Each fixture is read two blocks early, as the daemon fetches: the engine recovers the next block's senders while
-      // this one finishes, and the one after it's during this block's commit when the next runs on the main thread.
+      // this one finishes, and those of the block after that during this block's commit when the next one runs on the
+      // main thread.
       const read = (k: number) => (k < paths.length ? readFixture(paths[k]) : undefined);
       let upcoming = await read(0);
       let after = await read(1);
