@@ -383,12 +383,16 @@ export class ParallelExecutor {
     return done;
   }
 
+  /** Too few transactions for the workers (`minParallelTxs`): the block runs here, nothing is recovered for it ahead. */
+  private tooSmall(block: Block): boolean {
+    return block.transactions.length < this.opts.minParallelTxs;
+  }
+
   private async executeOn(block: Block, opts: { serial?: boolean; next?: Block }): Promise<ExecutedBlock> {
     const t0 = performance.now();
-    const n = block.transactions.length;
     const common = this.executor.vm.common;
     common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
-    if (opts.serial === true || this.pool === undefined || n < this.opts.minParallelTxs || !common.gteHardfork(Hardfork.Byzantium)) {
+    if (opts.serial === true || this.pool === undefined || this.tooSmall(block) || !common.gteHardfork(Hardfork.Byzantium)) {
       // The workers would idle through this block: give them the next one's senders first (main-thread time on this
       // block's path, counted as its scheduling).
       const ms = this.recoverAhead(opts.next, true, 'ahead', true);
@@ -497,7 +501,7 @@ export class ParallelExecutor {
    */
   private recoverAhead(next: Block | undefined, onPath: boolean, slot: 'ahead' | 'later' = 'ahead', besideMain = false): number {
     const pool = this.pool;
-    if (pool === undefined || next === undefined || next.transactions.length < this.opts.minParallelTxs) return 0;
+    if (pool === undefined || next === undefined || this.tooSmall(next)) return 0;
     if (this.ahead?.block === next) return 0;
     if (this.later?.block === next) {
       // Sent during the previous block's commit.
@@ -875,7 +879,7 @@ export class ParallelExecutor {
     // A next block too small for the workers gets no recovery ahead, and would send its successor's transactions to
     // them on its own path (a block of one transaction followed by one of 823: 2.6-3.3 ms of scheduling): they go now.
     const upcoming = this.upcoming;
-    const small = upcoming.next !== undefined && upcoming.next.transactions.length < this.opts.minParallelTxs;
+    const small = upcoming.next !== undefined && this.tooSmall(upcoming.next);
     const sendAfter = () => {
       if (small && this.upcoming === upcoming && !this.executing) this.recoverAhead(upcoming.after, false, 'later', true);
     };
