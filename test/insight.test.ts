@@ -261,7 +261,7 @@ test('dependencies of transactions run here: the local tracking gives the depend
         sl.beginTx(cb, true);
         await local.engine.executor.runSerial(runs[1], i);
         const mine = sl.endTxHere();
-        const got = trackers[1].depsOf(mine.reads);
+        const got = trackers[1].depsOfLocal(mine);
         trackers[1].noteChanged(i, mine);
         assert.deepEqual(got, want, `block ${b}, transaction ${i}: dependencies`);
         const wiped = [...access.cleared, ...[...access.accounts].filter(([, v]) => v === null).map(([a]) => a)];

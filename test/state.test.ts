@@ -250,6 +250,44 @@ test('the overlay answers reads of the store on the call, as its asynchronous re
   await store.close();
 });
 
+test('tracking: reading the balance of an account the overlay handed out is a read of that balance, in either mode, only while its transaction is tracked', async () => {
+  const { store, executor } = await startChain(common, chain);
+  for (const block of chain.blocks) await executor.commit(await executor.execute(block));
+  const alloc = await dumpState(store);
+  const funded = Object.entries(alloc).filter(([, v]) => v.code === '0x' && BigInt(v.balance ?? 0) > 0n);
+  assert.ok(funded.length >= 2, `test chain state: ${funded.length} funded accounts`);
+  const [[x], [y, yState]] = funded.map(([a, v]) => [a.slice(2), v] as const);
+  const addr = (a: string) => new Address(fromHex(a));
+  const base: StateReader = { getAccount: (a) => store.getAccount(a), getStorage: (a, k) => store.getStorage(a, k), getCode: (h) => store.getCode(h) };
+  for (const local of [false, true]) {
+    const o = new OverlayStateManager(base);
+    o.beginTx(undefined, local);
+    // x: only its nonce looked at; y: its balance read twice, nothing written.
+    const ax = (await o.getAccount(addr(x)))!;
+    assert.equal(typeof ax.nonce, 'bigint');
+    const ay = (await o.getAccount(addr(y)))!;
+    assert.equal(ay.balance, BigInt(yState.balance!));
+    assert.equal(ay.balance, BigInt(yState.balance!));
+    const mode = local ? 'dependencies only' : 'full';
+    if (local) {
+      const l = o.endTxHere();
+      assert.deepEqual(new Set(l.readAccounts), new Set([x, y]), mode);
+      assert.deepEqual([...l.readBalances], [y], mode);
+      assert.deepEqual([l.changedAccounts, l.changedBalances, l.changedSlots], [[], [], []], mode);
+    } else {
+      const a = o.endTx();
+      assert.deepEqual(new Set(a.reads.keys()), new Set(['a' + x, 'a' + y, 'b' + y]), mode);
+      assert.equal(a.reads.get('b' + y), BigInt(yState.balance!).toString(), mode);
+    }
+    // x's balance read through the object of the ended transaction is nothing of the next one.
+    o.beginTx(undefined, local);
+    assert.ok(ax.balance >= 0n);
+    if (local) assert.deepEqual([...o.endTxHere().readBalances], [], mode);
+    else assert.deepEqual([...o.endTx().reads.keys()], [], mode);
+  }
+  await store.close();
+});
+
 test('read keys: the same bytes as the stored keys, from hex, and malformed hex is refused', async () => {
   const { accountKey, accountReadKey, codeKey, codeReadKey, nodeKey, nodeReadKey, storageKey, storageReadKey } = await import('../src/state/keys.ts');
   const { randomBytes } = await import('node:crypto');

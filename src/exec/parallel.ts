@@ -434,22 +434,37 @@ export class ParallelExecutor {
     const origin = performance.now();
     const records: TxRecord[] = new Array(n);
     this.rollback.reset(hex(block.header.coinbase.bytes), true);
-    for (let i = 0; i < n; i++) records[i] = await this.runTraced(run, i, origin, 'serial');
+    await this.runTraced(run, 0, origin, records);
     const result = await this.executor.finish(run);
     const stats = this.serialStats(n, t0, mode);
     return { result, stats, trace: this.trace(result, mode, origin, 0, records) };
   }
 
-  /** Run transaction i on the main thread with its reads and writes tracked, as a trace record. */
-  private async runTraced(run: BlockRun, i: number, origin: number, kind: 'serial' | 'reexecution'): Promise<TxRecord> {
-    const start = performance.now();
-    const { deps } = await this.rollback.runHere(run, i);
-    const end = performance.now();
-    return {
-      attempts: [{ worker: MAIN_THREAD, kind, start: start - origin, end: end - origin, committed: true }],
-      committedAt: end - origin,
-      node: { deps: deps!, gas: run.txs[i].gasUsed, ms: end - start },
-    };
+  /**
+   * Run transactions `from` to the block's end on the main thread, tracked for the trace, into `records`: each one's
+   * times and dependencies are kept as numbers while the block runs and its record made after the last (no objects
+   * per transaction to carry through the run).
+   */
+  private async runTraced(run: BlockRun, from: number, origin: number, records: TxRecord[]): Promise<void> {
+    const n = run.block.transactions.length;
+    const times = new Float64Array(2 * (n - from));
+    const deps: number[][] = new Array(n - from);
+    await this.rollback.runAllHere(run, from, n, (i, d, start, end) => {
+      const k = i - from;
+      times[2 * k] = start;
+      times[2 * k + 1] = end;
+      deps[k] = d!;
+    });
+    for (let i = from; i < n; i++) {
+      const k = i - from;
+      const start = times[2 * k];
+      const end = times[2 * k + 1];
+      records[i] = {
+        attempts: [{ worker: MAIN_THREAD, kind: 'serial', start: start - origin, end: end - origin, committed: true }],
+        committedAt: end - origin,
+        node: { deps: deps[k], gas: run.txs[i].gasUsed, ms: end - start },
+      };
+    }
   }
 
   private trace(result: BlockResult, mode: BlockStats['mode'], origin: number, schedulingMs: number, records: TxRecord[]): BlockTrace {
@@ -704,10 +719,8 @@ export class ParallelExecutor {
       if (prepared === undefined || this.faultsArmed) sendBlock();
       this.recoverAhead(next, true, 'ahead', plan.serialBecause !== 'cheap');
       scheduling += performance.now() - dispatchFrom;
-      for (let i = 0; i < n; i++) {
-        if (tracing) records[i] = await this.runTraced(run, i, origin, 'serial');
-        else await this.executor.runSerial(run, i);
-      }
+      if (tracing) await this.runTraced(run, 0, origin, records);
+      else for (let i = 0; i < n; i++) await this.executor.runSerial(run, i);
       const result = await this.executor.finish(run);
       const stats = this.serialStats(n, t0, 'serial');
       Object.assign(stats, { groups: part.stats.groups, largestGroup: part.stats.largestGroup, predictedParallelFraction: part.stats.predictedParallelFraction });
@@ -758,10 +771,8 @@ export class ParallelExecutor {
         // block serially here. What the conflicts taught is in the hints, so later blocks group these transactions.
         pool.abort(seq);
         serialFrom = i;
-        for (let j = i; j < n; j++) {
-          if (tracing) records[j] = await this.runTraced(run, j, origin, 'serial');
-          else await this.executor.runSerial(run, j);
-        }
+        if (tracing) await this.runTraced(run, i, origin, records);
+        else for (let j = i; j < n; j++) await this.executor.runSerial(run, j);
         break;
       }
       let r = results.get(i);

@@ -35,80 +35,125 @@ export interface DependencyGraph {
   byTime: CriticalPath<number>;
 }
 
+/** The dependencies of a transaction that has none: one array for all of them (frozen: never added to). */
+const NO_DEPS: number[] = Object.freeze([] as number[]) as number[];
+
 /**
  * A block's dependencies, found as its transactions commit in block order: each transaction's reads are looked up
  * before its writes are noted. Only a write that changed something counts: one that leaves the value the
  * transaction read (the EVM re-stores every called account even for a zero-value call; an SSTORE of the same
  * value) is no dependency for later readers. The coinbase's lazy fee credit counts as a write of its balance, but
  * is kept apart from the other writes: `writerOf` answers which transaction's own code changed a key.
+ *
+ * Writers are kept by address (an account's nonce and code, its balance) and by slot key ('s' + addr + slot): the
+ * address strings are the ones the state layers and the transactions hold for the whole block anyway, so noting a
+ * transaction run here makes no string that outlives it (a block's worth of them kept the young generation's
+ * collections copying: see docs/performance.md, eighteenth session).
  */
 export class DependencyTracker {
-  private lastWriter = new Map<string, number>();
+  private accountWriter = new Map<string, number>();
+  private balanceWriter = new Map<string, number>();
+  private slotWriter = new Map<string, number>();
   private wipedBy = new Map<string, number>();
-  private coinbaseBalance = '';
+  private coinbase = '';
   private feeCreditBy = -1;
 
   /** Start a block whose coinbase is `coinbase` (hex). */
   reset(coinbase: string): void {
-    this.lastWriter.clear();
+    this.accountWriter.clear();
+    this.balanceWriter.clear();
+    this.slotWriter.clear();
     this.wipedBy.clear();
-    this.coinbaseBalance = 'b' + coinbase;
+    this.coinbase = coinbase;
     this.feeCreditBy = -1;
   }
 
-  /** The direct dependencies, ascending, of the transaction that read `reads` (before its writes are noted). */
+  /**
+   * The direct dependencies, ascending, of the transaction that read `reads` (tracking keys: 'a' / 'b' + addr,
+   * 's' + addr + slot), before its writes are noted.
+   */
   depsOf(reads: Iterable<string>): number[] {
-    const deps: number[] = [];
+    let deps = NO_DEPS;
     const wiped = this.wipedBy.size > 0;
     for (const k of reads) {
-      let w = this.lastWriter.get(k);
-      if (k === this.coinbaseBalance && this.feeCreditBy > (w ?? -1)) w = this.feeCreditBy;
-      if (w !== undefined && !deps.includes(w)) deps.push(w);
-      if (wiped && k.charCodeAt(0) === 115 /* 's' */) {
-        const c = this.wipedBy.get(k.slice(1, 41));
-        if (c !== undefined && !deps.includes(c)) deps.push(c);
+      const c = k.charCodeAt(0);
+      let w: number | undefined;
+      if (c === 97 /* 'a' */) w = this.accountWriter.get(k.slice(1));
+      else if (c === 98 /* 'b' */) w = this.balanceOf(k.slice(1));
+      else {
+        w = this.slotWriter.get(k);
+        if (wiped) deps = add(deps, this.wipedBy.get(k.slice(1, 41)));
       }
+      deps = add(deps, w);
     }
     return deps.length > 1 ? deps.sort((a, b) => a - b) : deps;
+  }
+
+  /** `depsOf` for a transaction run and tracked on this thread (see `OverlayStateManager.endTxHere`). */
+  depsOfLocal(local: LocalAccess): number[] {
+    let deps = NO_DEPS;
+    for (const a of local.readAccounts) deps = add(deps, this.accountWriter.get(a));
+    for (const a of local.readBalances) deps = add(deps, this.balanceOf(a));
+    const wiped = this.wipedBy.size > 0;
+    for (const k of local.readSlots) {
+      deps = add(deps, this.slotWriter.get(k));
+      if (wiped) deps = add(deps, this.wipedBy.get(k.slice(1, 41)));
+    }
+    return deps.length > 1 ? deps.sort((a, b) => a - b) : deps;
+  }
+
+  /** The last writer of `addr`'s balance: its own writes, or the coinbase's fee credit where that came later. */
+  private balanceOf(addr: string): number | undefined {
+    const w = this.balanceWriter.get(addr);
+    return addr === this.coinbase && this.feeCreditBy > (w ?? -1) ? this.feeCreditBy : w;
   }
 
   /** Note what transaction `i` changed. */
   noteWrites(i: number, access: TxAccess): void {
     const reads = access.reads;
-    const lastWriter = this.lastWriter;
     for (const a of access.cleared) this.wipedBy.set(a, i);
     for (const [a, v] of access.accounts) {
       if (v === null) this.wipedBy.set(a, i);
-      const k = 'a' + a;
-      const before = reads.get(k);
-      if (before === undefined || before !== accountToken(v)) lastWriter.set(k, i);
+      const before = reads.get('a' + a);
+      if (before === undefined || before !== accountToken(v)) this.accountWriter.set(a, i);
       // A balance the transaction never touched is no write of it; one written back unchanged is none either.
       if (v?.keepBalance === true) continue;
-      const b = 'b' + a;
-      const seen = reads.get(b);
-      if (seen === undefined || seen !== balanceToken(v)) lastWriter.set(b, i);
+      const seen = reads.get('b' + a);
+      if (seen === undefined || seen !== balanceToken(v)) this.balanceWriter.set(a, i);
     }
     for (const [k, v] of access.slots) {
       const key = 's' + k;
       const before = reads.get(key);
       if (before !== undefined && before === hex(v)) continue;
-      lastWriter.set(key, i);
+      this.slotWriter.set(key, i);
     }
     if (access.coinbaseDelta !== 0n) this.feeCreditBy = i;
   }
 
   /** Note what transaction `i`, run and tracked on this thread, changed (see `OverlayStateManager.endTxHere`). */
   noteChanged(i: number, local: LocalAccess): void {
-    const lastWriter = this.lastWriter;
     for (const a of local.wiped) this.wipedBy.set(a, i);
-    for (const k of local.changed) lastWriter.set(k, i);
+    for (const a of local.changedAccounts) this.accountWriter.set(a, i);
+    for (const a of local.changedBalances) this.balanceWriter.set(a, i);
+    for (const k of local.changedSlots) this.slotWriter.set(k, i);
     if (local.coinbaseDelta !== 0n) this.feeCreditBy = i;
   }
 
-  /** The last transaction whose own writes changed `key` (a lazy fee credit to the coinbase is not one). */
+  /** The last transaction whose own writes changed tracking key `key` (a lazy fee credit to the coinbase is not one). */
   writerOf(key: string): number | undefined {
-    return this.lastWriter.get(key);
+    const c = key.charCodeAt(0);
+    if (c === 97) return this.accountWriter.get(key.slice(1));
+    if (c === 98) return this.balanceWriter.get(key.slice(1));
+    return this.slotWriter.get(key);
   }
+}
+
+/** `deps` with writer `w` added (a copy of the shared empty list at the first). */
+function add(deps: number[], w: number | undefined): number[] {
+  if (w === undefined) return deps;
+  if (deps === NO_DEPS) return [w];
+  if (!deps.includes(w)) deps.push(w);
+  return deps;
 }
 
 export function dependencyGraph(nodes: GraphNode[]): DependencyGraph {

@@ -162,10 +162,37 @@ export class RollbackManager {
     try {
       await this.executor.runSerial(run, i);
     } finally {
-      const local = state.endTxHere();
-      if (this.tracing) deps = this.dependencies.depsOf(local.reads);
-      this.dependencies.noteChanged(i, local);
+      deps = this.noteLocal(i);
     }
     return { deps };
+  }
+
+  /**
+   * Run transactions `from` to `to - 1` on this thread in block order, each as `runHere` runs one, and tell `done`
+   * of each (its dependencies when tracing, its start and end): a block, or a block's tail, run here in full. One
+   * promise for the whole run where `runHere` per transaction would add its own.
+   */
+  async runAllHere(run: BlockRun, from: number, to: number, done: (i: number, deps: number[] | undefined, start: number, end: number) => void): Promise<void> {
+    const state = this.executor.state;
+    const executor = this.executor;
+    for (let i = from; i < to; i++) {
+      const start = performance.now();
+      state.beginTx(this.coinbase, true);
+      let deps: number[] | undefined;
+      try {
+        await executor.runSerial(run, i);
+      } finally {
+        deps = this.noteLocal(i);
+      }
+      done(i, deps, start, performance.now());
+    }
+  }
+
+  /** End the tracking of transaction `i` run here: note what it changed; its dependencies when tracing. */
+  private noteLocal(i: number): number[] | undefined {
+    const local = this.executor.state.endTxHere();
+    const deps = this.tracing ? this.dependencies.depsOfLocal(local) : undefined;
+    this.dependencies.noteChanged(i, local);
+    return deps;
   }
 }

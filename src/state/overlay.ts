@@ -53,24 +53,30 @@ function rawBalance(a: Account): bigint {
 }
 
 /**
- * An account handed to the EVM during a tracked transaction: the first read or write of its balance is reported
- * (`notify`), once; the overlay ignores a report once that transaction is no longer the one tracked.
+ * An account handed to the EVM during a tracked transaction: the first read or write of its balance is reported to
+ * the overlay that handed it out (`touchBalance` of tracker `t`, account `addr`), once; the overlay ignores a report
+ * once that transaction is no longer the one tracked. (Fields rather than a callback: no closure per account handed
+ * out.)
  */
 class TrackedAccount extends Account {
-  private notify: (() => void) | undefined;
-  constructor(a: Account, notify: () => void) {
+  private owner: OverlayStateManager | undefined;
+  private readonly t: Tracker;
+  private readonly addr: string;
+  constructor(a: Account, owner: OverlayStateManager, t: Tracker, addr: string) {
     super(a.nonce, rawBalance(a), a.storageRoot, a.codeHash);
-    this.notify = notify;
+    this.owner = owner;
+    this.t = t;
+    this.addr = addr;
   }
   private touch(): void {
-    const n = this.notify;
-    if (n === undefined) return;
-    this.notify = undefined;
-    n();
+    const owner = this.owner;
+    if (owner === undefined) return;
+    this.owner = undefined;
+    owner.touchBalance(this.t, this.addr);
   }
   /** The balance was neither read nor set through this object. */
   get balanceUntouched(): boolean {
-    return this.notify !== undefined;
+    return this.owner !== undefined;
   }
   override get balance(): bigint {
     this.touch();
@@ -140,10 +146,18 @@ export interface TxAccess {
  * rules as `DependencyTracker.noteWrites` applies to a `TxAccess`).
  */
 export interface LocalAccess {
-  /** Keys read from below the transaction's own writes ('a' / 'b' + addr, 's' + addr + slot). */
-  reads: Iterable<string>;
-  /** Keys the transaction changed: an account's nonce or code ('a'), its balance ('b'), a slot ('s'). */
-  changed: string[];
+  /** Accounts whose nonce and code the transaction read from below its own writes (hex addresses). */
+  readAccounts: Iterable<string>;
+  /** Accounts whose balance it read so. */
+  readBalances: Iterable<string>;
+  /** Slots it read so, by their tracking key ('s' + addr + slot). */
+  readSlots: Iterable<string>;
+  /** Accounts whose nonce or code it changed. */
+  changedAccounts: string[];
+  /** Accounts whose balance it changed. */
+  changedBalances: string[];
+  /** Slots it changed ('s' + addr + slot). */
+  changedSlots: string[];
   /** Accounts whose storage the transaction wiped (cleared, or deleted with the account). */
   wiped: string[];
   coinbaseDelta: bigint;
@@ -157,11 +171,19 @@ export interface LocalAccess {
 type SeenValue = string | Account | bigint | Uint8Array | null;
 
 interface Tracker {
+  /** Every read by its tracking key; with `raw`, the slots' reads only (the accounts' are in the next two). */
   reads: Map<string, SeenValue>;
-  /** Reads keep values, not tokens (see `SeenValue`). */
+  /** Reads keep values, not tokens (see `SeenValue`), and accounts' reads are kept by address. */
   raw: boolean;
+  /** With `raw`: the nonce-and-code reads by address (the account seen, or null). */
+  readAccounts: Map<string, Account | null>;
+  /** With `raw`: the balance reads by address (the balance seen, or null). */
+  readBalances: Map<string, bigint | null>;
   writtenAccounts: Set<string>;
-  /** Accounts whose balance this transaction read or set (its value before that is in `reads` as 'b' + addr). */
+  /**
+   * Accounts whose balance this transaction read or set (its value before that is in `reads` as 'b' + addr, in
+   * `readBalances` with `raw`).
+   */
   balances: Set<string>;
   /** Accounts last written from an object whose balance was never touched (see `AccountValue.keepBalance`). */
   keptBalance: Set<string>;
@@ -185,6 +207,15 @@ type UndoEntry =
   | { k: 4; amount: bigint };
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The empty set a tracker starts with for the keys most transactions have none of (balances kept, slots written,
+ * storages wiped), replaced by a set of its own at the first key: never added to.
+ */
+const NO_KEYS: Set<string> = new Set();
+
+/** The accounts' read maps of a tracker without `raw`, which keeps those reads in `reads`: never added to. */
+const NO_READS = new Map<string, never>();
 
 function copyAccount(a: Account): Account {
   return new Account(a.nonce, rawBalance(a), a.storageRoot, a.codeHash);
@@ -307,7 +338,7 @@ export class OverlayStateManager implements StateManagerInterface {
     const lazy = t !== undefined && this.trackAccountRead(t, addr, acc);
     if (acc === undefined) return undefined;
     // The lazily tracked coinbase, and a balance already touched in this transaction, need no more noticing.
-    const copy = t === undefined || lazy || t.balances.has(addr) ? copyAccount(acc) : new TrackedAccount(acc, () => this.touchBalance(t, addr));
+    const copy = t === undefined || lazy || t.balances.has(addr) ? copyAccount(acc) : new TrackedAccount(acc, this, t, addr);
     // A wiped storage has the empty root until the block's trie update computes the real one (EIP-7610 checks it).
     if (this.cleared.has(addr)) copy.storageRoot = this.hasLiveSlots(addr) ? acc.storageRoot : KECCAK256_RLP;
     return copy;
@@ -318,7 +349,8 @@ export class OverlayStateManager implements StateManagerInterface {
     if (addr === t.coinbase && t.postExecution) {
       // The fee credit: lazy unless the transaction touched the coinbase itself or the coinbase is empty (then the
       // touch-and-delete rule of EIP-161 depends on its exact state).
-      if (!t.lazyCoinbase && !t.reads.has('a' + addr) && !t.reads.has('b' + addr) && !t.writtenAccounts.has(addr) && acc !== undefined && !acc.isEmpty()) {
+      const touched = t.raw ? t.readAccounts.has(addr) || t.readBalances.has(addr) : t.reads.has('a' + addr) || t.reads.has('b' + addr);
+      if (!t.lazyCoinbase && !touched && !t.writtenAccounts.has(addr) && acc !== undefined && !acc.isEmpty()) {
         t.lazyCoinbase = true;
       }
       if (t.lazyCoinbase) {
@@ -327,25 +359,29 @@ export class OverlayStateManager implements StateManagerInterface {
       }
     }
     if (t.writtenAccounts.has(addr)) return false;
+    if (t.raw) {
+      if (!t.readAccounts.has(addr)) t.readAccounts.set(addr, acc ?? null);
+      return false;
+    }
     const key = 'a' + addr;
-    if (!t.reads.has(key)) t.reads.set(key, t.raw ? (acc ?? null) : accountToken(acc));
+    if (!t.reads.has(key)) t.reads.set(key, accountToken(acc));
     return false;
   }
 
   /**
    * The transaction read or set an account's balance for the first time: a read of the balance it had until then
    * (unchanged by this transaction, which had not touched it). A no-op once that transaction is no longer tracked.
+   * (Called by the `TrackedAccount`s this overlay hands out.)
    */
-  private touchBalance(t: Tracker, addr: string): void {
+  touchBalance(t: Tracker, addr: string): void {
     if (this.tracker !== t || t.balances.has(addr)) return;
     t.balances.add(addr);
     t.keptBalance.delete(addr);
-    const key = 'b' + addr;
-    if (!t.reads.has(key)) {
-      const local = this.accounts.get(addr);
-      const acc = local !== undefined ? local : this.baseAccounts.get(addr);
-      t.reads.set(key, t.raw ? (acc == null ? null : acc.balance) : balanceToken(acc));
-    }
+    if (t.raw ? t.readBalances.has(addr) : t.reads.has('b' + addr)) return;
+    const local = this.accounts.get(addr);
+    const acc = local !== undefined ? local : this.baseAccounts.get(addr);
+    if (t.raw) t.readBalances.set(addr, acc == null ? null : acc.balance);
+    else t.reads.set('b' + addr, balanceToken(acc));
   }
 
   private markWritten(set: Set<string>, key: string): void {
@@ -444,8 +480,10 @@ export class OverlayStateManager implements StateManagerInterface {
    */
   private noteAccountWrite(t: Tracker, addr: string, account: Account): void {
     if (addr === t.coinbase && t.lazyCoinbase) return;
-    if (account instanceof TrackedAccount && account.balanceUntouched && !t.balances.has(addr)) t.keptBalance.add(addr);
-    else this.touchBalance(t, addr);
+    if (account instanceof TrackedAccount && account.balanceUntouched && !t.balances.has(addr)) {
+      if (t.keptBalance === NO_KEYS) t.keptBalance = new Set();
+      t.keptBalance.add(addr);
+    } else this.touchBalance(t, addr);
   }
 
   // ---- code -----------------------------------------------------------------------------------------------------
@@ -527,7 +565,11 @@ export class OverlayStateManager implements StateManagerInterface {
     this.undo.push({ k: 1, addr, slot, prev: m.get(slot) });
     m.set(slot, unpad(value));
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address.bytes);
-    if (this.tracker !== undefined) this.markWritten(this.tracker.writtenSlots, 's' + addr + slot);
+    const t = this.tracker;
+    if (t !== undefined) {
+      if (t.writtenSlots === NO_KEYS) t.writtenSlots = new Set();
+      this.markWritten(t.writtenSlots, 's' + addr + slot);
+    }
   }
 
   async clearStorage(address: Address): Promise<void> {
@@ -540,7 +582,11 @@ export class OverlayStateManager implements StateManagerInterface {
     this.cleared.add(addr);
     this.storage.set(addr, new Map());
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address);
-    if (this.tracker !== undefined) this.markWritten(this.tracker.clears, addr);
+    const t = this.tracker;
+    if (t !== undefined) {
+      if (t.clears === NO_KEYS) t.clears = new Set();
+      this.markWritten(t.clears, addr);
+    }
   }
 
   // ---- checkpoints ----------------------------------------------------------------------------------------------
@@ -604,11 +650,13 @@ export class OverlayStateManager implements StateManagerInterface {
     this.tracker = {
       reads: new Map(),
       raw: local,
+      readAccounts: local ? new Map() : NO_READS,
+      readBalances: local ? new Map() : NO_READS,
       writtenAccounts: new Set(),
       balances: new Set(),
-      keptBalance: new Set(),
-      writtenSlots: new Set(),
-      clears: new Set(),
+      keptBalance: NO_KEYS,
+      writtenSlots: NO_KEYS,
+      clears: NO_KEYS,
       coinbase,
       postExecution: false,
       lazyCoinbase: false,
@@ -671,26 +719,37 @@ export class OverlayStateManager implements StateManagerInterface {
     const t = this.tracker;
     if (t === undefined || !t.raw) throw new Error('endTxHere() without beginTx(coinbase, true)');
     this.tracker = undefined;
-    const { reads } = t;
-    const changed: string[] = [];
+    const { reads, readAccounts, readBalances } = t;
+    const changedAccounts: string[] = [];
+    const changedBalances: string[] = [];
+    const changedSlots: string[] = [];
     // A deleted account's storage is wiped with it (`deleteAccount`): `clears` holds every wipe.
     const wiped = t.clears.size > 0 ? [...t.clears] : [];
     for (const addr of t.writtenAccounts) {
       const a = this.accounts.get(addr);
       if (a === undefined) continue;
-      const k = 'a' + addr;
-      if (!reads.has(k) || !sameFields(reads.get(k) as Account | null, a)) changed.push(k);
+      const seen = readAccounts.get(addr);
+      if (seen === undefined || !sameFields(seen, a)) changedAccounts.push(addr);
       if (a !== null && t.keptBalance.has(addr)) continue;
-      const b = 'b' + addr;
-      if (!reads.has(b) || reads.get(b) !== (a === null ? null : a.balance)) changed.push(b);
+      const balance = readBalances.get(addr);
+      if (balance === undefined || balance !== (a === null ? null : a.balance)) changedBalances.push(addr);
     }
     for (const k of t.writtenSlots) {
       const v = this.writtenSlot(k);
       if (v === undefined) continue;
       const seen = reads.get(k) as Uint8Array | undefined;
-      if (seen === undefined || !equalsBytes(seen, v)) changed.push(k);
+      if (seen === undefined || !equalsBytes(seen, v)) changedSlots.push(k);
     }
-    return { reads: reads.keys(), changed, wiped, coinbaseDelta: t.coinbaseDelta };
+    return {
+      readAccounts: readAccounts.keys(),
+      readBalances: readBalances.keys(),
+      readSlots: reads.keys(),
+      changedAccounts,
+      changedBalances,
+      changedSlots,
+      wiped,
+      coinbaseDelta: t.coinbaseDelta,
+    };
   }
 
   /** Current value of a tracked key, in the form `TxAccess.reads` records it (validation compares the two). */
