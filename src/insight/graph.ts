@@ -47,8 +47,8 @@ const NO_DEPS: number[] = Object.freeze([] as number[]) as number[];
  *
  * Writers are kept by address (an account's nonce and code, its balance) and by slot key ('s' + addr + slot): the
  * address strings are the ones the state layers and the transactions hold for the whole block anyway, so noting a
- * transaction run here makes no key string, where a string per key and transaction cost the main thread about 11 us
- * per transfer with the tracking (see docs/performance.md, eighteenth session).
+ * transaction run here makes no key string (keyed by a string per key and transaction, this bookkeeping and the
+ * tracking took about 11 us of the main thread per transfer: see docs/performance.md, eighteenth session).
  */
 export class DependencyTracker {
   private accountWriter = new Map<string, number>();
