@@ -77,16 +77,11 @@ export class DependencyTracker {
     const wiped = this.wipedBy.size > 0;
     for (const k of reads) {
       const c = k.charCodeAt(0);
-      let w: number | undefined;
-      if (c === 97 /* 'a' */) w = this.accountWriter.get(k.slice(1));
-      else if (c === 98 /* 'b' */) w = this.balanceOf(k.slice(1));
-      else {
-        w = this.slotWriter.get(k);
-        if (wiped) deps = add(deps, this.wipedBy.get(k.slice(1, 41)));
-      }
-      deps = add(deps, w);
+      if (c === 97 /* 'a' */) deps = add(deps, this.accountWriter.get(k.slice(1)));
+      else if (c === 98 /* 'b' */) deps = add(deps, this.balanceOf(k.slice(1)));
+      else deps = this.addSlot(deps, k, wiped);
     }
-    return deps.length > 1 ? deps.sort((a, b) => a - b) : deps;
+    return ascending(deps);
   }
 
   /** `depsOf` for a transaction run and tracked on this thread (see `OverlayStateManager.endTxHere`). */
@@ -95,11 +90,14 @@ export class DependencyTracker {
     for (const a of local.readAccounts) deps = add(deps, this.accountWriter.get(a));
     for (const a of local.readBalances) deps = add(deps, this.balanceOf(a));
     const wiped = this.wipedBy.size > 0;
-    for (const k of local.readSlots) {
-      deps = add(deps, this.slotWriter.get(k));
-      if (wiped) deps = add(deps, this.wipedBy.get(k.slice(1, 41)));
-    }
-    return deps.length > 1 ? deps.sort((a, b) => a - b) : deps;
+    for (const k of local.readSlots) deps = this.addSlot(deps, k, wiped);
+    return ascending(deps);
+  }
+
+  /** `deps` with the writers of slot key `k` added: its last writer, and the wipe of its account's storage if any. */
+  private addSlot(deps: number[], k: string, wiped: boolean): number[] {
+    deps = add(deps, this.slotWriter.get(k));
+    return wiped ? add(deps, this.wipedBy.get(k.slice(1, 41))) : deps;
   }
 
   /** The last writer of `addr`'s balance: its own writes, or the coinbase's fee credit where that came later. */
@@ -146,6 +144,11 @@ export class DependencyTracker {
     if (c === 98) return this.balanceWriter.get(key.slice(1));
     return this.slotWriter.get(key);
   }
+}
+
+/** A dependency list in ascending order. */
+function ascending(deps: number[]): number[] {
+  return deps.length > 1 ? deps.sort((a, b) => a - b) : deps;
 }
 
 /** `deps` with writer `w` added (a copy of the shared empty list at the first). */

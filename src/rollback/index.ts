@@ -152,25 +152,18 @@ export class RollbackManager {
 
   /**
    * Run transaction `i` on this thread, tracked for its dependencies only (what it read and changed; nothing of it
-   * is validated or sent anywhere), and note what it changed: a re-execution, or a transaction of a traced block run
-   * here in full.
+   * is validated or sent anywhere), and note what it changed: a re-execution (see `runAllHere`).
    */
   async runHere(run: BlockRun, i: number): Promise<{ deps?: number[] }> {
-    const state = this.executor.state;
-    state.beginTx(this.coinbase, true);
     let deps: number[] | undefined;
-    try {
-      await this.executor.runSerial(run, i);
-    } finally {
-      deps = this.noteLocal(i);
-    }
+    await this.runAllHere(run, i, i + 1, (_, d) => (deps = d));
     return { deps };
   }
 
   /**
-   * Run transactions `from` to `to - 1` on this thread in block order, each as `runHere` runs one, and tell `done`
-   * of each (its dependencies when tracing, its start and end): a block, or a block's tail, run here in full. One
-   * promise for the whole run where `runHere` per transaction would add its own.
+   * Run transactions `from` to `to - 1` on this thread in block order, each tracked for its dependencies only, and
+   * tell `done` of each (its dependencies when tracing, its start and end): a re-execution, or a block or a block's
+   * tail run here in full (one promise for the whole run, not one per transaction).
    */
   async runAllHere(run: BlockRun, from: number, to: number, done: (i: number, deps: number[] | undefined, start: number, end: number) => void): Promise<void> {
     const state = this.executor.state;
