@@ -1,5 +1,6 @@
 import { test } from 'node:test';
-import { createBlockFromRLP, type Block } from '@ethereumjs/block';
+import { createBlock, createBlockFromRLP, type Block } from '@ethereumjs/block';
+import { createTx } from '@ethereumjs/tx';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { randomBlocks, workloadBlocks } from '../src/bench/workloads.ts';
 import { RECOVER_CHUNK } from '../src/exec/protocol.ts';
 import { HintBook, partition } from '../src/conflict/index.ts';
 import { hex } from '../src/util/bytes.ts';
+import { isParallaxError } from '../src/errors.ts';
 import type { ParallelOptions } from '../src/exec/parallel.ts';
 import { fingerprint, generator, node, type BlockStats } from './helpers/traffic.ts';
 
@@ -562,7 +564,7 @@ test("a block whose senders are still being recovered when it starts is partitio
   }
 });
 
-test("a main-thread block whose senders are late at its predecessor's commit has its successor's sent then, not on its path", async () => {
+test("a main-thread block whose senders are late at its predecessor's commit runs as they come in, and has its successor's sent then, not on its path", async () => {
   // The engine's own rule for plain transfers (21,000 gas each): the main thread runs them.
   const { blocks, expected, store, engine } = await transferBlocks(25, 320, 3, { minSpeculativeGas: undefined });
   const [a, b, c] = blocks;
@@ -578,10 +580,55 @@ test("a main-thread block whose senders are late at its predecessor's commit has
     assert.equal(second.stats.mode, 'serial');
     assert.equal(second.stats.preparedAhead, false, 'the recovery was meant to be late');
     assert.equal(second.stats.aheadOnPath, 0, "the third block's transactions were serialized on the second block's path");
+    // Nothing to partition: it ran each transaction as its sender came in, not after the last (a block that waited
+    // for all of them, or ran only those in at its start before waiting, fails this).
+    const n = b.transactions.length;
+    assert.ok(second.stats.ranEarly >= n - 2 * RECOVER_CHUNK, `${second.stats.ranEarly} of ${n} run before the last sender`);
     assert.deepEqual(fingerprint(second.result), expected[1]);
     await engine.commit(second.result);
     const third = await engine.execute(c);
     assert.deepEqual(fingerprint(third.result), expected[2]);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
+test('a main-thread block started before its senders were in: a signature no key recovers from makes it invalid, named by transaction; nothing of it stays', async () => {
+  const gen = generator({ seed: 27, payers: 400 });
+  const setup = gen.setup(400);
+  const [a, b] = workloadBlocks(gen, 'transfers', 2, 320);
+  // Transaction 300 of b with r = 0: no public key recovers from that signature, so the workers' recovery of it fails.
+  const t = b.transactions[300];
+  const unrecoverable = createTx({ ...t.toJSON(), r: '0x0' }, { common: gen.common });
+  const bad = createBlock({ header: b.header.toJSON(), transactions: b.transactions.map((x, i) => (i === 300 ? unrecoverable : x)), withdrawals: [] }, { common: b.common });
+  const serial = await node(gen, setup, 1);
+  const expected: ReturnType<typeof fingerprint>[] = [];
+  for (const x of [a, b]) {
+    const { result } = await serial.engine.execute(x);
+    expected.push(fingerprint(result));
+    await serial.engine.commit(result);
+  }
+  await serial.store.close();
+  const [a2, bad2, b2] = [a, bad, b].map((x) => createBlockFromRLP(x.serialize(), { common: x.common }));
+  // The engine's own rule for plain transfers (21,000 gas each): the main thread runs them.
+  const { store, engine } = await node(gen, setup, 2, { minSpeculativeGas: undefined });
+  try {
+    // As above: the bad block's senders are still being recovered when it starts.
+    engine.injectFaults({ recoverChunkMs: 25 });
+    const first = await engine.execute(a2, { next: bad2 });
+    assert.equal(first.stats.mode, 'serial');
+    await engine.commit(first.result);
+    const head = store.head();
+    await assert.rejects(engine.execute(bad2), (e: unknown) => {
+      assert.ok(isParallaxError(e, 'BLOCK_INVALID'), String(e));
+      assert.match(e.message, new RegExp(`^block ${bad2.header.number}: transaction 300 is invalid`));
+      return true;
+    });
+    assert.deepEqual(store.head(), head, 'nothing committed');
+    // The good block at the same height, on the same head: nothing of the bad block's first 300 transactions stayed.
+    const second = await engine.execute(b2);
+    assert.deepEqual(fingerprint(second.result), expected[1]);
   } finally {
     await engine.close();
     await store.close();

@@ -216,6 +216,39 @@ export class PlanBuilder {
     return this.complete;
   }
 
+  /**
+   * Pin the senders on their objects, in block order, as far as they are written and at most `max` more, without
+   * partitioning anything (a block that runs on the main thread whatever its senders, started before they were all
+   * in: see `serialWhateverSenders`). Returns the first transaction whose sender is not pinned yet (the block's length
+   * when none is). A signature a job could not recover is left unpinned: the main thread recovers it when the
+   * transaction runs, under the block's own rules, and rejects the block if it is invalid (as a partitioned block's
+   * run does).
+   */
+  pin(max: number): number {
+    const txs = this.block.transactions;
+    // Those partitioned are pinned.
+    let i = Math.max(this.pinned, this.part.added);
+    const end = Math.min(txs.length, i + max);
+    for (; i < end; i++) {
+      const s = this.sourceOf[i];
+      // Known when the builder was made, or pinned when `advance` partitioned it.
+      if (s < 0 || this.senders[i] !== undefined) continue;
+      const { job } = this.sources[s];
+      const j = this.slotOf[i];
+      const ok = Atomics.load(job.ok, j);
+      if (ok === 0) break;
+      if (ok === 1) {
+        const r = this.recovered(job, j);
+        pinSender(txs[i], r.pubkey, r.address);
+        (txs[i] as unknown as TxCache).cache.hash ??= r.hash;
+      }
+    }
+    return (this.pinned = i);
+  }
+
+  /** Transactions whose senders `pin` has handled. */
+  private pinned = 0;
+
   /** What `job` recovered in its slot `j` (written), from a copy of the run of written slots from there. */
   private recovered(job: RecoverJob, j: number): ReturnType<typeof recoveredAt> {
     let c = this.copy;
