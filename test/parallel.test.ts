@@ -516,6 +516,41 @@ test("beside a block the main thread runs alone, the next block's senders go to 
   }
 });
 
+test("beside a block of plain transfers run on the main thread every worker recovers the block after it; beside a block of token transfers one worker fewer than the cores", async () => {
+  const gen = generator({ seed: 28, holders: 300, payers: 400 });
+  const setup = gen.setup(400);
+  const made = [...workloadBlocks(gen, 'transfers', 3, 160), ...workloadBlocks(gen, 'erc20', 3, 160)];
+  const { expected } = await faultCase(gen, setup, made);
+  // Decoded afresh: the serial run above pinned the senders on the objects it ran.
+  const blocks = made.map((x) => createBlockFromRLP(x.serialize(), { common: x.common }));
+  // minSpeculativeGas 200,000: the token transfers (120,000 gas limit each, about 35,000 used) run on the main thread
+  // too, whatever their senders, so each block's successor's senders go to the workers during its predecessor's commit.
+  const { store, engine } = await node(gen, setup, 2, { cores: 2, minSpeculativeGas: 200_000 });
+  const pool = (engine as unknown as { pool: { send(w: number, m: { t: string; ahead?: boolean }, ...rest: unknown[]): void } }).pool;
+  const send = pool.send.bind(pool);
+  let recovering: number[] = [];
+  pool.send = (w, m, ...rest) => {
+    if (m.t === 'recover' && m.ahead === true) recovering.push(w);
+    send(w, m, ...rest);
+  };
+  try {
+    for (const [i, b] of blocks.entries()) {
+      const r = await engine.execute(b, { next: blocks[i + 1], after: blocks[i + 2] });
+      assert.equal(r.stats.mode, 'serial', `block ${i}`);
+      assert.deepEqual(fingerprint(r.result), expected[i], `block ${i}`);
+      recovering = [];
+      await engine.commit(r.result);
+      // During block i's commit, block i + 2's senders went to the workers, to be recovered beside block i + 1.
+      if (i + 2 >= blocks.length) continue;
+      const beside = i + 1 < 3 ? 'transfers' : 'tokens';
+      assert.deepEqual(recovering, beside === 'transfers' ? [0, 1] : [0], `block ${i + 2}'s senders, recovered beside block ${i + 1} (${beside})`);
+    }
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
 test("senders are claimed in chunks: a worker held up on a block's transactions leaves the next block's recovery to the other", async () => {
   // Every transfer its own group, so the stall holds up only its worker.
   const { a, b, expected, store, engine } = await twoTransferBlocks(22, 120);

@@ -28,7 +28,7 @@ import { fromHex, hex } from '../util/bytes.ts';
 import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type TxRecord } from '../insight/trace.ts';
 import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
-import { PlanBuilder, jobDone, rawsOf, watchJob, type Plan } from './plan.ts';
+import { PlanBuilder, jobDone, rawsOf, recoverBesideMain, watchJob, type Plan } from './plan.ts';
 import { packCommit, recoverJob, unpackRuns, type RecoverJob, type ToMain, type WorkerFaults } from './protocol.ts';
 
 export interface ParallelOptions {
@@ -112,7 +112,10 @@ export interface BlockStats {
    * Not in `schedulingMs`.
    */
   scheduledAheadMs: number;
-  /** The block's senders and partition were prepared before it started (between the previous block and this one). */
+  /**
+   * The block's senders and partition were prepared before it started (between the previous block and this one); for
+   * a block that runs on the main thread whatever its senders, which needs no partition, its senders.
+   */
   preparedAhead: boolean;
   /**
    * Transactions partitioned before the last of the block's senders came in from the workers (their chunks are
@@ -553,8 +556,8 @@ export class ParallelExecutor {
       // Beside a block the main thread runs alone, a worker more than the cores left would take the main thread's
       // core in turns (lab, 2 cores, 4 blocks after 3 warm-up, alternating with every worker recovering: ERC-20
       // 5,552-6,147 tx/s against 5,054-5,905, the contended block 1,198-1,378 against 1,027-1,332). Not beside a block
-      // of cheap transactions (see MIN_SPECULATIVE_GAS in plan.ts), which the main thread runs faster than one worker
-      // recovers the next block's senders: on the transfers blocks one worker's recovery of the block after next,
+      // of plain transfers (see EVERY_WORKER_RECOVERS_BELOW_GAS in plan.ts), which the main thread runs faster than
+      // one worker recovers the next block's senders: on the transfers blocks one worker's recovery of the block after next,
       // sent during a commit, was not done when that block started every other block (scheduling 1.3-8.5 ms per block
       // on average, the next block's transactions serialized on the path); every worker: 0.03-0.06.
       const k = besideMain ? Math.max(1, Math.min(W, this.cores - 1)) : W;
@@ -661,21 +664,21 @@ export class ParallelExecutor {
       }
     }
     if (prepared === undefined && ahead !== undefined && ahead.builder.serialWhateverSenders()) {
-      // Its senders were not all in at the previous block's commit, and it runs on the main thread whatever they turn
-      // out to be (its transactions are too cheap to speculate on): it needs no partition, only its senders, which
-      // the workers recover in block order. It starts at once and runs each transaction as soon as its sender is in,
-      // waiting only where it catches up with the recovery. (Partitioned first, a block of 2,000 transfers whose last
-      // senders were still being recovered when it started waited for all of them, then partitioned the last chunks
-      // and grouped the block on its path, on a core the recovering workers competed for: 1.84 ms of scheduling per
-      // block, 7.25 at worst, run M.)
+      // It runs on the main thread whatever its senders turn out to be (its transactions are too cheap to speculate
+      // on): it needs no partition, only its senders, which the workers recover in block order and `prepareNext`
+      // pinned as far as they came in during the previous block's commit. It starts at once and runs each
+      // transaction as soon as its sender is in, waiting only where it catches up with the recovery. (Partitioned
+      // first, a block of 2,000 transfers whose last senders were still being recovered when it started waited for
+      // all of them, then partitioned the last chunks and grouped the block on its path, on a core the recovering
+      // workers competed for: 1.84 ms of scheduling per block, 7.25 at worst, run M.)
       const { builder, job } = ahead;
       if (this.faultsArmed) sendBlock();
+      const allIn = builder.pinned === n;
       // Until its first transaction starts, pinning the first senders and sending the next block's to the workers
       // are its scheduling; the senders pinned as they come in while it runs are part of its run.
       let ready = builder.pin(PIN_RUN);
       let ranEarly = 0;
-      // Late senders: the recovery is behind the main thread, every worker recovers (the next block's after these).
-      this.recoverAhead(next, true, 'ahead', false);
+      this.recoverAhead(next, true, 'ahead', recoverBesideMain(builder.expectedGasPerTx()));
       scheduling += performance.now() - ts0;
       for (let i = 0; i < n; ) {
         if (ready === i) ready = builder.pin(PIN_RUN);
@@ -698,7 +701,7 @@ export class ParallelExecutor {
       this.onMessage = undefined;
       this.onFailure = undefined;
       const stats = this.serialStats(n, t0, 'serial');
-      Object.assign(stats, { workerBusyMs: busy, recoveredBy, schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: false, ranEarly, serialTail: n });
+      Object.assign(stats, { workerBusyMs: busy, recoveredBy, schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: allIn, ranEarly, serialTail: n });
       return { result, stats, trace: tracing ? this.trace(result, 'serial', origin, scheduling, records) : undefined };
     }
     let plan: Plan;
@@ -767,9 +770,9 @@ export class ParallelExecutor {
       // need nothing of it: the message would only wake them to compete for this thread's core at its dispatch (lab
       // runs on a 250 Hz kernel saw whole clock ticks, 4.1-4.3 or 8.1-8.4 ms of scheduling, lost there; fewer without
       // the message, not none). They get the next block's senders and state-root jobs as those come; after a block
-      // of cheap transactions, recovering the next one's senders is most of the work, and every worker takes part.
+      // of plain transfers, recovering the next one's senders is most of the work, and every worker takes part.
       if (prepared === undefined || this.faultsArmed) sendBlock();
-      this.recoverAhead(next, true, 'ahead', plan.serialBecause !== 'cheap');
+      this.recoverAhead(next, true, 'ahead', recoverBesideMain(part.stats.expectedGasPerTx));
       scheduling += performance.now() - dispatchFrom;
       if (tracing) await this.runTraced(run, 0, n, origin, records);
       else for (let i = 0; i < n; i++) await this.executor.runSerial(run, i);
@@ -887,21 +890,29 @@ export class ParallelExecutor {
   private prepareNext(): void {
     const ahead = this.ahead;
     if (this.executing || ahead === undefined || this.pool === undefined || this.prepared?.block === ahead.block) return;
-    if (!ahead.builder.advance()) {
-      // Its senders are still coming in (the workers were not done with them when this block's commit began). If it
-      // will run on the main thread whatever they are, it will start as they come in (see `executeParallel`), and its
-      // successor's go to the workers now, behind its own, not on its path when it starts (2,000 transactions
-      // serialized: 2-3 ms).
-      if (this.upcoming.next === ahead.block && ahead.builder.serialWhateverSenders()) this.recoverAhead(this.upcoming.after, false, 'later');
+    const { builder } = ahead;
+    if (builder.serialWhateverSenders()) {
+      // It will run on the main thread whatever its senders are: it needs no partition, only its senders, pinned on
+      // their objects here as they come in (each chunk the workers finish calls back here); it starts with those that
+      // are in (see `executeParallel`). Its successor's go to the workers now, behind its own, not on its path when it
+      // starts (2,000 transactions serialized: 2-3 ms). Lab, 2026-12-07, the generated ERC-20 blocks (partitioned here
+      // before only to be run serially): 7,938 tx/s against 7,745 (medians of nine alternating runs), main-thread CPU
+      // 880-930 ms over the window against 890-950.
+      if (this.upcoming.next === ahead.block) this.recoverAhead(this.upcoming.after, false, 'later', recoverBesideMain(builder.expectedGasPerTx()));
+      const t0 = performance.now();
+      builder.pin(Infinity);
+      builder.ms += performance.now() - t0;
       return;
     }
+    // Its senders are still coming in (the workers were not done with them when this block's commit began).
+    if (!builder.advance()) return;
     this.unwatch?.();
     this.unwatch = undefined;
-    this.prepared = ahead.builder.finish();
+    this.prepared = builder.finish();
     // The next block will run on the main thread, with no wait in which to send its successor's transactions to the
     // workers: send them now, while this block's write is under way.
     if (this.prepared.runs === undefined && this.upcoming.next === ahead.block) {
-      this.recoverAhead(this.upcoming.after, false, 'later', this.prepared.serialBecause !== 'cheap');
+      this.recoverAhead(this.upcoming.after, false, 'later', recoverBesideMain(this.prepared.part.stats.expectedGasPerTx));
     }
   }
 

@@ -43,6 +43,21 @@ const SERIAL_LOAD_SHARE = 0.8;
  */
 export const MIN_SPECULATIVE_GAS = 50_000;
 
+/**
+ * Expected gas per transaction below which every worker recovers the next block's senders beside a block the main
+ * thread runs; above it one worker fewer than the cores does (see `ParallelOptions.cores`). The main thread runs a
+ * plain transfer (21,000 gas) in about 46 us, faster than one worker recovers a sender (about 50-55 us with
+ * libsecp256k1 on the benchmark's machine), so one worker would fall behind it; a token transfer (34,303 expected per
+ * transaction on the generated ERC-20 blocks) takes it about 185 us, and a second worker recovering beside it would
+ * only take the main thread's core in turns. Any call that writes a slot uses well over 25,000.
+ */
+export const EVERY_WORKER_RECOVERS_BELOW_GAS = 25_000;
+
+/** Whether the next block's senders go to one worker fewer than the cores beside a block of this expected gas per transaction run on the main thread. */
+export function recoverBesideMain(expectedGasPerTx: number): boolean {
+  return expectedGasPerTx >= EVERY_WORKER_RECOVERS_BELOW_GAS;
+}
+
 /** Recovered slots copied out of a job's shared memory at a time (see `PlanBuilder.copy`). */
 const COPY_RUN = 64;
 
@@ -226,8 +241,7 @@ export class PlanBuilder {
    */
   pin(max: number): number {
     const txs = this.block.transactions;
-    // Those partitioned are pinned.
-    let i = Math.max(this.pinned, this.part.added);
+    let i = this.pinned;
     const end = Math.min(txs.length, i + max);
     for (; i < end; i++) {
       const s = this.sourceOf[i];
@@ -243,11 +257,16 @@ export class PlanBuilder {
         (txs[i] as unknown as TxCache).cache.hash ??= r.hash;
       }
     }
-    return (this.pinned = i);
+    return (this.pinnedTo = i);
   }
 
-  /** Transactions whose senders `pin` has handled. */
-  private pinned = 0;
+  /** Transactions whose senders `pin` has handled (see `pinned`). */
+  private pinnedTo = 0;
+
+  /** Transactions, from the first, whose senders are pinned on their objects (by `pin` or by `advance`). */
+  get pinned(): number {
+    return Math.max(this.pinnedTo, this.part.added);
+  }
 
   /** What `job` recovered in its slot `j` (written), from a copy of the run of written slots from there. */
   private recovered(job: RecoverJob, j: number): ReturnType<typeof recoveredAt> {
@@ -277,16 +296,26 @@ export class PlanBuilder {
    * serial ('cheap', or 'dominant' first). By the hints as they are now (remembered for their version).
    */
   serialWhateverSenders(): boolean {
+    return this.cheapness().cheap;
+  }
+
+  /** The transactions' expected gas per transaction, by the hints as they are now (see `serialWhateverSenders`). */
+  expectedGasPerTx(): number {
+    return this.cheapness().perTx;
+  }
+
+  private cheapness(): { cheap: boolean; perTx: number } {
     if (this.cheapAt?.version !== this.hints.version) {
       const txs = this.block.transactions;
       let total = 0n;
       for (const tx of txs) total += this.hints.expectedGas(tx, HintBook.callKey(tx));
-      this.cheapAt = { version: this.hints.version, cheap: txs.length === 0 || this.cheap(Number(total) / txs.length) };
+      const perTx = txs.length === 0 ? 0 : Number(total) / txs.length;
+      this.cheapAt = { version: this.hints.version, cheap: txs.length === 0 || this.cheap(perTx), perTx };
     }
-    return this.cheapAt.cheap;
+    return this.cheapAt;
   }
 
-  private cheapAt: { version: number; cheap: boolean } | undefined;
+  private cheapAt: { version: number; cheap: boolean; perTx: number } | undefined;
 
   /** `finish`'s rule for a block too cheap to speculate on (`MIN_SPECULATIVE_GAS`), by its expected gas per transaction. */
   private cheap(expectedGasPerTx: number): boolean {
