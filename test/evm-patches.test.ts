@@ -6,6 +6,7 @@ import { Common, Mainnet } from '@ethereumjs/common';
 import { createEVM, type InterpreterStep } from '@ethereumjs/evm';
 import { Account, Address, bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util';
 import { uintBytes } from '../src/util/rlp.ts';
+import { addressHex, hex } from '../src/util/bytes.ts';
 import { analyseCode, libraryCodeAnalysis, libraryGasHandlers, MEMORY_GAS_OPCODES, onSteps, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
 
 const require = createRequire(import.meta.url);
@@ -337,6 +338,7 @@ test("hex-patches: the journal (its clean-up too), the original-storage cache, t
       const s = slots[rand(slots.length)];
       const op = rand(10);
       const rand2 = rand(4);
+      const text = rand(2) === 0 ? a.toString() : a.toString().slice(2);
       const call = async (j: Record<string, unknown>, lib: boolean): Promise<unknown> => {
         const m = (name: keyof typeof libraryMethods) => (lib ? (libraryMethods[name] as (...args: unknown[]) => unknown) : (j[name] as (...args: unknown[]) => unknown)).bind(j);
         if (op === 0) return m('isWarmedAddress')(a.bytes);
@@ -347,6 +349,9 @@ test("hex-patches: the journal (its clean-up too), the original-storage cache, t
         if (op === 5) return (j.checkpoint as () => Promise<void>)();
         if (op === 6 && (j.journalHeight as number) > 0) return (j.commit as () => Promise<void>)();
         if (op === 7 && (j.journalHeight as number) > 0) return (j.revert as () => Promise<void>)();
+        // Warm for the whole transaction (runTx: the sender with 0x, the precompiles and the recipient without; an
+        // access list's entries also reported).
+        if (op === 8 && rand2 === 1) return m('addAlwaysWarmAddress')(text, reporting);
         // A transaction's end: everything cold again.
         if (op === 8 && rand2 === 0) {
           (j.cleanJournal as () => void)();
@@ -385,6 +390,41 @@ test("hex-patches: the journal (its clean-up too), the original-storage cache, t
     await (libraryMethods.cleanup as () => Promise<void>).call(theirs);
     assert.equal(view(mine), view(theirs), `clean-up with ${dirty ?? 'nothing'} to clean`);
     assert.equal(mine.touched === before, dirty === undefined, `the journal's sets kept: ${dirty === undefined}`);
+  }
+  // An address warmed for the whole transaction while an access list is reported enters the list when asked to, as
+  // the library's does, with or without 0x.
+  for (const [text, listed] of [[addresses[5].toString(), true], [addresses[5].toString().slice(2), true], [addresses[5].toString(), false]] as const) {
+    const [mine, theirs] = [new Journal(stateManager, common), new Journal(stateManager, common)];
+    for (const j of [mine, theirs]) (j.startReportingAccessList as () => void)();
+    (mine.addAlwaysWarmAddress as (a: string, l: boolean) => void)(text, listed);
+    (libraryMethods.addAlwaysWarmAddress as (a: string, l: boolean) => void).call(theirs, text, listed);
+    assert.equal(view(mine), view(theirs), `${text}, listed ${listed}`);
+    assert.equal((mine.accessList as Map<string, unknown>).has(addresses[5].toString().slice(2)), listed);
+  }
+  // Touched accounts found empty or absent are deleted (EIP-161) as the library deletes them, in the same order, and
+  // the Address objects the clean-up makes carry their own hex.
+  {
+    const deleted: string[][] = [[], []];
+    const journals = [0, 1].map(
+      (k) =>
+        new Journal(
+          {
+            ...stateManager,
+            getAccount: async (a: Address) => {
+              assert.equal(addressHex(a), hex(a.bytes));
+              return a.equals(addresses[1]) ? new Account() : a.equals(addresses[4]) ? undefined : new Account(1n, 1n);
+            },
+            deleteAccount: async (a: Address) => void deleted[k].push(a.toString()),
+          },
+          common,
+        ),
+    );
+    for (const j of journals) for (const a of addresses) (j.touchAddress as (a: Address) => void)(a);
+    await (journals[0].cleanup as () => Promise<void>)();
+    await (libraryMethods.cleanup as () => Promise<void>).call(journals[1]);
+    assert.deepEqual(deleted[0], [addresses[1].toString(), addresses[4].toString()]);
+    assert.deepEqual(deleted[1], deleted[0]);
+    assert.equal(view(journals[0]), view(journals[1]));
   }
   // The original-storage cache: the same values, from one read of the state per slot.
   const reads: string[][] = [[], []];

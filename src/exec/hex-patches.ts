@@ -18,10 +18,11 @@
  * one fails at load instead of silently keeping a stale copy of its logic (test/evm-patches.test.ts compares the
  * results with the library's own on the same inputs).
  */
-import { Address } from '@ethereumjs/util';
+import { Hardfork, type Common } from '@ethereumjs/common';
+import { Address, stripHexPrefix, type Account } from '@ethereumjs/util';
 import { EVM } from '@ethereumjs/evm';
 import { OriginalStorageCache } from '@ethereumjs/statemanager';
-import { addressHex, hex } from '../util/bytes.ts';
+import { addressHex, addressWithHex, hex } from '../util/bytes.ts';
 import { notePatch } from '../util/patches.ts';
 
 type Slots = Map<string, Set<string>>;
@@ -36,6 +37,12 @@ interface JournalThis {
   accessList?: Slots;
   touchAccount(address: string): void;
   addWarmedAddress(address: Uint8Array): void;
+  common: Common;
+  stateManager: { getAccount(address: Address): Promise<Account | undefined> };
+  deleteAccount(address: Address): Promise<void>;
+  cleanJournal(): void;
+  DEBUG: boolean;
+  _debug(message: string): void;
 }
 interface JournalProto {
   isWarmedAddress(this: JournalThis, address: Uint8Array): boolean;
@@ -43,6 +50,7 @@ interface JournalProto {
   isWarmedStorage(this: JournalThis, address: Uint8Array, slot: Uint8Array): boolean;
   addWarmedStorage(this: JournalThis, address: Uint8Array, slot: Uint8Array): void;
   touchAddress(this: JournalThis, address: Address): void;
+  addAlwaysWarmAddress(this: JournalThis, addressStr: string, addToAccessList?: boolean): void;
   cleanup(this: JournalThis): Promise<void>;
 }
 interface CacheThis {
@@ -73,6 +81,7 @@ export const libraryMethods = {
   isWarmedStorage: journal.isWarmedStorage,
   addWarmedStorage: journal.addWarmedStorage,
   touchAddress: journal.touchAddress,
+  addAlwaysWarmAddress: journal.addAlwaysWarmAddress,
   cleanup: journal.cleanup,
   cacheGet: cache.get,
   cachePut: cache.put,
@@ -132,6 +141,14 @@ replaceMethod('Journal', journal, 'addWarmedStorage', 'bytesToUnprefixedHex(slot
   // addWarmedAddress gave the address its access-list entry.
   if (this.accessList !== undefined) this.accessList.get(a)!.add(s);
 });
+// runTx warms every precompile's address for every transaction (their table's keys: hex without 0x), and the sender's
+// and recipient's: `stripHexPrefix` tests a regular expression on each (a string without 0x is returned unchanged
+// whatever it holds, so only those with 0x need the test).
+replaceMethod('Journal', journal, 'addAlwaysWarmAddress', 'stripHexPrefix(addressStr)', function (addressStr, addToAccessList = false) {
+  const a = addressStr.charCodeAt(0) === 48 && addressStr.charCodeAt(1) === 120 ? stripHexPrefix(addressStr) : addressStr;
+  if (!this.alwaysWarmJournal.has(a)) this.alwaysWarmJournal.set(a, new Set());
+  if (addToAccessList && this.accessList !== undefined && !this.accessList.has(a)) this.accessList.set(a, new Set());
+});
 replaceMethod('Journal', journal, 'touchAddress', 'address.toString().slice(2)', function (address) {
   this.touchAccount(addressHex(address));
 });
@@ -153,9 +170,27 @@ export function journalIsClean(journal: object): boolean {
   return journalClean(journal as JournalThis);
 }
 
-const libraryCleanup = journal.cleanup;
-replaceMethod('Journal', journal, 'cleanup', 'this.cleanJournal()', function (this: JournalThis) {
-  return journalClean(this) ? Promise.resolve() : libraryCleanup.call(this);
+/**
+ * The library's clean-up makes each touched account's Address from its hex through `hexToBytes` (which checks the
+ * string with a regular expression first), and the state's `getAccount` then converts the new object's bytes back to
+ * the same hex. Here the Address is made from the hex with Buffer's codec and keeps the string (`addressWithHex`).
+ * The touched set holds `touchAddress`'s strings only: lower-case hex without 0x, as `hex` makes them.
+ */
+replaceMethod('Journal', journal, 'cleanup', 'hexToBytes(`0x${addressHex}`)', async function (this: JournalThis) {
+  if (journalClean(this)) return;
+  if (this.common.gteHardfork(Hardfork.SpuriousDragon)) {
+    for (const a of this.touched) {
+      const address = addressWithHex(a);
+      const account = await this.stateManager.getAccount(address);
+      if (account === undefined || account.isEmpty()) {
+        await this.deleteAccount(address);
+        if (this.DEBUG) this._debug(`Cleanup touched account address=${address} (>= SpuriousDragon)`);
+      }
+    }
+  }
+  this.cleanJournal();
+  delete this.accessList;
+  delete this.preimages;
 });
 
 /** The cache's `put` by the address and key in hex: the first value stays. */

@@ -1,4 +1,5 @@
 /** Small byte helpers used on hot paths; Buffer's hex codec is native and much faster than per-byte loops. */
+import { Address } from '@ethereumjs/util';
 
 /** Where `hex` copies its input before encoding (one per thread: each thread loads this module). */
 let scratch = Buffer.allocUnsafeSlow(256);
@@ -32,6 +33,13 @@ const ADDRESS_HEX = Symbol('parallax.addressHex');
 export function addressHex(address: { bytes: Uint8Array }): string {
   const a = address as { bytes: Uint8Array; [ADDRESS_HEX]?: string };
   return (a[ADDRESS_HEX] ??= hex(a.bytes));
+}
+
+/** An Address made from its `addressHex` (lower-case, 40 digits, no 0x), keeping that string (see `addressHex`). */
+export function addressWithHex(h: string): Address {
+  const address = new Address(fromHex(h)) as Address & { [ADDRESS_HEX]?: string };
+  address[ADDRESS_HEX] = h;
+  return address;
 }
 
 export function fromHex(h: string): Uint8Array {
