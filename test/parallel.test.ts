@@ -153,6 +153,34 @@ test('a block whose transactions are expected to use less gas than minSpeculativ
   }
 });
 
+test("where a block's header has its gas used, that decides whether the block is too cheap to speculate on: token transfers whose gas limits look heavy run on the main thread", async () => {
+  const gen = generator({ seed: 29, holders: 300, payers: 100 });
+  const setup = gen.setup(400);
+  // Uniform holders: no component dominates the block, so only the gas decides where it runs.
+  const [block] = workloadBlocks(gen, 'erc20', 1, 120, { zipf: 0, hotPool: 0 });
+  const serial = await node(gen, setup, 1);
+  const { result } = await serial.engine.execute(block);
+  await serial.store.close();
+  const expected = fingerprint(result);
+  const n = BigInt(block.transactions.length);
+  // 120,000 of gas limit each, which a fresh engine expects a call it has not seen to use, but far less used.
+  assert.ok(block.transactions.every((t) => t.gasLimit >= 100_000n) && result.gasUsed / n < 50_000n, `${result.gasUsed / n} gas used per transaction`);
+  assert.equal(block.header.gasUsed, 0n);
+  const withGas = createBlock({ header: { ...block.header.toJSON(), gasUsed: `0x${result.gasUsed.toString(16)}` }, transactions: block.transactions, withdrawals: [] }, { common: block.common });
+  for (const [b, mode] of [[block, 'parallel'], [withGas, 'serial']] as const) {
+    // The engine's own rule (minSpeculativeGas 50,000).
+    const { store, engine } = await node(gen, setup, 2, { minSpeculativeGas: undefined });
+    try {
+      const r = await engine.execute(createBlockFromRLP(b.serialize(), { common: b.common }));
+      assert.equal(r.stats.mode, mode, `header gas used ${b.header.gasUsed}`);
+      assert.deepEqual(fingerprint(r.result), expected);
+    } finally {
+      await engine.close();
+      await store.close();
+    }
+  }
+});
+
 test('groups are whole predicted components however large they grow; a block whose busiest worker would get 80% or more of its expected gas runs on the main thread; results as serial', async () => {
   const gen = generator({ seed: 31, payers: 40 });
   const setup = gen.setup(400);

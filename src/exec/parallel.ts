@@ -58,8 +58,9 @@ export interface ParallelOptions {
    */
   cores?: number;
   /**
-   * A block whose transactions are expected to use less gas than this on average runs on the main thread, every
-   * worker recovering its successor's senders (default `MIN_SPECULATIVE_GAS`, 50,000; 0 speculates on any block):
+   * A block whose transactions use less gas than this on average (by its header's gas used where the header has it,
+   * else as expected: see `PlanBuilder.expectedGasPerTx`) runs on the main thread, its successor's senders recovered
+   * by the workers (default `MIN_SPECULATIVE_GAS`, 50,000; 0 speculates on any block):
    * speculating costs about as much per transaction as a cheap transaction's execution.
    */
   minSpeculativeGas?: number;
@@ -772,7 +773,7 @@ export class ParallelExecutor {
       // the message, not none). They get the next block's senders and state-root jobs as those come; after a block
       // of plain transfers, recovering the next one's senders is most of the work, and every worker takes part.
       if (prepared === undefined || this.faultsArmed) sendBlock();
-      this.recoverAhead(next, true, 'ahead', recoverBesideMain(part.stats.expectedGasPerTx));
+      this.recoverAhead(next, true, 'ahead', recoverBesideMain(plan.gasPerTx));
       scheduling += performance.now() - dispatchFrom;
       if (tracing) await this.runTraced(run, 0, n, origin, records);
       else for (let i = 0; i < n; i++) await this.executor.runSerial(run, i);
@@ -912,7 +913,7 @@ export class ParallelExecutor {
     // The next block will run on the main thread, with no wait in which to send its successor's transactions to the
     // workers: send them now, while this block's write is under way.
     if (this.prepared.runs === undefined && this.upcoming.next === ahead.block) {
-      this.recoverAhead(this.upcoming.after, false, 'later', recoverBesideMain(this.prepared.part.stats.expectedGasPerTx));
+      this.recoverAhead(this.upcoming.after, false, 'later', recoverBesideMain(this.prepared.gasPerTx));
     }
   }
 
