@@ -305,9 +305,10 @@ export class PlanBuilder {
    * The block's gas per transaction: by its header's gas used where the header has it (a block from a chain: the
    * exact average, known before the block runs; the schedule it decides never changes a result), else by the hints'
    * expected gas as they are now (what a call used before, else its gas limit; remembered for their version). Lab,
-   * 2026-12-07, the mainnet fixtures, eight passes alternating with the hints' estimate: 2,668 ms per pass against
-   * 2,733 (medians; 7 of 8 pairs faster), 219 re-executed transactions against 353: four more blocks ran on the main
-   * thread, which their gas limits had made look heavy (15,538,827 faster by 40-59 ms, 14,029,313 by 23-65).
+   * 2026-12-07, the mainnet fixtures, eleven passes alternating with the hints' estimate: faster in ten (medians
+   * 2,668 ms per pass against 2,733 in one batch of eight, 2,695 against 2,892 in one of three), 219-226 re-executed
+   * transactions against 350-355: four more blocks ran on the main thread, which their gas limits had made look heavy
+   * (15,538,827 faster by 40-59 ms, 14,029,313 by 23-65; docs/performance.md, nineteenth session).
    */
   expectedGasPerTx(): number {
     return this.cheapness().perTx;
