@@ -671,7 +671,7 @@ export class ParallelExecutor {
       // transaction as soon as its sender is in, waiting only where it catches up with the recovery. (Partitioned
       // first, a block of 2,000 transfers whose last senders were still being recovered when it started waited for
       // all of them, then partitioned the last chunks and grouped the block on its path, on a core the recovering
-      // workers competed for: 1.84 ms of scheduling per block, 7.25 at worst, run M.)
+      // workers competed for: 1.84 ms of scheduling per block, 7.25 at worst, in run M; 0.06 and 0.12 in run N.)
       const { builder, job } = ahead;
       if (this.faultsArmed) sendBlock();
       const allIn = builder.pinned === n;
@@ -897,8 +897,8 @@ export class ParallelExecutor {
       // their objects here as they come in (each chunk the workers finish calls back here); it starts with those that
       // are in (see `executeParallel`). Its successor's go to the workers now, behind its own, not on its path when it
       // starts (2,000 transactions serialized: 2-3 ms). Lab, 2026-12-07, the generated ERC-20 blocks (partitioned here
-      // before only to be run serially): 7,938 tx/s against 7,745 (medians of nine alternating runs), main-thread CPU
-      // 880-930 ms over the window against 890-950.
+      // before only to be run serially): 7,913 tx/s against 7,683 (medians of five alternating runs), main-thread CPU
+      // 890-920 ms over the window against 910-960.
       if (this.upcoming.next === ahead.block) this.recoverAhead(this.upcoming.after, false, 'later', recoverBesideMain(builder.expectedGasPerTx()));
       const t0 = performance.now();
       builder.pin(Infinity);
