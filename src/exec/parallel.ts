@@ -456,20 +456,20 @@ export class ParallelExecutor {
   }
 
   /**
-   * Run transactions `from` to `n - 1` on the main thread, tracked for the trace, into `records`: each one's times and
-   * dependencies are kept as numbers while they run and their records made after the last (no objects per
+   * Run transactions `from` to `to - 1` on the main thread, tracked for the trace, into `records`: each one's times
+   * and dependencies are kept as numbers while they run and their records made after the last (no objects per
    * transaction to carry through the run).
    */
-  private async runTraced(run: BlockRun, from: number, n: number, origin: number, records: TxRecord[]): Promise<void> {
-    const times = new Float64Array(2 * (n - from));
-    const deps: number[][] = new Array(n - from);
-    await this.rollback.runAllHere(run, from, n, (i, d, start, end) => {
+  private async runTraced(run: BlockRun, from: number, to: number, origin: number, records: TxRecord[]): Promise<void> {
+    const times = new Float64Array(2 * (to - from));
+    const deps: number[][] = new Array(to - from);
+    await this.rollback.runAllHere(run, from, to, (i, d, start, end) => {
       const k = i - from;
       times[2 * k] = start;
       times[2 * k + 1] = end;
       deps[k] = d!;
     });
-    for (let i = from; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const k = i - from;
       const start = times[2 * k];
       const end = times[2 * k + 1];

@@ -215,11 +215,7 @@ export class PlanBuilder {
           if (ok === 0 || (ok === 2 && !final)) break;
           if (ok === 2) sender = `invalid-${i}`;
           else {
-            const r = this.recovered(job, j);
-            setRunKey(table, i, r.pubkey);
-            pinSender(tx, r.pubkey, r.address);
-            // The hash too, which tx.hash() would otherwise compute by serializing the transaction again.
-            (tx as unknown as TxCache).cache.hash ??= r.hash;
+            setRunKey(table, i, this.pinRecovered(tx, job, j));
             // Kept on the sender's Address object, which the state's reads and writes key by the same string.
             sender = addressHex(tx.getSenderAddress());
           }
@@ -253,13 +249,20 @@ export class PlanBuilder {
       const j = this.slotOf[i];
       const ok = Atomics.load(job.ok, j);
       if (ok === 0) break;
-      if (ok === 1) {
-        const r = this.recovered(job, j);
-        pinSender(txs[i], r.pubkey, r.address);
-        (txs[i] as unknown as TxCache).cache.hash ??= r.hash;
-      }
+      if (ok === 1) this.pinRecovered(txs[i], job, j);
     }
     return (this.pinnedTo = i);
+  }
+
+  /**
+   * Pin on `tx` the sender `job` recovered in its slot `j` (written), and the hash, which tx.hash() would otherwise
+   * compute by serializing the transaction again; returns the sender's public key.
+   */
+  private pinRecovered(tx: TypedTransaction, job: RecoverJob, j: number): Uint8Array {
+    const r = this.recovered(job, j);
+    pinSender(tx, r.pubkey, r.address);
+    (tx as unknown as TxCache).cache.hash ??= r.hash;
+    return r.pubkey;
   }
 
   /** Transactions whose senders `pin` has handled (see `pinned`). */
