@@ -30,7 +30,7 @@ export interface Config {
     heads: 'finalized' | 'best';
     startBlock: number;
   };
-  engine: { workers: number; minParallelTxs: number; minSpeculativeGas: number; txTimeoutMs: number; traceBlocks: number };
+  engine: { workers: number; minParallelTxs: number; minSpeculativeGas: number; txTimeoutMs: number; traceBlocks: number; workerNice: number };
   store: { undoDepth: number; cacheEntries: number; sync: boolean; compactionNice: number; accountFilter: boolean };
   verify: { onMismatch: MismatchPolicy };
   http: { enabled: boolean; host: string; port: number; readyLagBlocks: number };
@@ -67,6 +67,7 @@ export const SCHEMA: KeySpec[] = [
   { path: 'engine.minParallelTxs', type: 'integer', min: 0, max: 1_000_000, doc: 'blocks with fewer transactions run serially' },
   { path: 'engine.minSpeculativeGas', type: 'integer', min: 0, max: 1_000_000_000, doc: 'blocks whose transactions use less gas than this on average (by the header\'s gas used where the header has it, else as expected from earlier runs) run on the main thread, the workers recovering senders and updating the state root (speculating costs about as much per transaction as a cheap one); 0 = speculate on any block' },
   { path: 'engine.txTimeoutMs', type: 'integer', min: 100, max: 3_600_000, doc: 'a worker silent this long is replaced and the block re-run serially' },
+  { path: 'engine.workerNice', type: 'integer', min: 0, max: 19, doc: "nice value of the worker threads (Linux): above 0 the main thread, whose work is each block's path, gets a core first when more threads want one than there are cores; 0 leaves the workers at the main thread's priority" },
   { path: 'engine.traceBlocks', type: 'integer', min: 0, max: 1_000_000, doc: 'execution traces kept in the database for the last this many blocks (/blocks/<n>, `parallax trace`); 0 = none' },
   { path: 'store.undoDepth', type: 'integer', min: 0, max: 1_000_000, doc: 'blocks kept in the undo journal: the deepest reorganisation that can be unwound' },
   { path: 'store.cacheEntries', type: 'integer', min: 1024, max: 100_000_000, doc: 'entries per in-memory cache (accounts, slots, trie nodes)' },

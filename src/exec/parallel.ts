@@ -31,6 +31,19 @@ import { WorkerPool } from './pool.ts';
 import { PlanBuilder, jobDone, rawsOf, recoverBesideMain, watchJob, type Plan } from './plan.ts';
 import { packCommit, recoverJob, unpackRuns, type RecoverJob, type ToMain, type WorkerFaults } from './protocol.ts';
 
+/**
+ * The workers' threads run at a lower CPU priority than the main thread. On two cores the main thread, the workers and
+ * V8's helper threads are often three or more runnable threads, and the main thread's work (the block it runs alone,
+ * dispatch, validation, the commit) is each block's path, while the workers' ahead recovery has until the next block.
+ * At the same priority the main thread waited on the run queue for 1.22-1.28 s of a 3.2 s window of 20 transfers
+ * blocks and 67-126 ms of 1.1 s on the ERC-20 blocks (`/proc/thread-self/schedstat`); at nice 10, 0.36-0.59 s and
+ * 36-80 ms. Lab (2 workers, alternating, 2026-12-07): transfers faster in 7 of 10 rounds (median 13,401 tx/s against
+ * 12,751), ERC-20 in 12 of 14 (median 8,038 against 7,744), the mainnet passes in 6 of 6 (2,532-2,730 ms against
+ * 2,661-2,850, scheduling 0.13-0.19 ms per block against 0.19-0.49). Nice 5 and 19 were within the same
+ * spread; V8's helper threads lowered too were not faster (docs/performance.md, twentieth session).
+ */
+export const DEFAULT_WORKER_NICE = 10;
+
 export interface ParallelOptions {
   /** Worker threads; 1 = the serial path on the main thread (no workers). */
   workers: number;
@@ -64,6 +77,11 @@ export interface ParallelOptions {
    * speculating costs about as much per transaction as a cheap transaction's execution.
    */
   minSpeculativeGas?: number;
+  /**
+   * The nice value of the workers' threads (Linux; default `DEFAULT_WORKER_NICE`; 0 leaves them at the main thread's
+   * priority). See `DEFAULT_WORKER_NICE`.
+   */
+  workerNice?: number;
   /** Test hook: each transaction in a worker waits a random 0..delayMs ms first. */
   delayMs?: number;
   /**
@@ -243,7 +261,7 @@ export class ParallelExecutor {
     if (opts.workers > 1) {
       self.pool = new WorkerPool(
         opts.workers,
-        { profile: opts.profile, kzg: opts.kzg, delayMs: opts.delayMs },
+        { profile: opts.profile, kzg: opts.kzg, delayMs: opts.delayMs, nice: opts.workerNice ?? DEFAULT_WORKER_NICE },
         async (kind, key) => {
           const store = self.executor.store;
           if (kind === 'a') return store.getAccountRLP(fromHex(key));
@@ -341,6 +359,11 @@ export class ParallelExecutor {
 
   get workers(): number {
     return this.opts.workers;
+  }
+
+  /** The nice value each worker's thread runs at (undefined: it could not be set); empty without workers. */
+  get workerNice(): (number | undefined)[] {
+    return [...(this.pool?.nice ?? [])];
   }
 
   get replacements(): number {

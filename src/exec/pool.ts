@@ -50,6 +50,8 @@ export class WorkerPool {
   private closing = false;
   /** Worker replacements so far (crashes and hangs). */
   replacements = 0;
+  /** The nice value each worker's thread runs at, as it reported when ready (undefined: it could not set one). */
+  readonly nice: (number | undefined)[] = [];
   /** Workers that did not stop when asked (see `stopWorker`) and were terminated from outside. */
   terminated = 0;
   private readonly abortFlag = new SharedArrayBuffer(4);
@@ -91,6 +93,7 @@ export class WorkerPool {
       worker.on('message', (m: ToMain) => {
         if (m.t === 'ready') {
           ready = true;
+          this.nice[index] = m.nice;
           resolve(worker);
         } else if (m.t === 'get') {
           this.serve(m.kind, m.key).then(

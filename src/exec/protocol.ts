@@ -27,6 +27,8 @@ export interface WorkerInit {
   kzg: boolean;
   /** Test hook: each transaction waits a random 0..delayMs ms before running, to shake timing. */
   delayMs?: number;
+  /** The nice value the worker gives its own thread as it starts (see `ParallelOptions.workerNice`); 0: none. */
+  nice: number;
   /**
    * Int32 shared with the main thread: the highest block sequence number it gave up on. Read between transactions
    * without waiting for a message: a worker whose state reads all hit its cache runs on microtasks only and would
@@ -93,7 +95,8 @@ export type ToMain =
    */
   | { t: 'results'; seq: number; runs: WireRuns }
   | { t: 'trie'; id: number; result: ShardResult | StorageResult }
-  | { t: 'ready' };
+  /** `nice`: the worker's thread runs at this nice value; undefined if it could not be set (not Linux, refused). */
+  | { t: 'ready'; nice: number | undefined };
 
 export interface RunResult {
   index: number;

@@ -11,6 +11,7 @@
  * writes of the partition's earlier transactions. Every run reports its exact read set (value seen per key) and
  * write set; the main thread decides what commits.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createBlock, type Block } from '@ethereumjs/block';
 import type { TypedTransaction } from '@ethereumjs/tx';
@@ -30,6 +31,7 @@ import { NodeCache, type NodeLoader } from '../state/mpt.ts';
 import { NodeFileReader, type NodeFileView } from '../state/node-file.ts';
 import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
+import { currentThreadId } from '../util/threads.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { runPlainTransfer } from './transfer.ts';
 import { decodeTx, pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
@@ -541,4 +543,20 @@ async function handle(m: ToWorker): Promise<void> {
   }
 }
 
-post({ t: 'ready' });
+/**
+ * The thread's CPU priority below the main thread's (see `ParallelOptions.workerNice`), before any work: Linux's nice
+ * values are per thread, and raising one needs no privilege.
+ */
+function lowerPriority(nice: number): number | undefined {
+  if (nice === 0) return 0;
+  const tid = currentThreadId();
+  if (tid === undefined) return undefined;
+  try {
+    setPriority(tid, nice);
+    return nice;
+  } catch {
+    return undefined;
+  }
+}
+
+post({ t: 'ready', nice: lowerPriority(init.nice) });

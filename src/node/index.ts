@@ -181,11 +181,17 @@ export class ParallaxNode {
         minParallelTxs: config.engine.minParallelTxs,
         minSpeculativeGas: config.engine.minSpeculativeGas,
         txTimeoutMs: config.engine.txTimeoutMs,
+        workerNice: config.engine.workerNice,
         profile: chain.profile,
         kzg: kzg !== undefined,
         trace: config.engine.traceBlocks > 0,
       });
       o.metrics.workers.set(config.engine.workers);
+      const nice = engine.workerNice;
+      if (config.engine.workerNice > 0 && nice.length > 0) {
+        if (nice.every((n) => n === config.engine.workerNice)) log.info({ workers: nice.length, nice: config.engine.workerNice }, 'worker threads run at a lower CPU priority than the main thread');
+        else log.warn({ nice, wanted: config.engine.workerNice }, "some worker threads could not lower their CPU priority (not Linux, or the system refused); they run at the main thread's");
+      }
       o.metrics.executedHead.set(Number(store.head()!.number));
       return new ParallaxNode(o, store, chain, common, engine);
     } catch (e) {

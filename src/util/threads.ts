@@ -3,7 +3,7 @@
  * benchmark's CPU meter (bench/cpu.ts) and to find LevelDB's compaction thread (state/compaction-priority.ts).
  * Elsewhere than Linux, or where /proc cannot be read, the list is undefined.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** The ids of this process's threads; undefined where /proc/self/task cannot be read. */
 export function threadIds(): number[] | undefined {
@@ -31,6 +31,15 @@ export function threadStat(tid: number): string[] | undefined {
   try {
     const s = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
     return s.slice(s.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The calling thread's id (the main thread's is the process id); undefined where /proc/thread-self cannot be read. */
+export function currentThreadId(): number | undefined {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
   } catch {
     return undefined;
   }
