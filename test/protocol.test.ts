@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { packCommit, unpackCommit } from '../src/exec/protocol.ts';
+import { packCommit, recoverJob, recoveredByWorker, unpackCommit } from '../src/exec/protocol.ts';
 import { hex } from '../src/util/bytes.ts';
 
 test('commit pack: account records (deleted ones too) and slot values (zero to 32 bytes) come out as they went in', () => {
@@ -81,4 +81,18 @@ test('worker results: runs packed for the wire come back after a structured clon
   // A packing that lost a value is caught, not read out of step.
   const wire = packRuns([run(1), run(2)]);
   assert.throws(() => unpackRuns([...wire, 0]), /values left after 2 runs/);
+});
+
+test('recovery jobs: who recovered how many is read from the jobs, a transaction no worker has taken counting for none', () => {
+  const raws = Array.from({ length: 5 }, (_, i) => Uint8Array.of(0xc0 + i));
+  const a = recoverJob([0, 1, 2, 3, 4], raws);
+  const b = recoverJob([1, 3], raws);
+  // Worker 2 took three of a's, worker 0 one; a's last is not taken yet. Worker 1 took both of b's.
+  a.by.set([3, 3, 1, 3, 0]);
+  b.by.set([2, 2]);
+  assert.deepEqual(recoveredByWorker([a, b], 3), [1, 2, 3]);
+  assert.deepEqual(recoveredByWorker([a], 3), [1, 0, 3]);
+  assert.deepEqual(recoveredByWorker([], 2), [0, 0]);
+  // The memory is shared: what one thread writes, whoever holds the job reads.
+  assert.ok(a.by.buffer instanceof SharedArrayBuffer);
 });

@@ -29,7 +29,7 @@ import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type T
 import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
 import { WorkerPool } from './pool.ts';
 import { PlanBuilder, jobDone, rawsOf, recoverBesideMain, watchJob, type Plan } from './plan.ts';
-import { packCommit, recoverJob, unpackRuns, type RecoverJob, type ToMain, type WorkerFaults } from './protocol.ts';
+import { packCommit, recoverJob, recoveredByWorker, unpackRuns, type RecoverJob, type ToMain, type WorkerFaults } from './protocol.ts';
 
 /**
  * The workers' threads run at a lower CPU priority than the main thread. On two cores the main thread, the workers and
@@ -186,9 +186,8 @@ interface Ahead {
   builder: PlanBuilder;
   /** The shared job (none when every sender was known). */
   job?: RecoverJob;
-  /** Each worker's time on it, and how many senders it recovered, as reported so far. */
+  /** Each worker's time on it, as reported so far (who recovered which sender is in the job: `RecoverJob.by`). */
   busy: number[];
-  counts: number[];
   /**
    * Main-thread time spent sending these transactions off the path of any block (while a block waited for its first
    * results, or for its commit's write); 0 when that was on a block's path and counted as its scheduling.
@@ -279,7 +278,6 @@ export class ParallelExecutor {
         const ahead = m.t === 'recovered' ? [self.ahead, self.later].find((a) => a?.seq === m.seq) : undefined;
         if (m.t === 'recovered' && ahead !== undefined) {
           ahead.busy[w] += m.busyMs;
-          ahead.counts[w] += m.count;
         } else self.onMessage?.(w, m);
       });
       self.pool.onFailure((w, e) => {
@@ -570,7 +568,7 @@ export class ParallelExecutor {
     const txs = next.transactions;
     const hardfork = this.executor.vm.common.getHardforkBy({ blockNumber: next.header.number, timestamp: next.header.timestamp });
     const builder = new PlanBuilder(next, rawsOf(txs), this.hints, W, this.opts.minSpeculativeGas);
-    const ahead: Ahead = { block: next, seq: ++this.seq, builder, busy: new Array<number>(W).fill(0), counts: new Array<number>(W).fill(0), ms: 0 };
+    const ahead: Ahead = { block: next, seq: ++this.seq, builder, busy: new Array<number>(W).fill(0), ms: 0 };
     const unknown = builder.unknown();
     if (unknown.length > 0) {
       // Every worker gets the job and claims chunks of it when it comes to it: one still running this block's
@@ -605,7 +603,9 @@ export class ParallelExecutor {
     const txs = block.transactions;
     const n = txs.length;
     const busy = new Array<number>(W).fill(0);
-    const recoveredBy = new Array<number>(W).fill(0);
+    /** The recoveries of this block's senders (ahead, and on its path): who recovered how many is read from them. */
+    const jobs: RecoverJob[] = [];
+    const recoveredBy = () => recoveredByWorker(jobs, W);
     let scheduling = 0;
 
     // Results and failures of this block arrive through these.
@@ -622,7 +622,6 @@ export class ParallelExecutor {
     this.onMessage = (w, m) => {
       if (m.t === 'recovered' && (m.seq === seq || m.seq === aheadSeq)) {
         busy[w] += m.busyMs;
-        recoveredBy[w] += m.count;
       } else if (m.t === 'results' && m.seq === seq) {
         for (const x of unpackRuns(m.runs)) {
           busy[w] += x.ms;
@@ -682,10 +681,8 @@ export class ParallelExecutor {
       // far, and (through this block's handler) what is still to come.
       this.ahead = undefined;
       aheadSeq = ahead.seq;
-      for (let w = 0; w < W; w++) {
-        busy[w] += ahead.busy[w];
-        recoveredBy[w] += ahead.counts[w];
-      }
+      for (let w = 0; w < W; w++) busy[w] += ahead.busy[w];
+      if (ahead.job !== undefined) jobs.push(ahead.job);
     }
     if (prepared === undefined && ahead !== undefined && ahead.builder.serialWhateverSenders()) {
       // It runs on the main thread whatever its senders turn out to be (its transactions are too cheap to speculate
@@ -725,7 +722,7 @@ export class ParallelExecutor {
       this.onMessage = undefined;
       this.onFailure = undefined;
       const stats = this.serialStats(n, t0, 'serial');
-      Object.assign(stats, { workerBusyMs: busy, recoveredBy, schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: allIn, ranEarly, serialTail: n });
+      Object.assign(stats, { workerBusyMs: busy, recoveredBy: recoveredBy(), schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: allIn, ranEarly, serialTail: n });
       return { result, stats, trace: tracing ? this.trace(result, 'serial', origin, scheduling, records) : undefined };
     }
     let plan: Plan;
@@ -764,6 +761,7 @@ export class ParallelExecutor {
       /** Signature recovery, claimed in chunks by every worker. */
       const recover = async (unknown: number[]) => {
         const job = recoverJob(unknown, builder.raws);
+        jobs.push(job);
         builder.expect(job, true);
         for (let w = 0; w < W; w++) pool.send(w, { t: 'recover', seq, job });
         await collect(job, 'recovering senders', () => false);
@@ -803,7 +801,7 @@ export class ParallelExecutor {
       const result = await this.executor.finish(run);
       const stats = this.serialStats(n, t0, 'serial');
       Object.assign(stats, { groups: part.stats.groups, largestGroup: part.stats.largestGroup, predictedParallelFraction: part.stats.predictedParallelFraction });
-      Object.assign(stats, { workerBusyMs: busy, recoveredBy, schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: prepared !== undefined, partitionedEarly: plan.early, serialTail: n });
+      Object.assign(stats, { workerBusyMs: busy, recoveredBy: recoveredBy(), schedulingMs: scheduling, scheduledAheadMs: scheduledAhead, preparedAhead: prepared !== undefined, partitionedEarly: plan.early, serialTail: n });
       this.onMessage = undefined;
       this.onFailure = undefined;
       return { result, stats, trace: tracing ? this.trace(result, 'serial', origin, scheduling, records) : undefined };
@@ -891,7 +889,7 @@ export class ParallelExecutor {
         predictedParallelFraction: part.stats.predictedParallelFraction,
         rootSharded: false,
         workerBusyMs: busy,
-        recoveredBy,
+        recoveredBy: recoveredBy(),
         schedulingMs: scheduling,
         scheduledAheadMs: scheduledAhead,
         preparedAhead: prepared !== undefined,

@@ -42,7 +42,7 @@ function stopWorker(worker: Worker, onTerminate: () => void): Promise<void> {
 
 export class WorkerPool {
   readonly size: number;
-  private readonly init: Omit<WorkerInit, 'abortFlag'>;
+  private readonly init: Omit<WorkerInit, 'abortFlag' | 'index'>;
   private readonly serve: StateServer;
   private workers: Worker[] = [];
   private listener: Listener = () => {};
@@ -56,7 +56,7 @@ export class WorkerPool {
   terminated = 0;
   private readonly abortFlag = new SharedArrayBuffer(4);
 
-  constructor(size: number, init: Omit<WorkerInit, 'abortFlag'>, serve: StateServer) {
+  constructor(size: number, init: Omit<WorkerInit, 'abortFlag' | 'index'>, serve: StateServer) {
     if (!Number.isInteger(size) || size < 1) throw new ParallaxError('CONFIG_INVALID', `workers must be a positive integer, got ${size}`);
     this.size = size;
     this.init = init;
@@ -85,7 +85,7 @@ export class WorkerPool {
   }
 
   private spawn(index: number): Promise<Worker> {
-    const worker = new Worker(WORKER_URL, { workerData: { ...this.init, abortFlag: this.abortFlag } satisfies WorkerInit });
+    const worker = new Worker(WORKER_URL, { workerData: { ...this.init, abortFlag: this.abortFlag, index } satisfies WorkerInit });
     // Workers never keep the process alive on their own: whoever waits on them holds a timer.
     worker.unref();
     return new Promise((resolve, reject) => {

@@ -29,6 +29,8 @@ export interface WorkerInit {
   delayMs?: number;
   /** The nice value the worker gives its own thread as it starts (see `ParallelOptions.workerNice`); 0: none. */
   nice: number;
+  /** This worker's index in the pool (a replacement gets the index of the worker it replaces). */
+  index: number;
   /**
    * Int32 shared with the main thread: the highest block sequence number it gave up on. Read between transactions
    * without waiting for a message: a worker whose state reads all hit its cache runs on microtasks only and would
@@ -85,10 +87,10 @@ export type ToWorker =
 export type ToMain =
   | { t: 'get'; id: number; kind: 'a' | 's' | 'c' | 'h'; key: string }
   /**
-   * This worker found no more of the request's transactions to claim: it recovered `count` of them (written into the
-   * request's `RecoverJob`) in `busyMs`. The job is complete when every worker it was sent to has answered.
+   * This worker found no more of the request's transactions to claim, having spent `busyMs` on those it took (which
+   * they were is in the job: `RecoverJob.by`).
    */
-  | { t: 'recovered'; seq: number; count: number; busyMs: number }
+  | { t: 'recovered'; seq: number; busyMs: number }
   /**
    * Speculative runs, in the order the worker ran them, packed by `packRuns` (sent in batches: one message per run cost
    * more than the run).
@@ -294,7 +296,8 @@ export const RECOVER_CHUNK = 16;
  * `RECOVERED` bytes at `j * RECOVERED` in `keys` (see `recoveredAt`), and `ok[j]`: 1 recovered, 2 the signature did
  * not recover (0 only while the job is under way). `done` counts the transactions finished; a worker adds each chunk
  * when it has written it, and wakes whoever waits on it (`Atomics.waitAsync`): the main thread partitions a block's
- * transactions as their senders come in.
+ * transactions as their senders come in. `by[j]`: the index + 1 of the worker that took transaction j (written before
+ * its `ok`), so that whoever reads a finished job knows who recovered what without waiting for the workers' reports.
  */
 export interface RecoverJob {
   txs: TxPack;
@@ -302,11 +305,27 @@ export interface RecoverJob {
   keys: Uint8Array;
   ok: Uint8Array;
   done: Int32Array;
+  by: Uint16Array;
 }
 
 export function recoverJob(indices: readonly number[], raws: readonly Uint8Array[]): RecoverJob {
   const k = indices.length;
-  return { txs: packTxs(indices, raws), next: shared(Int32Array, 4, 1), keys: shared(Uint8Array, RECOVERED, k), ok: shared(Uint8Array, 1, k), done: shared(Int32Array, 4, 1) };
+  return { txs: packTxs(indices, raws), next: shared(Int32Array, 4, 1), keys: shared(Uint8Array, RECOVERED, k), ok: shared(Uint8Array, 1, k), done: shared(Int32Array, 4, 1), by: shared(Uint16Array, 2, k) };
+}
+
+/**
+ * How many transactions of finished jobs each of `workers` workers took (see `RecoverJob.by`). Read from the jobs'
+ * memory, not from the workers' 'recovered' reports, which may still be on their way when the block is done.
+ */
+export function recoveredByWorker(jobs: readonly RecoverJob[], workers: number): number[] {
+  const counts = new Array<number>(workers).fill(0);
+  for (const job of jobs) {
+    for (let j = 0; j < job.txs.index.length; j++) {
+      const w = job.by[j] - 1;
+      if (w >= 0 && w < workers) counts[w]++;
+    }
+  }
+  return counts;
 }
 
 /** What a job recovered for its j-th transaction (views into `keys`). */

@@ -434,7 +434,6 @@ async function handle(m: ToWorker): Promise<void> {
     case 'recover': {
       const t0 = performance.now();
       let yielded = 0;
-      let count = 0;
       const { job } = m;
       const { index } = job.txs;
       const k = index.length;
@@ -471,11 +470,12 @@ async function handle(m: ToWorker): Promise<void> {
               job.keys.set(pk, j * RECOVERED);
               job.keys.set(address, j * RECOVERED + 64);
               job.keys.set(keccak256(raw), j * RECOVERED + 84);
+              job.by[j] = init.index + 1;
               Atomics.store(job.ok, j, 1);
             } catch {
+              job.by[j] = init.index + 1;
               Atomics.store(job.ok, j, 2);
             }
-            count++;
           }
           // The chunk is written: whoever partitions the block as its senders come in may read it now.
           Atomics.add(job.done, 0, to - from);
@@ -491,7 +491,7 @@ async function handle(m: ToWorker): Promise<void> {
       } finally {
         if (txCommon.hardfork() !== rules) txCommon.setHardfork(rules);
       }
-      post({ t: 'recovered', seq: m.seq, count, busyMs: performance.now() - t0 - yielded });
+      post({ t: 'recovered', seq: m.seq, busyMs: performance.now() - t0 - yielded });
       return;
     }
     case 'run': {
