@@ -456,6 +456,8 @@ async function handle(m: ToWorker): Promise<void> {
           const to = Math.min(k, from + RECOVER_CHUNK);
           for (let j = from; j < to; j++) {
             const raw = packedTx(job.txs, j);
+            // Before its `ok`, whatever that turns out to be (see `RecoverJob.by`).
+            job.by[j] = init.index + 1;
             try {
               let tx: TypedTransaction;
               if (m.ahead === true) {
@@ -470,10 +472,8 @@ async function handle(m: ToWorker): Promise<void> {
               job.keys.set(pk, j * RECOVERED);
               job.keys.set(address, j * RECOVERED + 64);
               job.keys.set(keccak256(raw), j * RECOVERED + 84);
-              job.by[j] = init.index + 1;
               Atomics.store(job.ok, j, 1);
             } catch {
-              job.by[j] = init.index + 1;
               Atomics.store(job.ok, j, 2);
             }
           }
