@@ -401,6 +401,58 @@ test("a storage trie whose root would collapse is updated on the main thread, an
 });
 
 /**
+ * A block whose plan was prepared during its predecessor's commit and that runs on the workers starts with one message
+ * per worker: its start (header, pre-writes) goes with that worker's runs, no 'block' broadcast before them; the results
+ * equal one worker's.
+ */
+test("a parallel block planned ahead sends each worker its start with its runs, one message per worker", async () => {
+  let checked = 0;
+  for (let seed = 1; seed <= 6 && checked === 0; seed++) {
+    const gen = generator({ seed });
+    const setup = gen.setup(400);
+    const blocks = randomBlocks(gen, 3, 60 + seed * 10, { zipf: (seed % 4) * 0.6, hotPool: 0.1 + (seed % 3) * 0.25 });
+    const serial = await node(gen, setup, 1);
+    const expected = [];
+    for (const b of blocks) {
+      const { result } = await serial.engine.execute(b);
+      expected.push(fingerprint(result));
+      await serial.engine.commit(result);
+    }
+    await serial.store.close();
+    const { store, engine } = await node(gen, setup, 2);
+    type Sent = { t: string; block?: { seq: number; header: { number?: string } } };
+    const pool = (engine as unknown as { pool: { broadcast(m: Sent): void; send(w: number, m: Sent, transfer?: ArrayBuffer[]): void } }).pool;
+    const broadcast = pool.broadcast.bind(pool);
+    const send = pool.send.bind(pool);
+    let sent: { to: string; m: Sent }[] = [];
+    pool.broadcast = (m) => (sent.push({ to: 'all', m }), broadcast(m));
+    pool.send = (w, m, transfer) => (sent.push({ to: `worker ${w}`, m }), send(w, m, transfer));
+    try {
+      for (const [i, b] of blocks.entries()) {
+        sent = [];
+        // As in the property test: the third block's plan is made during the second block's commit.
+        const r = await engine.execute(b, { next: blocks[i === 0 ? 2 : i + 1] });
+        assert.deepEqual(fingerprint(r.result), expected[i], `seed ${seed}, block ${i}`);
+        if (r.stats.mode === 'parallel' && r.stats.preparedAhead) {
+          const log = sent.map((x) => `${x.to}: ${x.m.t}${x.m.block === undefined ? '' : ' + block'}`).join(', ');
+          assert.ok(!sent.some((x) => x.m.t === 'block'), `seed ${seed}, block ${i}: ${log}`);
+          const runs = sent.filter((x) => x.m.t === 'run');
+          assert.deepEqual(runs.map((x) => x.to), ['worker 0', 'worker 1'], log);
+          for (const x of runs) assert.equal(BigInt(x.m.block!.header.number!), b.header.number, log);
+          assert.equal(new Set(runs.map((x) => x.m.block!.seq)).size, 1, log);
+          checked++;
+        }
+        await engine.commit(r.result);
+      }
+    } finally {
+      await engine.close();
+      await store.close();
+    }
+  }
+  assert.ok(checked > 0, 'no block of seeds 1-6 ran in parallel on a plan prepared ahead');
+});
+
+/**
  * A block run serially on the main thread whose senders were recovered and planned before it started needs nothing of
  * the workers: no 'block' message goes out (it would only wake them), unless test faults wait for one; the results
  * equal one worker's.

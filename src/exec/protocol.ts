@@ -39,11 +39,25 @@ export interface WorkerInit {
   abortFlag: SharedArrayBuffer;
 }
 
+/**
+ * What a worker needs to start a block: its header and rules, the writes made before its first transaction (`pre`).
+ * `db`: the LevelDB to read committed state from directly (absent: ask the main thread for every miss). `ahead`: the
+ * `seq` of the 'recover' request that sent this block's transactions ahead, if one did. `accounts`: the store's
+ * account filter over that database (see state/account-filter.ts), when it has one.
+ */
+export interface BlockStart {
+  seq: number;
+  profile: ChainProfile;
+  header: JSONHeader;
+  coinbase: string;
+  pre: TxAccess;
+  db?: string;
+  accounts?: SharedArrayBuffer;
+  ahead?: number;
+}
+
 export type ToWorker =
-  /** `db`: the LevelDB to read committed state from directly (absent: ask the main thread for every miss). */
-  /** `ahead`: the `seq` of the 'recover' request that sent this block's transactions ahead, if one did. */
-  /** `accounts`: the store's account filter over that database (see state/account-filter.ts), when it has one. */
-  | { t: 'block'; seq: number; profile: ChainProfile; header: JSONHeader; coinbase: string; pre: TxAccess; db?: string; accounts?: SharedArrayBuffer; ahead?: number }
+  | ({ t: 'block' } & BlockStart)
   /**
    * `ahead`: transactions of the block after the current one; the worker keeps them decoded for that block's run
    * (its 'block' message names this request's `seq` as `ahead`). `hardfork`: that block's rules, under which they
@@ -62,6 +76,11 @@ export type ToWorker =
       /** Committed values of the home transactions' predicted keys, so the worker need not ask for them. */
       accounts: [string, Uint8Array | null][];
       slots: [string, Uint8Array][];
+      /**
+       * The block's start, when no 'block' message went before: one message per worker at the dispatch, which ends
+       * when the last worker has its work (see `executeParallel`).
+       */
+      block?: BlockStart;
     }
   | {
       t: 'commit';

@@ -36,7 +36,7 @@ import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { runPlainTransfer } from './transfer.ts';
 import { decodeTx, pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
-import { RECOVERED, RECOVER_CHUNK, packRuns, packedTx, unpackCommit, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
+import { RECOVERED, RECOVER_CHUNK, packRuns, packedTx, unpackCommit, type BlockStart, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
 import { keccak256 } from '../crypto/index.ts';
 import { decodeAccountRecord } from '../state/account-record.ts';
 
@@ -409,28 +409,31 @@ port.on('message', (m: ToWorker) => {
   queue = queue.then(() => handle(m)).catch(crash);
 });
 
+/** Start a block: its header, its rules, its decoded transactions if they were kept, and its writes before them. */
+async function startBlock(m: BlockStart): Promise<void> {
+  seq = m.seq;
+  faults = armedFaults;
+  armedFaults = {};
+  current = await vmFor(m.profile);
+  block = createBlock({ header: m.header }, { common: current.common, setHardfork: true });
+  current.vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
+  current.txCommon.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
+  const kept = m.ahead === undefined ? undefined : aheadDecoded.get(m.ahead);
+  if (m.ahead !== undefined) aheadDecoded.delete(m.ahead);
+  const reuse = kept !== undefined && kept.common === current.txCommon && kept.hardfork === current.txCommon.hardfork();
+  decoded = reuse ? kept.txs : new Map();
+  coinbase = m.coinbase;
+  await useDatabase(m.db);
+  accountFilter = m.accounts === undefined ? undefined : AccountFilter.view(m.accounts);
+  state.reset(cache);
+  blockPre = m.pre;
+  await state.apply(m.pre, new Address(fromHex(coinbase)));
+}
+
 async function handle(m: ToWorker): Promise<void> {
   switch (m.t) {
-    case 'block': {
-      seq = m.seq;
-      faults = armedFaults;
-      armedFaults = {};
-      current = await vmFor(m.profile);
-      block = createBlock({ header: m.header }, { common: current.common, setHardfork: true });
-      current.vm.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
-      current.txCommon.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp });
-      const kept = m.ahead === undefined ? undefined : aheadDecoded.get(m.ahead);
-      if (m.ahead !== undefined) aheadDecoded.delete(m.ahead);
-      const reuse = kept !== undefined && kept.common === current.txCommon && kept.hardfork === current.txCommon.hardfork();
-      decoded = reuse ? kept.txs : new Map();
-      coinbase = m.coinbase;
-      await useDatabase(m.db);
-      accountFilter = m.accounts === undefined ? undefined : AccountFilter.view(m.accounts);
-      state.reset(cache);
-      blockPre = m.pre;
-      await state.apply(m.pre, new Address(fromHex(coinbase)));
-      return;
-    }
+    case 'block':
+      return startBlock(m);
     case 'recover': {
       const t0 = performance.now();
       let yielded = 0;
@@ -495,6 +498,7 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     }
     case 'run': {
+      if (m.block !== undefined) await startBlock(m.block);
       for (const [a, rlp] of m.accounts) if (!cache.accounts.has(a)) cache.accounts.set(a, rlp);
       for (const [k, v] of m.slots) cache.setSlot(k, v, false);
       const { txs, keys, hasKey, groupOf, start, members, claims } = m.table;
