@@ -680,12 +680,19 @@ export class ParallelExecutor {
     let scheduledAhead = (ahead?.ms ?? 0) + (ahead?.builder.ms ?? 0);
     this.prepared = undefined;
     let blockSent = false;
-    /** The workers start the block (header, pre-writes): before a recovery of its senders, or with their runs. */
-    const blockStart = (): BlockStart => ({ seq, profile: this.profile, header: this.headerOf(block), coinbase, pre, db: shared, accounts: shared === undefined ? undefined : store.accountFilter(), ahead: ahead?.seq });
-    const sendBlock = () => {
-      if (!blockSent) pool.broadcast({ t: 'block', ...blockStart() });
+    /**
+     * The workers start the block (header, pre-writes): before a recovery of its senders, or with their runs. The
+     * block's start if they have not had it yet, for the message that will carry it.
+     */
+    const startOnce = (): BlockStart | undefined => {
+      const start: BlockStart | undefined = blockSent ? undefined : { seq, profile: this.profile, header: this.headerOf(block), coinbase, pre, db: shared, accounts: shared === undefined ? undefined : store.accountFilter(), ahead: ahead?.seq };
       blockSent = true;
       this.faultsArmed = false;
+      return start;
+    };
+    const sendBlock = () => {
+      const start = startOnce();
+      if (start !== undefined) pool.broadcast({ t: 'block', ...start });
     };
     if (ahead !== undefined) {
       // The ahead recovery's work counts as this block's (it recovered this block's senders): what was reported so
@@ -829,9 +836,7 @@ export class ParallelExecutor {
     // woken by the first may take the main thread's core). Each worker gets the block's start with its runs, unless a
     // 'block' message went before: one message per worker (a 'block' broadcast and then the runs took 0.07 and 0.04 ms
     // of the mainnet blocks' dispatch, the header's JSON 0.04 more where it was not made ahead).
-    const start = blockSent ? undefined : blockStart();
-    blockSent = true;
-    this.faultsArmed = false;
+    const start = startOnce();
     for (let w = 0; w < W; w++) {
       const accounts = new Map<string, Uint8Array | null>();
       const slots = new Map<string, Uint8Array>();
