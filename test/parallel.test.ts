@@ -411,14 +411,7 @@ test("a parallel block planned ahead sends each worker its start with its runs, 
     const gen = generator({ seed });
     const setup = gen.setup(400);
     const blocks = randomBlocks(gen, 3, 60 + seed * 10, { zipf: (seed % 4) * 0.6, hotPool: 0.1 + (seed % 3) * 0.25 });
-    const serial = await node(gen, setup, 1);
-    const expected = [];
-    for (const b of blocks) {
-      const { result } = await serial.engine.execute(b);
-      expected.push(fingerprint(result));
-      await serial.engine.commit(result);
-    }
-    await serial.store.close();
+    const { expected } = await faultCase(gen, setup, blocks);
     const { store, engine } = await node(gen, setup, 2);
     type Sent = { t: string; block?: { seq: number; header: { number?: string } } };
     const pool = (engine as unknown as { pool: { broadcast(m: Sent): void; send(w: number, m: Sent, transfer?: ArrayBuffer[]): void } }).pool;
