@@ -7,7 +7,7 @@ import { createEVM, type InterpreterStep } from '@ethereumjs/evm';
 import { Account, Address, bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util';
 import { uintBytes } from '../src/util/rlp.ts';
 import { addressHex, hex } from '../src/util/bytes.ts';
-import { analyseCode, libraryCodeAnalysis, libraryGasHandlers, MEMORY_GAS_OPCODES, onSteps, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
+import { analyseCode, frameInterpreter, libraryCodeAnalysis, libraryGasHandlers, MEMORY_GAS_OPCODES, onSteps, padWord, PushValues, readWord, wordBytes, writeWord } from '../src/exec/evm-patches.ts';
 
 const require = createRequire(import.meta.url);
 // The library's storage-value padding, which SSTORE's gas applies to loaded values (not exported by the package).
@@ -462,4 +462,55 @@ test("hex-patches: the journal (its clean-up too), the original-storage cache, t
     }
   }
   assert.equal(found, 5, 'under Cancun 0x01, 0x02, 0x05, 0x09 and 0x0a are precompiles; 0x0b, 0x11, 0x12, 0x100 and 0x101 are not');
+});
+
+/**
+ * Call frames take their 8 KiB of memory from a pool and give it back when they end: a frame must still start with
+ * zeroed memory, what a frame returned must not change when its memory goes to the next frame, and the interpreter
+ * must be the one the library's constructor makes.
+ */
+test("call frames' memory from the pool: zeroed for every frame, results unchanged by reuse, the library's interpreter fields", async () => {
+  const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork: 'cancun' }) });
+  const at = (n: number) => new Address(hexToBytes(`0x${n.toString(16).padStart(40, '0')}`));
+  const push32 = (b: number) => [0x7f, ...new Array<number>(32).fill(b)];
+  // DIRTY: ff.. at offset 0 and ee.. at 0x1fe0 (the last word of the 8 KiB), returns the word at 0.
+  const dirty = [...push32(0xff), 0x60, 0x00, 0x52, ...push32(0xee), 0x61, 0x1f, 0xe0, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+  // PROBE: returns MLOAD(0) | MLOAD(0x1fe0), read before it writes anything (zero on fresh memory).
+  const probe = [0x60, 0x00, 0x51, 0x61, 0x1f, 0xe0, 0x51, 0x17, 0x60, 0x40, 0x52, 0x60, 0x20, 0x60, 0x40, 0xf3];
+  // OUTER: calls DIRTY (its word copied to 0..32), PROBE (to 32..64), DIRTY again (nothing copied), returns 0..64.
+  const call = (to: number, retOffset: number, retLength: number) => [0x60, retLength, 0x60, retOffset, 0x60, 0, 0x60, 0, 0x60, 0, 0x60, to, 0x5a, 0xf1, 0x50];
+  const outer = [...call(0xd1, 0x00, 0x20), ...call(0xd2, 0x20, 0x20), ...call(0xd1, 0x00, 0x00), 0x60, 0x40, 0x60, 0x00, 0xf3];
+  for (const [n, code] of [[0xd1, dirty], [0xd2, probe], [0xd3, outer]] as const) await evm.stateManager.putCode(at(n), Uint8Array.from(code));
+  await evm.stateManager.putAccount(CALLER, new Account(0n, 10n ** 20n));
+  const run = (to: number) => evm.runCall({ caller: CALLER, origin: CALLER, to: at(to), gasLimit: 1_000_000n });
+  for (let round = 0; round < 3; round++) {
+    const r = await run(0xd3);
+    assert.equal(r.execResult.exceptionError, undefined);
+    assert.equal(bytesToHex(r.execResult.returnValue), `0x${'ff'.repeat(32)}${'00'.repeat(32)}`, `round ${round}: DIRTY's word, then PROBE's zero`);
+    // Right after frames that left ff.. and ee.. in their memory.
+    const p = await run(0xd2);
+    assert.equal(bytesToHex(p.execResult.returnValue), `0x${'00'.repeat(32)}`, `round ${round}: PROBE alone`);
+    const d = await run(0xd1);
+    assert.equal(bytesToHex(d.execResult.returnValue), `0x${'ff'.repeat(32)}`);
+    const left = (d.execResult.runState as unknown as { memory: { _store: Uint8Array } }).memory._store;
+    assert.equal(left.length, 0, "a finished frame's memory no longer holds the pooled 8 KiB");
+  }
+  // The fields, in order, of the library's constructor.
+  const url = new URL('./interpreter.js', import.meta.resolve('@ethereumjs/evm')).href;
+  const { Interpreter } = (await import(url)) as { Interpreter: new (...a: unknown[]) => Record<string, unknown> };
+  const e = evm as unknown as { stateManager: unknown; blockchain: unknown; journal: unknown; performanceLogger: unknown; _optsCached: { profiler?: unknown } };
+  const env = { gasRefund: 0n, initialLogs: undefined };
+  const lib = new Interpreter(evm, e.stateManager, e.blockchain, env, 5n, e.journal, e.performanceLogger, e._optsCached.profiler);
+  const ours = frameInterpreter(evm as never, env, 5n) as unknown as Record<string, unknown>;
+  assert.deepEqual(Object.keys(ours), Object.keys(lib));
+  const [libState, ourState] = [lib._runState, ours._runState] as Record<string, unknown>[];
+  assert.deepEqual(Object.keys(ourState!), Object.keys(libState!));
+  for (const k of Object.keys(libState!)) {
+    if (k === 'memory' || k === 'interpreter' || k === 'stack') continue;
+    assert.deepEqual(ourState![k], libState![k], `runState.${k}`);
+  }
+  assert.equal(ourState!.interpreter, ours);
+  assert.deepEqual((ourState!.memory as { _store: Uint8Array })._store, new Uint8Array(8192));
+  assert.equal(Object.getPrototypeOf(ourState!.memory), Object.getPrototypeOf(libState!.memory));
+  assert.deepEqual(ours._result, lib._result);
 });
