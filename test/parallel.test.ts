@@ -365,6 +365,41 @@ test("the hottest contract's storage trie is updated on the workers; a crash the
 });
 
 /**
+ * ERC-20 blocks of 300 transactions (more than `MIN_OFFLOADED_RECEIPTS`): their receipts are made on the last worker
+ * from batches sent as the transactions are recorded, and come out as one worker's (blooms, encodings, root). A
+ * worker that crashes on them is replaced and the receipts made on the main thread, the same again.
+ */
+test("a block's receipts are made on a worker; a crash there leaves them to the main thread", async () => {
+  const gen = generator({ seed: 22, holders: 3000, payers: 400 });
+  const { setup, blocks, expected } = await faultCase(gen, gen.setup(400), workloadBlocks(gen, 'erc20', 3, 300));
+  assert.ok(expected.every((e) => e.receipts.length === 300 && /[1-9a-f]/.test(e.logsBloom.slice(2))), 'blocks of 300 receipts with logs');
+  const dir = await mkdtemp(join(tmpdir(), 'parallax-receipts-fault-'));
+  const { store, engine } = await node(gen, setup, 2, {}, dir);
+  try {
+    const r0 = await engine.execute(blocks[0], { next: blocks[1] });
+    assert.equal(r0.stats.receiptsOffloaded, true);
+    assert.equal(r0.stats.fallbackReason, undefined);
+    assert.deepEqual(fingerprint(r0.result), expected[0]);
+    await engine.commit(r0.result);
+    engine.injectFaults({ crashInReceipts: true });
+    const r1 = await engine.execute(blocks[1], { next: blocks[2] });
+    assert.equal(r1.stats.receiptsOffloaded, false);
+    assert.match(r1.stats.fallbackReason ?? '', /injected worker crash in a block's receipts/);
+    assert.ok(engine.replacements >= 1);
+    assert.deepEqual(fingerprint(r1.result), expected[1]);
+    await engine.commit(r1.result);
+    const r2 = await engine.execute(blocks[2]);
+    assert.equal(r2.stats.receiptsOffloaded, true, `third block (${r2.stats.mode})`);
+    assert.equal(r2.stats.fallbackReason, undefined);
+    assert.deepEqual(fingerprint(r2.result), expected[2]);
+  } finally {
+    await engine.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/**
  * A contract whose storage trie the workers update, each its share of the root's children, in a block that zeroes all
  * its slots but one: the root would collapse into one child, so the shares are dropped and the trie updated on the main
  * thread, and the block's stats say so. Both blocks give one worker's results.

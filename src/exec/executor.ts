@@ -22,7 +22,8 @@ import type { StateDiff } from '../state/types.ts';
 import { checkConservation, conservationError, type ConservationReport } from '../insight/conservation.ts';
 import { applyDaoFork, isDaoForkBlock } from './dao.ts';
 import './evm-patches.ts';
-import './bloom.ts';
+import { withoutBlooms } from './bloom.ts';
+import { ReceiptsBuilder, ReceiptsPacker, addLogsBloom, receiptEncodings, type ReceiptsResult } from './receipts-job.ts';
 import { frontierEvmOptions, type FrontierRules } from '../chain/frontier.ts';
 import { beginFrontierTx, installFrontierMeters } from '../chain/frontier-meters.ts';
 import { pinSender } from './tx-common.ts';
@@ -105,11 +106,23 @@ export interface TxOutcome {
   /** Gas counted against the block's limit. */
   blockGasSpent: bigint;
   logs: Log[];
-  bloom: Uint8Array;
+  /** The transaction's logs bloom; absent where it was not made (its block's receipts are made elsewhere: see `ReceiptsSink`). */
+  bloom?: Uint8Array;
   createdAddress?: Uint8Array;
 }
 
-export function outcomeOf(res: RunTxResult, type: number): TxOutcome {
+/**
+ * Where a block's receipts are made instead of on this thread as each transaction is recorded (see receipts-job.ts):
+ * `add` takes each outcome in block order, with its receipt's cumulative gas field; `finish` answers with the
+ * receipts, or undefined when they could not be made there (the executor then makes them here).
+ */
+export interface ReceiptsSink {
+  add(o: TxOutcome, gasField: Uint8Array): void;
+  finish(): Promise<ReceiptsResult | undefined>;
+}
+
+/** `bloom`: false where the transaction ran without blooms (see `withoutBlooms`): the outcome then has none. */
+export function outcomeOf(res: RunTxResult, type: number, bloom = true): TxOutcome {
   const r = res.receipt as TxReceipt & { status?: 0 | 1; stateRoot?: Uint8Array };
   return {
     type,
@@ -118,7 +131,7 @@ export function outcomeOf(res: RunTxResult, type: number): TxOutcome {
     gasUsed: res.totalGasSpent,
     blockGasSpent: res.blockGasSpent,
     logs: res.execResult.logs ?? [],
-    bloom: res.bloom.bitvector,
+    bloom: bloom ? res.bloom.bitvector : undefined,
     createdAddress: res.createdAddress?.bytes,
   };
 }
@@ -136,6 +149,8 @@ export interface BlockRun {
   receiptGasUsed: bigint;
   /** Wei created by the block (rewards, withdrawals). */
   minted: bigint;
+  /** Where the receipts are made, if not here (see `ReceiptsSink`). */
+  receipts?: ReceiptsSink;
 }
 
 export interface ExecutorOptions {
@@ -147,6 +162,16 @@ export interface ExecutorOptions {
   conservation?: boolean;
   /** Frontier rules (a Substrate chain's EVM): precompile set, removed opcodes, proof-size and storage meters. */
   frontier?: FrontierRules;
+}
+
+/** A receipt's bloom until the block's receipts are made (see `takeReceipts`). */
+const NO_BLOOM = new Uint8Array(256);
+
+/** A transaction's logs bloom made from its logs (as runTx makes it, for outcomes that came without one). */
+function logsBloom(logs: Log[]): Uint8Array {
+  const bits = new Uint8Array(256);
+  addLogsBloom(bits, logs);
+  return bits;
 }
 
 /** Receipt fields as @ethereumjs/vm encodeReceipt writes them (status 0 is the empty string). */
@@ -167,6 +192,8 @@ export class BlockExecutor {
   /** Frontier: transactions (by index) that pay no EVM fee and carry a pallet-wide nonce (EthereumChecked, Xvm). */
   private feeless: Set<number> | undefined;
   private feelessBlock: Block | undefined;
+  /** Where a block's receipts are made instead of here, if anywhere (set by the parallel engine: its workers). */
+  receiptsSink: ((block: Block) => ReceiptsSink | undefined) | undefined;
 
   private constructor(opts: ExecutorOptions, vm: VM, state: OverlayStateManager) {
     this.common = opts.common;
@@ -256,6 +283,7 @@ export class BlockExecutor {
       gasUsed: 0n,
       receiptGasUsed: 0n,
       minted: 0n,
+      receipts: this.receiptsSink?.(block),
     };
     if (header.gasLimit >= 0x8000000000000000n) this.fail(run, 'gas limit above 2^63-1');
     if (this.preState !== undefined) await this.applyPreState(run, this.preState);
@@ -294,9 +322,11 @@ export class BlockExecutor {
         const res = await runTx(this.vm, { tx, block: this.feelessView(run.block), blockGasUsed: run.receiptGasUsed, skipNonce: true });
         outcome = outcomeOf(res, tx.type);
       } else {
-        outcome =
-          (await runPlainTransfer(this.vm, this.state, tx, run.block)) ??
-          outcomeOf(await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed }), tx.type);
+        const plain = await runPlainTransfer(this.vm, this.state, tx, run.block);
+        if (plain !== undefined) outcome = plain;
+        else if (run.receipts === undefined) outcome = outcomeOf(await runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed }), tx.type);
+        // The receipts are made elsewhere, and the bloom with them: runTx's is left empty.
+        else outcome = outcomeOf(await withoutBlooms(() => runTx(this.vm, { tx, block: run.block, blockGasUsed: run.receiptGasUsed })), tx.type, false);
       }
     } catch (e) {
       // Our own database failing is not the transaction's fault: say so, never call the block invalid.
@@ -313,25 +343,33 @@ export class BlockExecutor {
   async record(run: BlockRun, i: number, o: TxOutcome): Promise<void> {
     run.gasUsed += o.blockGasSpent;
     run.receiptGasUsed += o.gasUsed;
-    // A transaction's bloom is made of its logs: without logs there is nothing to add.
-    if (o.logs.length > 0) {
-      const into = run.bloom.bitvector;
-      for (let b = 0; b < 256; b++) into[b] |= o.bloom[b];
-    }
+    // (bigIntToBytes encodes 0 as one zero byte, uintBytes as none: only 0 takes the library's way.)
+    const gasField = run.receiptGasUsed === 0n ? bigIntToBytes(0n) : uintBytes(run.receiptGasUsed);
     const receipt = {
       ...(o.stateRoot !== undefined ? { stateRoot: o.stateRoot } : { status: o.status }),
       cumulativeBlockGasUsed: run.receiptGasUsed,
-      bitvector: o.bloom,
+      bitvector: o.bloom ?? NO_BLOOM,
       logs: o.logs,
     } as TxReceipt;
+    run.txs.push({ receipt, gasUsed: o.gasUsed, createdAddress: o.createdAddress, reverted: o.status === 0 });
+    if (run.receipts !== undefined) {
+      // The bloom and the encoding are made with the others (see `finish`).
+      run.receipts.add(o, gasField);
+      return;
+    }
+    const bloom = o.bloom ?? logsBloom(o.logs);
+    receipt.bitvector = bloom;
+    // A transaction's bloom is made of its logs: without logs there is nothing to add.
+    if (o.logs.length > 0) {
+      const into = run.bloom.bitvector;
+      for (let b = 0; b < 256; b++) into[b] |= bloom[b];
+    }
     const encoded = encodeRlpTransient(
-      // (bigIntToBytes encodes 0 as one zero byte, uintBytes as none: only 0 takes the library's way.)
-      [o.stateRoot ?? (o.status === 0 ? EMPTY_BYTES : STATUS_OK), run.receiptGasUsed === 0n ? bigIntToBytes(0n) : uintBytes(run.receiptGasUsed), o.bloom, o.logs as RlpInput[]],
+      [o.stateRoot ?? (o.status === 0 ? EMPTY_BYTES : STATUS_OK), gasField, bloom, o.logs as RlpInput[]],
       o.type === 0 ? undefined : o.type,
     );
     run.encodedReceipts.push(encoded);
     run.receiptTrie.put(encodeRlp(uintBytes(BigInt(i))), encoded);
-    run.txs.push({ receipt, gasUsed: o.gasUsed, createdAddress: o.createdAddress, reverted: o.status === 0 });
   }
 
   /** Withdrawals and rewards after the transactions, then the diff and the state root. */
@@ -357,10 +395,13 @@ export class BlockExecutor {
     // The state root's shares go to the workers first (see StateTrie.update); the receipts root is hashed here while
     // they work, instead of after (so `stateRootMs` includes it). Lab, 4 transfers blocks, alternating: 10,433 /
     // 11,362 / 10,500 / 10,526 / 11,038 / 12,043 tx/s against 10,163 / 10,069 / 9,902 / 10,160 / 10,428 / 10,444.
+    // Receipts made elsewhere get their last batch first, so that it is under way while the state root is.
+    const offloaded = run.receipts?.finish();
     const computing = this.store.computeTrie(diff);
     let receiptsRoot: Uint8Array;
     try {
-      receiptsRoot = block.transactions.length === 0 ? KECCAK256_RLP : run.receiptTrie.commit();
+      if (offloaded !== undefined) receiptsRoot = this.takeReceipts(run, await offloaded);
+      else receiptsRoot = block.transactions.length === 0 ? KECCAK256_RLP : run.receiptTrie.commit();
     } catch (e) {
       computing.catch(() => {});
       throw e;
@@ -380,6 +421,29 @@ export class BlockExecutor {
       timings: { executeMs: t1 - run.t0, stateRootMs: t2 - t1 },
       conservation,
     };
+  }
+
+  /**
+   * The block's receipts as made elsewhere (`ReceiptsSink`), or made here from the recorded outcomes when they could
+   * not be: each receipt's bloom, the block's bloom and the encodings in place; returns the receipts root.
+   */
+  private takeReceipts(run: BlockRun, made: ReceiptsResult | undefined): Uint8Array {
+    let r = made;
+    if (r === undefined || r.count !== run.txs.length) {
+      const packer = new ReceiptsPacker();
+      run.txs.forEach((t, i) => {
+        const rc = t.receipt as TxReceipt & { status?: 0 | 1; stateRoot?: Uint8Array };
+        const gas = rc.cumulativeBlockGasUsed;
+        packer.add({ type: run.block.transactions[i]!.type, status: rc.status ?? 1, stateRoot: rc.stateRoot, logs: rc.logs }, gas === 0n ? bigIntToBytes(0n) : uintBytes(gas));
+      });
+      const builder = new ReceiptsBuilder();
+      builder.add(packer.take());
+      r = builder.finish();
+    }
+    run.encodedReceipts = receiptEncodings(r);
+    for (let i = 0; i < r.count; i++) run.txs[i]!.receipt.bitvector = r.blooms.subarray(256 * i, 256 * (i + 1));
+    run.bloom.bitvector.set(r.bloom);
+    return r.root;
   }
 
   /** What the protocol minted and burned in this block, for the conservation check. */

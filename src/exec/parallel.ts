@@ -26,7 +26,8 @@ import type { BlockRecord, PreparedCommit } from '../state/store.ts';
 import type { ShardJob, ShardResult, StorageJob, StorageResult, TrieSharder } from '../state/trie.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type TxRecord } from '../insight/trace.ts';
-import type { BlockExecutor, BlockResult, BlockRun } from './executor.ts';
+import type { BlockExecutor, BlockResult, BlockRun, ReceiptsSink } from './executor.ts';
+import { ReceiptsPacker, type ReceiptsResult } from './receipts-job.ts';
 import { WorkerPool } from './pool.ts';
 import { PlanBuilder, jobDone, rawsOf, recoverBesideMain, watchJob, type Plan } from './plan.ts';
 import { packCommit, recoverJob, recoveredByWorker, unpackRuns, type BlockStart, type RecoverJob, type ToMain, type WorkerFaults } from './protocol.ts';
@@ -65,6 +66,8 @@ export interface ParallelOptions {
    * trie updated on the workers while the main thread updates the rest (default `MIN_OFFLOADED_SLOTS`).
    */
   minOffloadedSlots?: number;
+  /** A block of at least this many transactions has its receipts made on a worker (default `MIN_OFFLOADED_RECEIPTS`). */
+  minOffloadedReceipts?: number;
   /**
    * Cores the engine's threads share (default: the machine's, `os.availableParallelism()`). While the main thread runs
    * a block alone, the next block's senders go to at most `cores - 1` workers, so that the main thread keeps a core.
@@ -118,6 +121,8 @@ export interface BlockStats {
    * contract's storage trie), not all of it on the main thread.
    */
   rootSharded: boolean;
+  /** The block's receipts (blooms, encodings, receipts root) were made on a worker (see receipts-job.ts). */
+  receiptsOffloaded: boolean;
   /**
    * Main-thread time spent preparing and dispatching this block's work (partitioning, messages) on its critical path:
    * from the block's start (or, when the workers were still recovering its senders then, from the moment the last of
@@ -170,6 +175,13 @@ const PIN_RUN = 256;
  * a slot costs some 15 us there (an ERC-20 block's token, ~1,480 slots, 17-28 ms), a round trip to a worker some 0.1-0.3 ms.
  */
 export const MIN_OFFLOADED_SLOTS = 256;
+
+/**
+ * A block of at least this many transactions has its receipts made on a worker (see receipts-job.ts), sent in batches
+ * of `RECEIPTS_BATCH` as they are recorded; a smaller one's cost less than the messages.
+ */
+export const MIN_OFFLOADED_RECEIPTS = 64;
+const RECEIPTS_BATCH = 256;
 
 export interface ExecutedBlock {
   result: BlockResult;
@@ -284,6 +296,10 @@ export class ParallelExecutor {
           if (self.trieJob?.id === m.id) self.trieJob.answer(w, m.result);
           return;
         }
+        if (m.t === 'receipts') {
+          if (self.receiptsJob?.id === m.id) self.receiptsJob.answer(m.result);
+          return;
+        }
         // What a worker reports on an ahead recovery counts as the block's whose senders it recovered.
         const ahead = m.t === 'recovered' ? [self.ahead, self.later].find((a) => a?.seq === m.seq) : undefined;
         if (m.t === 'recovered' && ahead !== undefined) {
@@ -292,12 +308,81 @@ export class ParallelExecutor {
       });
       self.pool.onFailure((w, e) => {
         self.trieJob?.fail(w, e);
+        if (self.receiptsJob?.worker === w) self.receiptsJob.fail(e);
         self.onFailure?.(w, e);
       });
       await self.pool.start();
       executor.store.shareTrie(self.sharder);
+      executor.receiptsSink = (block) => self.receiptsFor(block);
     }
     return self;
+  }
+
+  /**
+   * The block's receipts being made on a worker (see `receiptsFor`): the answer, or the worker's failure, which may come
+   * before the last batch is sent.
+   */
+  private receiptsJob: { id: number; worker: number; failed?: Error; answer(r: ReceiptsResult): void; fail(e: Error): void } | undefined;
+  private receiptsSeq = 0;
+  /** Why the block's receipts were made on the main thread after all (a worker failed on them). */
+  private receiptsFailure: string | undefined;
+  /** The block's receipts came from a worker. */
+  private receiptsMade = false;
+
+  /**
+   * Where `block`'s receipts are made: on the last worker (the one a block run on the main thread leaves idle when one
+   * component dominates it; see `recoverBesideMain`), batch by batch as the transactions are recorded, for a block of at
+   * least `MIN_OFFLOADED_RECEIPTS` transactions; undefined (made on the main thread) otherwise.
+   */
+  private receiptsFor(block: Block): ReceiptsSink | undefined {
+    const pool = this.pool;
+    if (pool === undefined || block.transactions.length < (this.opts.minOffloadedReceipts ?? MIN_OFFLOADED_RECEIPTS)) return undefined;
+    const id = ++this.receiptsSeq;
+    const worker = pool.size - 1;
+    const packer = new ReceiptsPacker();
+    const job: NonNullable<ParallelExecutor['receiptsJob']> = {
+      id,
+      worker,
+      answer: () => {},
+      fail: (e) => (job.failed = e),
+    };
+    this.receiptsJob = job;
+    const send = (last: boolean) => {
+      const batch = packer.take();
+      pool.send(worker, { t: 'receipts', id, batch, last }, [batch.buffer as ArrayBuffer]);
+    };
+    return {
+      add: (o, gasField) => {
+        packer.add(o, gasField);
+        if (packer.count >= RECEIPTS_BATCH && job.failed === undefined) send(false);
+      },
+      finish: async () => {
+        try {
+          return await new Promise<ReceiptsResult>((resolve, reject) => {
+            if (job.failed !== undefined) return reject(job.failed);
+            const timer = setTimeout(() => reject(new Error(`no receipts from worker ${worker} within ${this.opts.txTimeoutMs} ms`)), this.opts.txTimeoutMs);
+            job.answer = (r) => {
+              clearTimeout(timer);
+              this.receiptsMade = true;
+              resolve(r);
+            };
+            job.fail = (e) => {
+              clearTimeout(timer);
+              reject(e);
+            };
+            send(true);
+          });
+        } catch (e) {
+          // Made on the main thread instead (the executor does so on undefined); the worker is replaced.
+          this.receiptsFailure = errorMessage(e);
+          if (this.receiptsJob === job) this.receiptsJob = undefined;
+          await pool.replace(worker);
+          return undefined;
+        } finally {
+          if (this.receiptsJob === job) this.receiptsJob = undefined;
+        }
+      },
+    };
   }
 
   /** The state-root shares under way: answers by worker, or the failure that ends them. */
@@ -386,7 +471,10 @@ export class ParallelExecutor {
   async close(): Promise<void> {
     this.unwatch?.();
     this.unwatch = undefined;
-    if (this.pool !== undefined) this.executor.store.shareTrie(undefined);
+    if (this.pool !== undefined) {
+      this.executor.store.shareTrie(undefined);
+      this.executor.receiptsSink = undefined;
+    }
     await this.pool?.close();
   }
 
@@ -413,6 +501,8 @@ export class ParallelExecutor {
     this.aheadOnPath = 0;
     this.trieFailure = undefined;
     this.trieSharded = false;
+    this.receiptsFailure = undefined;
+    this.receiptsMade = false;
     this.executing = true;
     let done: ExecutedBlock;
     try {
@@ -425,6 +515,11 @@ export class ParallelExecutor {
     if (this.trieFailure !== undefined) {
       done.stats.fallbackReason ??= `${this.trieFailure}; the state root was computed on the main thread`;
       this.trieFailure = undefined;
+    }
+    done.stats.receiptsOffloaded = this.receiptsMade;
+    if (this.receiptsFailure !== undefined) {
+      done.stats.fallbackReason ??= `${this.receiptsFailure}; the receipts were made on the main thread`;
+      this.receiptsFailure = undefined;
     }
     return done;
   }
@@ -538,6 +633,7 @@ export class ParallelExecutor {
       groups: n > 0 ? 1 : 0,
       takenGroups: 0,
       rootSharded: false,
+      receiptsOffloaded: false,
       largestGroup: n,
       predictedParallelFraction: 0,
       workerBusyMs: [],
@@ -908,6 +1004,7 @@ export class ParallelExecutor {
         takenGroups: claims.reduce((k, c, g) => (c !== 0 && c - 1 !== homeOf[g] ? k + 1 : k), 0),
         predictedParallelFraction: part.stats.predictedParallelFraction,
         rootSharded: false,
+      receiptsOffloaded: false,
         workerBusyMs: busy,
         recoveredBy: recoveredBy(),
         schedulingMs: scheduling,
@@ -1029,6 +1126,8 @@ export class ParallelExecutor {
     if (this.pool !== undefined) {
       this.executor.store.shareTrie(undefined);
       executor.store.shareTrie(this.sharder);
+      this.executor.receiptsSink = undefined;
+      executor.receiptsSink = (block) => this.receiptsFor(block);
     }
     this.executor = executor;
     if (profile !== undefined) this.profile = profile;

@@ -8,6 +8,7 @@ import type { AccountValue, TxAccess } from '../state/overlay.ts';
 import type { TxOutcome } from './executor.ts';
 import type { ShardJob, ShardResult, StorageJob, StorageResult } from '../state/trie.ts';
 import type { NodeFileView } from '../state/node-file.ts';
+import type { ReceiptsResult } from './receipts-job.ts';
 
 export interface WorkerFaults {
   /** Throw (crash the worker) when asked to run this transaction index. */
@@ -18,6 +19,8 @@ export interface WorkerFaults {
   stallAtTx?: { index: number; ms: number };
   /** Throw (crash the worker) when asked for its share of a state root. */
   crashInTrie?: boolean;
+  /** Throw (crash the worker) at the last batch of a block's receipts. */
+  crashInReceipts?: boolean;
   /** Sleep `ms` after each chunk of senders recovered (a recovery still under way when its block starts). */
   recoverChunkMs?: number;
 }
@@ -97,6 +100,11 @@ export type ToWorker =
    * reading nodes from the LevelDB at `db`.
    */
   | { t: 'trie'; id: number; db: string; nodes?: NodeFileView; job: ShardJob | StorageJob }
+  /**
+   * A batch of block `id`'s receipt inputs (see receipts-job.ts), in order; after the `last` one the worker answers
+   * with the block's receipts.
+   */
+  | { t: 'receipts'; id: number; batch: Uint8Array; last: boolean }
   /** Test hook: make this worker fail on a transaction index of the next block. */
   | { t: 'faults'; faults: WorkerFaults }
   /** End the worker between two tasks (see `WorkerPool.close`), without waiting for its queue. */
@@ -116,6 +124,7 @@ export type ToMain =
    */
   | { t: 'results'; seq: number; runs: WireRuns }
   | { t: 'trie'; id: number; result: ShardResult | StorageResult }
+  | { t: 'receipts'; id: number; result: ReceiptsResult }
   /** `nice`: the worker's thread runs at this nice value; undefined if it could not be set (not Linux, refused). */
   | { t: 'ready'; nice: number | undefined };
 

@@ -38,6 +38,7 @@ import { decodeTx, pinSender, recoverSenderKey, sharedTxCommon } from './tx-comm
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
 import { RECOVERED, RECOVER_CHUNK, packRuns, packedTx, unpackCommit, type BlockStart, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
 import { keccak256 } from '../crypto/index.ts';
+import { ReceiptsBuilder } from './receipts-job.ts';
 import { decodeAccountRecord } from '../state/account-record.ts';
 
 const port = parentPort!;
@@ -318,7 +319,7 @@ function packLogs(runs: RunResult[]): void {
   for (const r of runs) {
     const o = r.outcome;
     if (o === null || o.logs.length === 0) continue;
-    size += o.bloom.length;
+    size += 256;
     for (const [address, topics, data] of o.logs) {
       size += address.length + data.length;
       for (const t of topics) size += t.length;
@@ -335,7 +336,7 @@ function packLogs(runs: RunResult[]): void {
   for (const r of runs) {
     const o = r.outcome;
     if (o === null || o.logs.length === 0) continue;
-    o.bloom = put(o.bloom);
+    o.bloom = put(o.bloom ?? ZERO_BLOOM);
     o.logs = o.logs.map(([address, topics, data]) => [put(address), topics.map(put), put(data)]);
   }
 }
@@ -376,9 +377,31 @@ async function shardTrie(m: Extract<ToWorker, { t: 'trie' }>): Promise<void> {
   post({ t: 'trie', id: m.id, result }, [result.nodes.buffer as ArrayBuffer, result.accounts.buffer as ArrayBuffer]);
 }
 
-/** Messages are handled strictly in arrival order, one at a time (state-root shares apart: they touch no block state). */
+/** Receipts under way, by block (see receipts-job.ts): one at a time in practice. */
+const receiptBuilders = new Map<number, ReceiptsBuilder>();
+
+function receiptsBatch(m: Extract<ToWorker, { t: 'receipts' }>): void {
+  let b = receiptBuilders.get(m.id);
+  if (b === undefined) {
+    // A block whose receipts were begun and never finished (it was invalid, or run again after a failure) is dropped.
+    receiptBuilders.clear();
+    receiptBuilders.set(m.id, (b = new ReceiptsBuilder()));
+  }
+  b.add(m.batch);
+  if (!m.last) return;
+  receiptBuilders.delete(m.id);
+  if (armedFaults.crashInReceipts === true || faults.crashInReceipts === true) throw new Error('injected worker crash in a block\'s receipts');
+  const result = b.finish();
+  post({ t: 'receipts', id: m.id, result }, [result.encoded.buffer as ArrayBuffer, result.blooms.buffer as ArrayBuffer]);
+}
+
+/**
+ * Messages are handled strictly in arrival order, one at a time (state-root shares and receipts apart: they touch no
+ * block state).
+ */
 let queue: Promise<void> = Promise.resolve();
 let trieQueue: Promise<void> = Promise.resolve();
+let receiptsQueue: Promise<void> = Promise.resolve();
 const crash = (e: unknown) => {
   // An unexpected failure poisons this worker: crash so the pool replaces it; the block (or its state root) is then
   // done on the main thread.
@@ -404,6 +427,10 @@ port.on('message', (m: ToWorker) => {
   }
   if (m.t === 'trie') {
     trieQueue = trieQueue.then(() => shardTrie(m)).catch(crash);
+    return;
+  }
+  if (m.t === 'receipts') {
+    receiptsQueue = receiptsQueue.then(() => receiptsBatch(m)).catch(crash);
     return;
   }
   queue = queue.then(() => handle(m)).catch(crash);

@@ -90,9 +90,9 @@ class Engines {
   }
   async for(executor: BlockExecutor, profile: ChainProfile): Promise<ParallelExecutor> {
     if (this.engine === undefined) {
-      // Every block of two or more transactions speculates, however cheap: with workers the suite checks the parallel
-      // path.
-      this.engine = await ParallelExecutor.create(executor, { workers: this.workers, minParallelTxs: 2, minSpeculativeGas: 0, txTimeoutMs: 60_000, profile, kzg: true });
+      // Every block of two or more transactions speculates, however cheap, and every block's receipts are made on a
+      // worker: with workers the suite checks the parallel path.
+      this.engine = await ParallelExecutor.create(executor, { workers: this.workers, minParallelTxs: 2, minSpeculativeGas: 0, minOffloadedReceipts: 1, txTimeoutMs: 60_000, profile, kzg: true });
     } else {
       this.engine.attach(executor, profile);
     }
