@@ -1004,7 +1004,7 @@ export class ParallelExecutor {
         takenGroups: claims.reduce((k, c, g) => (c !== 0 && c - 1 !== homeOf[g] ? k + 1 : k), 0),
         predictedParallelFraction: part.stats.predictedParallelFraction,
         rootSharded: false,
-      receiptsOffloaded: false,
+        receiptsOffloaded: false,
         workerBusyMs: busy,
         recoveredBy: recoveredBy(),
         schedulingMs: scheduling,
