@@ -365,6 +365,26 @@ test("the hottest contract's storage trie is updated on the workers; a crash the
 });
 
 /**
+ * A worker that crashes with a state-root share and a block's receipts on it is replaced by both paths at once: they
+ * share one replacement. Two at once had each started a worker, and the first one's, left outside the pool, kept the
+ * process from exiting after the engine closed.
+ */
+test('two replacements of one worker at once share one; a later one is its own', async () => {
+  const gen = generator({ seed: 4 });
+  const { store, engine } = await node(gen, gen.setup(50), 2);
+  try {
+    const pool = (engine as unknown as { pool: { replace(w: number): Promise<void> } }).pool;
+    await Promise.all([pool.replace(1), pool.replace(1)]);
+    assert.equal(engine.replacements, 1);
+    await pool.replace(1);
+    assert.equal(engine.replacements, 2);
+  } finally {
+    await engine.close();
+    await store.close();
+  }
+});
+
+/**
  * ERC-20 blocks of 300 transactions (more than `MIN_OFFLOADED_RECEIPTS`): their receipts are made on the last worker
  * from batches sent as the transactions are recorded, and come out as one worker's (blooms, encodings, root). A
  * worker that crashes on them is replaced and the receipts made on the main thread, the same again.

@@ -115,8 +115,23 @@ export class WorkerPool {
     });
   }
 
-  /** Stop worker `index` and start a fresh one in its place (its cache starts cold). */
-  async replace(index: number): Promise<void> {
+  /** Replacements under way, by worker index (see `replace`). */
+  private readonly replacing = new Map<number, Promise<void>>();
+
+  /**
+   * Stop worker `index` and start a fresh one in its place (its cache starts cold). Callers that see the same failure
+   * (a worker that crashes with a state-root share and a block's receipts on it) share one replacement: two at once
+   * would each start a worker, and the first one's would be left running outside the pool.
+   */
+  replace(index: number): Promise<void> {
+    const pending = this.replacing.get(index);
+    if (pending !== undefined) return pending;
+    const p = this.replaceNow(index).finally(() => this.replacing.delete(index));
+    this.replacing.set(index, p);
+    return p;
+  }
+
+  private async replaceNow(index: number): Promise<void> {
     const old = this.workers[index];
     this.replacements++;
     const fresh = await this.spawn(index);
