@@ -13,7 +13,7 @@ import { Bloom, createVM, runTx, type RunTxResult, type TxReceipt, type VM } fro
 import { createBlock, type Block } from '@ethereumjs/block';
 import { EVM, type EVMMockBlockchainInterface, type Log } from '@ethereumjs/evm';
 import { ParallaxError, errorMessage } from '../errors.ts';
-import { encodeRlp, encodeRlpTransient, uintBytes, type RlpInput } from '../util/rlp.ts';
+import type { RlpInput } from '../util/rlp.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
 import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
 import type { BlockRecord, PreparedCommit, StateStore } from '../state/store.ts';
@@ -23,7 +23,7 @@ import { checkConservation, conservationError, type ConservationReport } from '.
 import { applyDaoFork, isDaoForkBlock } from './dao.ts';
 import './evm-patches.ts';
 import { withoutBlooms } from './bloom.ts';
-import { ReceiptsBuilder, ReceiptsPacker, addLogsBloom, receiptEncodings, type ReceiptsResult } from './receipts-job.ts';
+import { ReceiptsBuilder, ReceiptsPacker, addLogsBloom, encodeReceipt, receiptEncodings, receiptGasField, receiptKey, statusField, type ReceiptsResult } from './receipts-job.ts';
 import { frontierEvmOptions, type FrontierRules } from '../chain/frontier.ts';
 import { beginFrontierTx, installFrontierMeters } from '../chain/frontier-meters.ts';
 import { pinSender } from './tx-common.ts';
@@ -174,9 +174,6 @@ function logsBloom(logs: Log[]): Uint8Array {
   return bits;
 }
 
-/** Receipt fields as @ethereumjs/vm encodeReceipt writes them (status 0 is the empty string). */
-const EMPTY_BYTES = new Uint8Array(0);
-const STATUS_OK = Uint8Array.of(1);
 
 const BEACON_ROOTS_ADDRESS = new Address(Uint8Array.from(Buffer.from('000F3df6D732807Ef1319fB7B8bB8522d0Beac02', 'hex')));
 
@@ -343,8 +340,7 @@ export class BlockExecutor {
   async record(run: BlockRun, i: number, o: TxOutcome): Promise<void> {
     run.gasUsed += o.blockGasSpent;
     run.receiptGasUsed += o.gasUsed;
-    // (bigIntToBytes encodes 0 as one zero byte, uintBytes as none: only 0 takes the library's way.)
-    const gasField = run.receiptGasUsed === 0n ? bigIntToBytes(0n) : uintBytes(run.receiptGasUsed);
+    const gasField = receiptGasField(run.receiptGasUsed);
     const receipt = {
       ...(o.stateRoot !== undefined ? { stateRoot: o.stateRoot } : { status: o.status }),
       cumulativeBlockGasUsed: run.receiptGasUsed,
@@ -364,12 +360,9 @@ export class BlockExecutor {
       const into = run.bloom.bitvector;
       for (let b = 0; b < 256; b++) into[b] |= bloom[b];
     }
-    const encoded = encodeRlpTransient(
-      [o.stateRoot ?? (o.status === 0 ? EMPTY_BYTES : STATUS_OK), gasField, bloom, o.logs as RlpInput[]],
-      o.type === 0 ? undefined : o.type,
-    );
+    const encoded = encodeReceipt(o.type, statusField(o), gasField, bloom, o.logs as RlpInput[]);
     run.encodedReceipts.push(encoded);
-    run.receiptTrie.put(encodeRlp(uintBytes(BigInt(i))), encoded);
+    run.receiptTrie.put(receiptKey(i), encoded);
   }
 
   /** Withdrawals and rewards after the transactions, then the diff and the state root. */
@@ -433,8 +426,7 @@ export class BlockExecutor {
       const packer = new ReceiptsPacker();
       run.txs.forEach((t, i) => {
         const rc = t.receipt as TxReceipt & { status?: 0 | 1; stateRoot?: Uint8Array };
-        const gas = rc.cumulativeBlockGasUsed;
-        packer.add({ type: run.block.transactions[i]!.type, status: rc.status ?? 1, stateRoot: rc.stateRoot, logs: rc.logs }, gas === 0n ? bigIntToBytes(0n) : uintBytes(gas));
+        packer.add({ type: run.block.transactions[i]!.type, status: rc.status ?? 1, stateRoot: rc.stateRoot, logs: rc.logs }, receiptGasField(rc.cumulativeBlockGasUsed));
       });
       const builder = new ReceiptsBuilder();
       builder.add(packer.take());

@@ -382,7 +382,6 @@ export class ParallelExecutor {
         } catch (e) {
           // Made on the main thread instead (the executor does so on undefined); the worker is replaced.
           this.receiptsFailure = errorMessage(e);
-          if (this.receiptsJob === job) this.receiptsJob = undefined;
           await pool.replace(worker);
           return undefined;
         } finally {

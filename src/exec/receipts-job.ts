@@ -14,8 +14,9 @@
  */
 import type { Log } from '@ethereumjs/evm';
 import { keccak256 } from '../crypto/index.ts';
-import { BatchTrie } from '../state/mpt.ts';
+import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
 import { setBloomBits } from '../util/bloom-bits.ts';
+import { ByteWriter } from '../util/byte-writer.ts';
 import { encodeRlp, encodeRlpTransient, uintBytes, type RlpInput } from '../util/rlp.ts';
 
 /** What a receipt is made of (see `TxOutcome`). */
@@ -36,9 +37,29 @@ export interface ReceiptsResult {
   blooms: Uint8Array;
 }
 
-const EMPTY_ROOT = keccak256(encodeRlp(new Uint8Array(0)));
+/** A receipt's status field as @ethereumjs/vm's encodeReceipt writes it (status 0 is the empty string). */
 const STATUS_OK = Uint8Array.of(1);
-const NO_BYTES = new Uint8Array(0);
+const STATUS_FAILED = new Uint8Array(0);
+
+/** A receipt's first field: the state root after the transaction (before Byzantium), else its status. */
+export function statusField(o: { status: 0 | 1; stateRoot?: Uint8Array }): Uint8Array {
+  return o.stateRoot ?? (o.status === 0 ? STATUS_FAILED : STATUS_OK);
+}
+
+/** A receipt's cumulative gas field (bigIntToBytes encodes 0 as one zero byte, uintBytes as none: 0 takes the library's way). */
+export function receiptGasField(gas: bigint): Uint8Array {
+  return gas === 0n ? Uint8Array.of(0) : uintBytes(gas);
+}
+
+/** A receipt's consensus encoding (typed receipts prefixed by their type), in the receipts slab (see `encodeRlpTransient`). */
+export function encodeReceipt(type: number, first: Uint8Array, gasField: Uint8Array, bloom: Uint8Array, logs: RlpInput[]): Uint8Array {
+  return encodeRlpTransient([first, gasField, bloom, logs], type === 0 ? undefined : type);
+}
+
+/** Transaction `i`'s key in the block's receipts trie. */
+export function receiptKey(i: number): Uint8Array {
+  return encodeRlp(uintBytes(BigInt(i)));
+}
 
 /** Set in `bits` what a transaction's logs put in its logs bloom: each log's address and topics. */
 export function addLogsBloom(bits: Uint8Array, logs: readonly (readonly [Uint8Array, readonly Uint8Array[], ...unknown[]])[]): void {
@@ -49,62 +70,35 @@ export function addLogsBloom(bits: Uint8Array, logs: readonly (readonly [Uint8Ar
 }
 
 /** Receipt inputs packed into batches (see the format above). */
-export class ReceiptsPacker {
-  private buf = new Uint8Array(1 << 16);
-  private pos = 0;
+export class ReceiptsPacker extends ByteWriter {
   /** Transactions in the current batch. */
   count = 0;
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    bigger.set(this.buf.subarray(0, this.pos));
-    this.buf = bigger;
-  }
-
-  private u32(n: number): void {
-    const b = this.buf;
-    b[this.pos] = n >>> 24;
-    b[this.pos + 1] = (n >>> 16) & 255;
-    b[this.pos + 2] = (n >>> 8) & 255;
-    b[this.pos + 3] = n & 255;
-    this.pos += 4;
-  }
 
   /** Add one transaction's receipt input; `gasField` is its cumulative gas as the receipt encodes it. */
   add(o: ReceiptInput, gasField: Uint8Array): void {
     let size = 2 + 32 + 1 + gasField.length + 4;
     for (const [, topics, data] of o.logs) size += 20 + 1 + 32 * topics.length + 4 + data.length;
     this.room(size);
-    const b = this.buf;
-    b[this.pos++] = o.type;
+    this.buf[this.pos++] = o.type;
     if (o.stateRoot !== undefined) {
-      b[this.pos++] = 2;
-      b.set(o.stateRoot, this.pos);
-      this.pos += 32;
-    } else b[this.pos++] = o.status;
-    b[this.pos++] = gasField.length;
-    b.set(gasField, this.pos);
-    this.pos += gasField.length;
+      this.buf[this.pos++] = 2;
+      this.bytes(o.stateRoot);
+    } else this.buf[this.pos++] = o.status;
+    this.short(gasField);
     this.u32(o.logs.length);
     for (const [address, topics, data] of o.logs) {
-      b.set(address, this.pos);
-      this.pos += 20;
-      b[this.pos++] = topics.length;
-      for (const t of topics) {
-        b.set(t, this.pos);
-        this.pos += 32;
-      }
+      this.bytes(address);
+      this.buf[this.pos++] = topics.length;
+      for (const t of topics) this.bytes(t);
       this.u32(data.length);
-      b.set(data, this.pos);
-      this.pos += data.length;
+      this.bytes(data);
     }
     this.count++;
   }
 
   /** The batch so far (a copy), and a new one begun. */
   take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos);
+    const out = this.written();
     this.pos = 0;
     this.count = 0;
     return out;
@@ -132,8 +126,7 @@ export class ReceiptsBuilder {
       if (kind === 2) {
         first = d.subarray(p, p + 32);
         p += 32;
-      } else if (kind === 1) first = STATUS_OK;
-      else if (kind === 0) first = NO_BYTES;
+      } else if (kind === 0 || kind === 1) first = statusField({ status: kind });
       else throw new Error(`receipts batch: bad status byte ${kind} at ${p - 1}`);
       const gasField = d.subarray(p + 1, p + 1 + d[p]);
       p += 1 + d[p];
@@ -164,8 +157,8 @@ export class ReceiptsBuilder {
       if (p > d.length) throw new Error(`receipts batch: transaction ${i} runs past the batch's ${d.length} bytes`);
       addLogsBloom(bits, logs);
       if (nLogs > 0) for (let b = 0; b < 256; b++) this.bloom[b] |= bits[b];
-      const encoded = encodeRlpTransient([first, gasField, bits, logs as RlpInput[]], type === 0 ? undefined : type);
-      this.trie.put(encodeRlp(uintBytes(BigInt(i))), encoded);
+      const encoded = encodeReceipt(type, first, gasField, bits, logs as RlpInput[]);
+      this.trie.put(receiptKey(i), encoded);
       this.parts.push(encoded);
       this.size += encoded.length;
       this.ends.push(this.size);

@@ -6,6 +6,7 @@
  */
 import { KECCAK256_RLP } from '@ethereumjs/util';
 import { fromHex } from '../util/bytes.ts';
+import { ByteWriter } from '../util/byte-writer.ts';
 import { encodeRlp, uintBytes } from '../util/rlp.ts';
 import { keccak256 } from '../crypto/index.ts';
 import { BatchTrie, NewNodes, toNibbles, type DecodedNodes, type NodeLoader } from './mpt.ts';
@@ -108,26 +109,10 @@ const MAX_SHARE_FACTOR = 1.5;
  * code hash (32), nonce and balance (a length byte, then the unpadded big-endian bytes), the number of changed
  * slots (4 bytes) and for each slot its 32 bytes, a length byte and the new value (empty: deleted).
  */
-class ShardWriter {
-  private buf = new Uint8Array(1 << 16);
-  private pos = 0;
+class ShardWriter extends ByteWriter {
   count = 0;
   /** Leaves to update: accounts plus changed slots. */
   work = 0;
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    bigger.set(this.buf.subarray(0, this.pos));
-    this.buf = bigger;
-  }
-  private bytes(b: Uint8Array): void {
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-  private short(b: Uint8Array): void {
-    this.buf[this.pos++] = b.length;
-    this.bytes(b);
-  }
   add(hashed: Uint8Array, d: AccountDiff, storageRoot: Uint8Array): void {
     this.count++;
     this.work += 1 + d.storage.size;
@@ -151,8 +136,7 @@ class ShardWriter {
   /** The changed slots: their count (4 bytes), then each slot's 32 bytes, a length byte and the new value. */
   slots(storage: Map<string, Uint8Array>): void {
     this.room(4);
-    new DataView(this.buf.buffer).setUint32(this.pos, storage.size);
-    this.pos += 4;
+    this.u32(storage.size);
     for (const [slot, value] of storage) {
       this.room(66 + value.length);
       this.bytes(fromHex(slot));
@@ -160,7 +144,7 @@ class ShardWriter {
     }
   }
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return this.written();
   }
 }
 
