@@ -23,6 +23,7 @@ import { checkConservation, conservationError, type ConservationReport } from '.
 import { applyDaoFork, isDaoForkBlock } from './dao.ts';
 import './evm-patches.ts';
 import { withoutBlooms } from './bloom.ts';
+import { EMPTY_BLOOM } from '../util/bloom-bits.ts';
 import { ReceiptsBuilder, ReceiptsPacker, addLogsBloom, encodeReceipt, receiptEncodings, receiptGasField, receiptKey, statusField, type ReceiptsResult } from './receipts-job.ts';
 import { frontierEvmOptions, type FrontierRules } from '../chain/frontier.ts';
 import { beginFrontierTx, installFrontierMeters } from '../chain/frontier-meters.ts';
@@ -164,16 +165,12 @@ export interface ExecutorOptions {
   frontier?: FrontierRules;
 }
 
-/** A receipt's bloom until the block's receipts are made (see `takeReceipts`). */
-const NO_BLOOM = new Uint8Array(256);
-
 /** A transaction's logs bloom made from its logs (as runTx makes it, for outcomes that came without one). */
 function logsBloom(logs: Log[]): Uint8Array {
   const bits = new Uint8Array(256);
   addLogsBloom(bits, logs);
   return bits;
 }
-
 
 const BEACON_ROOTS_ADDRESS = new Address(Uint8Array.from(Buffer.from('000F3df6D732807Ef1319fB7B8bB8522d0Beac02', 'hex')));
 
@@ -344,7 +341,7 @@ export class BlockExecutor {
     const receipt = {
       ...(o.stateRoot !== undefined ? { stateRoot: o.stateRoot } : { status: o.status }),
       cumulativeBlockGasUsed: run.receiptGasUsed,
-      bitvector: o.bloom ?? NO_BLOOM,
+      bitvector: o.bloom ?? EMPTY_BLOOM, // until the block's receipts are made (see `takeReceipts`)
       logs: o.logs,
     } as TxReceipt;
     run.txs.push({ receipt, gasUsed: o.gasUsed, createdAddress: o.createdAddress, reverted: o.status === 0 });

@@ -17,6 +17,7 @@ import { keccak256 } from '../crypto/index.ts';
 import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
 import { setBloomBits } from '../util/bloom-bits.ts';
 import { ByteWriter } from '../util/byte-writer.ts';
+import { readU32 } from '../util/bytes.ts';
 import { encodeRlp, encodeRlpTransient, uintBytes, type RlpInput } from '../util/rlp.ts';
 
 /** What a receipt is made of (see `TxOutcome`). */
@@ -117,7 +118,6 @@ export class ReceiptsBuilder {
 
   add(batch: Uint8Array): void {
     const d = batch;
-    const u32 = (p: number) => ((d[p] << 24) | (d[p + 1] << 16) | (d[p + 2] << 8) | d[p + 3]) >>> 0;
     let p = 0;
     while (p < d.length) {
       const type = d[p++];
@@ -130,7 +130,7 @@ export class ReceiptsBuilder {
       else throw new Error(`receipts batch: bad status byte ${kind} at ${p - 1}`);
       const gasField = d.subarray(p + 1, p + 1 + d[p]);
       p += 1 + d[p];
-      const nLogs = u32(p);
+      const nLogs = readU32(d, p);
       p += 4;
       const i = this.index++;
       if (this.blooms.length < 256 * (i + 1)) {
@@ -149,7 +149,7 @@ export class ReceiptsBuilder {
           topics[t] = d.subarray(p, p + 32);
           p += 32;
         }
-        const len = u32(p);
+        const len = readU32(d, p);
         p += 4;
         logs[l] = [address, topics, d.subarray(p, p + len)];
         p += len;

@@ -31,6 +31,7 @@ import { NodeCache, type NodeLoader } from '../state/mpt.ts';
 import { NodeFileReader, type NodeFileView } from '../state/node-file.ts';
 import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
+import { EMPTY_BLOOM } from '../util/bloom-bits.ts';
 import { currentThreadId } from '../util/threads.ts';
 import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { runPlainTransfer } from './transfer.ts';
@@ -288,7 +289,7 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
   }
   if (mySeq !== seq) return;
   // A run without logs has an all-zero bloom: send the one shared zero bloom, cloned once per batch, not one each.
-  if (outcome !== null && outcome.logs.length === 0) outcome.bloom = ZERO_BLOOM;
+  if (outcome !== null && outcome.logs.length === 0) outcome.bloom = EMPTY_BLOOM;
   outbox.push({ index, outcome, error, access, start: performance.timeOrigin + t0, ms: performance.now() - t0 });
   if (outbox.length >= RESULT_BATCH) flush();
 }
@@ -298,8 +299,6 @@ async function runOne(index: number, raw: Uint8Array, pubkey: Uint8Array | null)
  * a message per transaction cost both threads more than a simple transfer's execution.
  */
 const RESULT_BATCH = 8;
-/** Never written: the main thread ORs blooms into the block's own and hands receipts' on unchanged. */
-const ZERO_BLOOM = new Uint8Array(256);
 let outbox: RunResult[] = [];
 
 function flush(): void {
@@ -336,7 +335,7 @@ function packLogs(runs: RunResult[]): void {
   for (const r of runs) {
     const o = r.outcome;
     if (o === null || o.logs.length === 0) continue;
-    o.bloom = put(o.bloom ?? ZERO_BLOOM);
+    o.bloom = put(o.bloom ?? EMPTY_BLOOM);
     o.logs = o.logs.map(([address, topics, data]) => [put(address), topics.map(put), put(data)]);
   }
 }

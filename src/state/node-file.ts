@@ -31,6 +31,7 @@
 import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, readSync, writevSync } from 'node:fs';
 import { ParallaxError } from '../errors.ts';
 import { P_NODE } from './keys.ts';
+import { readU32 } from '../util/bytes.ts';
 
 /** The file's name inside the database directory (LevelDB leaves names it does not know alone). */
 export const NODE_FILE = 'trie-nodes.dat';
@@ -54,10 +55,6 @@ export interface NodeFileView {
 }
 
 let openings = 0;
-
-function word(b: Uint8Array, at: number): number {
-  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
-}
 
 /** Whether the record header at `pos` is a node record's: the kind byte, and a length a stored node can have. */
 function isRecord(buf: Uint8Array, pos: number, len: number): boolean {
@@ -99,8 +96,8 @@ export class NodeFileReader {
 
   /** The node's encoding, or undefined if the file does not hold it. */
   get(hash: Uint8Array): Uint8Array | undefined {
-    const k0 = word(hash, 0);
-    const k1 = word(hash, 4);
+    const k0 = readU32(hash, 0);
+    const k1 = readU32(hash, 4);
     const t = this.table;
     for (let s = k0 & this.mask; ; s = (s + 1) & this.mask) {
       const i = s * WORDS;
@@ -125,7 +122,7 @@ export class NodeFileReader {
     } catch (e) {
       throw new ParallaxError('DB_CORRUPT', `cannot read trie node file ${this.path} at offset ${offset}: ${(e as Error).message}`, {}, { cause: e });
     }
-    if (got !== record.length || word(record, 0) !== length || record[4] !== P_NODE) {
+    if (got !== record.length || readU32(record, 0) !== length || record[4] !== P_NODE) {
       throw new ParallaxError('DB_CORRUPT', `trie node file ${this.path} has no node record of ${length} bytes at offset ${offset}`);
     }
     return record;
@@ -194,7 +191,7 @@ export class NodeFile extends NodeFileReader {
       }
       let pos = 0;
       while (pos + RECORD_HEADER <= want) {
-        const len = word(chunk, pos);
+        const len = readU32(chunk, pos);
         if (pos + RECORD_HEADER + len > want) break;
         this.check(chunk, pos, base + pos, len);
         this.insert(chunk.subarray(pos + 5, pos + RECORD_HEADER), base + pos, len);
@@ -202,7 +199,7 @@ export class NodeFile extends NodeFileReader {
       }
       if (pos === 0) {
         // Not even one record fits what is left of the chunk: a broken length (a record is never near 8 MiB).
-        this.check(chunk, 0, base, word(chunk, 0));
+        this.check(chunk, 0, base, readU32(chunk, 0));
         throw new ParallaxError('DB_CORRUPT', `trie node file ${this.path}: the record at offset ${base} runs past the file's recorded end (${length})`);
       }
       base += pos;
@@ -241,7 +238,7 @@ export class NodeFile extends NodeFileReader {
     if (this.end + bytes >= MAX_OFFSET) throw new ParallaxError('DB_CORRUPT', `trie node file ${this.path} would pass ${MAX_OFFSET} bytes`);
     for (const p of parts) {
       for (let pos = 0; pos < p.length; ) {
-        const len = p.length - pos >= RECORD_HEADER ? word(p, pos) : -1;
+        const len = p.length - pos >= RECORD_HEADER ? readU32(p, pos) : -1;
         if (len < 0 || pos + RECORD_HEADER + len > p.length || !isRecord(p, pos, len)) {
           throw new Error(`packed trie nodes are malformed at byte ${pos} of ${p.length}`);
         }
@@ -268,7 +265,7 @@ export class NodeFile extends NodeFileReader {
     let offset = this.end;
     for (const p of parts) {
       for (let pos = 0; pos < p.length; ) {
-        const len = word(p, pos);
+        const len = readU32(p, pos);
         this.insert(p.subarray(pos + 5, pos + RECORD_HEADER), offset + pos, len);
         pos += RECORD_HEADER + len;
       }
@@ -295,8 +292,8 @@ export class NodeFile extends NodeFileReader {
 
   private insert(hash: Uint8Array, offset: number, len: number): void {
     if (this.count + 1 > (this.mask + 1) * MAX_LOAD) this.grow();
-    const k0 = word(hash, 0);
-    const k1 = word(hash, 4);
+    const k0 = readU32(hash, 0);
+    const k1 = readU32(hash, 4);
     const t = this.table;
     let s = k0 & this.mask;
     for (; ; s = (s + 1) & this.mask) {

@@ -9,3 +9,6 @@ export function setBloomBits(bits: Uint8Array, hash: Uint8Array): void {
     bits[255 - (loc >> 3)] |= 1 << (loc & 7);
   }
 }
+
+/** An empty logs bloom, shared: never written (a placeholder where a receipt's bloom is not made yet, or has no bits). */
+export const EMPTY_BLOOM = new Uint8Array(256);
