@@ -385,6 +385,46 @@ test('two replacements of one worker at once share one; a later one is its own',
 });
 
 /**
+ * ERC-20 blocks of 300 transactions run on the main thread (token transfers are too cheap to speculate on), with the
+ * streaming threshold lowered to 256 (one batch before the last): the token's storage trie is updated on the last worker from the slots sent as the transactions are
+ * recorded, and the blocks come out as one worker's (roots, receipts, gas), each committed block's nodes serving the
+ * next. A worker that crashes at the last batch is replaced and the trie updated on the main thread, the same again.
+ */
+test("a block's storage tries are updated on a worker as it runs; a crash there leaves them to the main thread", async () => {
+  const gen = generator({ seed: 23, holders: 3000, payers: 400 });
+  const { setup, blocks, expected } = await faultCase(gen, gen.setup(400), workloadBlocks(gen, 'erc20', 4, 300));
+  const dir = await mkdtemp(join(tmpdir(), 'parallax-slots-fault-'));
+  // The engine's own rule for cheap transactions (the helper speculates on every block).
+  const { store, engine } = await node(gen, setup, 2, { minStreamedSlotsTxs: 256, minSpeculativeGas: 50_000 }, dir);
+  try {
+    const run = async (i: number) => {
+      const r = await engine.execute(blocks[i], { next: blocks[i + 1] });
+      assert.deepEqual(fingerprint(r.result), expected[i], `block ${i}`);
+      await engine.commit(r.result);
+      return r.stats;
+    };
+    // The first token transfers seen are expected to use their gas limit: speculated on, and learned from.
+    await run(0);
+    const s1 = await run(1);
+    assert.equal(s1.mode, 'serial');
+    assert.equal(s1.slotsStreamed, true);
+    assert.equal(s1.fallbackReason, undefined);
+    engine.injectFaults({ crashInSlots: true });
+    const s2 = await run(2);
+    assert.equal(s2.slotsStreamed, false);
+    assert.match(s2.fallbackReason ?? '', /injected worker crash in a block's storage tries.*updated on the main thread/);
+    assert.ok(engine.replacements >= 1);
+    const s3 = await run(3);
+    assert.equal(s3.slotsStreamed, true, `fourth block (${s3.mode})`);
+    assert.equal(s3.fallbackReason, undefined);
+  } finally {
+    await engine.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/**
  * ERC-20 blocks of 300 transactions (more than `MIN_OFFLOADED_RECEIPTS`): their receipts are made on the last worker
  * from batches sent as the transactions are recorded, and come out as one worker's (blooms, encodings, root). A
  * worker that crashes on them is replaced and the receipts made on the main thread, the same again.

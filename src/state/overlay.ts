@@ -24,7 +24,7 @@ import { OriginalStorageCache } from '@ethereumjs/statemanager';
 import type { AccountFields, StateManagerInterface, StorageDump, StorageRange } from '@ethereumjs/common';
 import { keccak256 } from '../crypto/index.ts';
 import { addressHex, fromHex, hex, unpad } from '../util/bytes.ts';
-import { NOT_NOW, type AccountDiff, type NotNow, type StateDiff, type StateReader } from './types.ts';
+import { NOT_NOW, type AccountDiff, type NotNow, type StateChanges, type StateDiff, type StateReader } from './types.ts';
 
 /**
  * Account as compared by validation, without its balance: the nonce, then the code hash unless it is the empty
@@ -242,6 +242,8 @@ export class OverlayStateManager implements StateManagerInterface {
   private baseCode = new Map<string, Uint8Array>();
   private undo: UndoEntry[] = [];
   private marks: number[] = [];
+  /** Slots written since the last `takeChanges` (while `watchChanges` is on for the block). */
+  private changed: StateChanges | undefined;
   /**
    * Wei held by accounts deleted in this block at the moment they were deleted (a self-destruct's burn), including
    * that of validated speculative runs applied here: the value conservation check counts it as burned.
@@ -273,7 +275,57 @@ export class OverlayStateManager implements StateManagerInterface {
     this.undo = [];
     this.marks = [];
     this.destroyed = 0n;
+    this.changed = undefined;
     this.originalStorageCache.clear();
+  }
+
+  /**
+   * Note the slots written from now on, and count those written so far in this block, until the next `reset` (see
+   * `takeChanges`; the block's storage tries are then updated elsewhere as it runs: slot-stream.ts).
+   */
+  watchChanges(): void {
+    const changed: StateChanges = { slots: new Map(), cleared: this.cleared.size > 0 };
+    for (const [addr, m] of this.storage) changed.slots.set(addr, new Set(m.keys()));
+    this.changed = changed;
+  }
+
+  /**
+   * The slots written since the last call (or `watchChanges`), to be read with `slotWritten`. Only whole transactions
+   * lie between two calls, so a slot whose write was reverted since is in the set it was written in. Undefined when
+   * not watching.
+   */
+  takeChanges(): StateChanges | undefined {
+    const c = this.changed;
+    if (c === undefined) return undefined;
+    this.changed = { slots: new Map(), cleared: c.cleared };
+    return c;
+  }
+
+  /** The slot's value as this block last wrote it (leading zeros stripped), undefined if the block has not written it. */
+  slotWritten(addr: string, slot: string): Uint8Array | undefined {
+    return this.storage.get(addr)?.get(slot);
+  }
+
+  /** The address's bytes, for an account this block wrote (kept from the write; made from the hex otherwise). */
+  addressOf(addr: string): Uint8Array {
+    return this.addrBytes.get(addr) ?? fromHex(addr);
+  }
+
+  /**
+   * The account's storage root before the block where the block read it (the empty root if it did not exist);
+   * undefined if it did not read it.
+   */
+  baseStorageRootOf(addr: string): Uint8Array | undefined {
+    const base = this.baseAccounts.get(addr);
+    if (base !== undefined) return base.storageRoot;
+    return this.baseAccounts.has(addr) ? KECCAK256_RLP : undefined;
+  }
+
+  private noteSlot(addr: string, slot: string): void {
+    const c = this.changed!;
+    let set = c.slots.get(addr);
+    if (set === undefined) c.slots.set(addr, (set = new Set()));
+    set.add(slot);
   }
 
   /**
@@ -564,6 +616,7 @@ export class OverlayStateManager implements StateManagerInterface {
     }
     this.undo.push({ k: 1, addr, slot, prev: m.get(slot) });
     m.set(slot, unpad(value));
+    if (this.changed !== undefined) this.noteSlot(addr, slot);
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address.bytes);
     const t = this.tracker;
     if (t !== undefined) {
@@ -581,6 +634,7 @@ export class OverlayStateManager implements StateManagerInterface {
     this.undo.push({ k: 2, addr, prevCleared: this.cleared.has(addr), prevStorage: this.storage.get(addr) });
     this.cleared.add(addr);
     this.storage.set(addr, new Map());
+    if (this.changed !== undefined) this.changed.cleared = true;
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address);
     const t = this.tracker;
     if (t !== undefined) {
@@ -793,6 +847,7 @@ export class OverlayStateManager implements StateManagerInterface {
         this.storage.set(addr, m);
       }
       m.set(k.slice(40), v);
+      if (this.changed !== undefined) this.noteSlot(addr, k.slice(40));
       if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, fromHex(addr));
     }
     for (const [h, code] of access.codes) this.codes.set(h, code);

@@ -46,3 +46,12 @@ export interface StateDiff {
   /** codeHash (hex) -> code, for code deployed in the block. */
   codes: Map<string, Uint8Array>;
 }
+
+/**
+ * The slots a block wrote since some point (see `OverlayStateManager.takeChanges`), by address (hex) and slot (hex);
+ * `cleared`: some account's storage was wiped in the block.
+ */
+export interface StateChanges {
+  slots: Map<string, Set<string>>;
+  cleared: boolean;
+}
