@@ -85,6 +85,52 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
   assert.equal(blocksChecked, SEEDS * 3);
 });
 
+/**
+ * The random contended blocks (token transfers, swaps through shared pools, reverts) run on the main thread beside two
+ * workers with their storage tries streamed to one of them (every block; the engine's default streams blocks of 512
+ * transactions or more), block after block, each committed one's nodes serving the next: the same results as one
+ * worker's.
+ */
+test(`property: over ${SEEDS} seeds of random contended blocks, storage tries streamed to a worker give one worker's results`, async () => {
+  let streamed = 0;
+  let blocksChecked = 0;
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const gen = generator({ seed });
+    const setup = gen.setup(400);
+    const blocks = randomBlocks(gen, 3, 60 + seed * 10, { zipf: (seed % 4) * 0.6, hotPool: 0.1 + (seed % 3) * 0.25 });
+    const expected = [];
+    {
+      const one = await node(gen, setup, 1);
+      for (const b of blocks) {
+        const { result } = await one.engine.execute(b);
+        expected.push(fingerprint(result));
+        await one.engine.commit(result);
+      }
+      await one.store.close();
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'parallax-slots-property-'));
+    // No speculation (every block is "cheap"): each runs on the main thread, where its slots are streamed.
+    const { store, engine } = await node(gen, setup, 2, { minSpeculativeGas: Number.MAX_SAFE_INTEGER, minStreamedSlotsTxs: 1 }, dir);
+    try {
+      for (const [i, b] of blocks.entries()) {
+        const { result, stats } = await engine.execute(b, { next: blocks[i + 1] });
+        assert.equal(stats.mode, 'serial');
+        assert.equal(stats.fallbackReason, undefined, `seed ${seed} block ${i}`);
+        if (stats.slotsStreamed) streamed++;
+        assert.deepEqual(fingerprint(result), expected[i], `seed ${seed} block ${i}`);
+        await engine.commit(result);
+        blocksChecked++;
+      }
+    } finally {
+      await engine.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  assert.equal(blocksChecked, SEEDS * 3);
+  assert.ok(streamed >= SEEDS * 2, `only ${streamed} of the ${SEEDS * 3} blocks had their storage tries streamed`);
+});
+
 test('the same block under random worker delays gives identical results every time', async () => {
   const gen = generator({ seed: 99 });
   const setup = gen.setup(400);

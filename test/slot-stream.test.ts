@@ -92,22 +92,48 @@ test('the slots streamed batch by batch give the storage roots of the block\'s f
   }
 });
 
-test('a wiped storage or a deleted account stops the stream: the state root is then computed the usual way', async () => {
-  for (const end of ['wipe', 'delete'] as const) {
-    const { nodes, accounts, reader } = committed(2);
-    const state = new OverlayStateManager(reader);
-    const { stream, sent } = streamInto(state, accounts, nodes);
-    for (let t = 1; t <= SLOT_BATCH + 10; t++) {
-      // The account deleted or wiped takes no more writes (a deleted account has no storage to write).
-      await state.putStorage(address(t > SLOT_BATCH + 5 ? 0 : t % 2), slot(t), Uint8Array.of(t & 0xff, 1));
-      if (t === SLOT_BATCH + 5) {
-        if (end === 'wipe') await state.clearStorage(address(1));
-        else await state.deleteAccount(address(1));
-      }
-      stream.recorded(t);
-    }
-    assert.equal(stream.finish(state.diff()), undefined, end);
-    assert.match(stream.stopped ?? '', /storage was wiped/, end);
-    assert.deepEqual(sent, [false], `${end}: one batch went before; none after`);
+/**
+ * Storages wiped as the block runs: the account with committed storage wiped after a batch had gone (its trie starts
+ * over from the empty root with the slots written after the wipe), another wiped in a frame that reverts (nothing
+ * changes), one wiped twice, one deleted (its trie dropped, as its leaf is): the roots are those of one update of each
+ * trie from where the block leaves it.
+ */
+test('storages wiped as the block runs start their tries over; a deleted account\'s trie is dropped', async () => {
+  const { nodes, accounts, reader } = committed(5);
+  const state = new OverlayStateManager(reader);
+  const { stream, sent } = streamInto(state, accounts, nodes);
+  const events: Record<number, () => Promise<void>> = {
+    [SLOT_BATCH + 5]: () => state.clearStorage(address(0)),
+    [SLOT_BATCH + 9]: async () => {
+      await state.checkpoint();
+      await state.clearStorage(address(1));
+      await state.revert();
+    },
+    [20]: () => state.clearStorage(address(2)),
+    [SLOT_BATCH + 20]: () => state.clearStorage(address(2)),
+    [SLOT_BATCH + 30]: () => state.deleteAccount(address(3)),
+  };
+  const txs = SLOT_BATCH + 40;
+  for (let t = 1; t <= txs; t++) {
+    await events[t]?.();
+    for (let c = 0; c < 5; c++) if (!(c === 3 && t >= SLOT_BATCH + 30)) await state.putStorage(address(c), slot((7 * t + c) % 350), Uint8Array.of(t & 0xff, c + 1));
+    stream.recorded(t);
   }
+  const diff = state.diff();
+  assert.deepEqual([0, 1, 2, 3, 4].map((c) => diff.accounts.get(hex(address(c).bytes))?.storageCleared), [true, false, true, true, false]);
+  const away = stream.finish(diff);
+  assert.equal(stream.stopped, undefined);
+  assert.deepEqual(sent, [false, true]);
+  const done = await away!.done;
+  assert.ok(done !== undefined);
+  for (const [addr, d] of diff.accounts) {
+    if (d.account === null) {
+      assert.equal(done.roots.has(addr), false, 'the deleted account has no storage root');
+      continue;
+    }
+    const one = new BatchTrie(d.storageCleared ? KECCAK256_RLP : accounts.get(addr)!.storageRoot, (h) => nodes.get(h));
+    for (const [s, v] of d.storage) one.put(keccak256(fromHex(s)), slotLeaf(v));
+    assert.equal(hex(done.roots.get(addr)!), hex(one.commit()), `account ${addr}`);
+  }
+  assert.equal(done.roots.size, 4);
 });

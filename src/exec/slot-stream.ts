@@ -4,9 +4,9 @@
  * the block's end the last of them, and the worker answers with the tries' roots while the main thread updates the
  * accounts' part of the state trie (`StateTrie.update` with the storage away).
  *
- * A wiped storage (a deleted account's, a self-destruct's, a contract's created where one was) ends the stream, and
- * the state root is computed the usual way at the block's end (`StateStore.computeTrie`), as it is when the worker
- * fails.
+ * A wiped storage (a deleted account's, a self-destruct's, any contract creation's) starts the account's trie over
+ * from the empty root with the slots written after the wipe. If the worker fails, the tries are updated the usual
+ * way at the block's end (`StateStore.computeTrie`).
  */
 import { KECCAK256_RLP } from '@ethereumjs/util';
 import type { OverlayStateManager } from '../state/overlay.ts';
@@ -35,8 +35,10 @@ export class SlotStream implements SlotsSink {
   private readonly state: OverlayStateManager;
   private readonly ports: SlotStreamPorts;
   private readonly writer = new SlotBatchWriter();
-  /** Accounts whose slots went to the worker, by address (hex). */
+  /** Accounts whose storage trie the worker keeps, by address (hex). */
   private readonly sent = new Set<string>();
+  /** The map of written slots each account had at the last batch (a wipe replaces it: see `slotsWritten`). */
+  private readonly maps = new Map<string, ReadonlyMap<string, Uint8Array>>();
   /** Why the stream ended early (the root is then computed the usual way). */
   stopped: string | undefined;
 
@@ -53,14 +55,14 @@ export class SlotStream implements SlotsSink {
   finish(diff: StateDiff): StorageAway | undefined {
     if (this.stopped === undefined) this.flush(true);
     if (this.stopped !== undefined) return undefined;
-    // Every account whose storage the block changed was sent, and nothing else.
-    let changed = 0;
     for (const [addr, d] of diff.accounts) {
-      if (d.storage.size === 0) continue;
-      changed++;
-      if (!this.sent.has(addr)) return this.stop(`account ${addr}'s slots changed and were not sent`);
+      if (d.account === null) {
+        // Deleted: no storage trie, whatever its slots were.
+        if (this.sent.delete(addr)) this.writer.drop(d.address);
+      } else if (d.storage.size > 0 && !this.sent.has(addr)) {
+        return this.stop(`account ${addr}'s slots changed and were not sent`);
+      }
     }
-    if (changed !== this.sent.size) return this.stop(`slots of ${this.sent.size} accounts were sent for ${changed} changed`);
     if (this.sent.size === 0) return this.stop('no slot changed');
     this.ports.send(this.writer.take(), true);
     return { accounts: this.sent, done: this.ports.result().then((r) => (r === undefined ? undefined : { roots: streamedRoots(r.roots), packed: [r.nodes] })) };
@@ -76,21 +78,31 @@ export class SlotStream implements SlotsSink {
     const state = this.state;
     const changes = state.takeChanges();
     if (changes === undefined) return void this.stop('the overlay stopped noting changes');
-    if (changes.cleared) return void this.stop("an account's storage was wiped");
     const w = this.writer;
-    for (const [addr, slots] of changes.slots) {
+    for (const addr of changes.wiped) if (!changes.slots.has(addr)) changes.slots.set(addr, new Set());
+    for (const [addr, written] of changes.slots) {
+      // Written and reverted since (with its transaction): nothing was sent, the trie has the values before.
+      const slots = state.slotsWritten(addr);
+      if (slots === undefined) continue;
       const address = state.addressOf(addr);
-      let begun = this.sent.has(addr);
-      for (const slot of slots) {
-        // Unset again since (reverted with its transaction): never sent, so the trie still has the value before.
-        const value = state.slotWritten(addr, slot);
-        if (value === undefined) continue;
-        if (!begun) {
-          begun = true;
+      let all = false;
+      if (slots !== this.maps.get(addr)) {
+        this.maps.set(addr, slots);
+        if (state.storageWiped(addr)) {
+          // A new map after a wipe (since the last batch, or before the first): the trie starts over, empty, with
+          // every slot the account has now. A wipe reverted since left the map it had.
+          w.storage(address, KECCAK256_RLP);
           this.sent.add(addr);
-          w.storage(address, state.baseStorageRootOf(addr) ?? this.ports.committedStorageRoot(address) ?? KECCAK256_RLP);
+          all = true;
         }
-        w.slot(address, fromHex(slot), value);
+      }
+      if (!this.sent.has(addr)) {
+        this.sent.add(addr);
+        w.storage(address, state.baseStorageRootOf(addr) ?? this.ports.committedStorageRoot(address) ?? KECCAK256_RLP);
+      }
+      for (const slot of all ? slots.keys() : written) {
+        const value = slots.get(slot);
+        if (value !== undefined) w.slot(address, fromHex(slot), value);
       }
     }
     if (!last && w.count > 0) this.ports.send(w.take(), false);

@@ -242,7 +242,7 @@ export class OverlayStateManager implements StateManagerInterface {
   private baseCode = new Map<string, Uint8Array>();
   private undo: UndoEntry[] = [];
   private marks: number[] = [];
-  /** Slots written since the last `takeChanges` (while `watchChanges` is on for the block). */
+  /** Slots written and storages wiped since the last `takeChanges` (while `watchChanges` is on for the block). */
   private changed: StateChanges | undefined;
   /**
    * Wei held by accounts deleted in this block at the moment they were deleted (a self-destruct's burn), including
@@ -280,30 +280,38 @@ export class OverlayStateManager implements StateManagerInterface {
   }
 
   /**
-   * Note the slots written from now on, and count those written so far in this block, until the next `reset` (see
-   * `takeChanges`; the block's storage tries are then updated elsewhere as it runs: slot-stream.ts).
+   * Note the slots written and the storages wiped from now on, and count those of this block so far, until the next
+   * `reset` (see `takeChanges`; the block's storage tries are then updated elsewhere as it runs: slot-stream.ts).
    */
   watchChanges(): void {
-    const changed: StateChanges = { slots: new Map(), cleared: this.cleared.size > 0 };
+    const changed: StateChanges = { slots: new Map(), wiped: new Set(this.cleared) };
     for (const [addr, m] of this.storage) changed.slots.set(addr, new Set(m.keys()));
     this.changed = changed;
   }
 
   /**
-   * The slots written since the last call (or `watchChanges`), to be read with `slotWritten`. Only whole transactions
-   * lie between two calls, so a slot whose write was reverted since is in the set it was written in. Undefined when
-   * not watching.
+   * The slots written and the storages wiped since the last call (or `watchChanges`), to be read with `slotsWritten`
+   * and `storageWiped`. Only whole transactions lie between two calls, so a write or a wipe reverted since is in the
+   * sets of the interval it was made in. Undefined when not watching.
    */
   takeChanges(): StateChanges | undefined {
     const c = this.changed;
     if (c === undefined) return undefined;
-    this.changed = { slots: new Map(), cleared: c.cleared };
+    this.changed = { slots: new Map(), wiped: new Set() };
     return c;
   }
 
-  /** The slot's value as this block last wrote it (leading zeros stripped), undefined if the block has not written it. */
-  slotWritten(addr: string, slot: string): Uint8Array | undefined {
-    return this.storage.get(addr)?.get(slot);
+  /**
+   * The slots this block wrote to the account, by slot (hex): values with leading zeros stripped, as the block has them
+   * now. A wipe of the account's storage (see `storageWiped`) starts a new map; undefined if the block wrote none.
+   */
+  slotsWritten(addr: string): ReadonlyMap<string, Uint8Array> | undefined {
+    return this.storage.get(addr);
+  }
+
+  /** The account's storage was wiped in this block (self-destruct, deletion, a contract created at its address). */
+  storageWiped(addr: string): boolean {
+    return this.cleared.has(addr);
   }
 
   /** The address's bytes, for an account this block wrote (kept from the write; made from the hex otherwise). */
@@ -634,7 +642,7 @@ export class OverlayStateManager implements StateManagerInterface {
     this.undo.push({ k: 2, addr, prevCleared: this.cleared.has(addr), prevStorage: this.storage.get(addr) });
     this.cleared.add(addr);
     this.storage.set(addr, new Map());
-    if (this.changed !== undefined) this.changed.cleared = true;
+    this.changed?.wiped.add(addr);
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address);
     const t = this.tracker;
     if (t !== undefined) {

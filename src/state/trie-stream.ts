@@ -13,8 +13,11 @@
  * the nodes returned are those the final roots reach that the block created, as a single update would make them.
  *
  * A batch is a sequence of records, each a kind byte and the account's 20-byte address:
- * - `STORAGE`: the 32-byte storage root the account had before the block: its storage trie is kept from here;
- * - `SLOT`: the 32-byte slot, a length byte and the value (unpadded; empty deletes).
+ * - `STORAGE`: a 32-byte storage root: the account's storage trie is kept from here, starting at that root (the one
+ *   the account had before the block, or the empty root once the block wiped its storage); again for an account whose
+ *   trie is kept already, after the block wiped its storage: the trie starts over;
+ * - `SLOT`: the 32-byte slot, a length byte and the value (unpadded; empty deletes);
+ * - `DROP`: in the last batch, an account the block deleted: its storage trie is not kept.
  */
 import { keccak256 } from '../crypto/index.ts';
 import { ByteWriter } from '../util/byte-writer.ts';
@@ -24,6 +27,7 @@ import { NodePacker, slotLeaf } from './trie.ts';
 
 const STORAGE = 1;
 const SLOT = 2;
+const DROP = 3;
 
 /**
  * Levels of each trie kept in memory between batches and hashed only at the block's end (see `BatchTrie.fold`): a
@@ -49,6 +53,11 @@ export class SlotBatchWriter extends ByteWriter {
     this.room(53);
     this.record(STORAGE, address);
     this.bytes(baseRoot);
+  }
+
+  drop(address: Uint8Array): void {
+    this.room(21);
+    this.record(DROP, address);
   }
 
   slot(address: Uint8Array, slot: Uint8Array, value: Uint8Array): void {
@@ -103,10 +112,11 @@ export class LiveStorageTries {
       const address = batch.subarray(p + 1, p + 21);
       p += 21;
       if (kind === STORAGE) {
-        const key = hex(address);
-        if (this.tries.has(key)) malformed(`a second storage root for ${key}`);
-        this.tries.set(key, { address: address.slice(), trie: BatchTrie.live(batch.slice(p, p + 32), this.load, this.decoded) });
+        // A trie started over (a wiped storage) drops what it had: none of its nodes are the block's.
+        this.tries.set(hex(address), { address: address.slice(), trie: BatchTrie.live(batch.slice(p, p + 32), this.load, this.decoded) });
         p += 32;
+      } else if (kind === DROP) {
+        this.tries.delete(hex(address));
       } else if (kind === SLOT) {
         const s = this.tries.get(hex(address));
         if (s === undefined) malformed(`a slot of ${hex(address)} before its storage root`);

@@ -48,10 +48,10 @@ export interface StateDiff {
 }
 
 /**
- * The slots a block wrote since some point (see `OverlayStateManager.takeChanges`), by address (hex) and slot (hex);
- * `cleared`: some account's storage was wiped in the block.
+ * The slots a block wrote since some point (see `OverlayStateManager.takeChanges`), by address (hex) and slot (hex),
+ * and the accounts whose storage it wiped.
  */
 export interface StateChanges {
   slots: Map<string, Set<string>>;
-  cleared: boolean;
+  wiped: Set<string>;
 }
