@@ -99,55 +99,6 @@ test('a BatchTrie goes on after a commit: the nodes it made serve its later puts
   assert.equal(trie.nodes.get('00'.repeat(32)), undefined);
 });
 
-/**
- * A live trie (as the worker keeping a block's storage tries has it: trie-stream.ts) takes a block's changes batch by
- * batch, hashing below `depth` levels after each, and at the end gives the root of one update with all of them, and
- * (its decoded nodes kept, as the worker keeps them) exactly that update's nodes: none of those a later batch
- * rewrote. With no decoded copies kept it cannot tell which nodes a later batch rewrote, and keeps them all: never
- * fewer than the update needs.
- */
-test("a live BatchTrie hashed batch by batch gives one update's root and nodes", () => {
-  let rewritten = 0;
-  for (let seed = 1; seed <= 30; seed++) {
-    const rng = new Rng(1000 + seed);
-    const store = new Map<string, Uint8Array>();
-    const load = (h: string) => store.get(h);
-    // A committed trie to start from (empty for some seeds), then a block's changes over keys it has and new ones.
-    const keySpace = 20 + rng.int(600);
-    const key = (i: number) => (seed % 5 === 0 ? Uint8Array.of(i & 0xff, i >> 8) : keccak256(Uint8Array.of(i & 0xff, i >> 8)));
-    const value = () => Uint8Array.from({ length: 1 + rng.int(40) }, () => rng.int(256));
-    let root = EMPTY_ROOT;
-    if (seed % 4 !== 0) {
-      const base = new BatchTrie(EMPTY_ROOT, load);
-      for (let i = 0; i < keySpace; i += 1 + rng.int(2)) base.put(key(i), value());
-      root = base.commit();
-      for (const [h, n] of base.nodes) store.set(h, n);
-    }
-    const batches = Array.from({ length: 1 + rng.int(8) }, () =>
-      Array.from({ length: 1 + rng.int(120) }, () => [key(rng.int(keySpace)), rng.next() < 0.25 ? new Uint8Array(0) : value()] as const),
-    );
-    const depth = rng.int(5);
-    const keep = seed % 3 !== 0;
-    const one = new BatchTrie(root, load, new NodeCache(100_000));
-    const live = BatchTrie.live(root, load, keep ? new NodeCache(100_000) : undefined);
-    batches.forEach((batch, b) => {
-      for (const [k, v] of batch) {
-        one.put(k, v);
-        live.put(k, v);
-      }
-      if (b < batches.length - 1) live.fold(depth);
-    });
-    const label = `seed ${seed} (fold at ${depth}, ${batches.length} batches${keep ? '' : ', nothing kept decoded'})`;
-    assert.equal(hex(live.commit()), hex(one.commit()), label);
-    const want = new Set([...one.nodes].map(([h]) => h));
-    const got = new Set([...live.liveNodes()].map(([h]) => h));
-    for (const h of want) assert.ok(got.has(h), `${label}: node ${h} missing`);
-    if (keep) assert.equal(got.size, want.size, `${label}: nodes a later batch rewrote are left out`);
-    rewritten += live.nodes.size - live.liveNodes().size;
-  }
-  assert.ok(rewritten > 0, 'some batches rewrote nodes hashed by earlier ones');
-});
-
 test('NodeCache: a hash that shares its key bits with another never returns the other\'s node; the older half goes when full', () => {
   const cache = new NodeCache(8);
   const a = keccak256(Uint8Array.of(1));

@@ -85,52 +85,6 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
   assert.equal(blocksChecked, SEEDS * 3);
 });
 
-/**
- * The random contended blocks (token transfers, swaps through shared pools, reverts) run on the main thread beside two
- * workers with their storage tries streamed to one of them (every block; the engine's default streams blocks of 512
- * transactions or more), block after block, each committed one's nodes serving the next: the same results as one
- * worker's.
- */
-test(`property: over ${SEEDS} seeds of random contended blocks, storage tries streamed to a worker give one worker's results`, async () => {
-  let streamed = 0;
-  let blocksChecked = 0;
-  for (let seed = 1; seed <= SEEDS; seed++) {
-    const gen = generator({ seed });
-    const setup = gen.setup(400);
-    const blocks = randomBlocks(gen, 3, 60 + seed * 10, { zipf: (seed % 4) * 0.6, hotPool: 0.1 + (seed % 3) * 0.25 });
-    const expected = [];
-    {
-      const one = await node(gen, setup, 1);
-      for (const b of blocks) {
-        const { result } = await one.engine.execute(b);
-        expected.push(fingerprint(result));
-        await one.engine.commit(result);
-      }
-      await one.store.close();
-    }
-    const dir = await mkdtemp(join(tmpdir(), 'parallax-slots-property-'));
-    // No speculation (every block is "cheap"): each runs on the main thread, where its slots are streamed.
-    const { store, engine } = await node(gen, setup, 2, { minSpeculativeGas: Number.MAX_SAFE_INTEGER, minStreamedSlotsTxs: 1 }, dir);
-    try {
-      for (const [i, b] of blocks.entries()) {
-        const { result, stats } = await engine.execute(b, { next: blocks[i + 1] });
-        assert.equal(stats.mode, 'serial');
-        assert.equal(stats.fallbackReason, undefined, `seed ${seed} block ${i}`);
-        if (stats.slotsStreamed) streamed++;
-        assert.deepEqual(fingerprint(result), expected[i], `seed ${seed} block ${i}`);
-        await engine.commit(result);
-        blocksChecked++;
-      }
-    } finally {
-      await engine.close();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
-  assert.equal(blocksChecked, SEEDS * 3);
-  assert.ok(streamed >= SEEDS * 2, `only ${streamed} of the ${SEEDS * 3} blocks had their storage tries streamed`);
-});
-
 test('the same block under random worker delays gives identical results every time', async () => {
   const gen = generator({ seed: 99 });
   const setup = gen.setup(400);
@@ -427,46 +381,6 @@ test('two replacements of one worker at once share one; a later one is its own',
   } finally {
     await engine.close();
     await store.close();
-  }
-});
-
-/**
- * ERC-20 blocks of 300 transactions run on the main thread (token transfers are too cheap to speculate on), with the
- * streaming threshold lowered to 256 (one batch before the last): the token's storage trie is updated on the last worker from the slots sent as the transactions are
- * recorded, and the blocks come out as one worker's (roots, receipts, gas), each committed block's nodes serving the
- * next. A worker that crashes at the last batch is replaced and the trie updated on the main thread, the same again.
- */
-test("a block's storage tries are updated on a worker as it runs; a crash there leaves them to the main thread", async () => {
-  const gen = generator({ seed: 23, holders: 3000, payers: 400 });
-  const { setup, blocks, expected } = await faultCase(gen, gen.setup(400), workloadBlocks(gen, 'erc20', 4, 300));
-  const dir = await mkdtemp(join(tmpdir(), 'parallax-slots-fault-'));
-  // The engine's own rule for cheap transactions (the helper speculates on every block).
-  const { store, engine } = await node(gen, setup, 2, { minStreamedSlotsTxs: 256, minSpeculativeGas: 50_000 }, dir);
-  try {
-    const run = async (i: number) => {
-      const r = await engine.execute(blocks[i], { next: blocks[i + 1] });
-      assert.deepEqual(fingerprint(r.result), expected[i], `block ${i}`);
-      await engine.commit(r.result);
-      return r.stats;
-    };
-    // The first token transfers seen are expected to use their gas limit: speculated on, and learned from.
-    await run(0);
-    const s1 = await run(1);
-    assert.equal(s1.mode, 'serial');
-    assert.equal(s1.slotsStreamed, true);
-    assert.equal(s1.fallbackReason, undefined);
-    engine.injectFaults({ crashInSlots: true });
-    const s2 = await run(2);
-    assert.equal(s2.slotsStreamed, false);
-    assert.match(s2.fallbackReason ?? '', /injected worker crash in a block's storage tries.*updated on the main thread/);
-    assert.ok(engine.replacements >= 1);
-    const s3 = await run(3);
-    assert.equal(s3.slotsStreamed, true, `fourth block (${s3.mode})`);
-    assert.equal(s3.fallbackReason, undefined);
-  } finally {
-    await engine.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -17,7 +17,7 @@ import type { RlpInput } from '../util/rlp.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
 import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
 import type { BlockRecord, PreparedCommit, StateStore } from '../state/store.ts';
-import type { StorageAway, TrieUpdate } from '../state/trie.ts';
+import type { TrieUpdate } from '../state/trie.ts';
 import type { StateDiff } from '../state/types.ts';
 import { checkConservation, conservationError, type ConservationReport } from '../insight/conservation.ts';
 import { applyDaoFork, isDaoForkBlock } from './dao.ts';
@@ -122,16 +122,6 @@ export interface ReceiptsSink {
   finish(): Promise<ReceiptsResult | undefined>;
 }
 
-/**
- * Where a block's storage tries are updated as its transactions are recorded instead of all at its end (see
- * slot-stream.ts): `recorded` after each transaction with the count so far; `finish` with the block's diff sends the
- * rest and says which tries are away, or undefined for the executor to update them all itself.
- */
-export interface SlotsSink {
-  recorded(count: number): void;
-  finish(diff: StateDiff): StorageAway | undefined;
-}
-
 /** `bloom`: false where the transaction ran without blooms (see `withoutBlooms`): the outcome then has none. */
 export function outcomeOf(res: RunTxResult, type: number, bloom = true): TxOutcome {
   const r = res.receipt as TxReceipt & { status?: 0 | 1; stateRoot?: Uint8Array };
@@ -162,8 +152,6 @@ export interface BlockRun {
   minted: bigint;
   /** Where the receipts are made, if not here (see `ReceiptsSink`). */
   receipts?: ReceiptsSink;
-  /** Where the block's storage tries are updated as it runs, if anywhere (see `SlotsSink`). */
-  slots?: SlotsSink;
 }
 
 export interface ExecutorOptions {
@@ -357,7 +345,6 @@ export class BlockExecutor {
       logs: o.logs,
     } as TxReceipt;
     run.txs.push({ receipt, gasUsed: o.gasUsed, createdAddress: o.createdAddress, reverted: o.status === 0 });
-    run.slots?.recorded(run.txs.length);
     if (run.receipts !== undefined) {
       // The bloom and the encoding are made with the others (see `finish`).
       run.receipts.add(o, gasField);
@@ -400,7 +387,7 @@ export class BlockExecutor {
     // 11,362 / 10,500 / 10,526 / 11,038 / 12,043 tx/s against 10,163 / 10,069 / 9,902 / 10,160 / 10,428 / 10,444.
     // Receipts made elsewhere get their last batch first, so that it is under way while the state root is.
     const offloaded = run.receipts?.finish();
-    const computing = this.store.computeTrie(diff, run.slots?.finish(diff));
+    const computing = this.store.computeTrie(diff);
     let receiptsRoot: Uint8Array;
     try {
       if (offloaded !== undefined) receiptsRoot = this.takeReceipts(run, await offloaded);

@@ -24,12 +24,9 @@ import { forgetInternedCode, type TxAccess } from '../state/overlay.ts';
 import type { StateDiff } from '../state/types.ts';
 import type { BlockRecord, PreparedCommit } from '../state/store.ts';
 import type { ShardJob, ShardResult, StorageJob, StorageResult, TrieSharder } from '../state/trie.ts';
-import type { SlotStreamResult } from '../state/trie-stream.ts';
-import type { NodeFileView } from '../state/node-file.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { MAIN_THREAD, buildTrace, nameKey, type Attempt, type BlockTrace, type TxRecord } from '../insight/trace.ts';
-import type { BlockExecutor, BlockResult, BlockRun, ReceiptsSink, SlotsSink } from './executor.ts';
-import { SLOT_BATCH, SlotStream } from './slot-stream.ts';
+import type { BlockExecutor, BlockResult, BlockRun, ReceiptsSink } from './executor.ts';
 import { ReceiptsPacker, type ReceiptsResult } from './receipts-job.ts';
 import { WorkerPool } from './pool.ts';
 import { PlanBuilder, jobDone, rawsOf, recoverBesideMain, watchJob, type Plan } from './plan.ts';
@@ -71,11 +68,6 @@ export interface ParallelOptions {
   minOffloadedSlots?: number;
   /** A block of at least this many transactions has its receipts made on a worker (default `MIN_OFFLOADED_RECEIPTS`). */
   minOffloadedReceipts?: number;
-  /**
-   * A block of at least this many transactions that runs on the main thread beside an idle worker has its storage
-   * tries updated on that worker as it runs (default `MIN_STREAMED_SLOTS_TXS`; see slot-stream.ts). Infinity: never.
-   */
-  minStreamedSlotsTxs?: number;
   /**
    * Cores the engine's threads share (default: the machine's, `os.availableParallelism()`). While the main thread runs
    * a block alone, the next block's senders go to at most `cores - 1` workers, so that the main thread keeps a core.
@@ -131,11 +123,6 @@ export interface BlockStats {
   rootSharded: boolean;
   /** The block's receipts (blooms, encodings, receipts root) were made on a worker (see receipts-job.ts). */
   receiptsOffloaded: boolean;
-  /**
-   * The block's storage tries were updated on a worker as the block ran (see slot-stream.ts); false where they were
-   * not, or their stream stopped or failed and they were updated at the block's end.
-   */
-  slotsStreamed: boolean;
   /**
    * Main-thread time spent preparing and dispatching this block's work (partitioning, messages) on its critical path:
    * from the block's start (or, when the workers were still recovering its senders then, from the moment the last of
@@ -196,13 +183,6 @@ export const MIN_OFFLOADED_SLOTS = 256;
 export const MIN_OFFLOADED_RECEIPTS = 64;
 const RECEIPTS_BATCH = 256;
 
-/**
- * A block run on the main thread beside an idle worker (see `recoverBesideMain`) with at least this many transactions
- * has its storage tries updated on that worker as it runs (see slot-stream.ts): at least two batches, one of them off
- * the block's path.
- */
-export const MIN_STREAMED_SLOTS_TXS = 2 * SLOT_BATCH;
-
 export interface ExecutedBlock {
   result: BlockResult;
   stats: BlockStats;
@@ -235,40 +215,6 @@ function diffToAccess(diff: StateDiff): TxAccess {
     for (const [slot, v] of d.storage) access.slots.set(addr + slot, v);
   }
   return access;
-}
-
-/**
- * One job of a block on one worker that answers once, at the end (the block's receipts, its storage tries): its answer
- * or the worker's failure, which may come before the job's last message is sent.
- */
-interface WorkerJob<R> {
-  id: number;
-  worker: number;
-  failed?: Error;
-  answer(r: R): void;
-  fail(e: Error): void;
-}
-
-function workerJob<R>(id: number, worker: number): WorkerJob<R> {
-  const job: WorkerJob<R> = { id, worker, answer: () => {}, fail: (e) => (job.failed = e) };
-  return job;
-}
-
-/** `job`'s answer, once `last` (if any) has sent its last message: rejected on the worker's failure or after `ms`. */
-function answerOf<R>(job: WorkerJob<R>, ms: number, what: string, last?: () => void): Promise<R> {
-  return new Promise<R>((resolve, reject) => {
-    if (job.failed !== undefined) return reject(job.failed);
-    const timer = setTimeout(() => reject(new Error(`no ${what} from worker ${job.worker} within ${ms} ms`)), ms);
-    job.answer = (r) => {
-      clearTimeout(timer);
-      resolve(r);
-    };
-    job.fail = (e) => {
-      clearTimeout(timer);
-      reject(e);
-    };
-    last?.();
-  });
 }
 
 export class ParallelExecutor {
@@ -354,10 +300,6 @@ export class ParallelExecutor {
           if (self.receiptsJob?.id === m.id) self.receiptsJob.answer(m.result);
           return;
         }
-        if (m.t === 'slots') {
-          if (self.slotsJob?.id === m.id) self.slotsJob.answer(m.result);
-          return;
-        }
         // What a worker reports on an ahead recovery counts as the block's whose senders it recovered.
         const ahead = m.t === 'recovered' ? [self.ahead, self.later].find((a) => a?.seq === m.seq) : undefined;
         if (m.t === 'recovered' && ahead !== undefined) {
@@ -367,7 +309,6 @@ export class ParallelExecutor {
       self.pool.onFailure((w, e) => {
         self.trieJob?.fail(w, e);
         if (self.receiptsJob?.worker === w) self.receiptsJob.fail(e);
-        if (self.slotsJob?.worker === w) self.slotsJob.fail(e);
         self.onFailure?.(w, e);
       });
       await self.pool.start();
@@ -381,7 +322,7 @@ export class ParallelExecutor {
    * The block's receipts being made on a worker (see `receiptsFor`): the answer, or the worker's failure, which may come
    * before the last batch is sent.
    */
-  private receiptsJob: WorkerJob<ReceiptsResult> | undefined;
+  private receiptsJob: { id: number; worker: number; failed?: Error; answer(r: ReceiptsResult): void; fail(e: Error): void } | undefined;
   private receiptsSeq = 0;
   /** Why the block's receipts were made on the main thread after all (a worker failed on them). */
   private receiptsFailure: string | undefined;
@@ -406,7 +347,12 @@ export class ParallelExecutor {
     const id = ++this.receiptsSeq;
     const worker = pool.size - 1;
     const packer = new ReceiptsPacker();
-    const job = workerJob<ReceiptsResult>(id, worker);
+    const job: NonNullable<ParallelExecutor['receiptsJob']> = {
+      id,
+      worker,
+      answer: () => {},
+      fail: (e) => (job.failed = e),
+    };
     this.receiptsJob = job;
     const send = (last: boolean) => {
       const batch = packer.take();
@@ -419,9 +365,20 @@ export class ParallelExecutor {
       },
       finish: async () => {
         try {
-          const r = await answerOf(job, this.opts.txTimeoutMs, 'receipts', () => send(true));
-          this.receiptsMade = true;
-          return r;
+          return await new Promise<ReceiptsResult>((resolve, reject) => {
+            if (job.failed !== undefined) return reject(job.failed);
+            const timer = setTimeout(() => reject(new Error(`no receipts from worker ${worker} within ${this.opts.txTimeoutMs} ms`)), this.opts.txTimeoutMs);
+            job.answer = (r) => {
+              clearTimeout(timer);
+              this.receiptsMade = true;
+              resolve(r);
+            };
+            job.fail = (e) => {
+              clearTimeout(timer);
+              reject(e);
+            };
+            send(true);
+          });
         } catch (e) {
           // Made on the main thread instead (the executor does so on undefined); the worker is replaced.
           this.receiptsFailure = errorMessage(e);
@@ -432,56 +389,6 @@ export class ParallelExecutor {
         }
       },
     };
-  }
-
-  /** The block's storage tries being updated on a worker as it runs (see `slotStreamFor`). */
-  private slotsJob: WorkerJob<SlotStreamResult> | undefined;
-  private slotsSeq = 0;
-  /** The block's storage tries came from its stream (see `slotStreamFor`). */
-  private slotsStreamed = false;
-  /** Why the block's streamed storage tries were updated on the main thread after all (their worker failed). */
-  private slotsFailure: string | undefined;
-
-  /**
-   * The storage tries of `run`'s block updated on the last worker as the block runs here on the main thread, batch
-   * by batch as its transactions are recorded (see slot-stream.ts): for a block of at least `minStreamedSlotsTxs`
-   * transactions heavy enough that one worker fewer than the cores recovers the next block's senders beside it (see
-   * `recoverBesideMain`), when the workers can read the database. Undefined otherwise: the state root is computed at
-   * the block's end.
-   */
-  private slotStreamFor(run: BlockRun, gasPerTx: number): SlotsSink | undefined {
-    const pool = this.pool;
-    const store = this.executor.store;
-    const db = store.db.sharedLocation;
-    if (pool === undefined || db === undefined || run.block.transactions.length < (this.opts.minStreamedSlotsTxs ?? MIN_STREAMED_SLOTS_TXS)) return undefined;
-    if (!recoverBesideMain(gasPerTx)) return undefined;
-    const id = ++this.slotsSeq;
-    const worker = pool.size - 1;
-    const job = workerJob<SlotStreamResult>(id, worker);
-    this.slotsJob = job;
-    let begin: { db: string; nodes?: NodeFileView } | undefined = { db, nodes: store.nodeFileView() };
-    return new SlotStream(this.executor.state, {
-      committedStorageRoot: (address) => store.storageRootOf(address),
-      send: (batch, last) => {
-        if (job.failed !== undefined) return;
-        pool.send(worker, { t: 'slots', id, begin, batch, last }, [batch.buffer as ArrayBuffer]);
-        begin = undefined;
-      },
-      result: async () => {
-        try {
-          const r = await answerOf(job, this.opts.txTimeoutMs, 'storage roots');
-          this.slotsStreamed = true;
-          return r;
-        } catch (e) {
-          // Updated on the main thread instead (the state trie's update does so on undefined); the worker is replaced.
-          this.slotsFailure = errorMessage(e);
-          await pool.replace(worker);
-          return undefined;
-        } finally {
-          if (this.slotsJob === job) this.slotsJob = undefined;
-        }
-      },
-    });
   }
 
   /** The state-root shares under way: answers by worker, or the failure that ends them. */
@@ -602,8 +509,6 @@ export class ParallelExecutor {
     this.trieSharded = false;
     this.receiptsFailure = undefined;
     this.receiptsMade = false;
-    this.slotsFailure = undefined;
-    this.slotsStreamed = false;
     this.executing = true;
     let done: ExecutedBlock;
     try {
@@ -621,11 +526,6 @@ export class ParallelExecutor {
     if (this.receiptsFailure !== undefined) {
       done.stats.fallbackReason ??= `${this.receiptsFailure}; the receipts were made on the main thread`;
       this.receiptsFailure = undefined;
-    }
-    done.stats.slotsStreamed = this.slotsStreamed;
-    if (this.slotsFailure !== undefined) {
-      done.stats.fallbackReason ??= `${this.slotsFailure}; the storage tries were updated on the main thread`;
-      this.slotsFailure = undefined;
     }
     return done;
   }
@@ -740,7 +640,6 @@ export class ParallelExecutor {
       takenGroups: 0,
       rootSharded: false,
       receiptsOffloaded: false,
-      slotsStreamed: false,
       largestGroup: n,
       predictedParallelFraction: 0,
       workerBusyMs: [],
@@ -921,7 +820,6 @@ export class ParallelExecutor {
       let ready = builder.pin(PIN_RUN);
       let ranEarly = 0;
       this.recoverAhead(next, true, 'ahead', recoverBesideMain(builder.expectedGasPerTx()));
-      run.slots = this.slotStreamFor(run, builder.expectedGasPerTx());
       scheduling += performance.now() - ts0;
       for (let i = 0; i < n; ) {
         if (ready === i) ready = builder.pin(PIN_RUN);
@@ -1017,7 +915,6 @@ export class ParallelExecutor {
       // of plain transfers, recovering the next one's senders is most of the work, and every worker takes part.
       if (prepared === undefined || this.faultsArmed) sendBlock();
       this.recoverAhead(next, true, 'ahead', recoverBesideMain(plan.gasPerTx));
-      run.slots = this.slotStreamFor(run, plan.gasPerTx);
       scheduling += performance.now() - dispatchFrom;
       if (tracing) await this.runTraced(run, 0, n, origin, records);
       else for (let i = 0; i < n; i++) await this.executor.runSerial(run, i);
@@ -1114,7 +1011,6 @@ export class ParallelExecutor {
         predictedParallelFraction: part.stats.predictedParallelFraction,
         rootSharded: false,
         receiptsOffloaded: false,
-        slotsStreamed: false,
         workerBusyMs: busy,
         recoveredBy: recoveredBy(),
         schedulingMs: scheduling,

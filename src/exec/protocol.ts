@@ -9,7 +9,6 @@ import type { TxOutcome } from './executor.ts';
 import type { ShardJob, ShardResult, StorageJob, StorageResult } from '../state/trie.ts';
 import type { NodeFileView } from '../state/node-file.ts';
 import type { ReceiptsResult } from './receipts-job.ts';
-import type { SlotStreamResult } from '../state/trie-stream.ts';
 
 export interface WorkerFaults {
   /** Throw (crash the worker) when asked to run this transaction index. */
@@ -20,8 +19,6 @@ export interface WorkerFaults {
   stallAtTx?: { index: number; ms: number };
   /** Throw (crash the worker) when asked for its share of a state root. */
   crashInTrie?: boolean;
-  /** Throw (crash the worker) at the last batch of a block's changed slots (see trie-stream.ts). */
-  crashInSlots?: boolean;
   /** Throw (crash the worker) at the last batch of a block's receipts. */
   crashInReceipts?: boolean;
   /** Sleep `ms` after each chunk of senders recovered (a recovery still under way when its block starts). */
@@ -104,11 +101,6 @@ export type ToWorker =
    */
   | { t: 'trie'; id: number; db: string; nodes?: NodeFileView; job: ShardJob | StorageJob }
   /**
-   * A batch of block `id`'s changed slots (see trie-stream.ts), in order; the first also starts the block's storage
-   * tries, reading nodes from the LevelDB at `begin.db`; after the `last` one the worker answers with their roots.
-   */
-  | { t: 'slots'; id: number; begin?: { db: string; nodes?: NodeFileView }; batch: Uint8Array; last: boolean }
-  /**
    * A batch of block `id`'s receipt inputs (see receipts-job.ts), in order; after the `last` one the worker answers
    * with the block's receipts.
    */
@@ -133,7 +125,6 @@ export type ToMain =
   | { t: 'results'; seq: number; runs: WireRuns }
   | { t: 'trie'; id: number; result: ShardResult | StorageResult }
   | { t: 'receipts'; id: number; result: ReceiptsResult }
-  | { t: 'slots'; id: number; result: SlotStreamResult }
   /** `nice`: the worker's thread runs at this nice value; undefined if it could not be set (not Linux, refused). */
   | { t: 'ready'; nice: number | undefined };
 

@@ -29,7 +29,6 @@ import { AccountFilter } from '../state/account-filter.ts';
 import { isStorageJob, updateShard, updateStorage } from '../state/trie.ts';
 import { NodeCache, type NodeLoader } from '../state/mpt.ts';
 import { NodeFileReader, type NodeFileView } from '../state/node-file.ts';
-import { LiveStorageTries } from '../state/trie-stream.ts';
 import { NOT_NOW, type NotNow, type StateReader } from '../state/types.ts';
 import { fromHex, hex } from '../util/bytes.ts';
 import { EMPTY_BLOOM } from '../util/bloom-bits.ts';
@@ -377,28 +376,6 @@ async function shardTrie(m: Extract<ToWorker, { t: 'trie' }>): Promise<void> {
   post({ t: 'trie', id: m.id, result }, [result.nodes.buffer as ArrayBuffer, result.accounts.buffer as ArrayBuffer]);
 }
 
-/** The block whose storage tries are being updated as it runs (see trie-stream.ts), if any. */
-let slotSession: { id: number; tries: LiveStorageTries } | undefined;
-
-async function slotBatch(m: Extract<ToWorker, { t: 'slots' }>): Promise<void> {
-  if (m.begin !== undefined) {
-    // A block begun and never finished (it failed, or its stream stopped) is dropped with its tries.
-    slotSession = undefined;
-    if (reader?.location !== m.begin.db) trieDb = await reopen(trieDb, m.begin.db);
-    const db = reader?.location === m.begin.db ? reader.db : trieDb!.db;
-    const file = useNodeFile(m.begin.nodes);
-    const load: NodeLoader = (h, hash) => file?.get(hash) ?? db.getSync(nodeReadKey(h));
-    slotSession = { id: m.id, tries: new LiveStorageTries(load, trieNodes) };
-  }
-  const session = slotSession;
-  if (session?.id !== m.id) return;
-  if (m.last && (armedFaults.crashInSlots === true || faults.crashInSlots === true)) throw new Error("injected worker crash in a block's storage tries");
-  const result = session.tries.apply(m.batch, m.last);
-  if (result === undefined) return;
-  slotSession = undefined;
-  post({ t: 'slots', id: m.id, result }, [result.roots.buffer as ArrayBuffer, result.nodes.buffer as ArrayBuffer]);
-}
-
 /** Receipts under way, by block (see receipts-job.ts): one at a time in practice. */
 const receiptBuilders = new Map<number, ReceiptsBuilder>();
 
@@ -453,10 +430,6 @@ port.on('message', (m: ToWorker) => {
   }
   if (m.t === 'receipts') {
     receiptsQueue = receiptsQueue.then(() => receiptsBatch(m)).catch(crash);
-    return;
-  }
-  if (m.t === 'slots') {
-    trieQueue = trieQueue.then(() => slotBatch(m)).catch(crash);
     return;
   }
   queue = queue.then(() => handle(m)).catch(crash);

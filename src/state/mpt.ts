@@ -214,62 +214,11 @@ export class BatchTrie {
   /** New nodes, filled by `commit()` and `commitRef()`. */
   readonly nodes = new NewNodes();
   private readonly decoded: DecodedNodes | undefined;
-  /**
-   * A trie hashed more than once (see `live`): how many places hold each node this trie stored, by the hash object
-   * it stored it under (the one its parent and the decoded copy then refer to). A node hashed by one `fold` and
-   * rewritten by a later put is held by none, and is left out of `liveNodes`.
-   */
-  private holders: Map<Uint8Array, number> | undefined;
 
   constructor(root: Uint8Array, load: NodeLoader, decoded?: DecodedNodes) {
     this.load = load;
     this.decoded = decoded;
     this.root = equals(root, EMPTY_ROOT) ? null : root;
-  }
-
-  /**
-   * A trie updated batch after batch (see trie-stream.ts): after each, `fold` hashes what changed below the upper
-   * levels; `commit` at the end hashes the rest, and `liveNodes` gives the nodes the final root reaches (without those
-   * later puts replaced).
-   */
-  static live(root: Uint8Array, load: NodeLoader, decoded?: DecodedNodes): BatchTrie {
-    const t = new BatchTrie(root, load, decoded);
-    t.holders = new Map();
-    return t;
-  }
-
-  /**
-   * The nodes stored by this trie's commits that the last root reaches (a live trie; `nodes` for another). Nodes are
-   * content-addressed, so a node stored by one commit, replaced by a later put and stored again is counted again.
-   */
-  liveNodes(): NewNodes {
-    const holders = this.holders;
-    if (holders === undefined) return this.nodes;
-    const out = new NewNodes();
-    const { hashes, encodings } = this.nodes;
-    for (let i = 0; i < hashes.length; i++) if ((holders.get(hashes[i]) ?? 0) > 0) out.add(hashes[i], encodings[i]);
-    return out;
-  }
-
-  /**
-   * Hash the changed subtrees `depth` nodes below the root (a live trie's batch: see `live`), keeping the levels
-   * above in memory: they change with nearly every batch, and are hashed once, by `commit`. A subtree down there
-   * is changed by few of a block's batches (16^3 = 4,096 of them at depth 3).
-   */
-  fold(depth: number): void {
-    if (this.root !== null) this.root = this.folded(this.root, depth);
-  }
-
-  private folded(ref: Ref, depth: number): Ref {
-    if (ref instanceof Uint8Array) return ref;
-    if (depth === 0) {
-      const r = this.childRef(ref);
-      return r.length === 32 ? r : ref; // an embedded node stays as it is
-    }
-    // New objects: a node in memory may be a decoded copy the cache shares (see `del`).
-    if (ref.t === 2) return { t: 2, children: ref.children.map((c) => (c === null ? null : this.folded(c, depth - 1))), value: ref.value };
-    if (ref.t === 1) return { t: 1, path: ref.path, child: this.folded(ref.child, depth - 1) };
-    return ref;
   }
 
   /**
@@ -318,19 +267,12 @@ export class BatchTrie {
     return r;
   }
 
-  /** A node by its reference; `replaced`: the caller puts a new node in its place (see `holders`). */
-  private resolve(ref: Ref, replaced = false): Node {
+  private resolve(ref: Ref): Node {
     if (!(ref instanceof Uint8Array)) return ref;
-    if (replaced && this.holders !== undefined) {
-      const n = this.holders.get(ref);
-      if (n !== undefined) this.holders.set(ref, n - 1);
-    }
     const known = this.decoded?.get(ref);
     if (known !== undefined) return known;
     const h = hex(ref);
-    // A live trie's own nodes are in the decoded copies nearly always, and its misses are stored nodes: looked up among
-    // its own first, every node it stores later would be indexed by its hex too (see `NewNodes.get`).
-    const raw = this.holders === undefined ? (this.nodes.get(h) ?? this.load(h, ref)) : (this.load(h, ref) ?? this.nodes.get(h));
+    const raw = this.nodes.get(h) ?? this.load(h, ref);
     if (raw === undefined) throw new Error(`trie node ${h} is missing from the database`);
     const node = decodeNode(RLP.decode(raw) as RlpItem[]);
     this.decoded?.set(ref, node);
@@ -344,7 +286,7 @@ export class BatchTrie {
 
   private ins(ref: Ref | null, path: Nibbles, value: Uint8Array): Node {
     if (ref === null) return { t: 0, path, value };
-    const node = this.resolve(ref, true);
+    const node = this.resolve(ref);
     if (node.t === 2) {
       if (path.length === 0) return { t: 2, children: node.children, value };
       const children = node.children.slice();
@@ -374,7 +316,7 @@ export class BatchTrie {
 
   private del(ref: Ref | null, path: Nibbles): Node | null {
     if (ref === null) return null;
-    const node = this.resolve(ref, true);
+    const node = this.resolve(ref);
     if (node.t === 0) return equalNibbles(node.path, path) ? null : node;
     if (node.t === 1) {
       const cp = commonPrefix(node.path, path);
@@ -396,7 +338,7 @@ export class BatchTrie {
     for (let i = 0; i < 16; i++) if (children[i] !== null) ((count += 1), (only = i));
     if (value !== null && count === 0) return { t: 0, path: EMPTY, value };
     if (value === null && count === 1) {
-      const child = this.resolve(children[only]!, true);
+      const child = this.resolve(children[only]!);
       return this.joinPath(Uint8Array.of(only), child);
     }
     if (value === null && count === 0) return null;
@@ -429,7 +371,6 @@ export class BatchTrie {
 
   private stored(h: Uint8Array, encoded: Uint8Array): void {
     this.nodes.add(h, encoded);
-    this.holders?.set(h, 1);
     if (this.decoded !== undefined) this.decoded.set(h, this.flat!);
   }
 

@@ -24,7 +24,7 @@ import { OriginalStorageCache } from '@ethereumjs/statemanager';
 import type { AccountFields, StateManagerInterface, StorageDump, StorageRange } from '@ethereumjs/common';
 import { keccak256 } from '../crypto/index.ts';
 import { addressHex, fromHex, hex, unpad } from '../util/bytes.ts';
-import { NOT_NOW, type AccountDiff, type NotNow, type StateChanges, type StateDiff, type StateReader } from './types.ts';
+import { NOT_NOW, type AccountDiff, type NotNow, type StateDiff, type StateReader } from './types.ts';
 
 /**
  * Account as compared by validation, without its balance: the nonce, then the code hash unless it is the empty
@@ -242,8 +242,6 @@ export class OverlayStateManager implements StateManagerInterface {
   private baseCode = new Map<string, Uint8Array>();
   private undo: UndoEntry[] = [];
   private marks: number[] = [];
-  /** Slots written and storages wiped since the last `takeChanges` (while `watchChanges` is on for the block). */
-  private changed: StateChanges | undefined;
   /**
    * Wei held by accounts deleted in this block at the moment they were deleted (a self-destruct's burn), including
    * that of validated speculative runs applied here: the value conservation check counts it as burned.
@@ -275,65 +273,7 @@ export class OverlayStateManager implements StateManagerInterface {
     this.undo = [];
     this.marks = [];
     this.destroyed = 0n;
-    this.changed = undefined;
     this.originalStorageCache.clear();
-  }
-
-  /**
-   * Note the slots written and the storages wiped from now on, and count those of this block so far, until the next
-   * `reset` (see `takeChanges`; the block's storage tries are then updated elsewhere as it runs: slot-stream.ts).
-   */
-  watchChanges(): void {
-    const changed: StateChanges = { slots: new Map(), wiped: new Set(this.cleared) };
-    for (const [addr, m] of this.storage) changed.slots.set(addr, new Set(m.keys()));
-    this.changed = changed;
-  }
-
-  /**
-   * The slots written and the storages wiped since the last call (or `watchChanges`), to be read with `slotsWritten`
-   * and `storageWiped`. Only whole transactions lie between two calls, so a write or a wipe reverted since is in the
-   * sets of the interval it was made in. Undefined when not watching.
-   */
-  takeChanges(): StateChanges | undefined {
-    const c = this.changed;
-    if (c === undefined) return undefined;
-    this.changed = { slots: new Map(), wiped: new Set() };
-    return c;
-  }
-
-  /**
-   * The slots this block wrote to the account, by slot (hex): values with leading zeros stripped, as the block has them
-   * now. A wipe of the account's storage (see `storageWiped`) starts a new map; undefined if the block wrote none.
-   */
-  slotsWritten(addr: string): ReadonlyMap<string, Uint8Array> | undefined {
-    return this.storage.get(addr);
-  }
-
-  /** The account's storage was wiped in this block (self-destruct, deletion, a contract created at its address). */
-  storageWiped(addr: string): boolean {
-    return this.cleared.has(addr);
-  }
-
-  /** The address's bytes, for an account this block wrote (kept from the write; made from the hex otherwise). */
-  addressOf(addr: string): Uint8Array {
-    return this.addrBytes.get(addr) ?? fromHex(addr);
-  }
-
-  /**
-   * The account's storage root before the block where the block read it (the empty root if it did not exist);
-   * undefined if it did not read it.
-   */
-  baseStorageRootOf(addr: string): Uint8Array | undefined {
-    const base = this.baseAccounts.get(addr);
-    if (base !== undefined) return base.storageRoot;
-    return this.baseAccounts.has(addr) ? KECCAK256_RLP : undefined;
-  }
-
-  private noteSlot(addr: string, slot: string): void {
-    const c = this.changed!;
-    let set = c.slots.get(addr);
-    if (set === undefined) c.slots.set(addr, (set = new Set()));
-    set.add(slot);
   }
 
   /**
@@ -624,7 +564,6 @@ export class OverlayStateManager implements StateManagerInterface {
     }
     this.undo.push({ k: 1, addr, slot, prev: m.get(slot) });
     m.set(slot, unpad(value));
-    if (this.changed !== undefined) this.noteSlot(addr, slot);
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address.bytes);
     const t = this.tracker;
     if (t !== undefined) {
@@ -642,7 +581,6 @@ export class OverlayStateManager implements StateManagerInterface {
     this.undo.push({ k: 2, addr, prevCleared: this.cleared.has(addr), prevStorage: this.storage.get(addr) });
     this.cleared.add(addr);
     this.storage.set(addr, new Map());
-    this.changed?.wiped.add(addr);
     if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, address);
     const t = this.tracker;
     if (t !== undefined) {
@@ -855,7 +793,6 @@ export class OverlayStateManager implements StateManagerInterface {
         this.storage.set(addr, m);
       }
       m.set(k.slice(40), v);
-      if (this.changed !== undefined) this.noteSlot(addr, k.slice(40));
       if (!this.addrBytes.has(addr)) this.addrBytes.set(addr, fromHex(addr));
     }
     for (const [h, code] of access.codes) this.codes.set(h, code);

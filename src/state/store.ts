@@ -42,7 +42,7 @@ import {
   storageReadKey,
   KeyArena,
 } from './keys.ts';
-import { StateTrie, packNodes, unpackNodes, type NodeSource, type StorageAway, type TrieSharder, type TrieUpdate } from './trie.ts';
+import { StateTrie, packNodes, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { NODE_FILE, NodeFile, type NodeFileView } from './node-file.ts';
@@ -534,7 +534,7 @@ export class StateStore implements StateReader, NodeSource {
    * An account's storage root, read off its record without decoding the rest: the record ends with the storage root
    * and the code hash, each a 32-byte string (0xa0 and the bytes).
    */
-  storageRootOf(address: Uint8Array): Uint8Array | undefined {
+  private storageRootOf(address: Uint8Array): Uint8Array | undefined {
     const addr = hex(address);
     const rlp = this.accountRLP(addr);
     if (rlp === null) return undefined;
@@ -625,9 +625,9 @@ export class StateStore implements StateReader, NodeSource {
     this.trie.sharder = sharder;
   }
 
-  /** Compute the state root of head + diff (nothing written); `away`: storage tries updated elsewhere (see `StateTrie.update`). */
-  async computeTrie(diff: StateDiff, away?: StorageAway): Promise<TrieUpdate> {
-    const update = this.trie.update(this.stateRoot(), diff, (a) => this.storageRootOf(a), away);
+  /** Compute the state root of head + diff (nothing written). */
+  async computeTrie(diff: StateDiff): Promise<TrieUpdate> {
+    const update = this.trie.update(this.stateRoot(), diff, (a) => this.storageRootOf(a));
     // The update's shares are on other threads now (see StateTrie.update): room for its nodes is made in the node
     // file's index meanwhile, not during the commit's append.
     const nodeFile = this.nodeFile;

@@ -28,16 +28,6 @@ export interface TrieUpdate {
   accounts: Map<string, Uint8Array | null>;
 }
 
-/**
- * Storage tries updated elsewhere while the state trie is updated here (see `StateTrie.update`): their accounts (by
- * address in hex), and their new roots with their new nodes packed, or undefined where that failed (they are then
- * updated here).
- */
-export interface StorageAway {
-  accounts: ReadonlySet<string>;
-  done: Promise<{ roots: Map<string, Uint8Array>; packed: Uint8Array[]; nodes?: NewNodes } | undefined>;
-}
-
 /** The storage root of an account as it is before the block (undefined: it does not exist). */
 export type BaseStorageRoot = (address: Uint8Array) => Uint8Array | undefined;
 
@@ -275,7 +265,7 @@ function eachSlot(d: Uint8Array, p: number, each: (hashed: Uint8Array, leaf: Uin
 }
 
 /** A storage slot's leaf value: the value RLP-encoded (empty, a zero value, deletes the slot). */
-export function slotLeaf(value: Uint8Array): Uint8Array {
+function slotLeaf(value: Uint8Array): Uint8Array {
   return value.length === 0 ? EMPTY : encodeRlp(value);
 }
 
@@ -294,7 +284,7 @@ function encodeAccount(a: { nonce: bigint; balance: bigint; codeHash: Uint8Array
  * the buffer is appended to that file as it is (node-file.ts); for LevelDB the key and the encoding are read back as
  * views, written without another copy.
  */
-export class NodePacker {
+class NodePacker {
   private readonly parts: NewNodes[] = [];
   private bytes = 0;
   add(nodes: NewNodes): void {
@@ -347,12 +337,8 @@ export class StateTrie {
     this.decoded = decoded;
   }
 
-  /**
-   * Apply `diff` on top of `parentRoot`. Nothing is written; the result carries what must be. `away`: storage tries
-   * being updated elsewhere (see slot-stream.ts), whose roots this waits for last.
-   */
-  async update(parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot, away?: StorageAway): Promise<TrieUpdate> {
-    if (away !== undefined) return this.updateHere(parentRoot, diff, baseStorageRoot, away);
+  /** Apply `diff` on top of `parentRoot`. Nothing is written; the result carries what must be. */
+  async update(parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot): Promise<TrieUpdate> {
     if (this.sharder !== undefined && diff.accounts.size >= this.sharder.minAccounts) {
       const sharded = await this.updateSharded(this.sharder, parentRoot, diff, baseStorageRoot);
       if (sharded !== undefined) return sharded;
@@ -446,30 +432,23 @@ export class StateTrie {
   }
 
   /**
-   * The update on this thread, but for storage tries updated elsewhere: `streamed`'s, or else the storage trie of the
-   * account changing the most slots when they are at least the sharder's `minStorageSlots`, which goes to other
-   * threads first. Those are awaited last, their accounts' leaves put once their roots are back (a trie's root does
-   * not depend on the order of its puts). Where the other threads cannot, the tries are updated here after all.
+   * The update on this thread, but for the storage trie of the account changing the most slots when they are at
+   * least the sharder's `minStorageSlots`: that one goes to another thread first and is awaited last, its account's
+   * leaf put once its root is back (a trie's root does not depend on the order of its puts). If the other thread
+   * cannot, the trie is updated here after all.
    */
-  private async updateHere(parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot, streamed?: StorageAway): Promise<TrieUpdate> {
+  private async updateHere(parentRoot: Uint8Array, diff: StateDiff, baseStorageRoot: BaseStorageRoot): Promise<TrieUpdate> {
     const nodes = new NewNodes();
     const packed: Uint8Array[] = [];
     const accounts = new Map<string, Uint8Array | null>();
     const load: NodeLoader = (h, b) => this.source.getNode(h, b);
     let stateTrie = new BatchTrie(parentRoot, load, this.decoded);
     const startRoot = (d: AccountDiff) => (d.storageCleared ? undefined : (d.baseStorageRoot ?? baseStorageRoot(d.address))) ?? KECCAK256_RLP;
-    let away = streamed;
-    if (away === undefined && this.sharder !== undefined) {
-      const hot = hottest(diff, this.sharder.minStorageSlots);
-      if (hot !== undefined) {
-        const [addr, d] = hot;
-        const done = this.storageAway(this.sharder, startRoot(d), d.storage);
-        away = { accounts: new Set([addr]), done: done.then((r) => r && { roots: new Map([[addr, r.root]]), packed: r.packed, nodes: r.nodes }) };
-      }
-    }
-    // While storage tries are away, the state trie's subtrees under the root branch are updated and hashed one by one:
-    // only those their accounts' leaves go into, and the root, are left for after.
-    const children = away === undefined ? undefined : stateTrie.rootChildren();
+    const hot = this.sharder === undefined ? undefined : hottest(diff, this.sharder.minStorageSlots);
+    const away = hot === undefined ? undefined : this.storageAway(this.sharder!, startRoot(hot[1]), hot[1].storage);
+    // While the hottest contract's storage is away, the state trie's subtrees under the root branch are updated and
+    // hashed one by one: only the one its leaf goes into, and the root, are left for after.
+    const children = hot === undefined ? undefined : stateTrie.rootChildren();
     const subs: (BatchTrie | undefined)[] = new Array(16);
     const leaves: [Uint8Array, Uint8Array][] = [];
     const putLeaf = (hashed: Uint8Array, value: Uint8Array) => {
@@ -491,45 +470,40 @@ export class StateTrie {
       putLeaf(keccak256(d.address), rlp);
       accounts.set(addr, rlp);
     };
-    const waiting: [string, LiveAccount][] = [];
-    /** Nibbles under the root that an away account's leaf goes into: hashed after it is put. */
-    const later = new Set<number>();
     for (const [addr, d] of diff.accounts) {
       if (d.account === null) {
         putLeaf(keccak256(d.address), EMPTY);
         accounts.set(addr, null);
         continue;
       }
-      if (away?.accounts.has(addr) === true) {
-        waiting.push([addr, d as LiveAccount]);
-        later.add(keccak256(d.address)[0] >> 4);
-        continue;
-      }
+      if (d === hot?.[1]) continue;
       put(addr, d, d.account, d.storage.size > 0 ? storageHere(d) : startRoot(d));
     }
-    if (away === undefined) {
+    if (hot === undefined) {
       const stateRoot = stateTrie.commit();
       nodes.addAll(stateTrie.nodes);
       return { stateRoot, nodes, packed, accounts };
     }
+    const [addr, d] = hot;
+    const hotNibble = keccak256(d.address)[0] >> 4;
     const after = children?.slice();
     if (after !== undefined) {
       for (let n = 0; n < 16; n++) {
         const sub = subs[n];
-        if (!later.has(n) && sub !== undefined) after[n] = sub.commitRef();
+        if (n !== hotNibble && sub !== undefined) after[n] = sub.commitRef();
       }
     }
-    const done = await away.done;
+    const done = await away;
     if (done !== undefined) {
       packed.push(...done.packed);
-      if (done.nodes !== undefined) nodes.addAll(done.nodes);
+      nodes.addAll(done.nodes);
+      put(addr, d, d.account, done.root);
+    } else {
+      put(addr, d, d.account, storageHere(d));
     }
-    for (const [addr, d] of waiting) put(addr, d, d.account, done?.roots.get(addr) ?? storageHere(d));
     if (after !== undefined) {
-      for (const n of later) {
-        const sub = subs[n];
-        if (sub !== undefined) after[n] = sub.commitRef();
-      }
+      const sub = subs[hotNibble];
+      if (sub !== undefined) after[hotNibble] = sub.commitRef();
       if (stateTrie.setRootChildren(after) !== undefined) {
         for (const sub of subs) if (sub !== undefined) nodes.addAll(sub.nodes);
       } else {

@@ -46,12 +46,3 @@ export interface StateDiff {
   /** codeHash (hex) -> code, for code deployed in the block. */
   codes: Map<string, Uint8Array>;
 }
-
-/**
- * The slots a block wrote since some point (see `OverlayStateManager.takeChanges`), by address (hex) and slot (hex),
- * and the accounts whose storage it wiped.
- */
-export interface StateChanges {
-  slots: Map<string, Set<string>>;
-  wiped: Set<string>;
-}
