@@ -5,7 +5,7 @@
  * lets the undo journal restore a previous root by restoring flat records only.
  */
 import { KECCAK256_RLP } from '@ethereumjs/util';
-import { fromHex } from '../util/bytes.ts';
+import { fromHex, readU32 } from '../util/bytes.ts';
 import { ByteWriter } from '../util/byte-writer.ts';
 import { encodeRlp, uintBytes } from '../util/rlp.ts';
 import { keccak256 } from '../crypto/index.ts';
@@ -154,7 +154,6 @@ class ShardWriter extends ByteWriter {
  */
 export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNodes): ShardResult {
   const d = job.data;
-  const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
   // Accounts by the nibble under the root (their order within a nibble does not change the result).
   const byNibble: number[][] = Array.from({ length: job.to - job.from }, () => []);
   const starts: number[] = [];
@@ -169,7 +168,7 @@ export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNo
     pos += 97;
     pos += 1 + d[pos];
     pos += 1 + d[pos];
-    const slots = view.getUint32(pos);
+    const slots = readU32(d, pos);
     pos += 4;
     for (let s = 0; s < slots; s++) pos += 33 + d[pos + 32];
   }
@@ -198,7 +197,7 @@ export function updateShard(job: ShardJob, load: NodeLoader, decoded?: DecodedNo
       p += 1 + d[p];
       const balance = d.subarray(p + 1, p + 1 + d[p]);
       p += 1 + d[p];
-      if (view.getUint32(p) > 0) {
+      if (readU32(d, p) > 0) {
         const st = new BatchTrie(storageRoot, load, decoded);
         eachSlot(d, p, (hashed, leaf) => st.put(hashed, leaf));
         storageRoot = st.commit();
@@ -255,7 +254,7 @@ export function updateStorage(job: StorageJob, load: NodeLoader, decoded?: Decod
 
 /** Each slot packed at `d[p..]` by `ShardWriter.slots`, as its hashed key and leaf value (see `slotLeaf`). */
 function eachSlot(d: Uint8Array, p: number, each: (hashed: Uint8Array, leaf: Uint8Array) => void): void {
-  const slots = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(p);
+  const slots = readU32(d, p);
   p += 4;
   for (let s = 0; s < slots; s++) {
     const value = d.subarray(p + 33, p + 33 + d[p + 32]);
@@ -318,10 +317,9 @@ export function packNodes(nodes: NewNodes): Uint8Array {
 
 /** Each packed node's database key and encoding (views into `packed`). */
 export function unpackNodes(packed: Uint8Array, each: (key: Uint8Array, node: Uint8Array) => void): void {
-  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
   let pos = 0;
   while (pos < packed.length) {
-    const len = view.getUint32(pos);
+    const len = readU32(packed, pos);
     each(packed.subarray(pos + 4, pos + 37), packed.subarray(pos + 37, pos + 37 + len));
     pos += 37 + len;
   }
