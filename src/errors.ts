@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'DB_CORRUPT'
   | 'DB_LOCKED'
   | 'DB_NOT_OPEN'
+  | 'DB_WRITE_FAILED'
   | 'BLOCK_INVALID'
   | 'TX_INVALID'
   | 'UNWIND_TOO_DEEP'

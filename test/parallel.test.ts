@@ -45,6 +45,8 @@ test(`property: over ${SEEDS} seeds of random contended blocks, workers 1, 2 and
       const dir = workers === 2 ? await mkdtemp(join(tmpdir(), 'parallax-property-')) : undefined;
       // On LevelDB the workers also update the state trie's subtrees (here for blocks however small).
       const { store, engine } = await node(gen, setup, workers, dir !== undefined ? { minShardedAccounts: 1 } : {}, dir ?? ':memory:');
+      // Once the setup's last batch is in LevelDB (a worker may still be writing it).
+      await store.flushed();
       if (dir !== undefined) assert.equal(store.sharedReads(), dir);
       const prints = [];
       for (const [i, b] of blocks.entries()) {

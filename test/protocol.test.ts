@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { packCommit, recoverJob, recoveredByWorker, unpackCommit } from '../src/exec/protocol.ts';
+import { recoverJob, recoveredByWorker } from '../src/exec/protocol.ts';
+import { packCommit, unpackCommit } from '../src/state/commit-pack.ts';
 import { hex } from '../src/util/bytes.ts';
 
 test('commit pack: account records (deleted ones too) and slot values (zero to 32 bytes) come out as they went in', () => {

@@ -16,6 +16,7 @@ import { ParallaxError, errorMessage } from '../errors.ts';
 import type { RlpInput } from '../util/rlp.ts';
 import { OverlayStateManager } from '../state/overlay.ts';
 import { BatchTrie, EMPTY_ROOT } from '../state/mpt.ts';
+import type { CommitPack } from '../state/commit-pack.ts';
 import type { BlockRecord, PreparedCommit, StateStore } from '../state/store.ts';
 import type { TrieUpdate } from '../state/trie.ts';
 import type { StateDiff } from '../state/types.ts';
@@ -456,8 +457,11 @@ export class BlockExecutor {
     return { minted: run.minted, baseFeeBurned, blobFeeBurned, destroyed: this.state.destroyed };
   }
 
-  /** Persist an executed block: state, trie nodes, receipts, block record and head in one atomic batch. */
-  async commit(result: BlockResult, verification?: PreparedCommit['verification'], trace?: string): Promise<BlockRecord> {
+  /**
+   * Persist an executed block: state, trie nodes, receipts, block record and head in one atomic batch (see
+   * `StateStore.commit`). Returns the block's record and its flat records packed as the workers' caches take them.
+   */
+  async commit(result: BlockResult, verification?: PreparedCommit['verification'], trace?: string): Promise<{ record: BlockRecord; state: CommitPack }> {
     const h = result.block.header;
     const record: BlockRecord = {
       number: h.number,
@@ -470,8 +474,8 @@ export class BlockExecutor {
       txCount: result.block.transactions.length,
       timestamp: h.timestamp,
     };
-    await this.store.commit({ record, diff: result.diff, trie: result.trie, receipts: result.encodedReceipts, verification, trace });
-    return record;
+    const state = await this.store.commit({ record, diff: result.diff, trie: result.trie, receipts: result.encodedReceipts, verification, trace });
+    return { record, state };
   }
 
   private async applyBeaconRoot(root: Uint8Array | undefined, timestamp: bigint): Promise<void> {

@@ -80,6 +80,11 @@ export class WorkerPool {
     this.workers[w].postMessage(m, transfer);
   }
 
+  /** Worker `w` has not exited (a message to one that has is lost). */
+  alive(w: number): boolean {
+    return this.workers[w].threadId >= 0;
+  }
+
   broadcast(m: ToWorker): void {
     for (const w of this.workers) w.postMessage(m);
   }

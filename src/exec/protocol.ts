@@ -8,6 +8,8 @@ import type { AccountValue, TxAccess } from '../state/overlay.ts';
 import type { TxOutcome } from './executor.ts';
 import type { ShardJob, ShardResult, StorageJob, StorageResult } from '../state/trie.ts';
 import type { NodeFileView } from '../state/node-file.ts';
+import type { CommitPack } from '../state/commit-pack.ts';
+import type { BlockWrite } from '../state/block-write.ts';
 import type { ReceiptsResult } from './receipts-job.ts';
 
 export interface WorkerFaults {
@@ -21,6 +23,10 @@ export interface WorkerFaults {
   crashInTrie?: boolean;
   /** Throw (crash the worker) at the last batch of a block's receipts. */
   crashInReceipts?: boolean;
+  /** Throw (crash the worker) when handed a block's batch to write, before writing it. */
+  crashInWrite?: boolean;
+  /** Sleep `ms` before writing a block's batch (a write still under way while the next block runs). */
+  writeDelayMs?: number;
   /** Sleep `ms` after each chunk of senders recovered (a recovery still under way when its block starts). */
   recoverChunkMs?: number;
 }
@@ -87,7 +93,10 @@ export type ToWorker =
     }
   | {
       t: 'commit';
-      /** The block's final account records and slot values (see `CommitPack`), the same memory for every worker. */
+      /**
+       * The block's final account records and slot values, the slots a wiped storage had as deleted (see `CommitPack`):
+       * the same memory for every worker.
+       */
       state: CommitPack;
       /** Accounts whose storage the block wiped (their cached slots go before `state`'s are applied). */
       cleared: string[];
@@ -105,6 +114,8 @@ export type ToWorker =
    * with the block's receipts.
    */
   | { t: 'receipts'; id: number; batch: Uint8Array; last: boolean }
+  /** Write a committed block's batch to the LevelDB at `db` (see block-write.ts); answered with 'written'. */
+  | { t: 'write'; id: number; db: string; write: BlockWrite }
   /** Test hook: make this worker fail on a transaction index of the next block. */
   | { t: 'faults'; faults: WorkerFaults }
   /** End the worker between two tasks (see `WorkerPool.close`), without waiting for its queue. */
@@ -125,6 +136,8 @@ export type ToMain =
   | { t: 'results'; seq: number; runs: WireRuns }
   | { t: 'trie'; id: number; result: ShardResult | StorageResult }
   | { t: 'receipts'; id: number; result: ReceiptsResult }
+  /** Block write `id` is in LevelDB; `error`: LevelDB refused it (nothing of it was written). */
+  | { t: 'written'; id: number; error?: string }
   /** `nice`: the worker's thread runs at this nice value; undefined if it could not be set (not Linux, refused). */
   | { t: 'ready'; nice: number | undefined };
 
@@ -362,70 +375,3 @@ export function recoveredAt(keys: Uint8Array, j: number): { pubkey: Uint8Array; 
   return { pubkey: keys.subarray(o, o + 64), address: keys.subarray(o + 64, o + 84), hash: keys.subarray(o + 84, o + RECOVERED) };
 }
 
-/**
- * A committed block's changes for the workers' caches, packed once into shared memory that every worker reads (as
- * thousands of [key, bytes] pairs, each worker's copy cost the main thread a structured clone of all of them).
- * `accounts`: per account, its address (20 bytes), the record's length (2 bytes, big-endian; 0: the account no
- * longer exists) and the record (RLP). `slots`: per slot, the address (20), the slot (32), the value's length (1)
- * and the value (leading zeros stripped; empty: zero).
- */
-export interface CommitPack {
-  accounts: Uint8Array;
-  slots: Uint8Array;
-}
-
-/** `accounts`: final records by address (hex; null: gone); `slots`: new values by address, then slot (hex). */
-export function packCommit(accounts: ReadonlyMap<string, Uint8Array | null>, slots: Iterable<[string, ReadonlyMap<string, Uint8Array>]>): CommitPack {
-  let size = 0;
-  for (const rlp of accounts.values()) size += 22 + (rlp?.length ?? 0);
-  const a = shared(Uint8Array, 1, size);
-  const ab = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  let o = 0;
-  for (const [addr, rlp] of accounts) {
-    o += ab.write(addr, o, 20, 'hex');
-    const n = rlp?.length ?? 0;
-    if (n > 0xffff) throw new RangeError(`account record of 0x${addr} is ${n} bytes`);
-    ab.writeUInt16BE(n, o);
-    o += 2;
-    if (rlp !== null) a.set(rlp, o);
-    o += n;
-  }
-  const accountsEnd = o;
-  size = 0;
-  for (const [, m] of slots) for (const v of m.values()) size += 53 + v.length;
-  const sl = shared(Uint8Array, 1, size);
-  const sb = Buffer.from(sl.buffer, sl.byteOffset, sl.byteLength);
-  o = 0;
-  for (const [addr, m] of slots) {
-    for (const [slot, v] of m) {
-      if (v.length > 32) throw new RangeError(`slot value of 0x${addr} is ${v.length} bytes`);
-      sb.write(addr, o, 20, 'hex');
-      sb.write(slot, o + 20, 32, 'hex');
-      sl[o + 52] = v.length;
-      sl.set(v, o + 53);
-      o += 53 + v.length;
-    }
-  }
-  return { accounts: a.subarray(0, accountsEnd), slots: sl.subarray(0, o) };
-}
-
-const NO_BYTES = new Uint8Array(0);
-
-/** Every account and slot of a pack, in the order packed (records and values are views into the pack). */
-export function unpackCommit(p: CommitPack, account: (addr: string, rlp: Uint8Array | null) => void, slot: (addr: string, slot: string, value: Uint8Array) => void): void {
-  const { accounts: a, slots: s } = p;
-  const ab = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  for (let o = 0; o < a.length; ) {
-    const addr = ab.toString('hex', o, o + 20);
-    const n = ab.readUInt16BE(o + 20);
-    o += 22;
-    account(addr, n === 0 ? null : a.subarray(o, o + n));
-    o += n;
-  }
-  const sb = Buffer.from(s.buffer, s.byteOffset, s.byteLength);
-  for (let o = 0; o < s.length; ) {
-    const n = s[o + 52];
-    slot(sb.toString('hex', o, o + 20), sb.toString('hex', o + 20, o + 52), n === 0 ? NO_BYTES : s.subarray(o + 53, o + 53 + n));
-    o += 53 + n;
-  }
-}

@@ -37,10 +37,12 @@ import { createChainVM, markPostExecution, outcomeOf } from './executor.ts';
 import { runPlainTransfer } from './transfer.ts';
 import { decodeTx, pinSender, recoverSenderKey, sharedTxCommon } from './tx-common.ts';
 import { beginFrontierTx } from '../chain/frontier-meters.ts';
-import { RECOVERED, RECOVER_CHUNK, packRuns, packedTx, unpackCommit, type BlockStart, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
+import { RECOVERED, RECOVER_CHUNK, packRuns, packedTx, type BlockStart, type RunResult, type ToMain, type ToWorker, type WorkerFaults, type WorkerInit } from './protocol.ts';
 import { keccak256 } from '../crypto/index.ts';
 import { ReceiptsBuilder } from './receipts-job.ts';
 import { decodeAccountRecord } from '../state/account-record.ts';
+import { unpackCommit } from '../state/commit-pack.ts';
+import { writeBlock } from '../state/block-write.ts';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -395,6 +397,36 @@ function receiptsBatch(m: Extract<ToWorker, { t: 'receipts' }>): void {
 }
 
 /**
+ * What a record held before the block being written, if the replicated cache knows: it holds the committed state up to
+ * the previous block (the block's own 'commit' comes after its 'write', in the same queue).
+ */
+function recall(key: Uint8Array): Uint8Array | null | undefined {
+  if (key.length === 21) return cache.accounts.get(hex(key.subarray(1)));
+  return cache.slots.get(hex(key.subarray(1, 21)))?.get(hex(key.subarray(21)));
+}
+
+/** A LevelDB handle of the block writes' own (see block-write.ts), kept from one block to the next. */
+let writeDb: Handle | undefined;
+
+/**
+ * Write a committed block's batch (the main thread goes on with the next block meanwhile). A batch LevelDB refuses is
+ * reported; the main thread then writes it itself, or stops.
+ */
+async function writeBatch(m: Extract<ToWorker, { t: 'write' }>): Promise<void> {
+  if (armedFaults.crashInWrite === true || faults.crashInWrite === true) throw new Error('injected worker crash while writing a block\'s batch');
+  const delay = armedFaults.writeDelayMs ?? faults.writeDelayMs;
+  if (delay !== undefined) await sleep(delay);
+  writeDb = await reopen(writeDb, m.db);
+  try {
+    await writeBlock(writeDb.db, m.write, recall);
+  } catch (e) {
+    post({ t: 'written', id: m.id, error: errorMessage(e) });
+    return;
+  }
+  post({ t: 'written', id: m.id });
+}
+
+/**
  * Messages are handled strictly in arrival order, one at a time (state-root shares and receipts apart: they touch no
  * block state).
  */
@@ -432,6 +464,7 @@ port.on('message', (m: ToWorker) => {
     receiptsQueue = receiptsQueue.then(() => receiptsBatch(m)).catch(crash);
     return;
   }
+
   queue = queue.then(() => handle(m)).catch(crash);
 });
 
@@ -554,6 +587,8 @@ async function handle(m: ToWorker): Promise<void> {
       flush();
       return;
     }
+    case 'write':
+      return writeBatch(m);
     case 'commit': {
       for (const a of m.cleared) cache.dropSlotsOf(a);
       unpackCommit(

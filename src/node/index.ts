@@ -19,7 +19,7 @@ import { KECCAK256_RLP } from '@ethereumjs/util';
 import { createCommon, type ChainProfile } from '../chain/profile.ts';
 import type { Config } from '../config/index.ts';
 import { loadKzg, nativeCrypto } from '../crypto/index.ts';
-import { ParallaxError, isParallaxError } from '../errors.ts';
+import { ParallaxError, errorMessage, isParallaxError } from '../errors.ts';
 import { BlockExecutor } from '../exec/executor.ts';
 import { ParallelExecutor, type BlockStats } from '../exec/parallel.ts';
 import { sharedTxCommon } from '../exec/tx-common.ts';
@@ -166,6 +166,7 @@ export class ParallaxNode {
           log.info({ nodes: f.nodes, mb: +(f.bytes / 2 ** 20).toFixed(1), ms: Math.round(f.ms) }, 'trie node file indexed');
           if (f.unwound > 0) log.warn({ blocks: f.unwound }, 'the trie node file had lost the nodes of the last blocks (a power loss without store.sync): they were unwound and will be executed again');
         },
+        onWriterFailed: (block, e) => log.warn({ block: Number(block), err: errorMessage(e) }, "the worker writing a block's batch failed: written on the main thread instead"),
       });
     } catch (e) {
       if (isParallaxError(e, 'DB_LOCKED')) {

@@ -19,9 +19,12 @@ export function createDatabase(location: string): KVStore {
   return Object.assign(db as unknown as KVStore, { sharedLocation: location });
 }
 
-/** A read handle on a LevelDB another thread of this process opened with `createDatabase` (never creates one). */
-export async function openSharedReader(location: string): Promise<Pick<KVStore, 'getSync' | 'close'>> {
+/**
+ * A handle on a LevelDB another thread of this process opened with `createDatabase` (never creates one): for reads of
+ * committed state, and for the block batches the store hands to a worker (see `StateStore.writeOn`).
+ */
+export async function openSharedReader(location: string): Promise<Pick<KVStore, 'getSync' | 'close' | 'batch'>> {
   const db = new Level<Uint8Array, Uint8Array>(location, { ...VIEW, multithreading: true, createIfMissing: false } as typeof VIEW);
   await db.open();
-  return db as unknown as Pick<KVStore, 'getSync' | 'close'>;
+  return db as unknown as Pick<KVStore, 'getSync' | 'close' | 'batch'>;
 }

@@ -176,6 +176,14 @@ export class KeyArena {
     return key;
   }
 
+  /** `storageKey` of an address and a slot given together (52 bytes, as a commit pack holds them). */
+  storageAt(addressSlot: Uint8Array): Uint8Array {
+    const key = this.slab.take(53);
+    key[0] = P_STORAGE;
+    key.set(addressSlot, 1);
+    return key;
+  }
+
   /** `nodeKey` of a node's 32-byte hash. */
   node(hash: Uint8Array): Uint8Array {
     if (hash.length !== 32) throw new RangeError(`expected a 32-byte trie node hash, got ${hash.length} bytes`);

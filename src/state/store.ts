@@ -6,7 +6,9 @@
  * the database (node-file.ts; in LevelDB for a database in memory). A block commits as one atomic batch: flat records,
  * code, receipts, the block record, the block's undo journal, the node file's new length and the executed head, written
  * after the block's nodes were appended (and flushed, with `sync`). Reopening after a crash at any instant therefore
- * yields exactly the last committed block (see `open` for a node file that lost pages in a power loss).
+ * yields exactly the last committed block (see `open` for a node file that lost pages in a power loss). The batch is
+ * packed here and written here, or by an execution worker while the next block runs (`writeOn`, block-write.ts): until
+ * it is in LevelDB, reads the caches miss are answered from the block's writes.
  *
  * The undo journal of block N holds the previous value of every flat record N changed; the last `undoDepth` blocks
  * keep theirs, so a reorg can unwind that far. Trie nodes are never deleted, so restoring flat records and the head
@@ -16,7 +18,7 @@ import { RLP } from '@ethereumjs/rlp';
 import { Account, KECCAK256_NULL, KECCAK256_RLP, bigIntToBytes, bytesToBigInt, createAccountFromRLP } from '@ethereumjs/util';
 import type { Common } from '@ethereumjs/common';
 import { ParallaxError, errorMessage } from '../errors.ts';
-import { bytesEqual, fromHex, hex } from '../util/bytes.ts';
+import { bytesEqual, hex } from '../util/bytes.ts';
 import { encodeRlp } from '../util/rlp.ts';
 import {
   META_HEAD,
@@ -33,16 +35,13 @@ import {
   SCHEMAS_READ,
   accountRange,
   accountReadKey,
-  codeKey,
   codeReadKey,
-  nodeKey,
   nodeReadKey,
   numberKey,
   storageRange,
   storageReadKey,
-  KeyArena,
 } from './keys.ts';
-import { StateTrie, packNodes, unpackNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
+import { StateTrie, packNodes, type NodeSource, type TrieSharder, type TrieUpdate } from './trie.ts';
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { NODE_FILE, NodeFile, type NodeFileView } from './node-file.ts';
@@ -50,7 +49,9 @@ import { NodeCache } from './mpt.ts';
 import type { StateDiff, StateReader } from './types.ts';
 import { BoundedCache } from '../util/bounded-cache.ts';
 import { decodeAccountRecord } from './account-record.ts';
-import { packReceipts, unpackReceipts } from './receipts.ts';
+import { unpackReceipts } from './receipts.ts';
+import { CommitPacker, type CommitPack } from './commit-pack.ts';
+import { writeBlock, type BlockWrite } from './block-write.ts';
 import { parseLevelDbStats, type LevelDbStats } from './leveldb-stats.ts';
 import { watchCompactionThread, type CompactionWatch } from './compaction-priority.ts';
 import { AccountFilter, DEFAULT_FILTER_ENTRIES } from './account-filter.ts';
@@ -151,6 +152,16 @@ export interface StoreOptions {
    * because the file had lost their nodes (a power loss without `sync`).
    */
   onNodeFile?: (opened: { nodes: number; bytes: number; ms: number; unwound: number }) => void;
+  /** Told when the writer a block's batch was handed to (see `StateStore.writeOn`) failed: the batch is written here. */
+  onWriterFailed?: (block: bigint, error: unknown) => void;
+}
+
+/** Writes a block's batch on another thread (see `StateStore.writeOn`). */
+export interface BlockWriter {
+  /** Whether it takes the batch of the block being committed (asked before the batch is packed). */
+  takes(): boolean;
+  /** Resolves once the batch is in LevelDB at `location` (the other thread opens the database itself). */
+  write(write: BlockWrite, location: string): Promise<void>;
 }
 
 /** LevelDB's compactions run at the lowest priority unless told otherwise (see compaction-priority.ts). */
@@ -164,13 +175,6 @@ const EMPTY = new Uint8Array(0);
  * only an earlier growth, fewer a growth during the commit.
  */
 const NODES_PER_LEAF = 3;
-
-/** A node file length as META_NODE_FILE holds it. */
-function lengthBytes(n: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(n));
-  return b;
-}
 
 function encodeRecord(r: BlockRecord): Uint8Array {
   return encodeRlp([
@@ -238,10 +242,18 @@ export class StateStore implements StateReader, NodeSource {
   private nodeCache: BoundedCache<Uint8Array>;
   /** Serialises commits and unwinds: one writer at a time. */
   private writing: Promise<unknown> = Promise.resolve();
+  /** Writes a block's batch while the next block runs (see `writeOn`); undefined: commits write their own. */
+  private writer: BlockWriter | undefined;
+  /** Settles once the last batch handed to the writer is in LevelDB (or has failed: `writeFailure`). */
+  private lastWrite: Promise<void> = Promise.resolve();
+  /** A handed-over batch that neither the writer nor this thread could write: every later commit fails with it. */
+  private writeFailure: ParallaxError | undefined;
+  /** The writes of the batch being written elsewhere, answering reads the caches miss until it is in LevelDB. */
+  private pending: { accounts: Map<string, Uint8Array | null>; slots: Map<string, Uint8Array>; codes: Map<string, Uint8Array> } | undefined;
 
   private constructor(db: KVStore, common: Common, opts: StoreOptions) {
     this.db = db;
-    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, compactionNice: DEFAULT_COMPACTION_NICE, onCompactionLowered: () => {}, accountFilter: true, accountFilterEntries: DEFAULT_FILTER_ENTRIES, onAccountFilter: () => {}, nodeFile: true, onNodeFileScan: () => {}, onNodeFile: () => {}, ...opts };
+    this.opts = { sync: false, cacheEntries: 500_000, traceBlocks: 0, compactionNice: DEFAULT_COMPACTION_NICE, onCompactionLowered: () => {}, accountFilter: true, accountFilterEntries: DEFAULT_FILTER_ENTRIES, onAccountFilter: () => {}, nodeFile: true, onNodeFileScan: () => {}, onNodeFile: () => {}, onWriterFailed: () => {}, ...opts };
     const n = this.opts.cacheEntries;
     // Decoded trie nodes weigh about ten times their encoding: a tenth as many, enough for the levels every block rewrites.
     this.trie = new StateTrie(this, new NodeCache(Math.max(1024, Math.floor(n / 10))));
@@ -366,7 +378,8 @@ export class StateStore implements StateReader, NodeSource {
     if (this.growing || this.closing || f === undefined || !f.full()) return;
     this.growing = true;
     let build: Promise<void> = Promise.resolve();
-    const begun = this.writing.then(() => {
+    // A batch handed to the writer is in LevelDB first: its accounts are in the filter already, not yet in LevelDB.
+    const begun = this.writing.then(() => this.lastWrite).then(() => {
       if (!this.closing) build = this.buildFilter(f.added * 2);
     });
     this.writing = begun;
@@ -407,6 +420,7 @@ export class StateStore implements StateReader, NodeSource {
     this.closing = true;
     await this.accountFilterBuilt();
     await this.writing.catch(() => {});
+    await this.lastWrite;
     await this.db.close();
     this.nodeFile?.close();
     this.nodeFile = undefined;
@@ -469,7 +483,7 @@ export class StateStore implements StateReader, NodeSource {
    * shared (in memory, wrapped) or reads are being recorded (they must then all pass through here).
    */
   sharedReads(): string | undefined {
-    return this.readLog === undefined ? this.db.sharedLocation : undefined;
+    return this.readLog === undefined && this.pending === undefined ? this.db.sharedLocation : undefined;
   }
 
   takeReads(): ReadLog {
@@ -499,7 +513,8 @@ export class StateStore implements StateReader, NodeSource {
     this.readLog?.accounts.add(k);
     const cached = this.accountCache.get(k);
     if (cached !== undefined) return cached;
-    const v = this.filter !== undefined && !this.filter.mayContain(k) ? null : (this.read(accountReadKey(k)) ?? null);
+    const p = this.pending?.accounts.get(k);
+    const v = p !== undefined ? p : this.filter !== undefined && !this.filter.mayContain(k) ? null : (this.read(accountReadKey(k)) ?? null);
     this.accountCache.set(k, v);
     return v;
   }
@@ -514,7 +529,7 @@ export class StateStore implements StateReader, NodeSource {
     this.readLog?.slots.add(k);
     const cached = this.storageCache.get(k);
     if (cached !== undefined) return cached;
-    const v = this.read(storageReadKey(addr, slotHex)) ?? EMPTY;
+    const v = this.pending?.slots.get(k) ?? this.read(storageReadKey(addr, slotHex)) ?? EMPTY;
     this.storageCache.set(k, v);
     return v;
   }
@@ -524,7 +539,7 @@ export class StateStore implements StateReader, NodeSource {
     const k = hex(codeHash);
     const cached = this.codeCache.get(k);
     if (cached !== undefined) return cached;
-    const v = this.read(codeReadKey(codeHash));
+    const v = this.pending?.codes.get(k) ?? this.read(codeReadKey(codeHash));
     if (v === undefined) throw new ParallaxError('STATE_MISSING', `code ${k} is referenced but not stored`, { codeHash: k });
     this.codeCache.set(k, v);
     return v;
@@ -558,18 +573,21 @@ export class StateStore implements StateReader, NodeSource {
   }
 
   async blockRecord(n: bigint): Promise<BlockRecord | undefined> {
+    await this.lastWrite;
     const v = await this.db.get(numberKey(P_BLOCK, n));
     return v === undefined ? undefined : decodeRecord(v, `block ${n}`);
   }
 
   /** Block `n`'s receipts as their consensus encodings (stored without blooms: see receipts.ts). */
   async receipts(n: bigint): Promise<Uint8Array[] | undefined> {
+    await this.lastWrite;
     const v = await this.db.get(numberKey(P_RECEIPTS, n));
     return v === undefined ? undefined : unpackReceipts(v, `block ${n}`);
   }
 
   /** The execution trace stored with block `n`, if it is among the last `traceBlocks` blocks. */
   async trace(n: bigint): Promise<unknown | undefined> {
+    await this.lastWrite;
     const v = await this.db.get(numberKey(P_TRACE, n));
     if (v === undefined) return undefined;
     try {
@@ -581,6 +599,7 @@ export class StateStore implements StateReader, NodeSource {
 
   /** The verification record stored with block `n` (JSON), if any. */
   async verification(n: bigint): Promise<unknown | undefined> {
+    await this.lastWrite;
     const v = await this.db.get(numberKey(P_VERIFY, n));
     if (v === undefined) return undefined;
     try {
@@ -592,6 +611,7 @@ export class StateStore implements StateReader, NodeSource {
 
   /** The last block recorded as a mismatch and its record (none if it was unwound since). */
   async lastMismatch(): Promise<{ number: bigint; record: unknown } | undefined> {
+    await this.lastWrite;
     const v = await this.db.get(META_LAST_MISMATCH);
     if (v === undefined || v.length !== 8) return undefined;
     const n = new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0);
@@ -606,12 +626,14 @@ export class StateStore implements StateReader, NodeSource {
 
   /** Every committed account and its storage (for post-state checks on small states; walks the flat records). */
   async *accounts(): AsyncGenerator<{ address: Uint8Array; account: Account }> {
+    await this.lastWrite;
     for await (const [k, v] of this.db.iterator(accountRange())) {
       yield { address: k.subarray(1), account: createAccountFromRLP(v) };
     }
   }
 
   async *storageOf(address: Uint8Array): AsyncGenerator<{ slot: Uint8Array; value: Uint8Array }> {
+    await this.lastWrite;
     for await (const [k, v] of this.db.iterator(storageRange(address))) yield { slot: k.subarray(21), value: v };
   }
 
@@ -623,6 +645,21 @@ export class StateStore implements StateReader, NodeSource {
    */
   shareTrie(sharder: TrieSharder | undefined): void {
     this.trie.sharder = sharder;
+  }
+
+  /**
+   * Let another thread write each block's batch while the next block runs (the parallel engine's workers); undefined
+   * writes them on this thread. Only a database on disk with a node file, without `sync`, hands its batches over:
+   * with `sync` a commit returns once its block is durable.
+   */
+  writeOn(writer: BlockWriter | undefined): void {
+    this.writer = writer;
+  }
+
+  /** Once the last batch handed to the writer is in LevelDB; rejects if neither the writer nor this thread wrote it. */
+  async flushed(): Promise<void> {
+    await this.lastWrite;
+    if (this.writeFailure !== undefined) throw this.writeFailure;
   }
 
   /** Compute the state root of head + diff (nothing written). */
@@ -644,14 +681,22 @@ export class StateStore implements StateReader, NodeSource {
     return update;
   }
 
-  /** Commit a block atomically. `record.stateRoot` must come from `prepared.trie` on the current head. */
-  async commit(prepared: PreparedCommit): Promise<void> {
+  /**
+   * Commit a block atomically. `record.stateRoot` must come from `prepared.trie` on the current head. Resolves once the
+   * block is the store's head, its batch written, or handed to the writer (see `writeOn`): the store's own reads see
+   * it either way, `flushed` waits for LevelDB. Returns the block's flat records as the workers' caches take them.
+   */
+  async commit(prepared: PreparedCommit): Promise<CommitPack> {
     const run = this.writing.then(() => this.commitNow(prepared));
     this.writing = run.catch(() => {});
     return run;
   }
 
-  private async commitNow({ record, diff, trie, receipts, verification, trace }: PreparedCommit): Promise<void> {
+  private async commitNow({ record, diff, trie, receipts, verification, trace }: PreparedCommit): Promise<CommitPack> {
+    // The previous block's batch is in LevelDB before this one's is built (a wiped storage is read from there) and
+    // handed on (batches land in order).
+    await this.lastWrite;
+    if (this.writeFailure !== undefined) throw this.writeFailure;
     const head = this.headRecord;
     if (head !== undefined && record.number !== head.number + 1n) {
       throw new ParallaxError('HEAD_MISMATCH', `block ${record.number} does not follow the executed head ${head.number}`, {
@@ -666,85 +711,89 @@ export class StateStore implements StateReader, NodeSource {
     }
     const accountUpdates: [string, Uint8Array | null][] = [];
     const storageUpdates: [string, Uint8Array][] = [];
-    const batch = this.db.batch();
-    let written = false;
-    try {
-      const keys = new KeyArena();
-      const undo: Uint8Array[][] = [];
-      const remember = (key: Uint8Array, prev: Uint8Array | null) => {
-        undo.push(prev === null ? [key] : [key, prev]);
-      };
-      for (const [addr, d] of diff.accounts) {
-        const next = trie.accounts.get(addr);
-        if (next === undefined) throw new Error(`trie update misses account ${addr}`);
-        const key = keys.account(d.address);
-        remember(key, this.accountRLP(addr));
-        if (next === null) batch.del(key);
-        else {
-          this.noteAccount(addr);
-          batch.put(key, next);
-        }
-        accountUpdates.push([addr, next]);
-        if (d.storageCleared) {
-          for await (const [k, v] of this.db.iterator(storageRange(d.address))) {
-            const slot = hex(k.subarray(21));
-            if (d.storage.has(slot)) continue; // handled below with its new value
-            remember(k, v);
-            batch.del(k);
-            storageUpdates.push([addr + slot, EMPTY]);
+    const writer = this.writer;
+    const location = this.db.sharedLocation;
+    const handOver = writer !== undefined && location !== undefined && this.nodeFile !== undefined && !this.opts.sync && writer.takes();
+    const state = new CommitPacker();
+    // What the block's records replace, for its undo journal: from the caches here; a writer reads LevelDB instead.
+    const prev = handOver ? undefined : new CommitPacker();
+    for (const [addr, d] of diff.accounts) {
+      const next = trie.accounts.get(addr);
+      if (next === undefined) throw new Error(`trie update misses account ${addr}`);
+      prev?.account(addr, this.accountRLP(addr));
+      state.account(addr, next);
+      accountUpdates.push([addr, next]);
+      // The slots a wiped storage had: each deleted, or (written again by the block) its previous value for below.
+      const wiped = d.storageCleared ? new Map<string, Uint8Array>() : undefined;
+      if (wiped !== undefined) {
+        for await (const [k, v] of this.db.iterator(storageRange(d.address))) {
+          const slot = hex(k.subarray(21));
+          if (d.storage.has(slot)) {
+            wiped.set(slot, v);
+            continue;
           }
-        }
-        for (const [slot, value] of d.storage) {
-          const slotBytes = fromHex(slot);
-          const key = keys.storage(d.address, slotBytes);
-          const prev = d.storageCleared ? await this.db.get(key) : this.storageNow(addr, slot);
-          remember(key, prev === undefined || prev.length === 0 ? null : prev);
-          if (value.length === 0) batch.del(key);
-          else batch.put(key, value);
-          storageUpdates.push([addr + slot, value]);
+          prev?.slot(addr, slot, v);
+          state.slot(addr, slot, EMPTY);
+          storageUpdates.push([addr + slot, EMPTY]);
         }
       }
-      for (const [h, code] of diff.codes) batch.put(codeKey(fromHex(h)), code);
-      const nodeFile = this.nodeFile;
-      if (nodeFile !== undefined) {
-        // The nodes go to the file first; the batch then records the file's length with the block (see node-file.ts),
-        // and the block's undo journal the length before it. With `sync` the file is flushed before the batch is
-        // written; without, a file that lost blocks' nodes to a power loss makes the next open unwind those blocks.
-        const before = lengthBytes(nodeFile.length);
-        const end = nodeFile.append([packNodes(trie.nodes), ...trie.packed]);
-        remember(META_NODE_FILE, before);
-        batch.put(META_NODE_FILE, lengthBytes(end));
-        if (this.opts.sync) await nodeFile.sync();
-      } else {
-        const { hashes, encodings } = trie.nodes;
-        for (let i = 0; i < hashes.length; i++) batch.put(keys.node(hashes[i]), encodings[i]);
-        for (const p of trie.packed) unpackNodes(p, (key, value) => batch.put(key, value));
+      for (const [slot, value] of d.storage) {
+        prev?.slot(addr, slot, wiped !== undefined ? (wiped.get(slot) ?? EMPTY) : this.storageNow(addr, slot));
+        state.slot(addr, slot, value);
+        storageUpdates.push([addr + slot, value]);
       }
-      const encodedRecord = encodeRecord(record);
-      batch.put(numberKey(P_BLOCK, record.number), encodedRecord);
-      batch.put(numberKey(P_RECEIPTS, record.number), packReceipts(receipts));
-      if (verification !== undefined) {
-        batch.put(numberKey(P_VERIFY, record.number), new TextEncoder().encode(verification.json));
-        if (verification.mismatch) batch.put(META_LAST_MISMATCH, numberKey(P_VERIFY, record.number).subarray(1));
-      }
-      const keep = BigInt(this.opts.traceBlocks);
-      if (trace !== undefined && keep > 0n) batch.put(numberKey(P_TRACE, record.number), new TextEncoder().encode(trace));
-      if (record.number >= keep) batch.del(numberKey(P_TRACE, record.number - keep));
-      if (head !== undefined && this.opts.undoDepth > 0) {
-        batch.put(numberKey(P_UNDO, record.number), encodeRlp(undo));
-      }
-      if (record.number >= BigInt(this.opts.undoDepth)) {
-        batch.del(numberKey(P_UNDO, record.number - BigInt(this.opts.undoDepth)));
-      }
-      batch.put(META_HEAD, encodedRecord);
-      if (this.schema !== SCHEMA_VERSION) batch.put(META_SCHEMA, new Uint8Array([SCHEMA_VERSION]));
-      written = true;
-      await batch.write({ sync: this.opts.sync });
-    } finally {
-      // A batch left unwritten (an error while building it) is discarded: nothing of the block reaches the database.
-      if (!written) await batch.close();
     }
-    // Caches change only once the batch is durable in LevelDB.
+    const nodeFile = this.nodeFile;
+    let nodeFileLengths: BlockWrite['nodeFile'];
+    const nodes: Uint8Array[] = [];
+    if (nodeFile !== undefined) {
+      // The nodes go to the file first; the batch then records the file's length with the block (see node-file.ts),
+      // and the block's undo journal the length before it. With `sync` the file is flushed before the batch is
+      // written; without, a file that lost blocks' nodes to a power loss makes the next open unwind those blocks.
+      const before = nodeFile.length;
+      const end = nodeFile.append([packNodes(trie.nodes), ...trie.packed]);
+      if (this.opts.sync) await nodeFile.sync();
+      nodeFileLengths = { before, end };
+    } else nodes.push(packNodes(trie.nodes), ...trie.packed);
+    const write: BlockWrite = {
+      number: record.number,
+      state: state.finish(),
+      prev: prev?.finish(),
+      codes: [...diff.codes],
+      nodeFile: nodeFileLengths,
+      nodes,
+      record: encodeRecord(record),
+      receipts,
+      verification,
+      trace,
+      traceBlocks: this.opts.traceBlocks,
+      undoDepth: this.opts.undoDepth,
+      hasParent: head !== undefined,
+      writeSchema: this.schema !== SCHEMA_VERSION,
+      sync: this.opts.sync,
+    };
+    for (const [addr, next] of accountUpdates) if (next !== null) this.noteAccount(addr);
+    if (!handOver) {
+      // Written here, and the caches change only once the batch is in LevelDB.
+      await writeBlock(this.db, write);
+    } else {
+      // Written by another thread while the caller goes on: until the batch is in LevelDB, reads that miss the caches
+      // are answered from the block's writes (`pending`), not from LevelDB. A writer that fails leaves the batch to
+      // this thread; one this thread cannot write either fails every later commit.
+      const pending = { accounts: new Map(accountUpdates), slots: new Map(storageUpdates), codes: new Map(diff.codes) };
+      this.pending = pending;
+      this.lastWrite = writer!.write(write, location!)
+        .catch(async (e: unknown) => {
+          this.opts.onWriterFailed(record.number, e);
+          await writeBlock(this.db, write);
+        })
+        .catch((e: unknown) => {
+          this.writeFailure = new ParallaxError('DB_WRITE_FAILED', `block ${record.number}'s batch could not be written: ${errorMessage(e)}`, { block: record.number }, { cause: e });
+        })
+        .finally(() => {
+          if (this.pending === pending) this.pending = undefined;
+        });
+    }
     for (const [k, v] of accountUpdates) this.accountCache.set(k, v);
     for (const [k, v] of storageUpdates) this.storageCache.set(k, v);
     for (const [h, code] of diff.codes) this.codeCache.set(h, code);
@@ -752,10 +801,12 @@ export class StateStore implements StateReader, NodeSource {
     this.headRecord = record;
     this.schema = SCHEMA_VERSION;
     this.growFilter();
+    return write.state;
   }
 
   /** How many blocks can be unwound from the current head. */
   async unwindableDepth(): Promise<number> {
+    await this.lastWrite;
     const head = this.headRecord;
     if (head === undefined) return 0;
     let depth = 0;
@@ -774,6 +825,8 @@ export class StateStore implements StateReader, NodeSource {
   }
 
   private async unwindNow(count: number): Promise<BlockRecord> {
+    await this.lastWrite;
+    if (this.writeFailure !== undefined) throw this.writeFailure;
     const available = await this.unwindableDepth();
     if (count > available) {
       throw new ParallaxError(

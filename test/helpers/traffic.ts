@@ -6,7 +6,7 @@ import { BlockExecutor, type BlockResult } from '../../src/exec/executor.ts';
 import { ParallelExecutor, type BlockStats, type ParallelOptions } from '../../src/exec/parallel.ts';
 import { createDatabase } from '../../src/state/db.ts';
 import { commitGenesis } from '../../src/state/genesis.ts';
-import { StateStore } from '../../src/state/store.ts';
+import { StateStore, type StoreOptions } from '../../src/state/store.ts';
 import { hex } from '../../src/util/bytes.ts';
 
 /** Everything a block's execution must reproduce, as comparable strings. */
@@ -20,10 +20,13 @@ export function fingerprint(r: BlockResult): { stateRoot: string; receiptsRoot: 
   };
 }
 
-/** A node at the generator's genesis (in memory, or reopened from `location`), with `workers` workers, the setup blocks already committed. */
-export async function node(gen: TrafficGenerator, setup: Block[], workers: number, extra: Partial<ParallelOptions> = {}, location = ':memory:') {
+/**
+ * A node at the generator's genesis (in memory, or reopened from `location`), with `workers` workers, the setup blocks
+ * already committed; `storeOpts` over the store's defaults (16 blocks of undo journal).
+ */
+export async function node(gen: TrafficGenerator, setup: Block[], workers: number, extra: Partial<ParallelOptions> = {}, location = ':memory:', storeOpts: Partial<StoreOptions> = {}) {
   const common = createCommon(TRAFFIC_CHAIN, nativeCrypto());
-  const store = await StateStore.open(createDatabase(location), common, { undoDepth: 16 });
+  const store = await StateStore.open(createDatabase(location), common, { undoDepth: 16, ...storeOpts });
   if (store.head() === undefined) await commitGenesis(store, gen.alloc(), gen.genesis, 'traffic genesis');
   const executor = await BlockExecutor.create({ common, store });
   // Speculation on every block however cheap its transactions (the engine's own default runs cheap ones on the main
