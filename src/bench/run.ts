@@ -207,6 +207,9 @@ export async function runParallax(input: GeneratedInput, workers: number) {
         addTrace(graph, trace);
         const t1 = performance.now();
         await engine.commit(result);
+        // A worker may still be writing a block's batch as the next block runs; the last block's counts until it is in
+        // LevelDB.
+        if (i === blocks.length - 1) await store.flushed();
         const t2 = performance.now();
         cpu.stop();
         blockDone('measured', i + 1, blocks.length);

@@ -108,6 +108,8 @@ export class FixtureReplayer {
       const { result, stats, trace } = await this.engine.execute(block, { next: this.following?.fixture.block, after: this.afterNext?.fixture.block });
       const t1 = performance.now();
       await this.engine.commit(result);
+      // Its batch may be a worker's to write: the block is done once it is in LevelDB (nothing runs after it here).
+      await store.flushed();
       const t2 = performance.now();
       cpu?.stop();
       const mismatches: string[] = [];
