@@ -715,7 +715,8 @@ export class StateStore implements StateReader, NodeSource {
     const location = this.db.sharedLocation;
     const handOver = writer !== undefined && location !== undefined && this.nodeFile !== undefined && !this.opts.sync && writer.takes();
     const state = new CommitPacker();
-    // What the block's records replace, for its undo journal: from the caches here; a writer reads LevelDB instead.
+    // What the block's records replace, for its undo journal: from the caches here; a writer has them from its own
+    // replicated cache or LevelDB.
     const prev = handOver ? undefined : new CommitPacker();
     for (const [addr, d] of diff.accounts) {
       const next = trie.accounts.get(addr);
