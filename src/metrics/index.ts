@@ -121,7 +121,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
       registers: reg,
     }),
     stateRootSeconds: new Counter({ name: 'parallax_state_root_seconds_total', help: 'Time spent computing state roots', registers: reg }),
-    commitSeconds: new Counter({ name: 'parallax_state_commit_seconds_total', help: 'Time spent writing blocks to LevelDB', registers: reg }),
+    commitSeconds: new Counter({ name: 'parallax_state_commit_seconds_total', help: 'Time spent committing blocks on their path: packing the LevelDB batch, and writing it unless the idle worker does', registers: reg }),
     databaseBytes: new Gauge({
       name: 'parallax_database_bytes',
       help: 'Size of the LevelDB data directory',
