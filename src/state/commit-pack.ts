@@ -83,23 +83,34 @@ export function packCommit(accounts: ReadonlyMap<string, Uint8Array | null>, slo
 
 const NO_BYTES = new Uint8Array(0);
 
+/**
+ * The pack's entries where they are: each account's at offset `o` of `p.accounts` with a record of `n` bytes (0: no
+ * account) after its 22-byte head, each slot's at `o` of `p.slots` with a value of `n` bytes after its 53-byte head.
+ */
+function walk(p: CommitPack, account: (o: number, n: number) => void, slot: (o: number, n: number) => void): void {
+  const { accounts: a, slots: s } = p;
+  for (let o = 0; o < a.length; ) {
+    const n = (a[o + 20] << 8) | a[o + 21];
+    account(o, n);
+    o += 22 + n;
+  }
+  for (let o = 0; o < s.length; ) {
+    const n = s[o + 52];
+    slot(o, n);
+    o += 53 + n;
+  }
+}
+
 /** Every account and slot of a pack, in the order packed, by hex (records and values are views into the pack). */
 export function unpackCommit(p: CommitPack, account: (addr: string, rlp: Uint8Array | null) => void, slot: (addr: string, slot: string, value: Uint8Array) => void): void {
   const { accounts: a, slots: s } = p;
   const ab = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  for (let o = 0; o < a.length; ) {
-    const addr = ab.toString('hex', o, o + 20);
-    const n = ab.readUInt16BE(o + 20);
-    o += 22;
-    account(addr, n === 0 ? null : a.subarray(o, o + n));
-    o += n;
-  }
   const sb = Buffer.from(s.buffer, s.byteOffset, s.byteLength);
-  for (let o = 0; o < s.length; ) {
-    const n = s[o + 52];
-    slot(sb.toString('hex', o, o + 20), sb.toString('hex', o + 20, o + 52), n === 0 ? NO_BYTES : s.subarray(o + 53, o + 53 + n));
-    o += 53 + n;
-  }
+  walk(
+    p,
+    (o, n) => account(ab.toString('hex', o, o + 20), n === 0 ? null : a.subarray(o + 22, o + 22 + n)),
+    (o, n) => slot(sb.toString('hex', o, o + 20), sb.toString('hex', o + 20, o + 52), n === 0 ? NO_BYTES : s.subarray(o + 53, o + 53 + n)),
+  );
 }
 
 /**
@@ -112,14 +123,9 @@ export function eachPacked(
   slot: (addressSlot: Uint8Array, value: Uint8Array) => void,
 ): void {
   const { accounts: a, slots: s } = p;
-  for (let o = 0; o < a.length; ) {
-    const n = (a[o + 20] << 8) | a[o + 21];
-    account(a.subarray(o, o + 20), n === 0 ? null : a.subarray(o + 22, o + 22 + n));
-    o += 22 + n;
-  }
-  for (let o = 0; o < s.length; ) {
-    const n = s[o + 52];
-    slot(s.subarray(o, o + 52), n === 0 ? NO_BYTES : s.subarray(o + 53, o + 53 + n));
-    o += 53 + n;
-  }
+  walk(
+    p,
+    (o, n) => account(a.subarray(o, o + 20), n === 0 ? null : a.subarray(o + 22, o + 22 + n)),
+    (o, n) => slot(s.subarray(o, o + 52), n === 0 ? NO_BYTES : s.subarray(o + 53, o + 53 + n)),
+  );
 }
