@@ -4,8 +4,9 @@
  * busy), then restarted, over and over.
  *
  * "The last fully committed block" is observable from outside: every block is written in one atomic LevelDB batch
- * (state, block record, verification record, trace), the daemon logs `committing` (debug) just before the batch and
- * `block` just after it, and stdout to a pipe is written synchronously. So after a kill:
+ * (state, block record, verification record, trace), the daemon logs `committing` (debug) once the previous block's
+ * batch is in LevelDB and before this block's, and `block` once this block's is (a worker may write it while the next
+ * block executes), and stdout to a pipe is written synchronously. So after a kill:
  *   - the executed head (read by `parallax db inspect --json`, a fresh process: the database opens) is the last
  *     block logged as `block`, or the one after it if the kill fell between its batch and its log line;
  *   - if the kill fell inside a commit (`committing n` logged, `block n` not), the head is n - 1 (the batch had not

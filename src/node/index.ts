@@ -113,6 +113,12 @@ export class ParallaxNode {
   private counts = { executed: 0, matched: 0, mismatched: 0, reorgs: 0 };
   /** Worker replacements already counted in the metrics. */
   private replacementsSeen = 0;
+  /**
+   * Settles once the last executed block's 'block' line is logged: when its batch is in LevelDB. A block's commit may
+   * return while an idle worker still writes its batch (the next block runs meanwhile), and the line says the block is
+   * durable, so it waits for the write (crash-stress.ts checks that no logged block is ever lost to a kill).
+   */
+  private announced: Promise<void> = Promise.resolve();
   private readonly startedAt = new Date().toISOString();
   private readonly health: SourceHealth;
   /**
@@ -249,7 +255,11 @@ export class ParallaxNode {
     let matched = 0;
     let mismatched = 0;
     let lastHeadPoll = 0;
-    const done = (reason: FollowResult['reason']): FollowResult => ({ reason, head: this.store.head()!.number, matched, mismatched });
+    // Returns once the last block's line is logged (its batch in LevelDB).
+    const done = async (reason: FollowResult['reason']): Promise<FollowResult> => {
+      await this.announced;
+      return { reason, head: this.store.head()!.number, matched, mismatched };
+    };
     while (signal?.aborted !== true) {
       try {
         const head = this.store.head()!;
@@ -455,6 +465,9 @@ export class ParallaxNode {
     } else if (!rec.matched) {
       await diagnose(rec, result, this.source, canonical.number, (a) => this.store.getAccount(a)).catch(() => {});
     }
+    // The previous block's batch is in LevelDB before this one is committed (the store waits for it anyway): its line
+    // comes first.
+    await this.announced;
     const t1 = performance.now();
     // One atomic batch: the block's state, its record, its verification and its trace, or nothing of them.
     this.log.debug({ block: Number(canonical.number) }, 'committing');
@@ -489,18 +502,20 @@ export class ParallaxNode {
       mode: stats.mode,
       verification: rec,
     };
-    this.log.info(
-      {
-        block: Number(record.number),
-        txs: report.txs,
-        gas: Number(report.gas),
-        ms: Math.round(ms * 10) / 10,
-        mgasPerSec: Math.round(report.mgasPerSec * 100) / 100,
-        reexecuted: stats.reexecuted,
-        mode: stats.mode,
-        verified: rec.matched ? 'match' : 'MISMATCH',
-      },
-      'block',
+    const line = {
+      block: Number(record.number),
+      txs: report.txs,
+      gas: Number(report.gas),
+      ms: Math.round(ms * 10) / 10,
+      mgasPerSec: Math.round(report.mgasPerSec * 100) / 100,
+      reexecuted: stats.reexecuted,
+      mode: stats.mode,
+      verified: rec.matched ? 'match' : 'MISMATCH',
+    };
+    // A batch that fails is reported by the store (DB_WRITE_FAILED at the next commit, which stops the loop).
+    this.announced = this.store.flushed().then(
+      () => this.log.info(line, 'block'),
+      (e: unknown) => this.log.error({ block: line.block, err: e }, 'block executed, but its batch was not written'),
     );
     return report;
   }
@@ -573,6 +588,7 @@ export class ParallaxNode {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.announced;
     await this.engine.close().catch((e) => this.log.warn({ err: e }, 'closing the workers failed'));
     await this.source.close().catch((e) => this.log.warn({ err: e }, 'closing the source failed'));
     await this.store.close();
