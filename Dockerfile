@@ -10,6 +10,8 @@
 # Senders are recovered with Debian's libsecp256k1 through Parallax's own add-on (src/native/secp256k1.c), built in the
 # first stage with gcc (scripts/build-native.ts --require: a failed build fails the image); the last stage has only
 # the library. Both stages are bookworm, whose libsecp256k1 (0.2.0) the add-on is built against.
+# scripts/patch-deps.ts edits one line of the installed @ethereumjs/vm (see there; npm ci's postinstall runs it too,
+# skipped here with the other install scripts): with --require, a package it cannot edit fails the build.
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 RUN apt-get update \
@@ -18,9 +20,10 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --cache /tmp/npm-cache \
  && rm -rf /tmp/npm-cache node_modules/node node_modules/.bin/node
-COPY scripts/build-native.ts ./scripts/
+COPY scripts/build-native.ts scripts/patch-deps.ts ./scripts/
 COPY src ./src
-RUN node scripts/build-native.ts --require
+RUN node scripts/build-native.ts --require \
+ && node scripts/patch-deps.ts --require
 
 FROM node:24-bookworm-slim
 LABEL org.opencontainers.image.title="parallax" \

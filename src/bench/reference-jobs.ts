@@ -4,7 +4,9 @@
  * of Parallax's executor: the executor patches library prototypes (the interpreter in src/exec/evm-patches.ts, the
  * logs bloom in src/exec/bloom.ts), and a patch applies to every user of the library in the process. Before
  * 2026-12-05 the reference ran in a process that had loaded them, so it ran faster than the library as published.
- * Every reference job checks that no patch is loaded (`loadedPatches`) and fails if one is.
+ * Every reference job checks that no patch is loaded (`loadedPatches`) and fails if one is. The one line
+ * scripts/patch-deps.ts edits in the installed runTx asks bloom.ts's hook first, which only that module installs: in a
+ * reference process runTx makes its blooms as published.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -24,6 +24,28 @@ export const libraryBloomAdd: (this: BloomThis, e: Uint8Array) => void = proto.a
 /** Set while a transaction runs whose bloom is made elsewhere (see `withoutBlooms`). */
 let skipping = false;
 
+/**
+ * The bloom runTx returns for a transaction run `withoutBlooms`: one, shared, left empty (`add` does nothing then).
+ * runTx made a new one per transaction, a 256-byte array, which V8 allocates outside its heap (typed arrays above 64
+ * bytes): allocated and swept, 1.5-2 us each (lab, docs/performance.md: the ERC-20 blocks 1.5% faster without them).
+ * runTx asks for it through `globalThis[Symbol.for('parallax.skippedTxBloom')]`, a call that
+ * scripts/patch-deps.ts adds to the installed @ethereumjs/vm (a module-private function); without that edit runTx
+ * makes its own as before.
+ */
+let skippedBloom: Bloom | undefined;
+/** How many times runTx took the shared bloom (tests: the edit is in effect). */
+let sharedTaken = 0;
+(globalThis as Record<symbol, unknown>)[Symbol.for('parallax.skippedTxBloom')] = (): Bloom | undefined => {
+  if (!skipping) return undefined;
+  sharedTaken++;
+  return (skippedBloom ??= new Bloom());
+};
+
+/** The times runTx took the shared empty bloom so far (see `withoutBlooms`). */
+export function sharedBloomsTaken(): number {
+  return sharedTaken;
+}
+
 proto.add = function add(this: BloomThis, e: Uint8Array): void {
   if (skipping) return;
   setBloomBits(this.bitvector, this.keccakFunction(e));
@@ -44,3 +66,4 @@ export async function withoutBlooms<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 notePatch('@ethereumjs/vm Bloom.add (src/exec/bloom.ts)');
+notePatch("@ethereumjs/vm runTx's bloom without blooms (src/exec/bloom.ts, scripts/patch-deps.ts)");
