@@ -3,7 +3,7 @@
  * function of an ES module). Run by `npm install` / `npm ci` (postinstall) and by the Dockerfile. Each edit replaces
  * one exact line and is checked: a file already edited is left alone, and a file without the line (another version
  * of the package) is reported by name. Parallax runs the same without an edit, only slower; `--require` makes a
- * missing one an error (exit 1), and the test suite checks that the edits are in effect (test/evm-patches.test.ts).
+ * missing one an error (exit 1), and the test suite checks that the edits are in effect (test/dep-edits.test.ts).
  *
  *   node scripts/patch-deps.ts [--require]
  */

@@ -27,7 +27,7 @@ let skipping = false;
 /**
  * The bloom runTx returns for a transaction run `withoutBlooms`: one, shared, left empty (`add` does nothing then).
  * runTx made a new one per transaction, a 256-byte array, which V8 allocates outside its heap (typed arrays above 64
- * bytes): allocated and swept, 1.5-2 us each (lab, docs/performance.md: the ERC-20 blocks 1.5% faster without them).
+ * bytes): allocated and swept, 1.4-2.0 us each (lab, docs/performance.md: the ERC-20 blocks 1.5% faster without them).
  * runTx asks for it through `globalThis[Symbol.for('parallax.skippedTxBloom')]`, a call that
  * scripts/patch-deps.ts adds to the installed @ethereumjs/vm (a module-private function); without that edit runTx
  * makes its own as before.
