@@ -6,8 +6,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { recoverJob, recoveredByWorker } from '../src/exec/protocol.ts';
-import { packCommit, unpackCommit } from '../src/state/commit-pack.ts';
+import { CommitPacker, unpackCommit, type CommitPack } from '../src/state/commit-pack.ts';
 import { hex } from '../src/util/bytes.ts';
+
+/** Accounts, then slots, packed as the store packs a block's records. */
+function pack(accounts: ReadonlyMap<string, Uint8Array | null>, slots: [string, ReadonlyMap<string, Uint8Array>][]): CommitPack {
+  const p = new CommitPacker();
+  for (const [addr, rlp] of accounts) p.account(addr, rlp);
+  for (const [addr, m] of slots) for (const [slot, v] of m) p.slot(addr, slot, v);
+  return p.finish();
+}
 
 test('commit pack: account records (deleted ones too) and slot values (zero to 32 bytes) come out as they went in', () => {
   const accounts = new Map<string, Uint8Array | null>();
@@ -18,12 +26,12 @@ test('commit pack: account records (deleted ones too) and slot values (zero to 3
     for (let s = 0; s <= 33; s++) m.set(hex(randomBytes(32)), s === 33 ? new Uint8Array(0) : new Uint8Array(randomBytes(s === 0 ? 1 : s > 32 ? 32 : s)));
     slots.push([hex(randomBytes(20)), m]);
   }
-  const pack = packCommit(accounts, slots);
-  assert.ok(pack.accounts.buffer instanceof SharedArrayBuffer && pack.slots.buffer instanceof SharedArrayBuffer);
+  const packed = pack(accounts, slots);
+  assert.ok(packed.accounts.buffer instanceof SharedArrayBuffer && packed.slots.buffer instanceof SharedArrayBuffer);
   const gotAccounts: [string, string | null][] = [];
   const gotSlots: [string, string, string][] = [];
   unpackCommit(
-    pack,
+    packed,
     (a, rlp) => gotAccounts.push([a, rlp === null ? null : hex(rlp)]),
     (a, s, v) => gotSlots.push([a, s, hex(v)]),
   );
@@ -34,13 +42,13 @@ test('commit pack: account records (deleted ones too) and slot values (zero to 3
 });
 
 test('commit pack: nothing in, nothing out; an oversized slot value is refused', () => {
-  const empty = packCommit(new Map(), []);
+  const empty = pack(new Map(), []);
   let calls = 0;
   unpackCommit(empty, () => calls++, () => calls++);
   assert.equal(calls, 0);
   assert.equal(empty.accounts.length + empty.slots.length, 0);
   const a = hex(randomBytes(20));
-  assert.throws(() => packCommit(new Map(), [[a, new Map([[hex(randomBytes(32)), new Uint8Array(33)]])]]), (e: Error) => e instanceof RangeError && e.message.includes(a));
+  assert.throws(() => pack(new Map(), [[a, new Map([[hex(randomBytes(32)), new Uint8Array(33)]])]]), (e: Error) => e instanceof RangeError && e.message.includes(a));
 });
 
 test('worker results: runs packed for the wire come back after a structured clone as they went in', async () => {

@@ -374,7 +374,7 @@ export class ParallelExecutor {
       clearInterval(alive);
       if (this.writeJob?.id === id) this.writeJob = undefined;
     }
-  };
+  }
 
   /**
    * The block's receipts being made on a worker (see `receiptsFor`): the answer, or the worker's failure, which may come

@@ -464,7 +464,6 @@ port.on('message', (m: ToWorker) => {
     receiptsQueue = receiptsQueue.then(() => receiptsBatch(m)).catch(crash);
     return;
   }
-
   queue = queue.then(() => handle(m)).catch(crash);
 });
 

@@ -73,14 +73,6 @@ export class CommitPacker {
   }
 }
 
-/** `accounts`: final records by address (hex; null: gone); `slots`: new values by address, then slot (hex). */
-export function packCommit(accounts: ReadonlyMap<string, Uint8Array | null>, slots: Iterable<[string, ReadonlyMap<string, Uint8Array>]>): CommitPack {
-  const p = new CommitPacker();
-  for (const [addr, rlp] of accounts) p.account(addr, rlp);
-  for (const [addr, m] of slots) for (const [slot, v] of m) p.slot(addr, slot, v);
-  return p.finish();
-}
-
 const NO_BYTES = new Uint8Array(0);
 
 /**

@@ -695,8 +695,7 @@ export class StateStore implements StateReader, NodeSource {
   private async commitNow({ record, diff, trie, receipts, verification, trace }: PreparedCommit): Promise<CommitPack> {
     // The previous block's batch is in LevelDB before this one's is built (a wiped storage is read from there) and
     // handed on (batches land in order).
-    await this.lastWrite;
-    if (this.writeFailure !== undefined) throw this.writeFailure;
+    await this.flushed();
     const head = this.headRecord;
     if (head !== undefined && record.number !== head.number + 1n) {
       throw new ParallaxError('HEAD_MISMATCH', `block ${record.number} does not follow the executed head ${head.number}`, {
@@ -826,8 +825,7 @@ export class StateStore implements StateReader, NodeSource {
   }
 
   private async unwindNow(count: number): Promise<BlockRecord> {
-    await this.lastWrite;
-    if (this.writeFailure !== undefined) throw this.writeFailure;
+    await this.flushed();
     const available = await this.unwindableDepth();
     if (count > available) {
       throw new ParallaxError(
