@@ -845,6 +845,40 @@ test('forgetLearned: a block partitions as it did before anything was learned', 
   }
 });
 
+test('forgetLearned between blocks: the next block, planned during the commit with what is forgotten, is planned again before it starts', async () => {
+  const gen = generator({ seed: 5, holders: 2000, payers: 400, swappers: 20 });
+  const setup = gen.setup(1000);
+  // Uniform random holders: the first block's conflicts teach hints that change how the second one is grouped.
+  const [x, y] = workloadBlocks(gen, 'erc20', 2, 300, { zipf: 0, hotPool: 0 });
+  const plain = await node(gen, setup, 2);
+  const prepared = await node(gen, setup, 2);
+  try {
+    // The second block as it partitions after the first one was learned, and after forgetting, neither prepared ahead.
+    await plain.engine.commit((await plain.engine.execute(x)).result);
+    const learned = await plain.engine.execute(y); // not committed: the same head for the next run
+    plain.engine.forgetLearned();
+    const forgotten = await plain.engine.execute(y);
+    assert.notDeepEqual([learned.stats.groups, learned.stats.largestGroup], [forgotten.stats.groups, forgotten.stats.largestGroup], 'the hints did not change the partition');
+    assert.equal(forgotten.stats.preparedAhead, false);
+
+    // The same, with the second block known while the first runs: its plan is made during the first one's commit.
+    const first = await prepared.engine.execute(x, { next: y });
+    // 300 senders recovered ahead: given the time to be in before the commit, whatever the machine's load.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await prepared.engine.commit(first.result);
+    prepared.engine.forgetLearned();
+    const second = await prepared.engine.execute(y);
+    assert.equal(second.stats.preparedAhead, true, 'the plan made before forgetting was not made again between blocks');
+    assert.deepEqual([second.stats.groups, second.stats.largestGroup], [forgotten.stats.groups, forgotten.stats.largestGroup]);
+    assert.deepEqual(fingerprint(second.result), fingerprint(forgotten.result));
+  } finally {
+    await plain.engine.close();
+    await plain.store.close();
+    await prepared.engine.close();
+    await prepared.store.close();
+  }
+});
+
 test("a call that moves no value does not depend on the callee's balance: calls into WETH commit beside deposits changing it", async () => {
   const gen = generator({ seed: 31, payers: 60 });
   const setup = gen.setup(400);
