@@ -6,22 +6,19 @@
  * block, a few hundred milliseconds at full load, so it survives the young-generation collections that come during
  * the block and is copied, often twice. With V8's default semi-space (it grows to 64 MiB), the main thread collected
  * every ~250 ms during the transfers benchmark and each collection copied ~19 MB, ~80 us of CPU per transaction on
- * the main thread and V8's helper threads together. A fixed 128 MiB semi-space halved the number of collections and
+ * the main thread and V8's helper threads together. A fixed 128 MiB semi-space halves the number of collections and
  * the copies with them (callgrind over the measured blocks: 18.65 billion instructions against 20.70; see
- * docs/performance.md, "What removed the hot spots"). At 128 MiB the main thread still collected about twice per
- * ERC-20 block (9-12 ms each, ~10 MB copied); at 256 MiB about once (15 ms), and V8's helper threads spent 16-21 us of CPU
- * per ERC-20 transfer against 27-33 (lab, 2026-12-08, 16 alternating rounds of 16 blocks with 2 workers: 7,723 tx/s
- * against 7,492 on average, faster in 12; Uniswap 1,254 against 1,178 over 5 rounds; the transfers, mix and mainnet
- * blocks within their spread; 384 and 512 MiB slower: see docs/performance.md). The price is memory: each isolate (the main thread
- * and every worker) may use up to twice its semi-space for its young objects, 512 MiB at 256; the benchmark's peak
- * RSS with 2 workers rose by 0.4-0.6 GB (ERC-20 2.2 GB against 1.6).
+ * docs/performance.md, "What removed the hot spots"). The price is memory: each isolate (the main thread and every
+ * worker) may use up to twice its semi-space for its young objects, 256 MiB at 128. 256 MiB (2026-12-08) took 3% off
+ * the ERC-20 blocks' time in lab runs but added 9% to the mainnet fixtures' in the benchmark, and 0.4-0.7 GB of RSS
+ * (docs/performance.md, "Tried and not kept").
  *
  * `PARALLAX_SEMI_SPACE_MB` sets the size (0: V8's own sizing). Flags given to Node by hand (`--min-semi-space-size` or
  * `--max-semi-space-size`, on the command line or in NODE_OPTIONS) win: nothing is relaunched then.
  */
 
 /** Semi-space size in MiB when PARALLAX_SEMI_SPACE_MB is not set. */
-export const DEFAULT_SEMI_SPACE_MB = 256;
+export const DEFAULT_SEMI_SPACE_MB = 128;
 
 /** Largest accepted value: V8 takes larger ones, but past this the copies of a collection cost more than they save. */
 export const MAX_SEMI_SPACE_MB = 1024;
