@@ -1222,13 +1222,12 @@ export class ParallelExecutor {
     this.hints.clear();
     forgetInternedCode();
     this.pool?.broadcast({ t: 'clear', code: true });
-    // The next block's plan, prepared during the last commit, was partitioned by the hints just forgotten: partitioned
-    // again now, between blocks, as `prepareNext` would have, not on that block's path when it starts. (Left stale, the
-    // benchmark's first measured mainnet block was planned again on its path every pass: 0.54-1.05 ms of scheduling,
-    // the slowest of the 30 in each pass.)
-    const ahead = this.ahead;
-    if (!this.executing && ahead !== undefined && this.prepared?.block === ahead.block && ahead.builder.advance()) {
-      this.prepared = ahead.builder.finish();
+    // The next block's plan, prepared during the last commit, was partitioned by the hints just forgotten: prepared
+    // again now, between blocks, not on that block's path when it starts. (Left stale, the benchmark's first measured
+    // mainnet block was planned again on its path every pass: 0.54-1.05 ms of scheduling, the slowest of the 30.)
+    if (!this.executing && this.ahead !== undefined && this.prepared?.block === this.ahead.block) {
+      this.prepared = undefined;
+      this.prepareNext();
     }
   }
 }
